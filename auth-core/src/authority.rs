@@ -1,0 +1,551 @@
+//! The engine: issue, authenticate, refresh, extend, verify and revoke.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use auth_core::{Authority, Credentials, Key, KeySet, MemoryUsers, Principal};
+//! let users = MemoryUsers::new();
+//! users.add_user(Principal::new("1", "alice"), "s3cret").await.unwrap();
+//! let authority = Authority::builder(KeySet::new(Key::hs256("k1", &[7u8; 32]).unwrap()))
+//!     .users(users)
+//!     .build();
+//! let pair = authority.login("alice", "s3cret").await.unwrap();
+//! let identity = authority.authenticate(&Credentials::Bearer(pair.access_token)).await.unwrap();
+//! assert_eq!(identity.username(), "alice");
+//! # })
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::claims::{Audience, Claims, Identity, TokenUse};
+use crate::error::{AuthError, TokenRejection};
+use crate::header::Credentials;
+use crate::jwt::{self, Expiry, Validation};
+use crate::keys::KeySet;
+use crate::store::{MemoryStore, Rotation, Store, TokenRef};
+use crate::users::{MemoryUsers, Principal, UserStore};
+
+/// Lifetimes, checks and policies of an [`Authority`]. Plain data with safe
+/// defaults and builder-style setters.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = auth_core::AuthorityConfig::default()
+///     .access_ttl(Duration::from_secs(300))
+///     .refresh_window(Some(Duration::from_secs(7 * 86_400)));
+/// assert!(config.rotate_refresh);
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthorityConfig {
+    /// Lifetime of access tokens. Default 15 minutes.
+    pub access_ttl: Duration,
+    /// Lifetime of refresh tokens. Default 1 day.
+    pub refresh_ttl: Duration,
+    /// Absolute session cap: no refresh after the original login plus this.
+    /// Default none.
+    pub refresh_window: Option<Duration>,
+    /// Whether a refresh returns a new refresh token and retires the old
+    /// one (reuse then revokes the family). Default on.
+    pub rotate_refresh: bool,
+    /// How long a just-rotated refresh token may be presented once more
+    /// (two tabs refreshing at once). Default zero.
+    pub reuse_grace: Duration,
+    /// Claims checks (leeway, issuer, audience, size cap). The issuer and
+    /// audience set here are also written into issued tokens.
+    pub validation: Validation,
+    /// Failed logins per username within `failure_window` before logins
+    /// answer 429. Default 5.
+    pub max_failed_logins: u32,
+    /// The window failed logins are counted in. Default 15 minutes.
+    pub failure_window: Duration,
+}
+
+impl Default for AuthorityConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(86_400),
+            refresh_window: None,
+            rotate_refresh: true,
+            reuse_grace: Duration::ZERO,
+            validation: Validation::default(),
+            max_failed_logins: 5,
+            failure_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl AuthorityConfig {
+    /// Sets the access token lifetime.
+    pub fn access_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// Sets the refresh token lifetime.
+    pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_ttl = ttl;
+        self
+    }
+
+    /// Sets the absolute session cap.
+    pub fn refresh_window(mut self, window: Option<Duration>) -> Self {
+        self.refresh_window = window;
+        self
+    }
+
+    /// Turns refresh token rotation on or off.
+    pub fn rotate_refresh(mut self, rotate: bool) -> Self {
+        self.rotate_refresh = rotate;
+        self
+    }
+
+    /// Sets the reuse grace window.
+    pub fn reuse_grace(mut self, grace: Duration) -> Self {
+        self.reuse_grace = grace;
+        self
+    }
+
+    /// Sets the claims checks.
+    pub fn validation(mut self, validation: Validation) -> Self {
+        self.validation = validation;
+        self
+    }
+
+    /// Sets the failed-login limit and its window.
+    pub fn login_throttle(mut self, max_failures: u32, window: Duration) -> Self {
+        self.max_failed_logins = max_failures;
+        self.failure_window = window;
+        self
+    }
+}
+
+/// A freshly issued access token, and a refresh token where there is one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// The signed access token.
+    pub access_token: String,
+    /// The access token's claims.
+    pub access_claims: Claims,
+    /// The signed refresh token, when one was issued.
+    pub refresh_token: Option<String>,
+    /// The refresh token's claims.
+    pub refresh_claims: Option<Claims>,
+}
+
+impl TokenPair {
+    /// Seconds until the access token expires, from its `iat`.
+    pub fn expires_in(&self) -> i64 {
+        self.access_claims.exp - self.access_claims.iat.unwrap_or(self.access_claims.exp)
+    }
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_claims", &self.access_claims)
+            .field("refresh_claims", &self.refresh_claims)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Authority`].
+pub struct AuthorityBuilder {
+    keys: KeySet,
+    store: Arc<dyn Store>,
+    users: Arc<dyn UserStore>,
+    config: AuthorityConfig,
+}
+
+impl AuthorityBuilder {
+    /// Uses `store` for server-side state (default: a new [`MemoryStore`]).
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
+    /// Uses `users` to check passwords (default: an empty [`MemoryUsers`]).
+    pub fn users(mut self, users: impl UserStore) -> Self {
+        self.users = Arc::new(users);
+        self
+    }
+
+    /// Sets the configuration.
+    pub fn config(mut self, config: AuthorityConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Builds the authority.
+    pub fn build(self) -> Authority {
+        Authority {
+            inner: Arc::new(Inner {
+                keys: self.keys,
+                store: self.store,
+                users: self.users,
+                config: self.config,
+            }),
+        }
+    }
+}
+
+struct Inner {
+    keys: KeySet,
+    store: Arc<dyn Store>,
+    users: Arc<dyn UserStore>,
+    config: AuthorityConfig,
+}
+
+/// Issues and checks tokens. Cheap to clone; share one per application.
+#[derive(Clone)]
+pub struct Authority {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Authority {
+    /// Starts building an authority that signs with `keys`.
+    pub fn builder(keys: KeySet) -> AuthorityBuilder {
+        AuthorityBuilder {
+            keys,
+            store: Arc::new(MemoryStore::new()),
+            users: Arc::new(MemoryUsers::new()),
+            config: AuthorityConfig::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuthorityConfig {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    /// The user store.
+    pub fn users(&self) -> &dyn UserStore {
+        self.inner.users.as_ref()
+    }
+
+    /// The key set.
+    pub fn keys(&self) -> &KeySet {
+        &self.inner.keys
+    }
+
+    /// Checks a username and password and issues a pair. Unknown users and
+    /// wrong passwords give the same error in the same time; too many
+    /// failures for a username give 429.
+    pub async fn login(&self, username: &str, password: &str) -> Result<TokenPair, AuthError> {
+        let principal = self.check_password(username, password).await?;
+        self.issue(&principal).await
+    }
+
+    /// The throttled password check behind [`login`](Self::login), for
+    /// dialects that issue something other than a JWT pair.
+    pub async fn check_password(&self, username: &str, password: &str) -> Result<Principal, AuthError> {
+        let cfg = &self.inner.config;
+        let store = &self.inner.store;
+        let throttle_key = format!("login:{username}");
+        let now = crate::time::now();
+        let (failures, retry_after) = store.failures(&throttle_key, now).await?;
+        if cfg.max_failed_logins > 0 && failures >= cfg.max_failed_logins {
+            return Err(AuthError::TooManyAttempts { retry_after: retry_after.max(1).unsigned_abs() });
+        }
+        match self.inner.users.verify_password(username, password).await? {
+            Some(principal) => {
+                if failures > 0 {
+                    store.clear_failures(&throttle_key).await?;
+                }
+                Ok(principal)
+            }
+            None => {
+                store.record_failure(&throttle_key, secs(cfg.failure_window), now).await?;
+                Err(AuthError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Issues an access/refresh pair for `principal` and starts its refresh family.
+    pub async fn issue(&self, principal: &Principal) -> Result<TokenPair, AuthError> {
+        let now = crate::time::now();
+        let family = new_id();
+        let refresh_jti = new_id();
+        let pair = self.sign_pair(principal, &family, &refresh_jti, now, now)?;
+        let refresh_exp = pair.refresh_claims.as_ref().map_or(now, |c| c.exp);
+        self.inner.store.create_family(&family, &refresh_jti, refresh_exp).await?;
+        Ok(pair)
+    }
+
+    fn base_claims(&self, principal: &Principal, use_: TokenUse, now: i64, ttl: i64) -> Claims {
+        let v = &self.inner.config.validation;
+        Claims {
+            sub: principal.id.clone(),
+            iss: v.issuer.clone(),
+            aud: v.audience.clone().map(Audience::One),
+            exp: now.saturating_add(ttl),
+            nbf: None,
+            iat: Some(now),
+            jti: Some(new_id()),
+            token_use: Some(use_),
+            username: Some(principal.username.clone()),
+            roles: principal.roles.clone(),
+            scope: None,
+            auth_time: None,
+            fam: None,
+        }
+    }
+
+    fn sign(&self, claims: &Claims, principal: &Principal) -> Result<String, AuthError> {
+        jwt::sign(&self.inner.keys, claims, &principal.extra).map_err(|e| {
+            tracing::error!(error = %e, "signing a token failed");
+            AuthError::Unavailable
+        })
+    }
+
+    /// When a refresh token issued now expires: its lifetime, capped by the
+    /// session window counted from the original login.
+    fn refresh_expiry(&self, auth_time: i64, now: i64) -> i64 {
+        let cfg = &self.inner.config;
+        let exp = now.saturating_add(secs(cfg.refresh_ttl));
+        match cfg.refresh_window {
+            Some(window) => exp.min(auth_time.saturating_add(secs(window))),
+            None => exp,
+        }
+    }
+
+    fn sign_pair(
+        &self,
+        principal: &Principal,
+        family: &str,
+        refresh_jti: &str,
+        auth_time: i64,
+        now: i64,
+    ) -> Result<TokenPair, AuthError> {
+        let cfg = &self.inner.config;
+        let mut access = self.base_claims(principal, TokenUse::Access, now, secs(cfg.access_ttl));
+        access.auth_time = Some(auth_time);
+        access.fam = Some(family.to_owned());
+        let mut refresh = self.base_claims(principal, TokenUse::Refresh, now, 0);
+        refresh.exp = self.refresh_expiry(auth_time, now);
+        refresh.jti = Some(refresh_jti.to_owned());
+        refresh.auth_time = Some(auth_time);
+        refresh.fam = Some(family.to_owned());
+        Ok(TokenPair {
+            access_token: self.sign(&access, principal)?,
+            refresh_token: Some(self.sign(&refresh, principal)?),
+            access_claims: access,
+            refresh_claims: Some(refresh),
+        })
+    }
+
+    /// Verifies a token's signature and claims for `expected` use, without
+    /// asking the store. `now` is seconds since the epoch.
+    pub fn verify(&self, token: &str, expected: TokenUse, now: i64) -> Result<Identity, TokenRejection> {
+        let v = jwt::verify(
+            &self.inner.keys,
+            &self.inner.config.validation,
+            token,
+            expected,
+            Expiry::Enforce,
+            now,
+        )?;
+        Ok(Identity::new(v.claims, v.payload))
+    }
+
+    /// Verifies signature, issuer, audience and use but not expiry: for a
+    /// just-expired access token that a dialect requires beside a refresh.
+    pub fn verify_ignoring_expiry(
+        &self,
+        token: &str,
+        expected: TokenUse,
+    ) -> Result<Identity, TokenRejection> {
+        let now = crate::time::now();
+        let v = jwt::verify(
+            &self.inner.keys,
+            &self.inner.config.validation,
+            token,
+            expected,
+            Expiry::Ignore,
+            now,
+        )?;
+        Ok(Identity::new(v.claims, v.payload))
+    }
+
+    /// Fails with [`TokenRejection::Revoked`] if the store says the token,
+    /// its family or its subject was revoked.
+    pub async fn check_revocation(&self, claims: &Claims, now: i64) -> Result<(), AuthError> {
+        let token = TokenRef {
+            jti: claims.jti.as_deref(),
+            family: claims.fam.as_deref(),
+            sub: &claims.sub,
+            iat: claims.iat.unwrap_or(i64::MIN),
+        };
+        if self.inner.store.is_revoked(&token, now).await? {
+            return Err(AuthError::InvalidToken(TokenRejection::Revoked));
+        }
+        Ok(())
+    }
+
+    /// Authenticates an access token: signature, claims, use and revocation.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Identity, AuthError> {
+        let now = crate::time::now();
+        let identity = self.verify(token, TokenUse::Access, now).map_err(AuthError::InvalidToken)?;
+        self.check_revocation(&identity.claims, now).await?;
+        Ok(identity)
+    }
+
+    /// Authenticates credentials from an `Authorization` header: a JWT
+    /// access token for `Bearer` and `Token`, a username and password for
+    /// `Basic` (the identity then has no token claims beyond the principal).
+    pub async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+        match credentials {
+            Credentials::Bearer(token) | Credentials::Token(token) => self.authenticate_token(token).await,
+            Credentials::Basic { user, password } => {
+                let principal = self.check_password(user, password).await?;
+                let now = crate::time::now();
+                let claims = self.base_claims(&principal, TokenUse::Access, now, 0);
+                let payload = serde_json::to_vec(&claims).unwrap_or_default();
+                Ok(Identity::new(claims, payload))
+            }
+        }
+    }
+
+    /// Exchanges a refresh token for a new pair (rotation on) or a new
+    /// access token (rotation off; `refresh_token` is then `None`).
+    /// Presenting a rotated refresh token revokes its whole family.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+        let now = crate::time::now();
+        let cfg = &self.inner.config;
+        let old = self.verify(refresh_token, TokenUse::Refresh, now).map_err(AuthError::InvalidToken)?.claims;
+        self.check_revocation(&old, now).await?;
+        let auth_time = old.auth_time.or(old.iat).unwrap_or(now);
+        if let Some(window) = cfg.refresh_window {
+            if now > auth_time.saturating_add(secs(window)) {
+                return Err(AuthError::InvalidToken(TokenRejection::SessionExpired));
+            }
+        }
+        let (Some(family), Some(jti)) = (old.fam.as_deref(), old.jti.as_deref()) else {
+            return Err(AuthError::InvalidToken(TokenRejection::Malformed));
+        };
+        let principal = Principal {
+            id: old.sub.clone(),
+            username: old.username.clone().unwrap_or_default(),
+            roles: old.roles.clone(),
+            extra: Default::default(),
+        };
+        if !cfg.rotate_refresh {
+            if !self.inner.store.family_is_current(family, jti, now).await? {
+                return Err(AuthError::InvalidToken(TokenRejection::Revoked));
+            }
+            let mut pair = self.sign_pair(&principal, family, jti, auth_time, now)?;
+            pair.refresh_token = None;
+            pair.refresh_claims = None;
+            return Ok(pair);
+        }
+        let next = new_id();
+        let grace = secs(cfg.reuse_grace);
+        let expires_at = self.refresh_expiry(auth_time, now);
+        let outcome = self.inner.store.rotate_family(family, jti, &next, grace, expires_at, now).await?;
+        let current = match outcome {
+            Rotation::Rotated => next,
+            Rotation::Grace { current } => current,
+            Rotation::Reused => {
+                tracing::warn!(sub = %old.sub, "refresh token reuse detected; family revoked");
+                return Err(AuthError::InvalidToken(TokenRejection::Reused));
+            }
+            Rotation::Dead => return Err(AuthError::InvalidToken(TokenRejection::Revoked)),
+        };
+        self.sign_pair(&principal, family, &current, auth_time, now)
+    }
+
+    /// A fresh access token for a valid one (same subject, roles, login
+    /// time and family; new `jti` and expiry). The old one stays valid.
+    pub async fn extend(&self, access_token: &str) -> Result<TokenPair, AuthError> {
+        let identity = self.authenticate_token(access_token).await?;
+        let now = crate::time::now();
+        let old = identity.claims;
+        let mut claims = old.clone();
+        claims.iat = Some(now);
+        claims.exp = now.saturating_add(secs(self.inner.config.access_ttl));
+        claims.jti = Some(new_id());
+        let principal = Principal { id: old.sub.clone(), ..Principal::default() };
+        Ok(TokenPair {
+            access_token: self.sign(&claims, &principal)?,
+            access_claims: claims,
+            refresh_token: None,
+            refresh_claims: None,
+        })
+    }
+
+    /// RFC 7662-style introspection: the claims of a live access or refresh
+    /// token, `None` for anything else.
+    pub async fn introspect(&self, token: &str) -> Result<Option<Claims>, AuthError> {
+        let now = crate::time::now();
+        let verified =
+            self.verify(token, TokenUse::Access, now).or_else(|_| self.verify(token, TokenUse::Refresh, now));
+        let Ok(identity) = verified else { return Ok(None) };
+        match self.check_revocation(&identity.claims, now).await {
+            Ok(()) => Ok(Some(identity.claims)),
+            Err(AuthError::InvalidToken(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Revokes one token (by its `jti`) until it would have expired.
+    pub async fn revoke(&self, claims: &Claims) -> Result<(), AuthError> {
+        if let Some(jti) = &claims.jti {
+            self.inner.store.revoke_token(jti, claims.exp).await?;
+        }
+        Ok(())
+    }
+
+    /// Revokes a refresh family: its refresh tokens and the access tokens
+    /// issued with them stop working.
+    pub async fn revoke_family(&self, family: &str) -> Result<(), AuthError> {
+        Ok(self.inner.store.revoke_family(family).await?)
+    }
+
+    /// Revokes every token of `sub` issued up to now ("log out everywhere").
+    pub async fn revoke_subject(&self, sub: &str) -> Result<(), AuthError> {
+        let cfg = &self.inner.config;
+        let now = crate::time::now();
+        let longest = secs(cfg.refresh_ttl.max(cfg.access_ttl).max(cfg.refresh_window.unwrap_or_default()));
+        let keep = now.saturating_add(longest).saturating_add(cfg.validation.leeway);
+        Ok(self.inner.store.revoke_subject(sub, now, keep).await?)
+    }
+
+    /// Logs out: revokes the access token and its family, and the family of
+    /// `refresh_token` when it is given and belongs to the same subject.
+    pub async fn logout(&self, identity: &Identity, refresh_token: Option<&str>) -> Result<(), AuthError> {
+        self.revoke(&identity.claims).await?;
+        if let Some(family) = &identity.claims.fam {
+            self.revoke_family(family).await?;
+        }
+        if let Some(token) = refresh_token {
+            let refresh =
+                self.verify_ignoring_expiry(token, TokenUse::Refresh).map_err(AuthError::InvalidToken)?;
+            if refresh.claims.sub != identity.claims.sub {
+                return Err(AuthError::Forbidden);
+            }
+            if let Some(family) = &refresh.claims.fam {
+                self.revoke_family(family).await?;
+            }
+        }
+        Ok(())
+    }
+}

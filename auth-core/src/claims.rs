@@ -1,0 +1,184 @@
+//! The claims our tokens carry, and the identity a verified request gets.
+//!
+//! [`Claims`] holds the registered claims (`sub iss aud exp nbf iat jti`),
+//! the token's [`TokenUse`], roles and scope, the original login time and
+//! the refresh family. Claims the application adds travel in the token too
+//! and are read back with [`Identity::custom`].
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// What a token is for. A refresh token is never accepted where an access
+/// token is expected, and the reverse.
+///
+/// ```
+/// use auth_core::TokenUse;
+/// assert_eq!(serde_json::to_string(&TokenUse::Refresh).unwrap(), r#""refresh""#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenUse {
+    /// Presented on every request to a protected resource.
+    Access,
+    /// Presented only to the refresh route.
+    Refresh,
+}
+
+/// The `aud` claim: one string or an array of strings (RFC 7519 4.1.3).
+/// Any other JSON type makes the token malformed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// `"aud": "api"`
+    One(String),
+    /// `"aud": ["api", "admin"]`
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// Whether `aud` names `expected`.
+    ///
+    /// ```
+    /// use auth_core::Audience;
+    /// assert!(Audience::Many(vec!["a".into(), "b".into()]).contains("b"));
+    /// ```
+    pub fn contains(&self, expected: &str) -> bool {
+        match self {
+            Self::One(a) => a == expected,
+            Self::Many(all) => all.iter().any(|a| a == expected),
+        }
+    }
+}
+
+/// The claims of a token issued or accepted by an [`Authority`](crate::Authority).
+///
+/// Claims of types other than these (`iss` as a number, say) make the token
+/// malformed: the strict type is the check.
+///
+/// ```
+/// use auth_core::{Claims, TokenUse};
+/// let json = r#"{"sub":"42","exp":2000000000,"token_use":"access","roles":["admin"]}"#;
+/// let claims: Claims = serde_json::from_str(json).unwrap();
+/// assert_eq!(claims.token_use, Some(TokenUse::Access));
+/// assert!(claims.has_role("admin"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Claims {
+    /// Subject: the principal's id.
+    #[serde(default)]
+    pub sub: String,
+    /// Issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
+    /// Expiry, seconds since the epoch. Required.
+    pub exp: i64,
+    /// Not before, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Issued at, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Token id, used for revocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// What the token is for. Dialects spell it `token_type` or `usefor`.
+    #[serde(default, alias = "token_type", alias = "usefor", skip_serializing_if = "Option::is_none")]
+    pub token_use: Option<TokenUse>,
+    /// The principal's username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The principal's roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// OAuth scopes, space separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Time of the original login (`orig_iat` in the drf dialect); the
+    /// refresh window counts from here.
+    #[serde(default, alias = "orig_iat", skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The refresh family a refresh token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<String>,
+}
+
+impl Claims {
+    /// Whether the roles include `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the space-separated `scope` includes `scope`.
+    ///
+    /// ```
+    /// let claims = auth_core::Claims { scope: Some("read write".into()), ..Default::default() };
+    /// assert!(claims.has_scope("write"));
+    /// assert!(!claims.has_scope("wri"));
+    /// ```
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.as_deref().is_some_and(|s| s.split(' ').any(|x| x == scope))
+    }
+
+    /// The scopes as a set.
+    pub fn scopes(&self) -> BTreeSet<&str> {
+        self.scope.as_deref().map(|s| s.split(' ').filter(|x| !x.is_empty()).collect()).unwrap_or_default()
+    }
+}
+
+/// A verified request's identity: the claims of its token and the raw
+/// payload, for the application's own claims.
+///
+/// ```
+/// use auth_core::{Claims, Identity};
+/// let identity = Identity::new(Claims { sub: "7".into(), ..Default::default() }, br#"{"sub":"7","tenant":"acme"}"#.to_vec());
+/// #[derive(serde::Deserialize)]
+/// struct Tenant { tenant: String }
+/// assert_eq!(identity.custom::<Tenant>().unwrap().tenant, "acme");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The verified claims.
+    pub claims: Claims,
+    payload: Vec<u8>,
+}
+
+impl Identity {
+    /// An identity from verified claims and the token's JSON payload.
+    pub fn new(claims: Claims, payload: Vec<u8>) -> Self {
+        Self { claims, payload }
+    }
+
+    /// The subject (principal id).
+    pub fn sub(&self) -> &str {
+        &self.claims.sub
+    }
+
+    /// The username, or the subject where the token has none.
+    pub fn username(&self) -> &str {
+        self.claims.username.as_deref().unwrap_or(&self.claims.sub)
+    }
+
+    /// The roles.
+    pub fn roles(&self) -> &[String] {
+        &self.claims.roles
+    }
+
+    /// Whether the identity has `role` or the scope `role`.
+    pub fn has_role_or_scope(&self, role: &str) -> bool {
+        self.claims.has_role(role) || self.claims.has_scope(role)
+    }
+
+    /// The application's own claims, parsed from the verified payload.
+    pub fn custom<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.payload)
+    }
+
+    /// `{"sub", "username", "roles"}`: what a `whoami` route answers.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({"sub": self.sub(), "username": self.username(), "roles": self.roles()})
+    }
+}

@@ -1,0 +1,100 @@
+//! `standard`: our own clean default, in the OAuth 2 token-response shape.
+//!
+//! | route | body | answer |
+//! |---|---|---|
+//! | `POST /login` | `{username, password}` | 200 `{access_token, token_type, expires_in, refresh_token}` |
+//! | `POST /refresh` | `{refresh_token}` | 200, same shape, refresh token rotated |
+//! | `POST /verify` | `{token}` | 200 `{active: true, sub, exp, ...}` or `{active: false}` |
+//! | `POST /logout` | Bearer; optional `{refresh_token}` | 204 |
+//!
+//! Errors are `{error, error_description}` with an RFC 6750 challenge.
+
+use serde_json::json;
+
+use super::{Action, Dialect, Route};
+use crate::authority::TokenPair;
+use crate::error::AuthError;
+use crate::header::{Credentials, parse_authorization};
+use crate::response::AuthResponse;
+use crate::routes::RouteContext;
+
+const ROUTES: &[Route] = &[
+    Route::new("POST", "/login", Action::Login),
+    Route::new("POST", "/refresh", Action::Refresh),
+    Route::new("POST", "/verify", Action::Verify),
+    Route::new("POST", "/logout", Action::Logout),
+];
+
+/// The `standard` dialect. Mount it at `/auth` to get the paths DESIGN.md names.
+///
+/// ```
+/// use auth_core::{Dialect, Standard};
+/// assert_eq!(Standard::default().routes().len(), 4);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Standard;
+
+fn token_response(pair: &TokenPair, presented_refresh: Option<&str>) -> AuthResponse {
+    AuthResponse::json(
+        200,
+        &json!({
+            "access_token": pair.access_token,
+            "token_type": "Bearer",
+            "expires_in": pair.expires_in(),
+            "refresh_token": pair.refresh_token.as_deref().or(presented_refresh),
+        }),
+    )
+}
+
+#[async_trait::async_trait]
+impl Dialect for Standard {
+    fn name(&self) -> &'static str {
+        "standard"
+    }
+
+    fn routes(&self) -> &[Route] {
+        ROUTES
+    }
+
+    async fn handle(&self, action: Action, ctx: RouteContext<'_>) -> Result<AuthResponse, AuthError> {
+        let authority = ctx.authority;
+        match action {
+            Action::Login => {
+                let pair =
+                    authority.login(ctx.body.require("username")?, ctx.body.require("password")?).await?;
+                Ok(token_response(&pair, None))
+            }
+            Action::Refresh => {
+                let presented = ctx.body.require("refresh_token")?;
+                let pair = authority.refresh(presented).await?;
+                Ok(token_response(&pair, Some(presented)))
+            }
+            Action::Verify => {
+                let token = ctx.body.require("token")?;
+                let body = match authority.introspect(token).await? {
+                    Some(c) => json!({
+                        "active": true,
+                        "sub": c.sub,
+                        "exp": c.exp,
+                        "iat": c.iat,
+                        "username": c.username,
+                        "roles": c.roles,
+                        "token_use": c.token_use,
+                    }),
+                    None => json!({"active": false}),
+                };
+                Ok(AuthResponse::json(200, &body))
+            }
+            Action::Logout => {
+                let token = match parse_authorization(ctx.request.authorization.as_deref())? {
+                    Credentials::Bearer(token) => token,
+                    _ => return Err(AuthError::MissingCredentials),
+                };
+                let identity = authority.authenticate_token(&token).await?;
+                authority.logout(&identity, ctx.body.get("refresh_token")?).await?;
+                Ok(AuthResponse::empty(204))
+            }
+            Action::Extend => Err(AuthError::NotFound),
+        }
+    }
+}

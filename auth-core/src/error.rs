@@ -1,0 +1,273 @@
+//! One error type for everything that can go wrong while authenticating.
+//!
+//! Every [`AuthError`] variant knows its HTTP status, its RFC 6750
+//! `WWW-Authenticate` error code and a short, safe description. No message
+//! ever says whether a user exists, and none contains a token or password.
+
+use crate::header::Scheme;
+use crate::response::AuthResponse;
+
+/// Why a presented token was refused (the `invalid_token` family).
+///
+/// ```
+/// use auth_core::TokenRejection;
+/// assert_eq!(TokenRejection::Expired.to_string(), "the token has expired");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenRejection {
+    /// Not three base64url parts, or a part is not valid JSON.
+    #[error("the token is malformed")]
+    Malformed,
+    /// Longer than the configured cap; refused before decoding.
+    #[error("the token is too long")]
+    TooLong,
+    /// The header names an algorithm other than the one its key allows.
+    #[error("the token's algorithm is not allowed")]
+    Algorithm,
+    /// The header's `kid` names no key of the key set.
+    #[error("the token's key is unknown")]
+    UnknownKey,
+    /// The header carries `crit`, `jku`, `x5u`, `x5c` or `jwk`.
+    #[error("the token's header has a forbidden parameter")]
+    ForbiddenHeader,
+    /// The signature does not verify.
+    #[error("the token's signature is invalid")]
+    Signature,
+    /// `exp` is in the past (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    #[error("the token was issued in the future")]
+    IssuedInFuture,
+    /// `iss` differs from the configured issuer.
+    #[error("the token's issuer is not accepted")]
+    Issuer,
+    /// `aud` does not contain the configured audience.
+    #[error("the token's audience is not accepted")]
+    Audience,
+    /// A refresh token where an access token is expected, or the reverse.
+    #[error("the token is not usable here")]
+    WrongUse,
+    /// The token, its family or its subject was revoked.
+    #[error("the token has been revoked")]
+    Revoked,
+    /// A refresh token presented again after it was rotated: its family is revoked now.
+    #[error("the refresh token was already used")]
+    Reused,
+    /// The refresh window since the original login is over.
+    #[error("the session has expired")]
+    SessionExpired,
+    /// Opaque credentials that match nothing the store knows.
+    #[error("the credentials are not valid")]
+    Unknown,
+}
+
+/// Everything that can go wrong while authenticating a request or serving an
+/// auth route. Each variant maps to one status, one challenge and one body.
+///
+/// ```
+/// use auth_core::{AuthError, TokenRejection};
+/// let err = AuthError::InvalidToken(TokenRejection::Expired);
+/// assert_eq!(err.status(), 401);
+/// assert_eq!(err.error_code(), Some("invalid_token"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No credentials for an accepted scheme (401, challenge without error code).
+    #[error("authentication is required")]
+    MissingCredentials,
+    /// A malformed request: bad header syntax, bad body, missing field (400).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// A token was presented and refused (401 `invalid_token`).
+    #[error("{0}")]
+    InvalidToken(TokenRejection),
+    /// Username and password do not match a user (401). Never says which.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// Authenticated, but lacking a role or scope (403 `insufficient_scope`).
+    #[error("the request requires higher privileges")]
+    InsufficientScope {
+        /// The role or scope that was required.
+        required: String,
+    },
+    /// Authenticated, but not allowed to act on this resource (403).
+    #[error("not allowed")]
+    Forbidden,
+    /// Too many failed logins; try again later (429).
+    #[error("too many failed attempts, try again later")]
+    TooManyAttempts {
+        /// Seconds until the counter window ends.
+        retry_after: u64,
+    },
+    /// No such route (404).
+    #[error("not found")]
+    NotFound,
+    /// A known route with another method (405).
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// The methods the route accepts, for the `Allow` header.
+        allow: Vec<&'static str>,
+    },
+    /// The body is larger than the route set accepts (413).
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// The body's content type is neither JSON nor form-urlencoded (415).
+    #[error("unsupported content type")]
+    UnsupportedMediaType,
+    /// A backing service failed (503). The detail is logged, not shown.
+    #[error("the authentication service is unavailable")]
+    Unavailable,
+}
+
+impl AuthError {
+    /// The HTTP status code.
+    ///
+    /// ```
+    /// assert_eq!(auth_core::AuthError::PayloadTooLarge.status(), 413);
+    /// ```
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::MissingCredentials | Self::InvalidToken(_) | Self::InvalidCredentials => 401,
+            Self::InvalidRequest(_) => 400,
+            Self::InsufficientScope { .. } | Self::Forbidden => 403,
+            Self::TooManyAttempts { .. } => 429,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::Unavailable => 503,
+        }
+    }
+
+    /// The RFC 6750 / OAuth error code for the body and the challenge.
+    ///
+    /// ```
+    /// assert_eq!(auth_core::AuthError::MissingCredentials.error_code(), None);
+    /// ```
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingCredentials => None,
+            Self::InvalidRequest(_)
+            | Self::MethodNotAllowed { .. }
+            | Self::PayloadTooLarge
+            | Self::UnsupportedMediaType => Some("invalid_request"),
+            Self::InvalidToken(_) => Some("invalid_token"),
+            Self::InvalidCredentials => Some("invalid_grant"),
+            Self::InsufficientScope { .. } => Some("insufficient_scope"),
+            Self::Forbidden => Some("access_denied"),
+            Self::TooManyAttempts { .. } => Some("slow_down"),
+            Self::NotFound => Some("not_found"),
+            Self::Unavailable => Some("temporarily_unavailable"),
+        }
+    }
+
+    /// Whether the response carries a `WWW-Authenticate` challenge: every
+    /// 401, plus 400 `invalid_request` and 403 `insufficient_scope` of a
+    /// protected resource (RFC 6750 section 3).
+    pub fn has_challenge(&self) -> bool {
+        matches!(
+            self,
+            Self::MissingCredentials
+                | Self::InvalidToken(_)
+                | Self::InvalidCredentials
+                | Self::InvalidRequest(_)
+                | Self::InsufficientScope { .. }
+        )
+    }
+
+    /// The `WWW-Authenticate` value for `scheme` and `realm`, if this error has one.
+    ///
+    /// ```
+    /// use auth_core::{AuthError, Scheme, TokenRejection};
+    /// let err = AuthError::InvalidToken(TokenRejection::Expired);
+    /// assert_eq!(
+    ///     err.challenge(Scheme::Bearer, "api").as_deref(),
+    ///     Some(r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#)
+    /// );
+    /// ```
+    pub fn challenge(&self, scheme: Scheme, realm: &str) -> Option<String> {
+        if !self.has_challenge() {
+            return None;
+        }
+        let mut value = format!("{} realm=\"{}\"", scheme.as_str(), quote_safe(realm));
+        if scheme == Scheme::Basic {
+            value.push_str(", charset=\"UTF-8\"");
+        }
+        if let (Some(code), false) = (self.error_code(), matches!(self, Self::InvalidCredentials)) {
+            value.push_str(&format!(
+                ", error=\"{code}\", error_description=\"{}\"",
+                quote_safe(&self.to_string())
+            ));
+        }
+        if let Self::InsufficientScope { required } = self {
+            value.push_str(&format!(", scope=\"{}\"", quote_safe(required)));
+        }
+        Some(value)
+    }
+
+    /// The default JSON body: `{"error", "error_description"}`.
+    ///
+    /// ```
+    /// let body = auth_core::AuthError::NotFound.body();
+    /// assert_eq!(body["error"], "not_found");
+    /// ```
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "error": self.error_code().unwrap_or("unauthorized"),
+            "error_description": self.to_string(),
+        })
+    }
+
+    /// Status, headers and the default JSON body together.
+    ///
+    /// ```
+    /// use auth_core::{AuthError, Scheme};
+    /// let res = AuthError::MissingCredentials.to_response(Scheme::Bearer, "api");
+    /// assert_eq!(res.status, 401);
+    /// assert_eq!(res.header("www-authenticate"), Some(r#"Bearer realm="api""#));
+    /// ```
+    pub fn to_response(&self, scheme: Scheme, realm: &str) -> AuthResponse {
+        self.with_headers(AuthResponse::json(self.status(), &self.body()), scheme, realm)
+    }
+
+    /// Adds this error's `WWW-Authenticate`, `Allow` and `Retry-After`
+    /// headers to a response a dialect rendered in its own shape.
+    pub fn with_headers(&self, mut res: AuthResponse, scheme: Scheme, realm: &str) -> AuthResponse {
+        if let Some(challenge) = self.challenge(scheme, realm) {
+            res.headers.push(("www-authenticate", challenge));
+        }
+        match self {
+            Self::MethodNotAllowed { allow } => res.headers.push(("allow", allow.join(", "))),
+            Self::TooManyAttempts { retry_after } => {
+                res.headers.push(("retry-after", retry_after.to_string()))
+            }
+            _ => {}
+        }
+        res
+    }
+}
+
+/// Strips the two characters that would break a quoted-string.
+fn quote_safe(s: &str) -> String {
+    s.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
+}
+
+impl From<crate::store::StoreError> for AuthError {
+    fn from(err: crate::store::StoreError) -> Self {
+        tracing::error!(error = %err, "auth store failed");
+        Self::Unavailable
+    }
+}
+
+impl From<crate::users::UserStoreError> for AuthError {
+    fn from(err: crate::users::UserStoreError) -> Self {
+        tracing::error!(error = %err, "user store failed");
+        Self::Unavailable
+    }
+}

@@ -1,0 +1,182 @@
+//! Deciding whether a request to a protected resource gets through.
+//!
+//! A [`Guard`] is what both adapters' middleware and extractors call: it
+//! reads the `Authorization` value, checks it through the
+//! [`Authority`](crate::Authority), and on failure renders the one response
+//! both frameworks send.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use auth_core::{Authority, Guard, Key, KeySet, Scheme};
+//! let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap())).build();
+//! let guard = Guard::new(authority);
+//! let err = guard.check(None).await.unwrap_err();
+//! let res = guard.reject(&err);
+//! assert_eq!(res.status, 401);
+//! assert_eq!(res.header("www-authenticate"), Some(r#"Bearer realm="api""#));
+//! # })
+//! ```
+
+use std::sync::Arc;
+
+use crate::authority::Authority;
+use crate::claims::Identity;
+use crate::error::AuthError;
+use crate::header::{Credentials, HeaderError, Scheme, parse_authorization};
+use crate::response::AuthResponse;
+
+/// Renders an error's JSON body in the application's own shape. Status and
+/// headers (`WWW-Authenticate`...) are still the core's. Any
+/// `Fn(&AuthError) -> serde_json::Value` is one.
+///
+/// ```
+/// use auth_core::{AuthError, ErrorRenderer};
+/// let render = |err: &AuthError| serde_json::json!({"message": err.to_string()});
+/// assert_eq!(render.render(&AuthError::MissingCredentials)["message"], "authentication is required");
+/// ```
+pub trait ErrorRenderer: Send + Sync + 'static {
+    /// The JSON body for `err`.
+    fn render(&self, err: &AuthError) -> serde_json::Value;
+}
+
+impl<F> ErrorRenderer for F
+where
+    F: Fn(&AuthError) -> serde_json::Value + Send + Sync + 'static,
+{
+    fn render(&self, err: &AuthError) -> serde_json::Value {
+        self(err)
+    }
+}
+
+/// The checks in front of a protected resource: which schemes count,
+/// whether anonymous requests pass, the realm, and how errors look.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Guard {
+    authority: Authority,
+    schemes: Arc<[Scheme]>,
+    optional: bool,
+    realm: Arc<str>,
+    renderer: Option<Arc<dyn ErrorRenderer>>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("schemes", &self.schemes)
+            .field("optional", &self.optional)
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Guard {
+    /// A guard that requires a `Bearer` token, in realm `api`.
+    pub fn new(authority: Authority) -> Self {
+        Self {
+            authority,
+            schemes: Arc::new([Scheme::Bearer]),
+            optional: false,
+            realm: "api".into(),
+            renderer: None,
+        }
+    }
+
+    /// Which schemes are accepted; the first one names the challenge.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap())).build();
+    /// use auth_core::{Guard, Scheme};
+    /// let guard = Guard::new(authority).schemes(&[Scheme::Token, Scheme::Bearer]);
+    /// assert_eq!(guard.challenge_scheme(), Scheme::Token);
+    /// ```
+    pub fn schemes(mut self, schemes: &[Scheme]) -> Self {
+        if !schemes.is_empty() {
+            self.schemes = schemes.into();
+        }
+        self
+    }
+
+    /// Lets requests without credentials through (a present but invalid
+    /// credential is still refused).
+    pub fn optional(mut self, optional: bool) -> Self {
+        self.optional = optional;
+        self
+    }
+
+    /// Sets the realm named in challenges.
+    pub fn realm(mut self, realm: &str) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Renders error bodies with `renderer`.
+    pub fn render_errors_with(mut self, renderer: impl ErrorRenderer) -> Self {
+        self.renderer = Some(Arc::new(renderer));
+        self
+    }
+
+    /// The authority behind this guard.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// Whether anonymous requests pass.
+    pub fn is_optional(&self) -> bool {
+        self.optional
+    }
+
+    /// The scheme challenges name.
+    pub fn challenge_scheme(&self) -> Scheme {
+        self.schemes.first().copied().unwrap_or(Scheme::Bearer)
+    }
+
+    /// Reads credentials of an accepted scheme: `Ok(None)` when there are
+    /// none (or only of another scheme).
+    pub fn credentials(&self, authorization: Option<&[u8]>) -> Result<Option<Credentials>, AuthError> {
+        match parse_authorization(authorization) {
+            Ok(c) if self.schemes.contains(&c.scheme()) => Ok(Some(c)),
+            Ok(_) | Err(HeaderError::Missing | HeaderError::UnsupportedScheme) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Authenticates a request from its raw `Authorization` value.
+    /// `Ok(None)` only in optional mode, for a request without credentials.
+    pub async fn check(&self, authorization: Option<&[u8]>) -> Result<Option<Identity>, AuthError> {
+        match self.credentials(authorization)? {
+            Some(credentials) => self.authority.authenticate(&credentials).await.map(Some),
+            None if self.optional => Ok(None),
+            None => Err(AuthError::MissingCredentials),
+        }
+    }
+
+    /// The response for a refused request: the core's status and headers,
+    /// the body from the renderer when one is set.
+    pub fn reject(&self, err: &AuthError) -> AuthResponse {
+        let scheme = self.challenge_scheme();
+        match &self.renderer {
+            Some(r) => {
+                err.with_headers(AuthResponse::json(err.status(), &r.render(err)), scheme, &self.realm)
+            }
+            None => err.to_response(scheme, &self.realm),
+        }
+    }
+}
+
+/// Fails with 403 `insufficient_scope` unless `identity` has `role` as a
+/// role or a scope.
+///
+/// ```
+/// use auth_core::{require_role, Claims, Identity};
+/// let id = Identity::new(Claims { roles: vec!["admin".into()], ..Default::default() }, Vec::new());
+/// assert!(require_role(&id, "admin").is_ok());
+/// assert_eq!(require_role(&id, "root").unwrap_err().status(), 403);
+/// ```
+pub fn require_role(identity: &Identity, role: &str) -> Result<(), AuthError> {
+    if identity.has_role_or_scope(role) {
+        Ok(())
+    } else {
+        Err(AuthError::InsufficientScope { required: role.to_owned() })
+    }
+}

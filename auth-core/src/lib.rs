@@ -1,0 +1,72 @@
+//! Framework-neutral token authentication.
+//!
+//! `auth-core` decides everything about authenticating HTTP requests with
+//! JSON Web Tokens and serving login, refresh, verify, extend and logout,
+//! without depending on any web framework: the `auth-tower` and
+//! `auth-actix` crates only translate between their framework and the plain
+//! [`AuthRequest`] / [`AuthResponse`] types here.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use auth_core::{AuthRequest, Authority, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet, Standard};
+//!
+//! let users = MemoryUsers::new();
+//! users.add_user(Principal::new("1", "alice").with_role("admin"), "s3cret").await.unwrap();
+//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[42u8; 32]).unwrap()))
+//!     .users(users)
+//!     .build();
+//!
+//! // the login route, as an adapter would call it
+//! let routes = RouteSet::new(authority.clone(), Standard);
+//! let res = routes
+//!     .handle(AuthRequest::new("POST", "/login").with_body(r#"{"username":"alice","password":"s3cret"}"#))
+//!     .await;
+//! assert_eq!(res.status, 200);
+//! let token = res.json_body().unwrap()["access_token"].as_str().unwrap().to_owned();
+//!
+//! // a protected resource, as a middleware would check it
+//! let guard = Guard::new(authority);
+//! let identity = guard.check(Some(format!("Bearer {token}").as_bytes())).await.unwrap().unwrap();
+//! assert_eq!(identity.username(), "alice");
+//! # })
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(not(any(feature = "rust_crypto", feature = "aws_lc_rs")))]
+compile_error!("auth-core needs a JWT crypto backend: enable `rust_crypto` (default) or `aws_lc_rs`");
+
+mod authority;
+mod body;
+mod claims;
+mod crypto;
+mod dialect;
+mod error;
+mod guard;
+mod header;
+mod jwt;
+mod keys;
+mod response;
+mod routes;
+mod store;
+mod time;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+pub use authority::{Authority, AuthorityBuilder, AuthorityConfig, TokenPair};
+pub use body::Body;
+pub use claims::{Audience, Claims, Identity, TokenUse};
+pub use dialect::{Action, Dialect, Route, Standard};
+pub use error::{AuthError, TokenRejection};
+pub use guard::{ErrorRenderer, Guard, require_role};
+pub use header::{Credentials, HeaderError, MAX_HEADER_LEN, Scheme, parse_authorization};
+pub use jwt::Validation;
+pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
+pub use response::{AuthRequest, AuthResponse};
+pub use routes::{DEFAULT_BODY_LIMIT, RouteContext, RouteSet};
+pub use store::{MemoryStore, OpaqueRecord, Rotation, Store, StoreError, TokenRef};
+pub use time::{now, parse_duration};
+pub use users::{MemoryUsers, Principal, UserStore, UserStoreError, hash_password};

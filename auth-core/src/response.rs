@@ -1,0 +1,100 @@
+//! The framework-neutral request and response types the adapters translate.
+
+/// A request as the core sees it: what an adapter copies out of its
+/// framework's request. Paths are relative to the route set's mount point.
+///
+/// ```
+/// use auth_core::AuthRequest;
+/// let req = AuthRequest::new("POST", "/login")
+///     .with_content_type("application/json")
+///     .with_body(br#"{"username":"a","password":"b"}"#.to_vec());
+/// assert_eq!(req.method, "POST");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AuthRequest {
+    /// The HTTP method, upper case (`GET`, `POST`...).
+    pub method: String,
+    /// The path below the mount point, starting with `/`.
+    pub path: String,
+    /// The raw `Authorization` header value, if any.
+    pub authorization: Option<Vec<u8>>,
+    /// The `Content-Type` header value, if any.
+    pub content_type: Option<String>,
+    /// The body bytes (already limited by the adapter).
+    pub body: Vec<u8>,
+}
+
+impl AuthRequest {
+    /// A request with a method and a path and nothing else.
+    pub fn new(method: impl Into<String>, path: impl Into<String>) -> Self {
+        Self { method: method.into(), path: path.into(), ..Self::default() }
+    }
+
+    /// Sets the `Authorization` header value.
+    pub fn with_authorization(mut self, value: impl Into<Vec<u8>>) -> Self {
+        self.authorization = Some(value.into());
+        self
+    }
+
+    /// Sets the `Content-Type` header value.
+    pub fn with_content_type(mut self, value: impl Into<String>) -> Self {
+        self.content_type = Some(value.into());
+        self
+    }
+
+    /// Sets the body.
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+/// A response as the core decides it: status, headers (lower-case names)
+/// and body bytes. Adapters copy it into their framework's response.
+///
+/// ```
+/// use auth_core::AuthResponse;
+/// let res = AuthResponse::json(200, &serde_json::json!({"ok": true}));
+/// assert_eq!(res.header("content-type"), Some("application/json"));
+/// assert_eq!(res.body, br#"{"ok":true}"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// Header names (lower case) and values.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+impl AuthResponse {
+    /// A JSON response with `Cache-Control: no-store` (RFC 6749 section 5.1:
+    /// token responses must not be cached).
+    pub fn json<T: serde::Serialize + ?Sized>(status: u16, value: &T) -> Self {
+        let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+        Self {
+            status,
+            headers: vec![
+                ("content-type", "application/json".to_owned()),
+                ("cache-control", "no-store".to_owned()),
+            ],
+            body,
+        }
+    }
+
+    /// An empty response (`204 No Content` and friends).
+    pub fn empty(status: u16) -> Self {
+        Self { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// The first value of a header, by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON (for tests and clients).
+    pub fn json_body(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}

@@ -1,0 +1,116 @@
+//! The framework-neutral endpoint engine.
+//!
+//! A [`RouteSet`] is a [`Dialect`] plus an [`Authority`]: it matches method
+//! and path under the mount point, enforces the body cap, reads the body
+//! (JSON or form), lets the dialect call the authority, and renders the
+//! dialect's response or error.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use auth_core::{AuthRequest, Authority, Key, KeySet, RouteSet, Standard};
+//! let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap())).build();
+//! let routes = RouteSet::new(authority, Standard::default());
+//! let res = routes.handle(AuthRequest::new("GET", "/login")).await;
+//! assert_eq!(res.status, 405);
+//! assert_eq!(res.header("allow"), Some("POST"));
+//! # })
+//! ```
+
+use std::sync::Arc;
+
+use crate::authority::Authority;
+use crate::body::Body;
+use crate::dialect::{Action, Dialect};
+use crate::error::AuthError;
+use crate::response::{AuthRequest, AuthResponse};
+
+/// The default body cap: 16 KiB is plenty for any login or refresh.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+
+/// What a dialect's handler gets: the authority, the request and its parsed body.
+#[derive(Debug)]
+pub struct RouteContext<'a> {
+    /// The authority to call.
+    pub authority: &'a Authority,
+    /// The request (path relative to the mount point).
+    pub request: &'a AuthRequest,
+    /// The request body's fields.
+    pub body: Body,
+}
+
+/// A dialect mounted on an authority. Cheap to clone.
+#[derive(Clone)]
+pub struct RouteSet {
+    authority: Authority,
+    dialect: Arc<dyn Dialect>,
+    body_limit: usize,
+}
+
+impl std::fmt::Debug for RouteSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteSet")
+            .field("dialect", &self.dialect.name())
+            .field("body_limit", &self.body_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouteSet {
+    /// Mounts `dialect` on `authority`, with [`DEFAULT_BODY_LIMIT`].
+    pub fn new(authority: Authority, dialect: impl Dialect) -> Self {
+        Self { authority, dialect: Arc::new(dialect), body_limit: DEFAULT_BODY_LIMIT }
+    }
+
+    /// Sets the largest body accepted, in bytes (larger answers 413).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The body cap, for adapters that stop reading early.
+    pub fn max_body(&self) -> usize {
+        self.body_limit
+    }
+
+    /// The authority.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// The dialect.
+    pub fn dialect(&self) -> &dyn Dialect {
+        self.dialect.as_ref()
+    }
+
+    /// Finds the action for a method and path, or the error that answers.
+    pub fn route(&self, method: &str, path: &str) -> Result<Action, AuthError> {
+        let mut allow = Vec::new();
+        for route in self.dialect.routes() {
+            if route.path == path {
+                if route.method.eq_ignore_ascii_case(method) {
+                    return Ok(route.action);
+                }
+                allow.push(route.method);
+            }
+        }
+        if allow.is_empty() { Err(AuthError::NotFound) } else { Err(AuthError::MethodNotAllowed { allow }) }
+    }
+
+    /// Answers one request. Never fails: errors become the dialect's error response.
+    pub async fn handle(&self, request: AuthRequest) -> AuthResponse {
+        match self.try_handle(&request).await {
+            Ok(res) => res,
+            Err(err) => self.dialect.render_error(&err),
+        }
+    }
+
+    async fn try_handle(&self, request: &AuthRequest) -> Result<AuthResponse, AuthError> {
+        let action = self.route(&request.method, &request.path)?;
+        if request.body.len() > self.body_limit {
+            return Err(AuthError::PayloadTooLarge);
+        }
+        let body = Body::parse(request.content_type.as_deref(), &request.body)?;
+        let ctx = RouteContext { authority: &self.authority, request, body };
+        self.dialect.handle(action, ctx).await
+    }
+}

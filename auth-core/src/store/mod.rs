@@ -1,0 +1,164 @@
+//! Server-side state that stateless tokens cannot carry.
+//!
+//! A [`Store`] keeps revoked token ids (until the token would have expired),
+//! subject-wide revocations, refresh families (with an atomic
+//! compare-and-rotate), opaque key/token credentials (hashes only) and
+//! login-attempt counters. Every method is one atomic step, so a Redis
+//! implementation can make each a single script or transaction.
+//! [`MemoryStore`] is the embedded default.
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+/// A backend failure. Its text goes to the log, never to a client.
+///
+/// ```
+/// let err = auth_core::StoreError::Backend("connection refused".into());
+/// assert_eq!(err.to_string(), "store backend failed: connection refused");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend could not be reached or answered an error.
+    #[error("store backend failed: {0}")]
+    Backend(String),
+}
+
+/// What the store needs of a token to tell whether it was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenRef<'a> {
+    /// The token's `jti`.
+    pub jti: Option<&'a str>,
+    /// The refresh family the token belongs to.
+    pub family: Option<&'a str>,
+    /// The subject.
+    pub sub: &'a str,
+    /// The token's `iat` (tokens issued at or before a subject-wide
+    /// revocation are revoked).
+    pub iat: i64,
+}
+
+/// The outcome of presenting a refresh token to [`Store::rotate_family`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The presented token was the current one; the family now expects the next one.
+    Rotated,
+    /// The presented token was rotated a moment ago (within the grace
+    /// window, once): the caller may answer with the family's current token id.
+    Grace {
+        /// The family's current refresh token id.
+        current: String,
+    },
+    /// The presented token had been rotated before: the family is revoked now.
+    Reused,
+    /// The family is unknown, expired or revoked.
+    Dead,
+}
+
+/// An opaque key/token credential: only hashes of the secrets are kept.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OpaqueRecord {
+    /// The principal's id.
+    pub sub: String,
+    /// SHA-256 of the access secret.
+    pub token_hash: [u8; 32],
+    /// SHA-256 of the refresh secret.
+    pub refresh_hash: [u8; 32],
+    /// When the access secret stops working (seconds since the epoch).
+    pub expires_at: i64,
+    /// When the record is forgotten (the refresh secret's expiry).
+    pub refresh_expires_at: i64,
+}
+
+impl std::fmt::Debug for OpaqueRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpaqueRecord")
+            .field("sub", &self.sub)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Server-side state for an [`Authority`](crate::Authority). All times are
+/// seconds since the epoch; `now` is passed in so that every backend and
+/// every test agrees on the clock.
+///
+/// ```
+/// # tokio_test();
+/// # fn tokio_test() { tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use auth_core::{MemoryStore, Store, TokenRef};
+/// let store = MemoryStore::new();
+/// store.revoke_token("abc", 2_000_000_000).await.unwrap();
+/// let token = TokenRef { jti: Some("abc"), family: None, sub: "u1", iat: 1_000 };
+/// assert!(store.is_revoked(&token, 1_500).await.unwrap());
+/// # }) }
+/// ```
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Revokes one token id until `expires_at`, after which it is forgotten.
+    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+
+    /// Revokes every token of `sub` issued at or before `cutoff`; the mark is
+    /// kept until `keep_until` (the longest lifetime of any token).
+    async fn revoke_subject(&self, sub: &str, cutoff: i64, keep_until: i64) -> Result<(), StoreError>;
+
+    /// Whether the token, its family or its subject was revoked.
+    async fn is_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<bool, StoreError>;
+
+    /// Starts a refresh family whose current token id is `jti`.
+    async fn create_family(&self, family: &str, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+
+    /// Atomically: if `presented` is the family's current token id, make
+    /// `next` current and answer [`Rotation::Rotated`]; of N concurrent
+    /// calls with the same `presented`, exactly one gets `Rotated`. On
+    /// rotation the family lives at least until `expires_at` (the new
+    /// refresh token's expiry).
+    #[allow(clippy::too_many_arguments)]
+    async fn rotate_family(
+        &self,
+        family: &str,
+        presented: &str,
+        next: &str,
+        grace_secs: i64,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<Rotation, StoreError>;
+
+    /// Whether `jti` is the current token of a live family (used when
+    /// rotation is off).
+    async fn family_is_current(&self, family: &str, jti: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Revokes a family: none of its tokens work any more.
+    async fn revoke_family(&self, family: &str) -> Result<(), StoreError>;
+
+    /// Stores an opaque credential under `key`, replacing any other.
+    async fn put_opaque(&self, key: &str, record: OpaqueRecord) -> Result<(), StoreError>;
+
+    /// The opaque credential under `key`, if live.
+    async fn get_opaque(&self, key: &str, now: i64) -> Result<Option<OpaqueRecord>, StoreError>;
+
+    /// Atomically replaces the credential under `key` if its refresh hash
+    /// equals `refresh_hash` (compared in constant time). Of N concurrent
+    /// calls exactly one succeeds.
+    async fn rotate_opaque(
+        &self,
+        key: &str,
+        refresh_hash: &[u8; 32],
+        next: OpaqueRecord,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes the credential under `key`; answers whether there was one.
+    async fn delete_opaque(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// Counts one failed login for `key` in a window of `window_secs`
+    /// (starting at the first failure); answers the count so far.
+    async fn record_failure(&self, key: &str, window_secs: i64, now: i64) -> Result<u32, StoreError>;
+
+    /// Failed logins for `key` in the current window, and the seconds left in it.
+    async fn failures(&self, key: &str, now: i64) -> Result<(u32, i64), StoreError>;
+
+    /// Forgets the failures of `key` (after a successful login).
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
+}

@@ -1,0 +1,200 @@
+//! The authority's flows: login, refresh with rotation, reuse, grace,
+//! session cap, extend, revocation and throttling.
+
+use std::time::Duration;
+
+use super::*;
+use crate::{AuthError, Credentials, TokenRejection};
+
+fn refresh_of(pair: &crate::TokenPair) -> String {
+    pair.refresh_token.clone().expect("a refresh token")
+}
+
+#[test]
+fn login_never_says_whether_the_user_exists() {
+    rt().block_on(async {
+        let a = authority(AuthorityConfig::default());
+        let wrong = a.login("alice", "nope").await.unwrap_err();
+        let unknown = a.login("mallory", "nope").await.unwrap_err();
+        assert_eq!(wrong, AuthError::InvalidCredentials);
+        assert_eq!(wrong, unknown);
+        assert_eq!(wrong.to_string(), unknown.to_string());
+        let pair = a.login("alice", "alice-pw").await.expect("login");
+        assert_eq!(pair.expires_in(), 900);
+        let id = a.authenticate(&Credentials::Bearer(pair.access_token.clone())).await.expect("access");
+        assert_eq!((id.sub(), id.username(), id.roles()), ("u-alice", "alice", &["admin".to_string()][..]));
+        let basic = Credentials::Basic { user: "bob".into(), password: "bob-pw".into() };
+        assert_eq!(a.authenticate(&basic).await.expect("basic").sub(), "u-bob");
+    });
+}
+
+#[test]
+fn refresh_rotates_and_reuse_revokes_the_family() {
+    rt().block_on(async {
+        let a = authority(AuthorityConfig::default());
+        let first = a.login("alice", "alice-pw").await.expect("login");
+        let second = a.refresh(&refresh_of(&first)).await.expect("refresh");
+        assert_ne!(refresh_of(&first), refresh_of(&second));
+        assert_eq!(second.access_claims.auth_time, first.access_claims.auth_time);
+        // the rotated token again: reuse, the family dies
+        assert_eq!(
+            a.refresh(&refresh_of(&first)).await,
+            Err(AuthError::InvalidToken(TokenRejection::Reused))
+        );
+        assert_eq!(
+            a.refresh(&refresh_of(&second)).await,
+            Err(AuthError::InvalidToken(TokenRejection::Revoked))
+        );
+        assert_eq!(
+            a.authenticate_token(&second.access_token).await,
+            Err(AuthError::InvalidToken(TokenRejection::Revoked))
+        );
+        // a refresh token is never an access token, and the reverse
+        assert_eq!(
+            a.authenticate_token(&refresh_of(&second)).await,
+            Err(AuthError::InvalidToken(TokenRejection::WrongUse))
+        );
+        assert_eq!(
+            a.refresh(&second.access_token).await,
+            Err(AuthError::InvalidToken(TokenRejection::WrongUse))
+        );
+    });
+}
+
+#[test]
+fn fifty_concurrent_refreshes_exactly_one_wins() {
+    rt().block_on(async {
+        let a = authority(AuthorityConfig::default());
+        let token = refresh_of(&a.login("bob", "bob-pw").await.expect("login"));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let (a, token) = (a.clone(), token.clone());
+                tokio::spawn(async move { a.refresh(&token).await })
+            })
+            .collect();
+        let mut wins = 0;
+        for t in tasks {
+            match t.await.expect("task") {
+                Ok(_) => wins += 1,
+                Err(e) => assert!(matches!(
+                    e,
+                    AuthError::InvalidToken(TokenRejection::Reused | TokenRejection::Revoked)
+                )),
+            }
+        }
+        assert_eq!(wins, 1);
+    });
+}
+
+#[test]
+fn grace_window_allows_one_late_twin() {
+    rt().block_on(async {
+        let a = authority(AuthorityConfig::default().reuse_grace(Duration::from_secs(30)));
+        let first = a.login("alice", "alice-pw").await.expect("login");
+        let tab_a = a.refresh(&refresh_of(&first)).await.expect("tab a");
+        let tab_b = a.refresh(&refresh_of(&first)).await.expect("tab b, within grace");
+        assert_eq!(
+            tab_a.refresh_claims.as_ref().and_then(|c| c.jti.clone()),
+            tab_b.refresh_claims.and_then(|c| c.jti)
+        );
+        assert_eq!(
+            a.refresh(&refresh_of(&first)).await,
+            Err(AuthError::InvalidToken(TokenRejection::Reused))
+        );
+    });
+}
+
+#[test]
+fn no_rotation_keeps_the_refresh_token() {
+    rt().block_on(async {
+        let a = authority(AuthorityConfig::default().rotate_refresh(false));
+        let first = a.login("alice", "alice-pw").await.expect("login");
+        for _ in 0..3 {
+            let next = a.refresh(&refresh_of(&first)).await.expect("refresh");
+            assert!(next.refresh_token.is_none());
+            a.authenticate_token(&next.access_token).await.expect("new access token works");
+        }
+        a.revoke_family(first.access_claims.fam.as_deref().expect("family")).await.expect("revoke");
+        assert_eq!(
+            a.refresh(&refresh_of(&first)).await,
+            Err(AuthError::InvalidToken(TokenRejection::Revoked))
+        );
+    });
+}
+
+#[test]
+fn session_cap_stops_refresh() {
+    rt().block_on(async {
+        let now = crate::now();
+        let refresh = serde_json::json!({
+            "sub": "u-alice", "exp": now + 1000, "iat": now - 100, "jti": "r1",
+            "token_use": "refresh", "auth_time": now - 100, "fam": "f1"
+        });
+        let token = craft_hmac(header("HS256"), refresh, SECRET, Algorithm::HS256);
+        let capped = authority(AuthorityConfig::default().refresh_window(Some(Duration::from_secs(60))));
+        assert_eq!(
+            capped.refresh(&token).await,
+            Err(AuthError::InvalidToken(TokenRejection::SessionExpired))
+        );
+        // within the window the cap passes, and the unknown family is what refuses it
+        let open = authority(AuthorityConfig::default().refresh_window(Some(Duration::from_secs(200))));
+        assert_eq!(open.refresh(&token).await, Err(AuthError::InvalidToken(TokenRejection::Revoked)));
+        // issued refresh tokens never outlive the window
+        let pair = capped.login("alice", "alice-pw").await.expect("login");
+        let r = pair.refresh_claims.expect("refresh claims");
+        assert_eq!(r.exp, r.auth_time.expect("auth_time") + 60);
+    });
+}
+
+#[test]
+fn extend_keeps_the_old_token_and_logout_revokes() {
+    rt().block_on(async {
+        let a = authority(AuthorityConfig::default());
+        let pair = a.login("alice", "alice-pw").await.expect("login");
+        let extended = a.extend(&pair.access_token).await.expect("extend");
+        assert_ne!(extended.access_claims.jti, pair.access_claims.jti);
+        let old = a.authenticate_token(&pair.access_token).await.expect("old still valid");
+        a.authenticate_token(&extended.access_token).await.expect("new valid");
+        a.logout(&old, pair.refresh_token.as_deref()).await.expect("logout");
+        for t in [&pair.access_token, &extended.access_token] {
+            assert_eq!(a.authenticate_token(t).await, Err(AuthError::InvalidToken(TokenRejection::Revoked)));
+        }
+        assert_eq!(
+            a.refresh(&refresh_of(&pair)).await,
+            Err(AuthError::InvalidToken(TokenRejection::Revoked))
+        );
+        assert_eq!(a.introspect(&pair.access_token).await, Ok(None));
+    });
+}
+
+#[test]
+fn revoke_subject_kills_every_session() {
+    rt().block_on(async {
+        let a = authority(AuthorityConfig::default());
+        let one = a.login("bob", "bob-pw").await.expect("login");
+        let two = a.login("bob", "bob-pw").await.expect("login");
+        let alice = a.login("alice", "alice-pw").await.expect("login");
+        a.revoke_subject("u-bob").await.expect("revoke");
+        for p in [&one, &two] {
+            assert!(a.authenticate_token(&p.access_token).await.is_err());
+            assert!(a.refresh(&refresh_of(p)).await.is_err());
+        }
+        a.authenticate_token(&alice.access_token).await.expect("others unaffected");
+    });
+}
+
+#[test]
+fn failed_logins_are_throttled_per_username() {
+    rt().block_on(async {
+        let a = authority(AuthorityConfig::default().login_throttle(3, Duration::from_secs(60)));
+        for _ in 0..3 {
+            assert_eq!(a.login("bob", "x").await.unwrap_err(), AuthError::InvalidCredentials);
+        }
+        let err = a.login("bob", "bob-pw").await.unwrap_err();
+        assert!(matches!(err, AuthError::TooManyAttempts { retry_after } if (1..=60).contains(&retry_after)));
+        let res = err.to_response(crate::Scheme::Bearer, "api");
+        assert_eq!(res.status, 429);
+        assert!(res.header("retry-after").is_some());
+        a.login("alice", "alice-pw").await.expect("other users unaffected");
+    });
+}

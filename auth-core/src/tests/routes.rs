@@ -1,0 +1,122 @@
+//! The route engine with the `standard` dialect.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::{AuthRequest, AuthResponse, RouteSet, Standard};
+
+fn routes() -> RouteSet {
+    RouteSet::new(authority(AuthorityConfig::default()), Standard).body_limit(1024)
+}
+
+fn post(path: &str, body: Value) -> AuthRequest {
+    AuthRequest::new("POST", path).with_content_type("application/json").with_body(body.to_string())
+}
+
+fn keys_of(res: &AuthResponse) -> Vec<String> {
+    let mut k: Vec<String> =
+        res.json_body().and_then(|b| b.as_object().map(|o| o.keys().cloned().collect())).unwrap_or_default();
+    k.sort();
+    k
+}
+
+#[test]
+fn login_refresh_verify_logout() {
+    rt().block_on(async {
+        let r = routes();
+        let res = r.handle(post("/login", json!({"username": "alice", "password": "alice-pw"}))).await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.header("cache-control"), Some("no-store"));
+        assert_eq!(keys_of(&res), ["access_token", "expires_in", "refresh_token", "token_type"]);
+        let body = res.json_body().expect("json");
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["expires_in"], 900);
+        let access = body["access_token"].as_str().expect("access").to_owned();
+        let refresh = body["refresh_token"].as_str().expect("refresh").to_owned();
+
+        let res = r.handle(post("/verify", json!({"token": access}))).await;
+        let v = res.json_body().expect("json");
+        assert_eq!(
+            (v["active"].clone(), v["sub"].clone(), v["username"].clone()),
+            (json!(true), json!("u-alice"), json!("alice"))
+        );
+
+        let res = r.handle(post("/refresh", json!({"refresh_token": refresh}))).await;
+        assert_eq!(res.status, 200);
+        let rotated = res.json_body().expect("json")["refresh_token"].as_str().expect("rotated").to_owned();
+        assert_ne!(rotated, refresh);
+
+        let logout = AuthRequest::new("POST", "/logout")
+            .with_authorization(format!("Bearer {access}"))
+            .with_content_type("application/x-www-form-urlencoded")
+            .with_body(format!("refresh_token={rotated}"));
+        assert_eq!(r.handle(logout.clone()).await.status, 204);
+        let again = r.handle(logout).await;
+        assert_eq!(again.status, 401);
+        assert!(again.header("www-authenticate").is_some_and(|c| c.contains(r#"error="invalid_token""#)));
+        let res = r.handle(post("/verify", json!({"token": access}))).await;
+        assert_eq!(res.json_body(), Some(json!({"active": false})));
+        let res = r.handle(post("/refresh", json!({"refresh_token": rotated}))).await;
+        assert_eq!(res.status, 401);
+    });
+}
+
+#[test]
+fn login_accepts_forms_and_ignores_authorization() {
+    rt().block_on(async {
+        let r = routes();
+        let form = AuthRequest::new("POST", "/login")
+            .with_content_type("application/x-www-form-urlencoded")
+            .with_authorization("Bearer junk junk")
+            .with_body("username=bob&password=bob-pw");
+        assert_eq!(r.handle(form).await.status, 200);
+        let sniffed = AuthRequest::new("POST", "/login").with_body("username=bob&password=bob-pw");
+        assert_eq!(r.handle(sniffed).await.status, 200);
+    });
+}
+
+#[test]
+fn bad_requests_get_exact_answers() {
+    rt().block_on(async {
+        let r = routes();
+        let bad = r.handle(post("/login", json!({"username": "alice", "password": "x"}))).await;
+        let unknown = r.handle(post("/login", json!({"username": "zed", "password": "x"}))).await;
+        assert_eq!(bad.status, 401);
+        assert_eq!(bad.body, unknown.body);
+        assert_eq!(bad.header("www-authenticate"), Some(r#"Bearer realm="api""#));
+        let cases: Vec<(AuthRequest, u16, &str)> = vec![
+            (post("/login", json!({"username": "alice"})), 400, "missing field `password`"),
+            (
+                post("/login", json!({"username": 5, "password": "x"})),
+                400,
+                "field `username` must be a string",
+            ),
+            (
+                AuthRequest::new("POST", "/login").with_content_type("application/json").with_body("{"),
+                400,
+                "the request body is not valid JSON",
+            ),
+            (
+                AuthRequest::new("POST", "/login").with_content_type("text/plain").with_body("hi"),
+                415,
+                "unsupported content type",
+            ),
+            (
+                post("/login", json!({"username": "a".repeat(2000), "password": "x"})),
+                413,
+                "the request body is too large",
+            ),
+            (AuthRequest::new("GET", "/login"), 405, "method not allowed"),
+            (AuthRequest::new("POST", "/nope"), 404, "not found"),
+            (post("/logout", json!({})), 401, "authentication is required"),
+            (post("/refresh", json!({"refresh_token": "a.b.c"})), 401, "the token is malformed"),
+        ];
+        for (req, status, description) in cases {
+            let path = format!("{} {}", req.method, req.path);
+            let res = r.handle(req).await;
+            assert_eq!(res.status, status, "{path}");
+            assert_eq!(res.json_body().expect("json")["error_description"], description, "{path}");
+        }
+        assert_eq!(r.handle(AuthRequest::new("DELETE", "/refresh")).await.header("allow"), Some("POST"));
+    });
+}

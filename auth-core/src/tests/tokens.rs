@@ -1,0 +1,270 @@
+//! Hostile and boundary tokens: each gets the exact rejection, status and challenge.
+
+use serde_json::json;
+
+use super::*;
+use crate::{AuthError, AuthorityConfig, Guard, TokenRejection, TokenUse, Validation};
+
+fn verify(authority: &Authority, token: &str, now: i64) -> Result<(), TokenRejection> {
+    authority.verify(token, TokenUse::Access, now).map(|_| ())
+}
+
+const NOW: i64 = 1_800_000_000;
+
+#[test]
+fn a_good_token_passes() {
+    let a = authority(AuthorityConfig::default());
+    let t = craft_hmac(header("HS256"), access_claims(NOW), SECRET, Algorithm::HS256);
+    assert_eq!(verify(&a, &t, NOW), Ok(()));
+    // no kid: checked against the signing key
+    let t = craft_hmac(json!({"alg": "HS256"}), access_claims(NOW), SECRET, Algorithm::HS256);
+    assert_eq!(verify(&a, &t, NOW), Ok(()));
+}
+
+#[test]
+fn alg_none_in_any_casing_is_refused() {
+    let a = authority(AuthorityConfig::default());
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        for sig in ["", "AAAA"] {
+            let t = format!("{}.{}.{sig}", b64(&header(alg)), b64(&access_claims(NOW)));
+            assert_eq!(verify(&a, &t, NOW), Err(TokenRejection::Algorithm), "{alg} {sig:?}");
+        }
+    }
+}
+
+#[test]
+fn another_key_and_another_algorithm_are_refused() {
+    let a = authority(AuthorityConfig::default());
+    let other = craft_hmac(
+        header("HS256"),
+        access_claims(NOW),
+        b"another-secret-that-is-32-bytes-long",
+        Algorithm::HS256,
+    );
+    assert_eq!(verify(&a, &other, NOW), Err(TokenRejection::Signature));
+    let hs512 = craft_hmac(header("HS512"), access_claims(NOW), SECRET, Algorithm::HS512);
+    assert_eq!(verify(&a, &hs512, NOW), Err(TokenRejection::Algorithm));
+    let unknown_kid =
+        craft_hmac(json!({"alg": "HS256", "kid": "nope"}), access_claims(NOW), SECRET, Algorithm::HS256);
+    assert_eq!(verify(&a, &unknown_kid, NOW), Err(TokenRejection::UnknownKey));
+    let mut tampered = craft_hmac(header("HS256"), access_claims(NOW), SECRET, Algorithm::HS256);
+    let payload = b64(&json!({"sub": "u-bob", "exp": NOW + 60, "token_use": "access"}));
+    let parts: Vec<&str> = tampered.split('.').collect();
+    tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
+    assert_eq!(verify(&a, &tampered, NOW), Err(TokenRejection::Signature));
+}
+
+#[test]
+fn rs_hs_key_confusion_is_refused() {
+    let rsa =
+        Key::pem_pair("rsa", Algorithm::RS256, &testdata("rsa_private.pem"), &testdata("rsa_public.pem"))
+            .expect("rsa fixture");
+    let a = Authority::builder(KeySet::new(rsa)).build();
+    // the classic attack: HS256 over the public key's PEM bytes, naming the RSA kid
+    let forged = craft_hmac(
+        json!({"alg": "HS256", "kid": "rsa"}),
+        access_claims(NOW),
+        &testdata("rsa_public.pem"),
+        Algorithm::HS256,
+    );
+    assert_eq!(verify(&a, &forged, NOW), Err(TokenRejection::Algorithm));
+}
+
+#[test]
+fn asymmetric_keys_sign_and_verify() {
+    for (alg, private, public) in [
+        (Algorithm::RS256, "rsa_private.pem", "rsa_public.pem"),
+        (Algorithm::PS256, "rsa_private.pem", "rsa_public.pem"),
+        (Algorithm::ES256, "ec_private.pem", "ec_public.pem"),
+        (Algorithm::EdDSA, "ed_private.pem", "ed_public.pem"),
+    ] {
+        let key = Key::pem_pair("k", alg, &testdata(private), &testdata(public)).expect("fixture key");
+        let a = Authority::builder(KeySet::new(key)).build();
+        let claims = crate::Claims {
+            sub: "s".into(),
+            exp: NOW + 60,
+            token_use: Some(TokenUse::Access),
+            ..Default::default()
+        };
+        let token = crate::jwt::sign(a.keys(), &claims, &Default::default()).expect("sign");
+        assert_eq!(verify(&a, &token, NOW), Ok(()), "{alg:?}");
+        assert_eq!(jsonwebtoken::decode_header(&token).expect("header").alg, alg);
+    }
+    assert!(matches!(Key::hs256("k", &[0; 31]), Err(crate::KeyError::SecretTooShort { min: 32, len: 31 })));
+    assert!(matches!(Key::hmac("k", Algorithm::RS256, &[0; 32]), Err(crate::KeyError::WrongAlgorithm(_))));
+}
+
+#[test]
+fn time_claims_at_the_leeway_boundary() {
+    let a = authority(AuthorityConfig::default()); // leeway 5 s
+    let with = |patch: serde_json::Value| {
+        let mut c = access_claims(NOW);
+        for (k, v) in patch.as_object().expect("object") {
+            c[k] = v.clone();
+        }
+        craft_hmac(header("HS256"), c, SECRET, Algorithm::HS256)
+    };
+    assert_eq!(verify(&a, &with(json!({"exp": NOW - 4})), NOW), Ok(()));
+    assert_eq!(verify(&a, &with(json!({"exp": NOW - 5})), NOW), Err(TokenRejection::Expired));
+    assert_eq!(verify(&a, &with(json!({"nbf": NOW + 5})), NOW), Ok(()));
+    assert_eq!(verify(&a, &with(json!({"nbf": NOW + 6})), NOW), Err(TokenRejection::NotYetValid));
+    assert_eq!(verify(&a, &with(json!({"iat": NOW + 5})), NOW), Ok(()));
+    assert_eq!(verify(&a, &with(json!({"iat": NOW + 6})), NOW), Err(TokenRejection::IssuedInFuture));
+    let mut no_exp = access_claims(NOW);
+    no_exp.as_object_mut().expect("object").remove("exp");
+    assert_eq!(
+        verify(&a, &craft_hmac(header("HS256"), no_exp, SECRET, Algorithm::HS256), NOW),
+        Err(TokenRejection::Malformed)
+    );
+    assert_eq!(verify(&a, &with(json!({"exp": "tomorrow"})), NOW), Err(TokenRejection::Malformed));
+}
+
+#[test]
+fn issuer_and_audience_are_strict() {
+    let config =
+        AuthorityConfig::default().validation(Validation::default().with_issuer("me").with_audience("api"));
+    let a = authority(config);
+    let with = |iss: serde_json::Value, aud: serde_json::Value| {
+        let mut c = access_claims(NOW);
+        c["iss"] = iss;
+        c["aud"] = aud;
+        craft_hmac(header("HS256"), c, SECRET, Algorithm::HS256)
+    };
+    assert_eq!(verify(&a, &with(json!("me"), json!("api")), NOW), Ok(()));
+    assert_eq!(verify(&a, &with(json!("me"), json!(["x", "api"])), NOW), Ok(()));
+    assert_eq!(verify(&a, &with(json!("me"), json!(["x"])), NOW), Err(TokenRejection::Audience));
+    assert_eq!(verify(&a, &with(json!("you"), json!("api")), NOW), Err(TokenRejection::Issuer));
+    assert_eq!(verify(&a, &with(json!(["me"]), json!("api")), NOW), Err(TokenRejection::Malformed));
+    assert_eq!(verify(&a, &with(json!(7), json!("api")), NOW), Err(TokenRejection::Malformed));
+    assert_eq!(verify(&a, &with(json!("me"), json!(7)), NOW), Err(TokenRejection::Malformed));
+    let mut none = access_claims(NOW);
+    none["aud"] = json!("api");
+    assert_eq!(
+        verify(&a, &craft_hmac(header("HS256"), none, SECRET, Algorithm::HS256), NOW),
+        Err(TokenRejection::Issuer)
+    );
+}
+
+#[test]
+fn dangerous_header_parameters_are_refused() {
+    let a = authority(AuthorityConfig::default());
+    for (name, value) in [
+        ("crit", json!(["exp"])),
+        ("jku", json!("https://evil.example/jwks")),
+        ("x5u", json!("https://evil.example/cert")),
+        ("x5c", json!(["MIIB"])),
+        ("jwk", json!({"kty": "oct", "k": "AAAA"})),
+    ] {
+        let mut h = header("HS256");
+        h[name] = value;
+        let t = craft_hmac(h, access_claims(NOW), SECRET, Algorithm::HS256);
+        assert_eq!(verify(&a, &t, NOW), Err(TokenRejection::ForbiddenHeader), "{name}");
+    }
+}
+
+#[test]
+fn oversized_and_malformed_tokens() {
+    let a = authority(AuthorityConfig::default());
+    let mut long = craft_hmac(header("HS256"), access_claims(NOW), SECRET, Algorithm::HS256);
+    long.push('.');
+    long.extend(std::iter::repeat_n('a', 8 * 1024 + 1 - long.len()));
+    assert_eq!(long.len(), 8 * 1024 + 1);
+    assert_eq!(verify(&a, &long, NOW), Err(TokenRejection::TooLong));
+    for junk in ["", "a", "a.b", "a.b.c.d", "!!.??.**", "eyJhbGciOiJIUzI1NiJ9.e30.", "..."] {
+        assert!(verify(&a, junk, NOW).is_err(), "{junk:?}");
+    }
+}
+
+#[test]
+fn token_use_is_checked_both_ways() {
+    let a = authority(AuthorityConfig::default());
+    let mut refresh = access_claims(NOW);
+    refresh["token_use"] = json!("refresh");
+    let refresh = craft_hmac(header("HS256"), refresh, SECRET, Algorithm::HS256);
+    assert_eq!(verify(&a, &refresh, NOW), Err(TokenRejection::WrongUse));
+    let access = craft_hmac(header("HS256"), access_claims(NOW), SECRET, Algorithm::HS256);
+    assert!(matches!(a.verify(&access, TokenUse::Refresh, NOW), Err(TokenRejection::WrongUse)));
+    let mut unmarked = access_claims(NOW);
+    unmarked.as_object_mut().expect("object").remove("token_use");
+    let unmarked = craft_hmac(header("HS256"), unmarked, SECRET, Algorithm::HS256);
+    assert_eq!(verify(&a, &unmarked, NOW), Err(TokenRejection::WrongUse));
+}
+
+#[test]
+fn guard_answers_exact_status_and_challenge() {
+    rt().block_on(async {
+        let a = authority(AuthorityConfig::default());
+        let guard = Guard::new(a.clone());
+        let now = crate::now();
+        let good = craft_hmac(header("HS256"), access_claims(now), SECRET, Algorithm::HS256);
+        let mut refresh = access_claims(now);
+        refresh["token_use"] = json!("refresh");
+        let refresh = craft_hmac(header("HS256"), refresh, SECRET, Algorithm::HS256);
+        let none = format!("{}.{}.", b64(&header("none")), b64(&access_claims(now)));
+        let mut expired = access_claims(now);
+        expired["exp"] = json!(now - 100);
+        let expired = craft_hmac(header("HS256"), expired, SECRET, Algorithm::HS256);
+        let huge = format!("Bearer {}", "a".repeat(64 * 1024));
+        let invalid_token =
+            |d: &str| format!(r#"Bearer realm="api", error="invalid_token", error_description="{d}""#);
+        let invalid_request =
+            |d: &str| format!(r#"Bearer realm="api", error="invalid_request", error_description="{d}""#);
+        let cases: Vec<(Option<String>, u16, Option<String>)> = vec![
+            (None, 401, Some(r#"Bearer realm="api""#.into())),
+            (Some("Digest x=y".into()), 401, Some(r#"Bearer realm="api""#.into())),
+            (Some("Bearer".into()), 400, Some(invalid_request("the authorization header is malformed"))),
+            (Some("Bearer ".into()), 400, Some(invalid_request("the authorization header is malformed"))),
+            (
+                Some("Bearer caf\u{e9}".into()),
+                400,
+                Some(invalid_request("the authorization header is malformed")),
+            ),
+            (Some(huge), 400, Some(invalid_request("the authorization header is too long"))),
+            (Some(format!("Bearer {good}")), 200, None),
+            (Some(format!("bearer {good}")), 200, None),
+            (Some(format!("Bearer {refresh}")), 401, Some(invalid_token("the token is not usable here"))),
+            (
+                Some(format!("Bearer {none}")),
+                401,
+                Some(invalid_token("the token's algorithm is not allowed")),
+            ),
+            (Some(format!("Bearer {expired}")), 401, Some(invalid_token("the token has expired"))),
+            (Some("Bearer a.b.c".into()), 401, Some(invalid_token("the token is malformed"))),
+        ];
+        for (value, status, challenge) in cases {
+            let shown = value.as_deref().map(|v| v.chars().take(40).collect::<String>());
+            match guard.check(value.as_deref().map(str::as_bytes)).await {
+                Ok(Some(id)) => {
+                    assert_eq!(status, 200, "{shown:?}");
+                    assert_eq!(id.sub(), "u-alice");
+                }
+                Ok(None) => panic!("anonymous pass in required mode: {shown:?}"),
+                Err(err) => {
+                    let res = guard.reject(&err);
+                    assert_eq!(res.status, status, "{shown:?}");
+                    assert_eq!(res.header("www-authenticate"), challenge.as_deref(), "{shown:?}");
+                    let body = res.json_body().expect("json body");
+                    assert_eq!(body["error"], err.error_code().unwrap_or("unauthorized"));
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn optional_guard_lets_anonymous_through_but_not_bad_tokens() {
+    rt().block_on(async {
+        let guard = Guard::new(authority(AuthorityConfig::default())).optional(true);
+        assert_eq!(guard.check(None).await, Ok(None));
+        assert_eq!(
+            guard.check(Some(b"Bearer a.b.c")).await,
+            Err(AuthError::InvalidToken(TokenRejection::Malformed))
+        );
+        let custom = Guard::new(authority(AuthorityConfig::default()))
+            .render_errors_with(|e: &AuthError| json!({"message": e.to_string()}));
+        let res = custom.reject(&AuthError::MissingCredentials);
+        assert_eq!(res.status, 401);
+        assert_eq!(res.header("www-authenticate"), Some(r#"Bearer realm="api""#));
+        assert_eq!(res.json_body(), Some(json!({"message": "authentication is required"})));
+    });
+}

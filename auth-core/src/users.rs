@@ -1,0 +1,208 @@
+//! Checking passwords and loading principals.
+//!
+//! The application implements [`UserStore`]; [`MemoryUsers`] is an
+//! in-memory implementation with argon2id hashes for examples and tests.
+//! Hashing runs on tokio's blocking pool, never on the async executor, and
+//! an unknown user costs one hash too, so timing does not tell whether a
+//! user exists.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::{Deserialize, Serialize};
+
+/// Who a token is issued to.
+///
+/// ```
+/// let p = auth_core::Principal::new("42", "alice").with_role("admin");
+/// assert_eq!(p.roles, vec!["admin".to_string()]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Principal {
+    /// Stable id; becomes the `sub` claim.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Roles, copied into the `roles` claim.
+    pub roles: Vec<String>,
+    /// Free-form data the application wants in its tokens.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Principal {
+    /// A principal with no roles and no extra data.
+    pub fn new(id: impl Into<String>, username: impl Into<String>) -> Self {
+        Self { id: id.into(), username: username.into(), ..Self::default() }
+    }
+
+    /// Adds a role.
+    pub fn with_role(mut self, role: impl Into<String>) -> Self {
+        self.roles.push(role.into());
+        self
+    }
+}
+
+/// A user store failed (not: the password was wrong).
+///
+/// ```
+/// let err = auth_core::UserStoreError("db down".into());
+/// assert_eq!(err.to_string(), "user store failed: db down");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("user store failed: {0}")]
+pub struct UserStoreError(pub String);
+
+/// The application's users.
+///
+/// ```
+/// use auth_core::{Principal, UserStore, UserStoreError};
+/// struct OneUser;
+/// #[async_trait::async_trait]
+/// impl UserStore for OneUser {
+///     async fn verify_password(&self, username: &str, password: &str) -> Result<Option<Principal>, UserStoreError> {
+///         // a real store checks a hash off the executor; see MemoryUsers
+///         Ok((username == "demo" && password == "demo").then(|| Principal::new("1", "demo")))
+///     }
+///     async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError> {
+///         Ok((id == "1").then(|| Principal::new("1", "demo")))
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// The principal if `password` is right for `username`, `None` if the
+    /// user is unknown or the password wrong (the two must be
+    /// indistinguishable, in answer and in time).
+    async fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Principal>, UserStoreError>;
+
+    /// The principal with this id, if it (still) exists.
+    async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError>;
+}
+
+/// argon2id with the OWASP parameters: 19 MiB, 2 passes, 1 lane.
+fn hasher() -> Argon2<'static> {
+    // The parameters are constants within argon2's documented bounds.
+    let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are within bounds");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password with argon2id into a PHC string. CPU-heavy: call it
+/// from a blocking context (or through [`MemoryUsers::add_user`]).
+///
+/// ```
+/// let phc = auth_core::hash_password("correct horse").unwrap();
+/// assert!(phc.starts_with("$argon2id$"));
+/// ```
+pub fn hash_password(password: &str) -> Result<String, UserStoreError> {
+    let salt = SaltString::generate(&mut OsRng);
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| UserStoreError(format!("hashing failed: {e}")))
+}
+
+fn verify_hash(phc: &str, password: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| hasher().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// Runs a CPU-heavy closure off the async executor.
+pub(crate) async fn off_executor<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, UserStoreError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| UserStoreError(format!("hashing task failed: {e}")))
+}
+
+#[derive(Clone)]
+struct UserEntry {
+    phc: Arc<str>,
+    principal: Principal,
+}
+
+/// In-memory users with argon2id hashes. Cheap to clone (shared state).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use auth_core::{MemoryUsers, Principal, UserStore};
+/// let users = MemoryUsers::new();
+/// users.add_user(Principal::new("1", "alice").with_role("admin"), "s3cret").await.unwrap();
+/// assert!(users.verify_password("alice", "s3cret").await.unwrap().is_some());
+/// assert!(users.verify_password("alice", "wrong").await.unwrap().is_none());
+/// assert!(users.verify_password("nobody", "s3cret").await.unwrap().is_none());
+/// # })
+/// ```
+#[derive(Clone)]
+pub struct MemoryUsers {
+    users: Arc<RwLock<HashMap<String, UserEntry>>>,
+    dummy: Arc<str>,
+}
+
+impl std::fmt::Debug for MemoryUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryUsers").finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoryUsers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryUsers {
+    /// No users yet. Computes one dummy hash (used for unknown users).
+    pub fn new() -> Self {
+        let dummy = hash_password("dummy password for unknown users").unwrap_or_default();
+        Self { users: Arc::default(), dummy: dummy.into() }
+    }
+
+    /// Adds or replaces a user, hashing the password on the blocking pool.
+    pub async fn add_user(&self, principal: Principal, password: &str) -> Result<(), UserStoreError> {
+        let password = password.to_owned();
+        let phc = off_executor(move || hash_password(&password)).await??;
+        self.insert_hashed(principal, phc);
+        Ok(())
+    }
+
+    /// Adds a user synchronously (setup code outside an async context).
+    pub fn with_user(self, principal: Principal, password: &str) -> Result<Self, UserStoreError> {
+        let phc = hash_password(password)?;
+        self.insert_hashed(principal, phc);
+        Ok(self)
+    }
+
+    /// Adds a user whose password is already an argon2 PHC string.
+    pub fn insert_hashed(&self, principal: Principal, phc: String) {
+        let entry = UserEntry { phc: phc.into(), principal };
+        self.users.write().unwrap_or_else(|p| p.into_inner()).insert(entry.principal.username.clone(), entry);
+    }
+
+    fn lookup(&self, username: &str) -> Option<UserEntry> {
+        self.users.read().unwrap_or_else(|p| p.into_inner()).get(username).cloned()
+    }
+}
+
+#[async_trait::async_trait]
+impl UserStore for MemoryUsers {
+    async fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Principal>, UserStoreError> {
+        let entry = self.lookup(username);
+        let phc = entry.as_ref().map_or_else(|| self.dummy.clone(), |e| e.phc.clone());
+        let password = password.to_owned();
+        let ok = off_executor(move || verify_hash(&phc, &password)).await?;
+        Ok(entry.filter(|_| ok).map(|e| e.principal))
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError> {
+        let users = self.users.read().unwrap_or_else(|p| p.into_inner());
+        Ok(users.values().find(|e| e.principal.id == id).map(|e| e.principal.clone()))
+    }
+}
