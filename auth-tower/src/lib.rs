@@ -1,1 +1,42 @@
-//! x
+//! tower and axum glue for [`auth_core`].
+//!
+//! Three things, each only translating between axum and the core:
+//!
+//! - [`AuthLayer`]: a tower middleware that authenticates every request,
+//!   puts the [`Identity`] into the request extensions or answers with the
+//!   core's error response;
+//! - extractors: the raw schemes ([`Bearer`], [`Token`], [`Basic`]), the
+//!   verified identity ([`Authenticated`], also as `Option<Authenticated>`),
+//!   and a role guard ([`RequireRole`]);
+//! - [`AuthRoutes`]: a dialect's route set as a tower `Service` that a
+//!   `Router` nests with `nest_service`.
+//!
+//! ```
+//! use auth_core::{Authority, Guard, Key, KeySet, RouteSet, Standard};
+//! use auth_tower::{AuthLayer, AuthRoutes, Authenticated};
+//! use axum::{routing::get, Json, Router};
+//!
+//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[7u8; 32]).unwrap())).build();
+//! let app: Router = Router::new()
+//!     .route("/whoami", get(|id: Authenticated| async move { Json(id.summary()) }))
+//!     .layer(AuthLayer::new(Guard::new(authority.clone())))
+//!     .nest_service("/auth", AuthRoutes::new(RouteSet::new(authority, Standard)));
+//! # let _ = app;
+//! ```
+//!
+//! [`Identity`]: auth_core::Identity
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod convert;
+mod extract;
+mod layer;
+mod routes;
+
+#[cfg(test)]
+mod tests;
+
+pub use extract::{AuthRejection, Authenticated, Basic, Bearer, RequireRole, Role, Token};
+pub use layer::{AuthLayer, AuthService, ResponseFuture};
+pub use routes::{AuthRoutes, RoutesFuture};

@@ -1,0 +1,156 @@
+//! [`AuthLayer`]: authenticate every request in front of an inner service.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use auth_core::{AuthError, Guard, Identity};
+use axum::body::Body;
+use http::{Request, Response, header::AUTHORIZATION};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::convert::to_http;
+
+/// A tower layer that authenticates requests with a [`Guard`].
+///
+/// On success the [`Identity`] goes into the request extensions (and the
+/// guard too, so extractors can see which guard ran); on failure the core's
+/// response (status, `WWW-Authenticate`, JSON body) is returned and the
+/// inner service is not called. With [`Guard::optional`], requests without
+/// credentials pass with no identity.
+///
+/// ```
+/// use auth_core::{Authority, Guard, Key, KeySet, Scheme};
+/// use auth_tower::AuthLayer;
+/// use axum::{routing::get, Router};
+///
+/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap())).build();
+/// let guard = Guard::new(authority).schemes(&[Scheme::Bearer, Scheme::Token]);
+/// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(AuthLayer::new(guard));
+/// # let _ = app;
+/// ```
+#[derive(Clone, Debug)]
+pub struct AuthLayer {
+    guard: Guard,
+}
+
+impl AuthLayer {
+    /// A layer that checks requests with `guard`.
+    pub fn new(guard: Guard) -> Self {
+        Self { guard }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService { inner, guard: self.guard.clone() }
+    }
+}
+
+/// The service [`AuthLayer`] produces.
+#[derive(Clone, Debug)]
+pub struct AuthService<S> {
+    inner: S,
+    guard: Guard,
+}
+
+type CheckFuture = Pin<Box<dyn Future<Output = Result<Option<Identity>, AuthError>> + Send>>;
+
+pin_project! {
+    /// The response future of [`AuthService`]: first the check, then the inner service.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Checking {
+            check: CheckFuture,
+            request: Option<Request<B>>,
+            inner: S,
+            guard: Guard,
+        },
+        Calling {
+            #[pin]
+            future: S::Future,
+        },
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for AuthService<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        // The ready service goes into the future; a clone stays for the next call.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let guard = self.guard.clone();
+        let authorization = request.headers().get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+        let check_guard = guard.clone();
+        let check: CheckFuture = Box::pin(async move { check_guard.check(authorization.as_deref()).await });
+        ResponseFuture { state: State::Checking { check, request: Some(request), inner, guard } }
+    }
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    type Output = Result<Response<Body>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Checking { check, request, inner, guard } => {
+                    let outcome = ready!(check.as_mut().poll(cx));
+                    let Some(mut request) = request.take() else {
+                        // Only reachable if polled again after an error response.
+                        return Poll::Ready(Ok(to_http(guard.reject(&AuthError::Unavailable))));
+                    };
+                    match outcome {
+                        Ok(identity) => {
+                            if let Some(identity) = identity {
+                                request.extensions_mut().insert(identity);
+                            }
+                            request.extensions_mut().insert(guard.clone());
+                            let future = inner.call(request);
+                            this.state.set(State::Calling { future });
+                        }
+                        Err(err) => return Poll::Ready(Ok(to_http(guard.reject(&err)))),
+                    }
+                }
+                StateProj::Calling { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(response.map(Body::new)));
+                }
+            }
+        }
+    }
+}
