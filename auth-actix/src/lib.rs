@@ -1,1 +1,52 @@
-//! x
+//! actix-web glue for [`auth_core`].
+//!
+//! Three things, each only translating between actix-web and the core:
+//!
+//! - [`AuthMiddleware`]: a `Transform` for `App::wrap` / `Scope::wrap` that
+//!   authenticates every request, puts the [`Identity`] into the request
+//!   extensions or answers with the core's error response;
+//! - extractors: the raw schemes ([`Bearer`], [`Token`], [`Basic`]), the
+//!   verified identity ([`Authenticated`], and [`MaybeAuthenticated`] for
+//!   optional routes), and a role guard ([`RequireRole`]);
+//! - [`routes`]: mounts a dialect's route set with `configure`.
+//!
+//! ```
+//! use actix_web::{web, App, HttpResponse};
+//! use auth_actix::{AuthMiddleware, Authenticated};
+//! use auth_core::{Authority, Guard, Key, KeySet, RouteSet, Standard};
+//!
+//! async fn whoami(id: Authenticated) -> HttpResponse {
+//!     HttpResponse::Ok().json(id.summary())
+//! }
+//!
+//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[7u8; 32]).unwrap())).build();
+//! let app = App::new()
+//!     .service(web::scope("/auth").configure(auth_actix::routes(RouteSet::new(authority.clone(), Standard))))
+//!     .service(
+//!         web::scope("")
+//!             .wrap(AuthMiddleware::new(Guard::new(authority)))
+//!             .route("/whoami", web::get().to(whoami)),
+//!     );
+//! # let _ = app;
+//! ```
+//!
+//! `Option<Authenticated>` is actix's own `Option` extractor, which turns
+//! every error into `None`: an invalid token would pass as anonymous. Use
+//! [`MaybeAuthenticated`] instead.
+//!
+//! [`Identity`]: auth_core::Identity
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod convert;
+mod extract;
+mod middleware;
+mod routes;
+
+#[cfg(test)]
+mod tests;
+
+pub use extract::{AuthRejection, Authenticated, Basic, Bearer, MaybeAuthenticated, RequireRole, Role, Token};
+pub use middleware::{AuthMiddleware, AuthMiddlewareService};
+pub use routes::routes;

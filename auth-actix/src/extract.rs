@@ -1,0 +1,314 @@
+//! actix-web extractors: raw schemes, the verified identity and a role guard.
+//!
+//! Rejections are [`AuthRejection`]s, `ResponseError`s that render the
+//! core's status, challenge and body, the same the middleware would send.
+
+use std::future::{Ready, ready};
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use auth_core::{AuthError, AuthResponse, Credentials, Guard, Identity, Scheme, parse_authorization, require_role};
+use futures_util::future::LocalBoxFuture;
+
+use crate::convert::to_http;
+
+/// Why an extractor refused a request: the core's error and the response
+/// it renders (through the request's [`Guard`] when there is one).
+///
+/// ```
+/// use auth_core::AuthError;
+/// use actix_web::ResponseError;
+/// let rejection = auth_actix::AuthRejection::from(AuthError::MissingCredentials);
+/// assert_eq!(rejection.status_code().as_u16(), 401);
+/// ```
+#[derive(Debug)]
+pub struct AuthRejection {
+    error: AuthError,
+    response: AuthResponse,
+}
+
+impl AuthRejection {
+    fn new(error: AuthError, guard: Option<&Guard>, scheme: Scheme) -> Self {
+        let response = match guard {
+            Some(g) => g.reject(&error),
+            None => error.to_response(scheme, "api"),
+        };
+        Self { error, response }
+    }
+
+    /// The core's error.
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+}
+
+impl From<AuthError> for AuthRejection {
+    fn from(error: AuthError) -> Self {
+        Self::new(error, None, Scheme::Bearer)
+    }
+}
+
+impl std::fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for AuthRejection {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        to_http(self.response.clone())
+    }
+}
+
+/// The guard for this request: the middleware's, else one registered as
+/// `web::Data<Guard>` or plain app data.
+fn guard_of(req: &HttpRequest) -> Option<Guard> {
+    req.extensions()
+        .get::<Guard>()
+        .cloned()
+        .or_else(|| req.app_data::<web::Data<Guard>>().map(|g| g.get_ref().clone()))
+        .or_else(|| req.app_data::<Guard>().cloned())
+}
+
+fn credentials(req: &HttpRequest, scheme: Scheme) -> Result<Credentials, AuthRejection> {
+    let value = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+    let guard = guard_of(req);
+    match parse_authorization(value) {
+        Ok(c) if c.scheme() == scheme => Ok(c),
+        Ok(_) => Err(AuthRejection::new(AuthError::MissingCredentials, guard.as_ref(), scheme)),
+        Err(e) => Err(AuthRejection::new(e.into(), guard.as_ref(), scheme)),
+    }
+}
+
+macro_rules! token_extractor {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        ///
+        /// Only parses the header; it does not verify the token.
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(pub String);
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+
+        impl FromRequest for $name {
+            type Error = AuthRejection;
+            type Future = Ready<Result<Self, Self::Error>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                ready(credentials(req, Scheme::$name).and_then(|c| match c {
+                    Credentials::$name(token) => Ok(Self(token)),
+                    _ => Err(AuthRejection::new(AuthError::MissingCredentials, None, Scheme::$name)),
+                }))
+            }
+        }
+    };
+}
+
+token_extractor!(
+    /// The token of an `Authorization: Bearer <token>` header.
+    ///
+    /// ```
+    /// async fn handler(auth_actix::Bearer(token): auth_actix::Bearer) -> String { token.len().to_string() }
+    /// # let _ = actix_web::web::get().to(handler);
+    /// ```
+    Bearer
+);
+token_extractor!(
+    /// The token of an `Authorization: Token <token>` header (Django REST style).
+    ///
+    /// ```
+    /// async fn handler(auth_actix::Token(token): auth_actix::Token) -> String { token.len().to_string() }
+    /// # let _ = actix_web::web::get().to(handler);
+    /// ```
+    Token
+);
+
+/// The user-id and password of an `Authorization: Basic` header. Only
+/// parses the header; it checks no password.
+///
+/// ```
+/// async fn handler(basic: auth_actix::Basic) -> String { basic.user }
+/// # let _ = actix_web::web::get().to(handler);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Basic {
+    /// The user-id.
+    pub user: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Basic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Basic").field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+impl FromRequest for Basic {
+    type Error = AuthRejection;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(credentials(req, Scheme::Basic).and_then(|c| match c {
+            Credentials::Basic { user, password } => Ok(Self { user, password }),
+            _ => Err(AuthRejection::new(AuthError::MissingCredentials, None, Scheme::Basic)),
+        }))
+    }
+}
+
+/// Identity from the middleware, else verified here through the guard.
+/// `Ok(None)`: no credentials.
+async fn identity(req: HttpRequest) -> Result<(Option<Identity>, Option<Guard>), AuthRejection> {
+    let guard = guard_of(&req);
+    if let Some(identity) = req.extensions().get::<Identity>().cloned() {
+        return Ok((Some(identity), guard));
+    }
+    // Neither the middleware nor a registered guard: a wiring mistake, shown as 503.
+    let Some(guard) = guard else {
+        return Err(AuthRejection::new(AuthError::Unavailable, None, Scheme::Bearer));
+    };
+    let value = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+    match guard.clone().optional(true).check(value.as_deref()).await {
+        Ok(identity) => Ok((identity, Some(guard))),
+        Err(err) => Err(AuthRejection::new(err, Some(&guard), guard.challenge_scheme())),
+    }
+}
+
+fn missing(guard: Option<&Guard>) -> AuthRejection {
+    AuthRejection::new(AuthError::MissingCredentials, guard, guard.map_or(Scheme::Bearer, Guard::challenge_scheme))
+}
+
+/// The verified identity of the request: from [`AuthMiddleware`](crate::AuthMiddleware),
+/// or verified here through a `web::Data<Guard>`.
+///
+/// ```
+/// async fn whoami(id: auth_actix::Authenticated) -> actix_web::HttpResponse {
+///     actix_web::HttpResponse::Ok().json(id.summary())
+/// }
+/// # let _ = actix_web::web::get().to(whoami);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated(pub Identity);
+
+impl Deref for Authenticated {
+    type Target = Identity;
+
+    fn deref(&self) -> &Identity {
+        &self.0
+    }
+}
+
+impl FromRequest for Authenticated {
+    type Error = AuthRejection;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match identity(req).await? {
+                (Some(identity), _) => Ok(Self(identity)),
+                (None, guard) => Err(missing(guard.as_ref())),
+            }
+        })
+    }
+}
+
+/// The identity if the request has credentials, `None` if it has none; a
+/// present but invalid credential is still refused (unlike actix's
+/// `Option<Authenticated>`, which would hide the error).
+///
+/// ```
+/// async fn maybe(auth_actix::MaybeAuthenticated(id): auth_actix::MaybeAuthenticated) -> String {
+///     id.map_or("anonymous".into(), |id| id.username().to_owned())
+/// }
+/// # let _ = actix_web::web::get().to(maybe);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaybeAuthenticated(pub Option<Identity>);
+
+impl FromRequest for MaybeAuthenticated {
+    type Error = AuthRejection;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(Self(identity(req).await?.0)) })
+    }
+}
+
+/// A role (or scope) name for [`RequireRole`].
+///
+/// ```
+/// struct Admin;
+/// impl auth_actix::Role for Admin {
+///     const NAME: &'static str = "admin";
+/// }
+/// ```
+pub trait Role: 'static {
+    /// The role or scope required.
+    const NAME: &'static str;
+}
+
+/// The verified identity, required to have role (or scope) `R`; otherwise
+/// 403 `insufficient_scope`.
+///
+/// ```
+/// use auth_actix::{RequireRole, Role};
+/// struct Admin;
+/// impl Role for Admin { const NAME: &'static str = "admin"; }
+/// async fn admin_only(admin: RequireRole<Admin>) -> String { admin.username().to_owned() }
+/// # let _ = actix_web::web::get().to(admin_only);
+/// ```
+pub struct RequireRole<R: Role> {
+    identity: Identity,
+    _role: PhantomData<R>,
+}
+
+impl<R: Role> std::fmt::Debug for RequireRole<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireRole").field("role", &R::NAME).field("identity", &self.identity).finish()
+    }
+}
+
+impl<R: Role> RequireRole<R> {
+    /// The identity.
+    pub fn into_inner(self) -> Identity {
+        self.identity
+    }
+}
+
+impl<R: Role> Deref for RequireRole<R> {
+    type Target = Identity;
+
+    fn deref(&self) -> &Identity {
+        &self.identity
+    }
+}
+
+impl<R: Role> FromRequest for RequireRole<R> {
+    type Error = AuthRejection;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let (identity, guard) = identity(req).await?;
+            let identity = identity.ok_or_else(|| missing(guard.as_ref()))?;
+            let scheme = guard.as_ref().map_or(Scheme::Bearer, Guard::challenge_scheme);
+            require_role(&identity, R::NAME).map_err(|e| AuthRejection::new(e, guard.as_ref(), scheme))?;
+            Ok(Self { identity, _role: PhantomData })
+        })
+    }
+}

@@ -1,0 +1,63 @@
+//! [`routes`]: a dialect's route set, mounted with `configure`.
+
+use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, web};
+use auth_core::{AuthError, AuthRequest, RouteSet};
+
+use crate::convert::to_http;
+
+/// Mounts `routes` on the `App` or `Scope` being configured: every path
+/// below it goes to the core's route engine. Bodies over the route set's
+/// limit answer 413 without being read to the end.
+///
+/// ```
+/// use actix_web::{web, App};
+/// use auth_core::{Authority, Key, KeySet, RouteSet, Standard};
+/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap())).build();
+/// let app = App::new().service(web::scope("/auth").configure(auth_actix::routes(RouteSet::new(authority, Standard))));
+/// # let _ = app;
+/// ```
+pub fn routes(routes: RouteSet) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.route(
+            "/{tail:.*}",
+            web::to(move |req: HttpRequest, payload: web::Payload| {
+                let routes = routes.clone();
+                async move { to_http(serve(&routes, req, payload).await) }
+            }),
+        );
+    }
+}
+
+async fn serve(routes: &RouteSet, req: HttpRequest, payload: web::Payload) -> auth_core::AuthResponse {
+    let path = format!("/{}", req.match_info().get("tail").unwrap_or(""));
+    let method = req.method().as_str();
+    // Route first: a wrong method or path is answered before any body is read.
+    if let Err(err) = routes.route(method, &path) {
+        return routes.dialect().render_error(&err);
+    }
+    let limit = routes.max_body();
+    let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return routes.dialect().render_error(&AuthError::PayloadTooLarge);
+    }
+    let body = match payload.to_bytes_limited(limit).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return routes
+                .dialect()
+                .render_error(&AuthError::InvalidRequest("the request body could not be read".into()));
+        }
+        Err(_) => return routes.dialect().render_error(&AuthError::PayloadTooLarge),
+    };
+    let header = |name| req.headers().get(name).map(|v: &actix_web::http::header::HeaderValue| v.as_bytes());
+    let request = AuthRequest {
+        method: method.to_owned(),
+        path,
+        authorization: header(AUTHORIZATION).map(<[u8]>::to_vec),
+        content_type: header(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v).into_owned()),
+        body: body.to_vec(),
+    };
+    routes.handle(request).await
+}
+
