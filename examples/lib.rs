@@ -1,0 +1,141 @@
+//! The demo server's building blocks, shared by `examples/demo.rs` and the
+//! conformance tests so that both drive exactly the same apps.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use clap::Parser;
+//! let config = demo_app::DemoConfig::try_parse_from(["demo", "--user", "ann:pw-of-ann"]).unwrap();
+//! let demo = demo_app::Demo::new(&config).await.unwrap();
+//! let router: axum::Router = demo.axum_router();
+//! # let _ = router;
+//! # })
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod actix_app;
+mod axum_app;
+mod config;
+
+pub use config::{DemoConfig, DialectName, Framework, UserSpec};
+
+use auth_core::{Authority, AuthorityConfig, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet, Standard};
+
+/// The key id the demo signs with.
+pub const DEMO_KID: &str = "demo-1";
+
+/// Where the demo mounts the `standard` dialect.
+pub const STANDARD_MOUNT: &str = "/auth";
+
+/// A configured demo: the authority, the mounted route set and the guards.
+#[derive(Clone, Debug)]
+pub struct Demo {
+    /// The authority behind every route.
+    pub authority: Authority,
+    /// The dialect's route set.
+    pub routes: RouteSet,
+    /// The guard of protected routes.
+    pub guard: Guard,
+    /// The users, as configured (for the start-up banner).
+    pub users: Vec<UserSpec>,
+    /// The mount point of the dialect's routes.
+    pub mount: &'static str,
+}
+
+impl Demo {
+    /// Builds the demo from its configuration (hashes the users' passwords).
+    pub async fn new(config: &DemoConfig) -> Result<Self, String> {
+        let secret = config.secret_bytes();
+        let key = Key::hs256(DEMO_KID, &secret).map_err(|e| format!("--secret: {e}"))?;
+        let users = MemoryUsers::new();
+        let specs = config.users_or_default();
+        for (i, spec) in specs.iter().enumerate() {
+            let mut principal = Principal::new((i + 1).to_string(), spec.name.clone());
+            principal.roles.extend(spec.role.clone());
+            users.add_user(principal, &spec.password).await.map_err(|e| e.to_string())?;
+        }
+        let mut authority_config = AuthorityConfig::default();
+        if let Some(ttl) = config.access_ttl {
+            authority_config.access_ttl = ttl;
+        }
+        if let Some(ttl) = config.refresh_ttl {
+            authority_config.refresh_ttl = ttl;
+        }
+        if config.refresh_window.is_some() {
+            authority_config.refresh_window = config.refresh_window;
+        }
+        let authority = Authority::builder(KeySet::new(key)).users(users).config(authority_config).build();
+        let routes = match config.dialect {
+            DialectName::Standard => RouteSet::new(authority.clone(), Standard),
+        };
+        let guard = Guard::new(authority.clone()).schemes(&[routes.dialect().scheme()]);
+        Ok(Self { authority, routes, guard, users: specs, mount: STANDARD_MOUNT })
+    }
+
+    /// The axum app: the dialect's routes, `/public`, `/whoami`, `/maybe`, `/admin`.
+    pub fn axum_router(&self) -> axum::Router {
+        axum_app::router(self)
+    }
+
+    /// The actix app's routes, for `App::configure`.
+    pub fn actix_config(&self) -> impl Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static {
+        actix_app::configure(self.clone())
+    }
+
+    /// The start-up banner: the users and ready-to-paste curl lines.
+    pub fn banner(&self, addr: &str) -> String {
+        let mut out = String::new();
+        for u in &self.users {
+            out.push_str(&format!("user: {} / {} (roles: {})\n", u.name, u.password, u.role.as_deref().unwrap_or("-")));
+        }
+        let first = &self.users[0];
+        let base = format!("http://{addr}");
+        let m = self.mount;
+        out.push_str("try:\n");
+        out.push_str(&format!("  curl -s {base}/public\n"));
+        out.push_str(&format!(
+            "  TOKEN=$(curl -s -X POST {base}{m}/login -H 'content-type: application/json' -d '{{\"username\":\"{}\",\"password\":\"{}\"}}' | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n",
+            first.name, first.password
+        ));
+        out.push_str(&format!("  curl -s {base}/whoami -H \"Authorization: Bearer $TOKEN\"\n"));
+        out.push_str(&format!("  curl -s {base}/maybe\n"));
+        out.push_str(&format!("  curl -s -X POST {base}{m}/verify -H 'content-type: application/json' -d \"{{\\\"token\\\":\\\"$TOKEN\\\"}}\"\n"));
+        out.push_str(&format!("  curl -s -i -X POST {base}{m}/logout -H \"Authorization: Bearer $TOKEN\"\n"));
+        out
+    }
+}
+
+/// The role `GET /admin` requires.
+#[derive(Debug)]
+pub struct Admin;
+
+impl auth_tower::Role for Admin {
+    const NAME: &'static str = "admin";
+}
+
+impl auth_actix::Role for Admin {
+    const NAME: &'static str = "admin";
+}
+
+/// What `/admin` answers.
+pub fn admin_body(identity: &auth_core::Identity) -> serde_json::Value {
+    serde_json::json!({"admin": identity.username()})
+}
+
+/// `{"ok": true}`: the open route.
+pub fn public_body() -> serde_json::Value {
+    serde_json::json!({"ok": true})
+}
+
+/// What `/maybe` answers: the identity's summary, or that there is none.
+pub fn maybe_body(identity: Option<&auth_core::Identity>) -> serde_json::Value {
+    match identity {
+        Some(id) => {
+            let mut body = id.summary();
+            body["authenticated"] = true.into();
+            body
+        }
+        None => serde_json::json!({"authenticated": false}),
+    }
+}
