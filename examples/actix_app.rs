@@ -9,15 +9,15 @@ pub(crate) fn configure(demo: Demo) -> impl Fn(&mut web::ServiceConfig) + Clone 
     move |cfg| {
         cfg.service(web::scope(demo.mount).configure(auth_actix::routes(demo.routes.clone())))
             .route("/public", web::get().to(|| async { HttpResponse::Ok().json(public_body()) }))
-            .service(
-                web::resource("/whoami")
-                    .wrap(AuthMiddleware::new(demo.guard.clone()))
-                    .route(web::get().to(|id: Authenticated| async move { HttpResponse::Ok().json(id.summary()) })),
-            )
+            .service(web::resource("/whoami").wrap(AuthMiddleware::new(demo.guard.clone())).route(
+                web::get().to(|id: Authenticated| async move { HttpResponse::Ok().json(id.summary()) }),
+            ))
             .service(
                 web::resource("/admin")
                     .wrap(AuthMiddleware::new(demo.guard.clone()))
-                    .route(web::get().to(|id: RequireRole<Admin>| async move { HttpResponse::Ok().json(admin_body(&id)) })),
+                    .route(web::get().to(|id: RequireRole<Admin>| async move {
+                        HttpResponse::Ok().json(admin_body(&id))
+                    })),
             )
             .service(
                 web::resource("/maybe").wrap(AuthMiddleware::new(demo.guard.clone().optional(true))).route(

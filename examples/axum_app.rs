@@ -11,7 +11,8 @@ pub(crate) fn router(demo: &Demo) -> Router {
         .route("/public", get(|| async { Json(public_body()) }))
         .route(
             "/whoami",
-            get(|id: Authenticated| async move { Json(id.summary()) }).layer(AuthLayer::new(demo.guard.clone())),
+            get(|id: Authenticated| async move { Json(id.summary()) })
+                .layer(AuthLayer::new(demo.guard.clone())),
         )
         .route(
             "/admin",

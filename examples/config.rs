@@ -43,7 +43,8 @@ fn parse_user(value: &str) -> Result<UserSpec, String> {
 }
 
 fn parse_ttl(value: &str) -> Result<Duration, String> {
-    auth_core::parse_duration(value).ok_or_else(|| format!("`{value}` is not a duration like 2s, 15m, 1h or 5d"))
+    auth_core::parse_duration(value)
+        .ok_or_else(|| format!("`{value}` is not a duration like 2s, 15m, 1h or 5d"))
 }
 
 fn parse_secret(value: &str) -> Result<String, String> {
@@ -90,7 +91,11 @@ impl DemoConfig {
     /// The configured users, or the one demo user.
     pub fn users_or_default(&self) -> Vec<UserSpec> {
         if self.users.is_empty() {
-            vec![UserSpec { name: "demo".into(), password: "demo-password".into(), role: Some("admin".into()) }]
+            vec![UserSpec {
+                name: "demo".into(),
+                password: "demo-password".into(),
+                role: Some("admin".into()),
+            }]
         } else {
             self.users.clone()
         }

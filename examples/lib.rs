@@ -87,7 +87,12 @@ impl Demo {
     pub fn banner(&self, addr: &str) -> String {
         let mut out = String::new();
         for u in &self.users {
-            out.push_str(&format!("user: {} / {} (roles: {})\n", u.name, u.password, u.role.as_deref().unwrap_or("-")));
+            out.push_str(&format!(
+                "user: {} / {} (roles: {})\n",
+                u.name,
+                u.password,
+                u.role.as_deref().unwrap_or("-")
+            ));
         }
         let first = &self.users[0];
         let base = format!("http://{addr}");

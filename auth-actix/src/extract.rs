@@ -11,7 +11,9 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
-use auth_core::{AuthError, AuthResponse, Credentials, Guard, Identity, Scheme, parse_authorization, require_role};
+use auth_core::{
+    AuthError, AuthResponse, Credentials, Guard, Identity, Scheme, parse_authorization, require_role,
+};
 use futures_util::future::LocalBoxFuture;
 
 use crate::convert::to_http;
@@ -187,7 +189,11 @@ async fn identity(req: HttpRequest) -> Result<(Option<Identity>, Option<Guard>),
 }
 
 fn missing(guard: Option<&Guard>) -> AuthRejection {
-    AuthRejection::new(AuthError::MissingCredentials, guard, guard.map_or(Scheme::Bearer, Guard::challenge_scheme))
+    AuthRejection::new(
+        AuthError::MissingCredentials,
+        guard,
+        guard.map_or(Scheme::Bearer, Guard::challenge_scheme),
+    )
 }
 
 /// The verified identity of the request: from [`AuthMiddleware`](crate::AuthMiddleware),

@@ -47,6 +47,8 @@ mod routes;
 #[cfg(test)]
 mod tests;
 
-pub use extract::{AuthRejection, Authenticated, Basic, Bearer, MaybeAuthenticated, RequireRole, Role, Token};
+pub use extract::{
+    AuthRejection, Authenticated, Basic, Bearer, MaybeAuthenticated, RequireRole, Role, Token,
+};
 pub use middleware::{AuthMiddleware, AuthMiddlewareService};
 pub use routes::routes;

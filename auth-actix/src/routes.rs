@@ -60,4 +60,3 @@ async fn serve(routes: &RouteSet, req: HttpRequest, payload: web::Payload) -> au
     };
     routes.handle(request).await
 }
-

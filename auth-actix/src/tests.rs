@@ -49,8 +49,15 @@ async fn middleware_extractors_and_routes() {
     let guard = Guard::new(a.clone());
     let app = test::init_service(
         App::new()
-            .service(web::scope("/auth").configure(crate::routes(RouteSet::new(a.clone(), Standard).body_limit(1024))))
-            .service(web::scope("/opt").wrap(AuthMiddleware::new(guard.clone().optional(true))).route("/maybe", web::get().to(maybe)))
+            .service(
+                web::scope("/auth")
+                    .configure(crate::routes(RouteSet::new(a.clone(), Standard).body_limit(1024))),
+            )
+            .service(
+                web::scope("/opt")
+                    .wrap(AuthMiddleware::new(guard.clone().optional(true)))
+                    .route("/maybe", web::get().to(maybe)),
+            )
             .service(
                 web::scope("")
                     .wrap(AuthMiddleware::new(guard))
@@ -60,7 +67,10 @@ async fn middleware_extractors_and_routes() {
     )
     .await;
     let login = |user: &str, pw: &str| {
-        test::TestRequest::post().uri("/auth/login").set_json(json!({"username": user, "password": pw})).to_request()
+        test::TestRequest::post()
+            .uri("/auth/login")
+            .set_json(json!({"username": user, "password": pw}))
+            .to_request()
     };
     let (status, _, bob) = read(app.call(login("bob", "bob-pw")).await.expect("call")).await;
     assert_eq!(status, StatusCode::OK);
@@ -115,11 +125,16 @@ async fn extractor_without_middleware_uses_web_data() {
         .to_request();
     let (_, _, tokens) = read(app.call(req).await.expect("call")).await;
     let access = tokens["access_token"].as_str().expect("access");
-    let req = test::TestRequest::get().uri("/whoami").insert_header(("authorization", format!("Token {access}"))).to_request();
+    let req = test::TestRequest::get()
+        .uri("/whoami")
+        .insert_header(("authorization", format!("Token {access}")))
+        .to_request();
     let (status, _, body) = read(app.call(req).await.expect("call")).await;
     assert_eq!((status, body["username"].clone()), (StatusCode::OK, json!("alice")));
-    let (status, challenge, _) = read(app.call(test::TestRequest::get().uri("/whoami").to_request()).await.expect("call")).await;
+    let (status, challenge, _) =
+        read(app.call(test::TestRequest::get().uri("/whoami").to_request()).await.expect("call")).await;
     assert_eq!((status, challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(r#"Token realm="api""#)));
-    let (_, _, body) = read(app.call(test::TestRequest::get().uri("/maybe").to_request()).await.expect("call")).await;
+    let (_, _, body) =
+        read(app.call(test::TestRequest::get().uri("/maybe").to_request()).await.expect("call")).await;
     assert_eq!(body, json!({"user": null}));
 }

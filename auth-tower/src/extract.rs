@@ -6,7 +6,9 @@
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use auth_core::{AuthError, AuthResponse, Credentials, Guard, Identity, Scheme, parse_authorization, require_role};
+use auth_core::{
+    AuthError, AuthResponse, Credentials, Guard, Identity, Scheme, parse_authorization, require_role,
+};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::header::AUTHORIZATION;
@@ -273,7 +275,8 @@ impl<S: Send + Sync, R: Role> FromRequestParts<S> for RequireRole<R> {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticated(identity) = <Authenticated as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let Authenticated(identity) =
+            <Authenticated as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         let guard = parts.extensions.get::<Guard>();
         let scheme = guard.map_or(Scheme::Bearer, Guard::challenge_scheme);
         require_role(&identity, R::NAME).map_err(|e| AuthRejection::new(e, guard, scheme))?;

@@ -82,7 +82,9 @@ where
             return routes.dialect().render_error(&AuthError::PayloadTooLarge);
         }
         Err(_) => {
-            return routes.dialect().render_error(&AuthError::InvalidRequest("the request body could not be read".into()));
+            return routes
+                .dialect()
+                .render_error(&AuthError::InvalidRequest("the request body could not be read".into()));
         }
     };
     let header = |name| parts.headers.get(name).map(|v: &http::HeaderValue| v.as_bytes());

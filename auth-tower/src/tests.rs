@@ -60,7 +60,8 @@ async fn send(app: &Router, req: Request<Body>) -> Reply {
     let status = res.status();
     let challenge = res.headers().get("www-authenticate").map(|v| v.to_str().expect("ascii").to_owned());
     let bytes = res.into_body().collect().await.expect("body").to_bytes();
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("json body") };
+    let body =
+        if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("json body") };
     Reply { status, challenge, body }
 }
 
@@ -73,7 +74,10 @@ fn get_with(path: &str, authorization: Option<&str>) -> Request<Body> {
 }
 
 fn post_json(path: &str, body: Value) -> Request<Body> {
-    Request::post(path).header("content-type", "application/json").body(Body::from(body.to_string())).expect("request")
+    Request::post(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request")
 }
 
 async fn login(app: &Router, user: &str, password: &str) -> Value {
@@ -91,7 +95,10 @@ async fn login_then_protected_routes() {
 
     assert_eq!(send(&app, get_with("/public", None)).await.body, json!({"ok": true}));
     let r = send(&app, get_with("/whoami", Some(&format!("Bearer {access}")))).await;
-    assert_eq!((r.status, r.body), (StatusCode::OK, json!({"sub": "u-alice", "username": "alice", "roles": ["admin"]})));
+    assert_eq!(
+        (r.status, r.body),
+        (StatusCode::OK, json!({"sub": "u-alice", "username": "alice", "roles": ["admin"]}))
+    );
     let r = send(&app, get_with("/whoami", Some(&format!("bearer {access}")))).await;
     assert_eq!(r.status, StatusCode::OK);
 
@@ -104,7 +111,9 @@ async fn login_then_protected_routes() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         r.challenge.as_deref(),
-        Some(r#"Bearer realm="api", error="invalid_request", error_description="the authorization header is malformed""#)
+        Some(
+            r#"Bearer realm="api", error="invalid_request", error_description="the authorization header is malformed""#
+        )
     );
 
     let refresh = tokens["refresh_token"].as_str().expect("refresh");
@@ -112,7 +121,9 @@ async fn login_then_protected_routes() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         r.challenge.as_deref(),
-        Some(r#"Bearer realm="api", error="invalid_token", error_description="the token is not usable here""#)
+        Some(
+            r#"Bearer realm="api", error="invalid_token", error_description="the token is not usable here""#
+        )
     );
 }
 
@@ -131,10 +142,16 @@ async fn optional_route_both_ways_and_role_guard() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(
         r.challenge.as_deref(),
-        Some(r#"Bearer realm="api", error="insufficient_scope", error_description="the request requires higher privileges", scope="admin""#)
+        Some(
+            r#"Bearer realm="api", error="insufficient_scope", error_description="the request requires higher privileges", scope="admin""#
+        )
     );
     let alice = login(&app, "alice", "alice-pw").await;
-    let r = send(&app, get_with("/admin", Some(&format!("Bearer {}", alice["access_token"].as_str().expect("a"))))).await;
+    let r = send(
+        &app,
+        get_with("/admin", Some(&format!("Bearer {}", alice["access_token"].as_str().expect("a")))),
+    )
+    .await;
     assert_eq!((r.status, r.body), (StatusCode::OK, json!({"admin": "alice"})));
 }
 
@@ -146,13 +163,17 @@ async fn route_set_limits_and_methods() {
     assert_eq!(send(&app, post_json("/auth/login", big)).await.status, StatusCode::PAYLOAD_TOO_LARGE);
     // no content-length: the limit still holds while streaming
     let stream = Body::new(Chunks(vec![vec![b'a'; 800], vec![b'a'; 800]].into_iter()));
-    let req = Request::post("/auth/login").header("content-type", "application/json").body(stream).expect("req");
+    let req =
+        Request::post("/auth/login").header("content-type", "application/json").body(stream).expect("req");
     assert_eq!(send(&app, req).await.status, StatusCode::PAYLOAD_TOO_LARGE);
     let r = app.clone().oneshot(get_with("/auth/login", None)).await.expect("router");
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.headers().get("allow").map(|v| v.as_bytes()), Some(&b"POST"[..]));
     let r = send(&app, post_json("/auth/login", json!({"username": "alice"}))).await;
-    assert_eq!((r.status, r.body["error_description"].clone()), (StatusCode::BAD_REQUEST, json!("missing field `password`")));
+    assert_eq!(
+        (r.status, r.body["error_description"].clone()),
+        (StatusCode::BAD_REQUEST, json!("missing field `password`"))
+    );
 }
 
 /// A body of several chunks and no declared length.

@@ -1,1 +1,10 @@
-//! x
+//! Cross-framework conformance: one table of cases ([`table`]) run in order
+//! against the axum demo app and the actix demo app, built the same way
+//! from `examples/lib.rs`. A case may not be skipped for one framework.
+
+#![forbid(unsafe_code)]
+
+#[cfg(test)]
+mod harness;
+#[cfg(test)]
+mod table;
