@@ -67,7 +67,7 @@ pub struct DemoConfig {
     /// Address to listen on (HOST:PORT).
     #[arg(long, default_value = "127.0.0.1:3000")]
     pub addr: String,
-    /// A user, NAME:PASSWORD[:ROLE]; repeatable. Default: demo:demo-password:admin.
+    /// A user, `NAME:PASSWORD[:ROLE]`; repeatable. Default: `demo:demo-password:admin`.
     #[arg(long = "user", value_name = "NAME:PASSWORD[:ROLE]", value_parser = parse_user)]
     pub users: Vec<UserSpec>,
     /// A client id (keytoken dialect); repeatable. Default: demo.
