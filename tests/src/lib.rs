@@ -1,4 +1,4 @@
-//! Cross-framework conformance: one table of cases ([`table`]) run in order
+//! Cross-framework conformance: one table of cases (`src/table.rs`) run in order
 //! against the axum demo app and the actix demo app, built the same way
 //! from `examples/lib.rs`. A case may not be skipped for one framework.
 
