@@ -58,6 +58,46 @@ pub struct AuthorityConfig {
     pub max_failed_logins: u32,
     /// The window failed logins are counted in. Default 15 minutes.
     pub failure_window: Duration,
+    /// How issued tokens spell their claims. Default: ours.
+    pub claim_style: ClaimStyle,
+    /// What `Basic` credentials are. Default: username and password.
+    pub basic: BasicCredentials,
+}
+
+/// How issued tokens spell the claims that dialects name differently.
+/// Verification reads every spelling (`token_use`/`token_type`/`usefor`,
+/// `auth_time`/`orig_iat`).
+///
+/// ```
+/// let style = auth_core::ClaimStyle { token_use: "usefor", exi: true, ..Default::default() };
+/// assert_eq!(style.auth_time, "auth_time");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimStyle {
+    /// The name of the token-use claim: `token_use`, `token_type` or `usefor`.
+    pub token_use: &'static str,
+    /// The name of the original-login claim: `auth_time` or `orig_iat`.
+    pub auth_time: &'static str,
+    /// Adds `exi`: the token's lifetime in seconds.
+    pub exi: bool,
+    /// Adds `user_id`: the principal's id (a number when it is numeric).
+    pub user_id: bool,
+}
+
+impl Default for ClaimStyle {
+    fn default() -> Self {
+        Self { token_use: "token_use", auth_time: "auth_time", exi: false, user_id: false }
+    }
+}
+
+/// What the user-id and password of `Authorization: Basic` are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BasicCredentials {
+    /// A username and password, checked by the user store.
+    #[default]
+    Password,
+    /// An opaque key and token issued by [`Authority::issue_opaque`].
+    KeyToken,
 }
 
 impl Default for AuthorityConfig {
@@ -71,6 +111,8 @@ impl Default for AuthorityConfig {
             validation: Validation::default(),
             max_failed_logins: 5,
             failure_window: Duration::from_secs(15 * 60),
+            claim_style: ClaimStyle::default(),
+            basic: BasicCredentials::default(),
         }
     }
 }
@@ -208,11 +250,11 @@ impl std::fmt::Debug for Authority {
     }
 }
 
-fn secs(d: Duration) -> i64 {
+pub(crate) fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
@@ -291,6 +333,20 @@ impl Authority {
         Ok(pair)
     }
 
+    /// Issues an access token only (no refresh token, no family): for
+    /// dialects with one token type.
+    pub async fn issue_access(&self, principal: &Principal) -> Result<TokenPair, AuthError> {
+        let now = crate::time::now();
+        let mut access = self.base_claims(principal, TokenUse::Access, now, secs(self.inner.config.access_ttl));
+        access.auth_time = Some(now);
+        Ok(TokenPair {
+            access_token: self.sign(&access, principal)?,
+            access_claims: access,
+            refresh_token: None,
+            refresh_claims: None,
+        })
+    }
+
     fn base_claims(&self, principal: &Principal, use_: TokenUse, now: i64, ttl: i64) -> Claims {
         let v = &self.inner.config.validation;
         Claims {
@@ -311,10 +367,20 @@ impl Authority {
     }
 
     fn sign(&self, claims: &Claims, principal: &Principal) -> Result<String, AuthError> {
-        jwt::sign(&self.inner.keys, claims, &principal.extra).map_err(|e| {
+        jwt::sign(&self.inner.keys, claims, &principal.extra, &self.inner.config.claim_style).map_err(|e| {
             tracing::error!(error = %e, "signing a token failed");
             AuthError::Unavailable
         })
+    }
+
+    /// Fails once the refresh window since `auth_time` is over.
+    fn check_window(&self, auth_time: i64, now: i64) -> Result<(), AuthError> {
+        match self.inner.config.refresh_window {
+            Some(window) if now > auth_time.saturating_add(secs(window)) => {
+                Err(AuthError::InvalidToken(TokenRejection::SessionExpired))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// When a refresh token issued now expires: its lifetime, capped by the
@@ -415,6 +481,9 @@ impl Authority {
     pub async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
         match credentials {
             Credentials::Bearer(token) | Credentials::Token(token) => self.authenticate_token(token).await,
+            Credentials::Basic { user, password } if self.inner.config.basic == BasicCredentials::KeyToken => {
+                self.authenticate_opaque(user, password).await
+            }
             Credentials::Basic { user, password } => {
                 let principal = self.check_password(user, password).await?;
                 let now = crate::time::now();
@@ -434,11 +503,7 @@ impl Authority {
         let old = self.verify(refresh_token, TokenUse::Refresh, now).map_err(AuthError::InvalidToken)?.claims;
         self.check_revocation(&old, now).await?;
         let auth_time = old.auth_time.or(old.iat).unwrap_or(now);
-        if let Some(window) = cfg.refresh_window {
-            if now > auth_time.saturating_add(secs(window)) {
-                return Err(AuthError::InvalidToken(TokenRejection::SessionExpired));
-            }
-        }
+        self.check_window(auth_time, now)?;
         let (Some(family), Some(jti)) = (old.fam.as_deref(), old.jti.as_deref()) else {
             return Err(AuthError::InvalidToken(TokenRejection::Malformed));
         };
@@ -474,11 +539,13 @@ impl Authority {
     }
 
     /// A fresh access token for a valid one (same subject, roles, login
-    /// time and family; new `jti` and expiry). The old one stays valid.
+    /// time and family; new `jti` and expiry). The old one stays valid. With
+    /// a refresh window, no extension after the original login plus it.
     pub async fn extend(&self, access_token: &str) -> Result<TokenPair, AuthError> {
         let identity = self.authenticate_token(access_token).await?;
         let now = crate::time::now();
         let old = identity.claims;
+        self.check_window(old.auth_time.or(old.iat).unwrap_or(now), now)?;
         let mut claims = old.clone();
         claims.iat = Some(now);
         claims.exp = now.saturating_add(secs(self.inner.config.access_ttl));

@@ -62,7 +62,7 @@ impl Body {
     pub fn require(&self, name: &str) -> Result<&str, AuthError> {
         match self.get(name)? {
             Some(s) if !s.is_empty() => Ok(s),
-            _ => Err(AuthError::InvalidRequest(format!("missing field `{name}`"))),
+            _ => Err(AuthError::MissingField(name.to_owned())),
         }
     }
 

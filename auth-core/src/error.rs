@@ -84,6 +84,9 @@ pub enum AuthError {
     /// A malformed request: bad header syntax, bad body, missing field (400).
     #[error("{0}")]
     InvalidRequest(String),
+    /// A required body field is missing or empty (400 `invalid_request`).
+    #[error("missing field `{0}`")]
+    MissingField(String),
     /// A token was presented and refused (401 `invalid_token`).
     #[error("{0}")]
     InvalidToken(TokenRejection),
@@ -134,7 +137,7 @@ impl AuthError {
     pub fn status(&self) -> u16 {
         match self {
             Self::MissingCredentials | Self::InvalidToken(_) | Self::InvalidCredentials => 401,
-            Self::InvalidRequest(_) => 400,
+            Self::InvalidRequest(_) | Self::MissingField(_) => 400,
             Self::InsufficientScope { .. } | Self::Forbidden => 403,
             Self::TooManyAttempts { .. } => 429,
             Self::NotFound => 404,
@@ -154,6 +157,7 @@ impl AuthError {
         match self {
             Self::MissingCredentials => None,
             Self::InvalidRequest(_)
+            | Self::MissingField(_)
             | Self::MethodNotAllowed { .. }
             | Self::PayloadTooLarge
             | Self::UnsupportedMediaType => Some("invalid_request"),
@@ -177,6 +181,7 @@ impl AuthError {
                 | Self::InvalidToken(_)
                 | Self::InvalidCredentials
                 | Self::InvalidRequest(_)
+                | Self::MissingField(_)
                 | Self::InsufficientScope { .. }
         )
     }
@@ -197,7 +202,9 @@ impl AuthError {
         }
         let mut value = format!("{} realm=\"{}\"", scheme.as_str(), quote_safe(realm));
         if scheme == Scheme::Basic {
+            // RFC 7617 defines no error parameters for Basic.
             value.push_str(", charset=\"UTF-8\"");
+            return Some(value);
         }
         if let (Some(code), false) = (self.error_code(), matches!(self, Self::InvalidCredentials)) {
             value.push_str(&format!(
@@ -237,10 +244,14 @@ impl AuthError {
     }
 
     /// Adds this error's `WWW-Authenticate`, `Allow` and `Retry-After`
-    /// headers to a response a dialect rendered in its own shape.
+    /// headers to a response a dialect rendered in its own shape. The
+    /// challenge is only added while the response keeps this error's status
+    /// (a dialect that answers bad credentials with 400 sends none).
     pub fn with_headers(&self, mut res: AuthResponse, scheme: Scheme, realm: &str) -> AuthResponse {
-        if let Some(challenge) = self.challenge(scheme, realm) {
-            res.headers.push(("www-authenticate", challenge));
+        if res.status == self.status() {
+            if let Some(challenge) = self.challenge(scheme, realm) {
+                res.headers.push(("www-authenticate", challenge));
+            }
         }
         match self {
             Self::MethodNotAllowed { allow } => res.headers.push(("allow", allow.join(", "))),

@@ -20,6 +20,8 @@
 use std::sync::Arc;
 
 use crate::authority::Authority;
+use crate::dialect::Dialect;
+use crate::routes::RouteSet;
 use crate::claims::Identity;
 use crate::error::AuthError;
 use crate::header::{Credentials, HeaderError, Scheme, parse_authorization};
@@ -37,6 +39,26 @@ use crate::response::AuthResponse;
 pub trait ErrorRenderer: Send + Sync + 'static {
     /// The JSON body for `err`.
     fn render(&self, err: &AuthError) -> serde_json::Value;
+
+    /// The status for `err` (default: the core's).
+    fn status(&self, err: &AuthError) -> u16 {
+        err.status()
+    }
+}
+
+/// Renders errors the way a dialect does (its envelope and statuses), so
+/// protected routes answer like the API the dialect reproduces.
+#[derive(Clone)]
+pub struct DialectErrors(pub Arc<dyn Dialect>);
+
+impl ErrorRenderer for DialectErrors {
+    fn render(&self, err: &AuthError) -> serde_json::Value {
+        self.0.error_body(err)
+    }
+
+    fn status(&self, err: &AuthError) -> u16 {
+        self.0.error_status(err)
+    }
 }
 
 impl<F> ErrorRenderer for F
@@ -80,6 +102,21 @@ impl Guard {
             realm: "api".into(),
             renderer: None,
         }
+    }
+
+    /// A guard for the protected routes of an app that mounts `routes`:
+    /// the dialect's scheme, and errors in the dialect's envelope.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap())).build();
+    /// use auth_core::{dialects, Guard, RouteSet, Scheme};
+    /// let routes = RouteSet::new(authority, dialects::Drf::default());
+    /// assert_eq!(Guard::for_routes(&routes).challenge_scheme(), Scheme::Token);
+    /// ```
+    pub fn for_routes(routes: &RouteSet) -> Self {
+        let mut guard = Self::new(routes.authority().clone()).schemes(&[routes.dialect().scheme()]);
+        guard.renderer = Some(Arc::new(DialectErrors(routes.shared_dialect())));
+        guard
     }
 
     /// Which schemes are accepted; the first one names the challenge.
@@ -157,7 +194,7 @@ impl Guard {
         let scheme = self.challenge_scheme();
         match &self.renderer {
             Some(r) => {
-                err.with_headers(AuthResponse::json(err.status(), &r.render(err)), scheme, &self.realm)
+                err.with_headers(AuthResponse::json(r.status(err), &r.render(err)), scheme, &self.realm)
             }
             None => err.to_response(scheme, &self.realm),
         }

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use crate::authority::ClaimStyle;
 use crate::claims::{Claims, TokenUse};
 use crate::error::TokenRejection;
 use crate::keys::KeySet;
@@ -177,6 +178,7 @@ pub(crate) fn sign(
     keys: &KeySet,
     claims: &Claims,
     extra: &serde_json::Map<String, serde_json::Value>,
+    style: &ClaimStyle,
 ) -> Result<String, jsonwebtoken::errors::Error> {
     let key = keys.signing_key();
     let mut header = jsonwebtoken::Header::new(key.algorithm());
@@ -184,14 +186,38 @@ pub(crate) fn sign(
     let encoding = key.encoding().ok_or_else(|| {
         jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)
     })?;
-    if extra.is_empty() {
+    if extra.is_empty() && *style == ClaimStyle::default() {
         return jsonwebtoken::encode(&header, claims, encoding);
     }
     let mut value = serde_json::to_value(claims)?;
     if let Some(map) = value.as_object_mut() {
+        style.apply(claims, map);
         for (k, v) in extra {
             map.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
     jsonwebtoken::encode(&header, &value, encoding)
+}
+
+impl ClaimStyle {
+    /// Renames and adds claims in a serialized token payload.
+    fn apply(&self, claims: &Claims, map: &mut serde_json::Map<String, serde_json::Value>) {
+        let rename = |map: &mut serde_json::Map<String, serde_json::Value>, from: &str, to: &str| {
+            if from != to {
+                if let Some(v) = map.remove(from) {
+                    map.insert(to.to_owned(), v);
+                }
+            }
+        };
+        rename(map, "token_use", self.token_use);
+        rename(map, "auth_time", self.auth_time);
+        if self.exi {
+            let lifetime = claims.exp - claims.iat.unwrap_or(claims.exp);
+            map.insert("exi".into(), lifetime.into());
+        }
+        if self.user_id {
+            let id = claims.sub.parse::<i64>().map_or_else(|_| claims.sub.clone().into(), serde_json::Value::from);
+            map.insert("user_id".into(), id);
+        }
+    }
 }

@@ -47,6 +47,7 @@ mod guard;
 mod header;
 mod jwt;
 mod keys;
+mod opaque;
 mod response;
 mod routes;
 mod store;
@@ -56,12 +57,18 @@ mod users;
 #[cfg(test)]
 mod tests;
 
-pub use authority::{Authority, AuthorityBuilder, AuthorityConfig, TokenPair};
+pub use authority::{Authority, AuthorityBuilder, AuthorityConfig, BasicCredentials, ClaimStyle, TokenPair};
+pub use opaque::OpaqueCredentials;
 pub use body::Body;
 pub use claims::{Audience, Claims, Identity, TokenUse};
 pub use dialect::{Action, Dialect, Route, Standard};
+
+/// The wire formats this crate ships: pick one and mount it with a [`RouteSet`].
+pub mod dialects {
+    pub use crate::dialect::{Datarhei, Drf, Echome, ExternalIdentity, Keytoken, Sachet, Standard};
+}
 pub use error::{AuthError, TokenRejection};
-pub use guard::{ErrorRenderer, Guard, require_role};
+pub use guard::{DialectErrors, ErrorRenderer, Guard, require_role};
 pub use header::{Credentials, HeaderError, MAX_HEADER_LEN, Scheme, parse_authorization};
 pub use jwt::Validation;
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
@@ -69,4 +76,4 @@ pub use response::{AuthRequest, AuthResponse};
 pub use routes::{DEFAULT_BODY_LIMIT, RouteContext, RouteSet};
 pub use store::{MemoryStore, OpaqueRecord, Rotation, Store, StoreError, TokenRef};
 pub use time::{now, parse_duration};
-pub use users::{MemoryUsers, Principal, UserStore, UserStoreError, hash_password};
+pub use users::{MemoryUsers, Principal, Registration, UserStore, UserStoreError, hash_password};

@@ -44,6 +44,7 @@ pub struct RouteSet {
     authority: Authority,
     dialect: Arc<dyn Dialect>,
     body_limit: usize,
+    prefix: Arc<str>,
 }
 
 impl std::fmt::Debug for RouteSet {
@@ -58,7 +59,38 @@ impl std::fmt::Debug for RouteSet {
 impl RouteSet {
     /// Mounts `dialect` on `authority`, with [`DEFAULT_BODY_LIMIT`].
     pub fn new(authority: Authority, dialect: impl Dialect) -> Self {
-        Self { authority, dialect: Arc::new(dialect), body_limit: DEFAULT_BODY_LIMIT }
+        Self { authority, dialect: Arc::new(dialect), body_limit: DEFAULT_BODY_LIMIT, prefix: "".into() }
+    }
+
+    /// Serves paths under `prefix` (e.g. `/users`) when the adapter passes
+    /// full paths (the route set as a fallback service). With
+    /// `Router::nest_service` / `web::scope` the framework strips the
+    /// mount point and no prefix is needed.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap())).build();
+    /// use auth_core::{Action, RouteSet, Standard};
+    /// let routes = RouteSet::new(authority, Standard).at("/auth");
+    /// assert_eq!(routes.route("POST", "/auth/login").ok(), Some(Action::Login));
+    /// assert!(routes.route("POST", "/login").is_err());
+    /// ```
+    pub fn at(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.trim_end_matches('/').into();
+        self
+    }
+
+    /// The path below the prefix (`/` for the prefix itself), if under it.
+    fn relative<'a>(&self, path: &'a str) -> Option<&'a str> {
+        let rest = path.strip_prefix(&*self.prefix)?;
+        match rest {
+            "" => Some("/"),
+            r if r.starts_with('/') => Some(r),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn shared_dialect(&self) -> Arc<dyn Dialect> {
+        self.dialect.clone()
     }
 
     /// Sets the largest body accepted, in bytes (larger answers 413).
@@ -84,6 +116,7 @@ impl RouteSet {
 
     /// Finds the action for a method and path, or the error that answers.
     pub fn route(&self, method: &str, path: &str) -> Result<Action, AuthError> {
+        let path = self.relative(path).ok_or(AuthError::NotFound)?;
         let mut allow = Vec::new();
         for route in self.dialect.routes() {
             if route.path == path {

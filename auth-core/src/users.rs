@@ -83,6 +83,24 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// The principal with this id, if it (still) exists.
     async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError>;
+
+    /// Creates a user (for dialects with a sign-up route). By default
+    /// sign-up is not offered.
+    async fn register(&self, username: &str, password: &str) -> Result<Registration, UserStoreError> {
+        let _ = (username, password);
+        Ok(Registration::Unsupported)
+    }
+}
+
+/// The outcome of [`UserStore::register`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// The user was created.
+    Created(Principal),
+    /// The username is taken.
+    Taken,
+    /// This store does not create users.
+    Unsupported,
 }
 
 /// argon2id with the OWASP parameters: 19 MiB, 2 passes, 1 lane.
@@ -204,5 +222,20 @@ impl UserStore for MemoryUsers {
     async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError> {
         let users = self.users.read().unwrap_or_else(|p| p.into_inner());
         Ok(users.values().find(|e| e.principal.id == id).map(|e| e.principal.clone()))
+    }
+
+    async fn register(&self, username: &str, password: &str) -> Result<Registration, UserStoreError> {
+        if self.lookup(username).is_some() {
+            return Ok(Registration::Taken);
+        }
+        let owned = password.to_owned();
+        let phc = off_executor(move || hash_password(&owned)).await??;
+        let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
+        if users.contains_key(username) {
+            return Ok(Registration::Taken);
+        }
+        let principal = Principal::new(format!("u{}", users.len() + 1), username);
+        users.insert(username.to_owned(), UserEntry { phc: phc.into(), principal: principal.clone() });
+        Ok(Registration::Created(principal))
     }
 }

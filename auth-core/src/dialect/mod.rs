@@ -4,10 +4,21 @@
 //! [`Action`] and an error renderer. [`Standard`] is ours; users can write
 //! their own.
 
+mod datarhei;
+mod drf;
+mod echome;
+mod keytoken;
+mod sachet;
 mod standard;
 
+pub use datarhei::{Datarhei, ExternalIdentity};
+pub use drf::Drf;
+pub use echome::Echome;
+pub use keytoken::Keytoken;
+pub use sachet::Sachet;
 pub use standard::Standard;
 
+use crate::authority::AuthorityConfig;
 use crate::error::AuthError;
 use crate::header::Scheme;
 use crate::response::AuthResponse;
@@ -27,6 +38,8 @@ pub enum Action {
     Extend,
     /// Revoke the caller's tokens.
     Logout,
+    /// Create a user and log them in.
+    Signup,
 }
 
 /// One route of a dialect: method, path below the mount point, action.
@@ -70,9 +83,72 @@ pub trait Dialect: Send + Sync + 'static {
     /// Serves one matched route.
     async fn handle(&self, action: Action, ctx: RouteContext<'_>) -> Result<AuthResponse, AuthError>;
 
-    /// Renders an error in this dialect's envelope, with the core's status
-    /// and headers.
+    /// The JSON body of an error in this dialect's envelope.
+    fn error_body(&self, err: &AuthError) -> serde_json::Value {
+        err.body()
+    }
+
+    /// The status of an error in this dialect (default: the core's).
+    fn error_status(&self, err: &AuthError) -> u16 {
+        err.status()
+    }
+
+    /// The lifetimes, rotation and claims this dialect's real server uses.
+    /// Callers start from this and override what they configure.
+    fn default_config(&self) -> AuthorityConfig {
+        AuthorityConfig::default()
+    }
+
+    /// The path the seed API mounts this dialect's routes at.
+    fn default_mount(&self) -> &'static str {
+        ""
+    }
+
+    /// Renders an error: the dialect's status and body, the core's headers.
     fn render_error(&self, err: &AuthError) -> AuthResponse {
-        err.to_response(self.scheme(), "api")
+        err.with_headers(AuthResponse::json(self.error_status(err), &self.error_body(err)), self.scheme(), "api")
+    }
+}
+
+/// Helpers the dialects share.
+pub(crate) mod util {
+    use crate::error::AuthError;
+    use crate::header::{Credentials, parse_authorization};
+    use crate::response::AuthRequest;
+
+    /// The request's `Bearer` token; 401 without one, 400 if malformed.
+    pub(crate) fn bearer(request: &AuthRequest) -> Result<String, AuthError> {
+        match parse_authorization(request.authorization.as_deref())? {
+            Credentials::Bearer(token) => Ok(token),
+            _ => Err(AuthError::MissingCredentials),
+        }
+    }
+
+    /// Seconds since the epoch as ISO-8601 UTC with milliseconds
+    /// (`2015-04-29T13:29:25.000Z`), as JavaScript's `Date` and Django print.
+    pub(crate) fn iso8601(ts: i64) -> String {
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(ts.max(0).unsigned_abs());
+        humantime::format_rfc3339_millis(time).to_string()
+    }
+
+    /// A principal id as JSON: a number when it is numeric.
+    pub(crate) fn id_value(id: &str) -> serde_json::Value {
+        id.parse::<i64>().map_or_else(|_| id.into(), serde_json::Value::from)
+    }
+
+    /// The HTTP reason phrase of the statuses the core produces.
+    pub(crate) fn reason(status: u16) -> &'static str {
+        match status {
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            413 => "Payload Too Large",
+            415 => "Unsupported Media Type",
+            429 => "Too Many Requests",
+            503 => "Service Unavailable",
+            _ => "Error",
+        }
     }
 }

@@ -56,6 +56,10 @@ impl Dialect for Standard {
         ROUTES
     }
 
+    fn default_mount(&self) -> &'static str {
+        "/auth"
+    }
+
     async fn handle(&self, action: Action, ctx: RouteContext<'_>) -> Result<AuthResponse, AuthError> {
         let authority = ctx.authority;
         match action {
@@ -94,7 +98,7 @@ impl Dialect for Standard {
                 authority.logout(&identity, ctx.body.get("refresh_token")?).await?;
                 Ok(AuthResponse::empty(204))
             }
-            Action::Extend => Err(AuthError::NotFound),
+            Action::Extend | Action::Signup => Err(AuthError::NotFound),
         }
     }
 }

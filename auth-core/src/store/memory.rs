@@ -318,6 +318,8 @@ mod tests {
             let s = MemoryStore::new();
             let rec = OpaqueRecord {
                 sub: "u".into(),
+                username: "user".into(),
+                roles: Vec::new(),
                 token_hash: [1; 32],
                 refresh_hash: [2; 32],
                 expires_at: 500,

@@ -61,6 +61,10 @@ pub enum Rotation {
 pub struct OpaqueRecord {
     /// The principal's id.
     pub sub: String,
+    /// The principal's username.
+    pub username: String,
+    /// The principal's roles.
+    pub roles: Vec<String>,
     /// SHA-256 of the access secret.
     pub token_hash: [u8; 32],
     /// SHA-256 of the refresh secret.

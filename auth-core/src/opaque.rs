@@ -1,0 +1,114 @@
+//! Opaque key/token credentials (the `keytoken` dialect): a random key that
+//! names the session, a random access secret and a random refresh secret.
+//! The store keeps only SHA-256 hashes of the secrets, compared in
+//! constant time.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::authority::{Authority, secs};
+use crate::claims::{Claims, Identity, TokenUse};
+use crate::error::{AuthError, TokenRejection};
+use crate::store::OpaqueRecord;
+use crate::users::Principal;
+
+/// Freshly issued opaque credentials. Only here are the secrets in clear.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OpaqueCredentials {
+    /// Names the session; sent as the Basic user-id.
+    pub key: String,
+    /// The access secret; sent as the Basic password.
+    pub token: String,
+    /// The refresh secret.
+    pub refresh: String,
+    /// When `token` stops working (seconds since the epoch).
+    pub expires_at: i64,
+    /// The principal's roles.
+    pub roles: Vec<String>,
+}
+
+impl std::fmt::Debug for OpaqueCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpaqueCredentials").field("key", &self.key).field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
+}
+
+fn secret() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+fn hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+impl Authority {
+    fn opaque_record(&self, principal: &Principal, now: i64) -> (OpaqueRecord, String, String) {
+        let cfg = self.config();
+        let (token, refresh) = (secret(), secret());
+        let record = OpaqueRecord {
+            sub: principal.id.clone(),
+            username: principal.username.clone(),
+            roles: principal.roles.clone(),
+            token_hash: hash(&token),
+            refresh_hash: hash(&refresh),
+            expires_at: now.saturating_add(secs(cfg.access_ttl)),
+            refresh_expires_at: now.saturating_add(secs(cfg.refresh_ttl.max(cfg.access_ttl))),
+        };
+        (record, token, refresh)
+    }
+
+    /// Issues opaque credentials for `principal` under a new key.
+    pub async fn issue_opaque(&self, principal: &Principal) -> Result<OpaqueCredentials, AuthError> {
+        let key = crate::authority::new_id().replace('-', "");
+        let (record, token, refresh) = self.opaque_record(principal, crate::time::now());
+        let expires_at = record.expires_at;
+        self.store().put_opaque(&key, record).await?;
+        Ok(OpaqueCredentials { key, token, refresh, expires_at, roles: principal.roles.clone() })
+    }
+
+    /// Checks a key and access secret.
+    pub async fn authenticate_opaque(&self, key: &str, token: &str) -> Result<Identity, AuthError> {
+        let now = crate::time::now();
+        let unknown = AuthError::InvalidToken(TokenRejection::Unknown);
+        let record = self.store().get_opaque(key, now).await?.ok_or(unknown.clone())?;
+        if !bool::from(record.token_hash.ct_eq(&hash(token))) {
+            return Err(unknown);
+        }
+        if record.expires_at <= now {
+            return Err(AuthError::InvalidToken(TokenRejection::Expired));
+        }
+        let claims = Claims {
+            sub: record.sub,
+            exp: record.expires_at,
+            token_use: Some(TokenUse::Access),
+            username: Some(record.username),
+            roles: record.roles,
+            ..Claims::default()
+        };
+        let payload = serde_json::to_vec(&claims).unwrap_or_default();
+        Ok(Identity::new(claims, payload))
+    }
+
+    /// Replaces both secrets of `key` if `refresh` is its refresh secret;
+    /// the old pair is dead at once. Of concurrent refreshes one wins.
+    pub async fn refresh_opaque(&self, key: &str, refresh: &str) -> Result<OpaqueCredentials, AuthError> {
+        let now = crate::time::now();
+        let unknown = AuthError::InvalidToken(TokenRejection::Unknown);
+        let old = self.store().get_opaque(key, now).await?.ok_or(unknown.clone())?;
+        let principal =
+            Principal { id: old.sub.clone(), username: old.username.clone(), roles: old.roles.clone(), ..Principal::default() };
+        let (record, token, new_refresh) = self.opaque_record(&principal, now);
+        let expires_at = record.expires_at;
+        if !self.store().rotate_opaque(key, &hash(refresh), record, now).await? {
+            return Err(unknown);
+        }
+        Ok(OpaqueCredentials { key: key.to_owned(), token, refresh: new_refresh, expires_at, roles: principal.roles })
+    }
+
+    /// Kills the credentials under `key`; answers whether there were any.
+    pub async fn revoke_opaque(&self, key: &str) -> Result<bool, AuthError> {
+        Ok(self.store().delete_opaque(key).await?)
+    }
+}
