@@ -18,6 +18,16 @@ pub enum Framework {
 pub enum DialectName {
     /// Our own OAuth 2-shaped default.
     Standard,
+    /// ecHome (simplejwt).
+    Echome,
+    /// datarhei Core.
+    Datarhei,
+    /// Sachet (Flask + PyJWT).
+    Sachet,
+    /// Kent Hack Enough (opaque key/token).
+    Keytoken,
+    /// django-rest-framework-jwt.
+    Drf,
 }
 
 /// A `--user NAME:PASSWORD[:ROLE]` value.

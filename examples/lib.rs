@@ -17,16 +17,18 @@
 mod actix_app;
 mod axum_app;
 mod config;
+mod curl;
+pub mod samples;
 
 pub use config::{DemoConfig, DialectName, Framework, UserSpec};
 
-use auth_core::{Authority, AuthorityConfig, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet, Standard};
+use auth_core::dialects::{Datarhei, Drf, Echome, Keytoken, Sachet, Standard};
+use std::sync::Arc;
+
+use auth_core::{Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet};
 
 /// The key id the demo signs with.
 pub const DEMO_KID: &str = "demo-1";
-
-/// Where the demo mounts the `standard` dialect.
-pub const STANDARD_MOUNT: &str = "/auth";
 
 /// A configured demo: the authority, the mounted route set and the guards.
 #[derive(Clone, Debug)]
@@ -39,8 +41,8 @@ pub struct Demo {
     pub guard: Guard,
     /// The users, as configured (for the start-up banner).
     pub users: Vec<UserSpec>,
-    /// The mount point of the dialect's routes.
-    pub mount: &'static str,
+    /// The dialect served.
+    pub dialect: DialectName,
 }
 
 impl Demo {
@@ -55,7 +57,15 @@ impl Demo {
             principal.roles.extend(spec.role.clone());
             users.add_user(principal, &spec.password).await.map_err(|e| e.to_string())?;
         }
-        let mut authority_config = AuthorityConfig::default();
+        let dialect: Arc<dyn Dialect> = match config.dialect {
+            DialectName::Standard => Arc::new(Standard),
+            DialectName::Echome => Arc::new(Echome),
+            DialectName::Datarhei => Arc::new(Datarhei::default()),
+            DialectName::Sachet => Arc::new(Sachet),
+            DialectName::Keytoken => Arc::new(Keytoken::new(config.clients_or_default())),
+            DialectName::Drf => Arc::new(Drf),
+        };
+        let mut authority_config = dialect.default_config();
         if let Some(ttl) = config.access_ttl {
             authority_config.access_ttl = ttl;
         }
@@ -66,11 +76,15 @@ impl Demo {
             authority_config.refresh_window = config.refresh_window;
         }
         let authority = Authority::builder(KeySet::new(key)).users(users).config(authority_config).build();
-        let routes = match config.dialect {
-            DialectName::Standard => RouteSet::new(authority.clone(), Standard),
-        };
-        let guard = Guard::new(authority.clone()).schemes(&[routes.dialect().scheme()]);
-        Ok(Self { authority, routes, guard, users: specs, mount: STANDARD_MOUNT })
+        let mount = dialect.default_mount();
+        let routes = RouteSet::from_shared(authority.clone(), dialect).at(mount);
+        let guard = Guard::for_routes(&routes);
+        Ok(Self { authority, routes, guard, users: specs, dialect: config.dialect })
+    }
+
+    /// Where the dialect's routes are mounted.
+    pub fn mount(&self) -> &'static str {
+        self.routes.dialect().default_mount()
     }
 
     /// The axum app: the dialect's routes, `/public`, `/whoami`, `/maybe`, `/admin`.
@@ -85,7 +99,7 @@ impl Demo {
 
     /// The start-up banner: the users and ready-to-paste curl lines.
     pub fn banner(&self, addr: &str) -> String {
-        let mut out = String::new();
+        let mut out = format!("dialect: {:?}, routes under {}\n", self.dialect, self.mount_or_root());
         for u in &self.users {
             out.push_str(&format!(
                 "user: {} / {} (roles: {})\n",
@@ -94,20 +108,20 @@ impl Demo {
                 u.role.as_deref().unwrap_or("-")
             ));
         }
-        let first = &self.users[0];
-        let base = format!("http://{addr}");
-        let m = self.mount;
         out.push_str("try:\n");
-        out.push_str(&format!("  curl -s {base}/public\n"));
-        out.push_str(&format!(
-            "  TOKEN=$(curl -s -X POST {base}{m}/login -H 'content-type: application/json' -d '{{\"username\":\"{}\",\"password\":\"{}\"}}' | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n",
-            first.name, first.password
-        ));
-        out.push_str(&format!("  curl -s {base}/whoami -H \"Authorization: Bearer $TOKEN\"\n"));
-        out.push_str(&format!("  curl -s {base}/maybe\n"));
-        out.push_str(&format!("  curl -s -X POST {base}{m}/verify -H 'content-type: application/json' -d \"{{\\\"token\\\":\\\"$TOKEN\\\"}}\"\n"));
-        out.push_str(&format!("  curl -s -i -X POST {base}{m}/logout -H \"Authorization: Bearer $TOKEN\"\n"));
+        for line in crate::curl::lines(self, &format!("http://{addr}")) {
+            out.push_str("  ");
+            out.push_str(&line);
+            out.push('\n');
+        }
         out
+    }
+
+    fn mount_or_root(&self) -> &'static str {
+        match self.mount() {
+            "" => "/",
+            m => m,
+        }
     }
 }
 

@@ -42,6 +42,12 @@ impl AuthRejection {
         Self { error, response }
     }
 
+    /// A rejection rendered by `guard` (its scheme, realm and error shape):
+    /// for handlers that make their own decisions through the core.
+    pub fn from_guard(guard: &Guard, error: AuthError) -> Self {
+        Self::new(error, Some(guard), guard.challenge_scheme())
+    }
+
     /// The core's error.
     pub fn error(&self) -> &AuthError {
         &self.error

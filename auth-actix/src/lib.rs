@@ -51,4 +51,14 @@ pub use extract::{
     AuthRejection, Authenticated, Basic, Bearer, MaybeAuthenticated, RequireRole, Role, Token,
 };
 pub use middleware::{AuthMiddleware, AuthMiddlewareService};
-pub use routes::routes;
+pub use routes::{routes, service};
+
+/// Turns a core response into an actix response (for handlers that call the core themselves).
+///
+/// ```
+/// let res = auth_actix::respond(auth_core::AuthResponse::empty(204));
+/// assert_eq!(res.status().as_u16(), 204);
+/// ```
+pub fn respond(res: auth_core::AuthResponse) -> actix_web::HttpResponse {
+    convert::to_http(res)
+}

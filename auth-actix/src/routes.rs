@@ -19,18 +19,34 @@ use crate::convert::to_http;
 /// ```
 pub fn routes(routes: RouteSet) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.route(
-            "/{tail:.*}",
-            web::to(move |req: HttpRequest, payload: web::Payload| {
-                let routes = routes.clone();
-                async move { to_http(serve(&routes, req, payload).await) }
-            }),
-        );
+        cfg.route("/{tail:.*}", service(routes));
     }
 }
 
+/// The route set as one actix `Route`, for `default_service`: it sees full
+/// paths, so give the set its mount point with [`RouteSet::at`].
+///
+/// ```
+/// use actix_web::{web, App, HttpResponse};
+/// use auth_core::{Authority, Key, KeySet, RouteSet, Standard};
+/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap())).build();
+/// let app = App::new()
+///     .route("/public", web::get().to(HttpResponse::Ok))
+///     .default_service(auth_actix::service(RouteSet::new(authority, Standard).at("/auth")));
+/// # let _ = app;
+/// ```
+pub fn service(routes: RouteSet) -> actix_web::Route {
+    web::to(move |req: HttpRequest, payload: web::Payload| {
+        let routes = routes.clone();
+        async move { to_http(serve(&routes, req, payload).await) }
+    })
+}
+
 async fn serve(routes: &RouteSet, req: HttpRequest, payload: web::Payload) -> auth_core::AuthResponse {
-    let path = format!("/{}", req.match_info().get("tail").unwrap_or(""));
+    let path = match req.match_info().get("tail") {
+        Some(tail) => format!("/{tail}"),
+        None => req.path().to_owned(),
+    };
     let method = req.method().as_str();
     // Route first: a wrong method or path is answered before any body is read.
     if let Err(err) = routes.route(method, &path) {

@@ -337,7 +337,8 @@ impl Authority {
     /// dialects with one token type.
     pub async fn issue_access(&self, principal: &Principal) -> Result<TokenPair, AuthError> {
         let now = crate::time::now();
-        let mut access = self.base_claims(principal, TokenUse::Access, now, secs(self.inner.config.access_ttl));
+        let mut access =
+            self.base_claims(principal, TokenUse::Access, now, secs(self.inner.config.access_ttl));
         access.auth_time = Some(now);
         Ok(TokenPair {
             access_token: self.sign(&access, principal)?,
@@ -481,7 +482,9 @@ impl Authority {
     pub async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
         match credentials {
             Credentials::Bearer(token) | Credentials::Token(token) => self.authenticate_token(token).await,
-            Credentials::Basic { user, password } if self.inner.config.basic == BasicCredentials::KeyToken => {
+            Credentials::Basic { user, password }
+                if self.inner.config.basic == BasicCredentials::KeyToken =>
+            {
                 self.authenticate_opaque(user, password).await
             }
             Credentials::Basic { user, password } => {

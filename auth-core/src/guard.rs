@@ -20,12 +20,12 @@
 use std::sync::Arc;
 
 use crate::authority::Authority;
-use crate::dialect::Dialect;
-use crate::routes::RouteSet;
 use crate::claims::Identity;
+use crate::dialect::Dialect;
 use crate::error::AuthError;
 use crate::header::{Credentials, HeaderError, Scheme, parse_authorization};
 use crate::response::AuthResponse;
+use crate::routes::RouteSet;
 
 /// Renders an error's JSON body in the application's own shape. Status and
 /// headers (`WWW-Authenticate`...) are still the core's. Any
@@ -198,6 +198,23 @@ impl Guard {
             }
             None => err.to_response(scheme, &self.realm),
         }
+    }
+}
+
+/// Fails with 403 unless `identity` is the user named `username` or has
+/// `role` (a user reading their own record, or an admin).
+///
+/// ```
+/// use auth_core::{require_self_or_role, Claims, Identity};
+/// let id = Identity::new(Claims { username: Some("ann".into()), ..Default::default() }, Vec::new());
+/// assert!(require_self_or_role(&id, "ann", "admin").is_ok());
+/// assert_eq!(require_self_or_role(&id, "bob", "admin").unwrap_err().status(), 403);
+/// ```
+pub fn require_self_or_role(identity: &Identity, username: &str, role: &str) -> Result<(), AuthError> {
+    if identity.username() == username || identity.claims.has_role(role) {
+        Ok(())
+    } else {
+        Err(AuthError::Forbidden)
     }
 }
 

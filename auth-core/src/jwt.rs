@@ -216,7 +216,8 @@ impl ClaimStyle {
             map.insert("exi".into(), lifetime.into());
         }
         if self.user_id {
-            let id = claims.sub.parse::<i64>().map_or_else(|_| claims.sub.clone().into(), serde_json::Value::from);
+            let id =
+                claims.sub.parse::<i64>().map_or_else(|_| claims.sub.clone().into(), serde_json::Value::from);
             map.insert("user_id".into(), id);
         }
     }

@@ -58,17 +58,17 @@ mod users;
 mod tests;
 
 pub use authority::{Authority, AuthorityBuilder, AuthorityConfig, BasicCredentials, ClaimStyle, TokenPair};
-pub use opaque::OpaqueCredentials;
 pub use body::Body;
 pub use claims::{Audience, Claims, Identity, TokenUse};
 pub use dialect::{Action, Dialect, Route, Standard};
+pub use opaque::OpaqueCredentials;
 
 /// The wire formats this crate ships: pick one and mount it with a [`RouteSet`].
 pub mod dialects {
     pub use crate::dialect::{Datarhei, Drf, Echome, ExternalIdentity, Keytoken, Sachet, Standard};
 }
 pub use error::{AuthError, TokenRejection};
-pub use guard::{DialectErrors, ErrorRenderer, Guard, require_role};
+pub use guard::{DialectErrors, ErrorRenderer, Guard, require_role, require_self_or_role};
 pub use header::{Credentials, HeaderError, MAX_HEADER_LEN, Scheme, parse_authorization};
 pub use jwt::Validation;
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};

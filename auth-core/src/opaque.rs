@@ -31,7 +31,10 @@ pub struct OpaqueCredentials {
 
 impl std::fmt::Debug for OpaqueCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpaqueCredentials").field("key", &self.key).field("expires_at", &self.expires_at).finish_non_exhaustive()
+        f.debug_struct("OpaqueCredentials")
+            .field("key", &self.key)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -97,14 +100,24 @@ impl Authority {
         let now = crate::time::now();
         let unknown = AuthError::InvalidToken(TokenRejection::Unknown);
         let old = self.store().get_opaque(key, now).await?.ok_or(unknown.clone())?;
-        let principal =
-            Principal { id: old.sub.clone(), username: old.username.clone(), roles: old.roles.clone(), ..Principal::default() };
+        let principal = Principal {
+            id: old.sub.clone(),
+            username: old.username.clone(),
+            roles: old.roles.clone(),
+            ..Principal::default()
+        };
         let (record, token, new_refresh) = self.opaque_record(&principal, now);
         let expires_at = record.expires_at;
         if !self.store().rotate_opaque(key, &hash(refresh), record, now).await? {
             return Err(unknown);
         }
-        Ok(OpaqueCredentials { key: key.to_owned(), token, refresh: new_refresh, expires_at, roles: principal.roles })
+        Ok(OpaqueCredentials {
+            key: key.to_owned(),
+            token,
+            refresh: new_refresh,
+            expires_at,
+            roles: principal.roles,
+        })
     }
 
     /// Kills the credentials under `key`; answers whether there were any.

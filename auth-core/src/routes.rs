@@ -62,6 +62,19 @@ impl RouteSet {
         Self { authority, dialect: Arc::new(dialect), body_limit: DEFAULT_BODY_LIMIT, prefix: "".into() }
     }
 
+    /// Mounts a dialect chosen at run time.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap())).build();
+    /// use std::sync::Arc;
+    /// use auth_core::{dialects, Dialect, RouteSet};
+    /// let dialect: Arc<dyn Dialect> = Arc::new(dialects::Sachet);
+    /// assert_eq!(RouteSet::from_shared(authority, dialect).dialect().name(), "sachet");
+    /// ```
+    pub fn from_shared(authority: Authority, dialect: Arc<dyn Dialect>) -> Self {
+        Self { authority, dialect, body_limit: DEFAULT_BODY_LIMIT, prefix: "".into() }
+    }
+
     /// Serves paths under `prefix` (e.g. `/users`) when the adapter passes
     /// full paths (the route set as a fallback service). With
     /// `Router::nest_service` / `web::scope` the framework strips the

@@ -40,3 +40,13 @@ mod tests;
 pub use extract::{AuthRejection, Authenticated, Basic, Bearer, RequireRole, Role, Token};
 pub use layer::{AuthLayer, AuthService, ResponseFuture};
 pub use routes::{AuthRoutes, RoutesFuture};
+
+/// Turns a core response into an axum response (for handlers that call the core themselves).
+///
+/// ```
+/// let res = auth_tower::respond(auth_core::AuthResponse::empty(204));
+/// assert_eq!(res.status(), 204);
+/// ```
+pub fn respond(res: auth_core::AuthResponse) -> axum::response::Response {
+    convert::to_http(res)
+}

@@ -96,7 +96,9 @@ impl Dialect for Datarhei {
                         let principal = external.verify(&bearer(ctx.request)?).await?;
                         authority.issue(&principal).await?
                     }
-                    _ => authority.login(ctx.body.require("username")?, ctx.body.require("password")?).await?,
+                    _ => {
+                        authority.login(ctx.body.require("username")?, ctx.body.require("password")?).await?
+                    }
                 };
                 Ok(AuthResponse::json(
                     200,

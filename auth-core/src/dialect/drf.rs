@@ -41,7 +41,9 @@ pub struct Drf;
 /// drf-jwt's messages for a token the auth routes refuse (answered 400).
 fn token_error(err: AuthError) -> AuthError {
     match err {
-        AuthError::InvalidToken(TokenRejection::Expired) => AuthError::InvalidRequest("Signature has expired.".into()),
+        AuthError::InvalidToken(TokenRejection::Expired) => {
+            AuthError::InvalidRequest("Signature has expired.".into())
+        }
         AuthError::InvalidToken(TokenRejection::SessionExpired) => {
             AuthError::InvalidRequest("Refresh has expired.".into())
         }
@@ -88,8 +90,9 @@ impl Dialect for Drf {
         let authority = ctx.authority;
         match action {
             Action::Login => {
-                let principal =
-                    authority.check_password(ctx.body.require("username")?, ctx.body.require("password")?).await?;
+                let principal = authority
+                    .check_password(ctx.body.require("username")?, ctx.body.require("password")?)
+                    .await?;
                 let pair = authority.issue_access(&principal).await?;
                 let body = json!({
                     "access_token": pair.access_token,
@@ -118,7 +121,9 @@ impl Dialect for Drf {
             }
             AuthError::MissingField(field) => json!({ field.as_str(): ["This field is required."] }),
             AuthError::InvalidRequest(message) => json!({"non_field_errors": [message]}),
-            AuthError::MissingCredentials => json!({"detail": "Authentication credentials were not provided."}),
+            AuthError::MissingCredentials => {
+                json!({"detail": "Authentication credentials were not provided."})
+            }
             AuthError::InvalidToken(TokenRejection::Expired) => json!({"detail": "Signature has expired."}),
             AuthError::InvalidToken(_) => json!({"detail": "Error decoding signature."}),
             other => json!({"detail": other.to_string()}),

@@ -64,14 +64,21 @@ impl Dialect for Echome {
             Action::Login => {
                 let (username, password) = (ctx.body.require("username")?, ctx.body.require("password")?);
                 let pair = authority.login(username, password).await?;
-                Ok(AuthResponse::json(200, &json!({"refresh": pair.refresh_token, "access": pair.access_token})))
+                Ok(AuthResponse::json(
+                    200,
+                    &json!({"refresh": pair.refresh_token, "access": pair.access_token}),
+                ))
             }
             Action::Refresh => {
                 let refresh = ctx.body.require("refresh")?;
                 let access = bearer(ctx.request)?;
-                let access = authority.verify_ignoring_expiry(&access, TokenUse::Access).map_err(AuthError::InvalidToken)?;
+                let access = authority
+                    .verify_ignoring_expiry(&access, TokenUse::Access)
+                    .map_err(AuthError::InvalidToken)?;
                 authority.check_revocation(&access.claims, crate::time::now()).await?;
-                let presented = authority.verify(refresh, TokenUse::Refresh, crate::time::now()).map_err(AuthError::InvalidToken)?;
+                let presented = authority
+                    .verify(refresh, TokenUse::Refresh, crate::time::now())
+                    .map_err(AuthError::InvalidToken)?;
                 if presented.sub() != access.sub() {
                     return Err(AuthError::Forbidden);
                 }
@@ -88,10 +95,16 @@ impl Dialect for Echome {
 
     fn error_body(&self, err: &AuthError) -> serde_json::Value {
         match err {
-            AuthError::InvalidCredentials => json!({"detail": "No active account found with the given credentials"}),
+            AuthError::InvalidCredentials => {
+                json!({"detail": "No active account found with the given credentials"})
+            }
             AuthError::MissingField(field) => json!({ field.as_str(): ["This field is required."] }),
-            AuthError::MissingCredentials => json!({"detail": "Authentication credentials were not provided."}),
-            AuthError::InvalidToken(_) => json!({"detail": "Token is invalid or expired", "code": "token_not_valid"}),
+            AuthError::MissingCredentials => {
+                json!({"detail": "Authentication credentials were not provided."})
+            }
+            AuthError::InvalidToken(_) => {
+                json!({"detail": "Token is invalid or expired", "code": "token_not_valid"})
+            }
             AuthError::Forbidden => {
                 json!({"detail": "The refresh token does not belong to this user", "code": "token_not_valid"})
             }

@@ -103,7 +103,12 @@ impl Dialect for Keytoken {
 
     fn default_config(&self) -> AuthorityConfig {
         let month = Duration::from_secs(30 * 86_400);
-        AuthorityConfig { access_ttl: month, refresh_ttl: month, basic: BasicCredentials::KeyToken, ..AuthorityConfig::default() }
+        AuthorityConfig {
+            access_ttl: month,
+            refresh_ttl: month,
+            basic: BasicCredentials::KeyToken,
+            ..AuthorityConfig::default()
+        }
     }
 
     async fn handle(&self, action: Action, ctx: RouteContext<'_>) -> Result<AuthResponse, AuthError> {
@@ -111,26 +116,33 @@ impl Dialect for Keytoken {
         match action {
             Action::Login => {
                 self.check_client(&ctx)?;
-                let principal =
-                    authority.check_password(ctx.body.require("email")?, ctx.body.require("password")?).await?;
+                let principal = authority
+                    .check_password(ctx.body.require("email")?, ctx.body.require("password")?)
+                    .await?;
                 Ok(answer(&authority.issue_opaque(&principal).await?))
             }
             Action::Signup => {
                 self.check_client(&ctx)?;
                 let (email, password) = (ctx.body.require("email")?, ctx.body.require("password")?);
                 match authority.users().register(email, password).await? {
-                    Registration::Created(principal) => Ok(answer(&authority.issue_opaque(&principal).await?)),
-                    Registration::Taken => Err(AuthError::InvalidRequest("that email is already registered".into())),
+                    Registration::Created(principal) => {
+                        Ok(answer(&authority.issue_opaque(&principal).await?))
+                    }
+                    Registration::Taken => {
+                        Err(AuthError::InvalidRequest("that email is already registered".into()))
+                    }
                     Registration::Unsupported => Err(AuthError::NotFound),
                 }
             }
             Action::Refresh => {
                 self.check_client(&ctx)?;
-                let creds = authority.refresh_opaque(ctx.body.require("key")?, ctx.body.require("refresh")?).await?;
+                let creds =
+                    authority.refresh_opaque(ctx.body.require("key")?, ctx.body.require("refresh")?).await?;
                 Ok(answer(&creds))
             }
             Action::Logout => {
-                let Credentials::Basic { user, password } = parse_authorization(ctx.request.authorization.as_deref())?
+                let Credentials::Basic { user, password } =
+                    parse_authorization(ctx.request.authorization.as_deref())?
                 else {
                     return Err(AuthError::MissingCredentials);
                 };

@@ -106,7 +106,11 @@ pub trait Dialect: Send + Sync + 'static {
 
     /// Renders an error: the dialect's status and body, the core's headers.
     fn render_error(&self, err: &AuthError) -> AuthResponse {
-        err.with_headers(AuthResponse::json(self.error_status(err), &self.error_body(err)), self.scheme(), "api")
+        err.with_headers(
+            AuthResponse::json(self.error_status(err), &self.error_body(err)),
+            self.scheme(),
+            "api",
+        )
     }
 }
 

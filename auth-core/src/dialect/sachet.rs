@@ -41,7 +41,10 @@ pub const ADMIN_ROLE: &str = "admin";
 pub struct Sachet;
 
 fn success(message: &str, username: &str, token: &str) -> AuthResponse {
-    AuthResponse::json(200, &json!({"status": "success", "message": message, "username": username, "auth_token": token}))
+    AuthResponse::json(
+        200,
+        &json!({"status": "success", "message": message, "username": username, "auth_token": token}),
+    )
 }
 
 #[async_trait::async_trait]
@@ -60,15 +63,21 @@ impl Dialect for Sachet {
 
     fn default_config(&self) -> AuthorityConfig {
         let week = Duration::from_secs(7 * 86_400);
-        AuthorityConfig { access_ttl: week, refresh_ttl: week, rotate_refresh: false, ..AuthorityConfig::default() }
+        AuthorityConfig {
+            access_ttl: week,
+            refresh_ttl: week,
+            rotate_refresh: false,
+            ..AuthorityConfig::default()
+        }
     }
 
     async fn handle(&self, action: Action, ctx: RouteContext<'_>) -> Result<AuthResponse, AuthError> {
         let authority = ctx.authority;
         match action {
             Action::Login => {
-                let principal =
-                    authority.check_password(ctx.body.require("username")?, ctx.body.require("password")?).await?;
+                let principal = authority
+                    .check_password(ctx.body.require("username")?, ctx.body.require("password")?)
+                    .await?;
                 let pair = authority.issue_access(&principal).await?;
                 Ok(success("Logged in.", &principal.username, &pair.access_token))
             }

@@ -86,7 +86,8 @@ fn asymmetric_keys_sign_and_verify() {
             token_use: Some(TokenUse::Access),
             ..Default::default()
         };
-        let token = crate::jwt::sign(a.keys(), &claims, &Default::default(), &Default::default()).expect("sign");
+        let token =
+            crate::jwt::sign(a.keys(), &claims, &Default::default(), &Default::default()).expect("sign");
         assert_eq!(verify(&a, &token, NOW), Ok(()), "{alg:?}");
         assert_eq!(jsonwebtoken::decode_header(&token).expect("header").alg, alg);
     }

@@ -1,0 +1,18 @@
+//! The seed APIs' sample resources, as the demo serves them.
+
+use auth_core::{AuthError, Identity, require_self_or_role};
+use serde_json::{Value, json};
+
+/// ecHome's sample listing route.
+pub const ECHOME_VMS: &str = "/api/v1/vm/vm/describe/all";
+
+/// ecHome's resource envelope with no virtual machines.
+pub fn echome_vms() -> Value {
+    json!({"success": true, "details": "", "results": []})
+}
+
+/// Sachet's `GET /users/{username}`: the user themself or an admin.
+pub fn sachet_user(identity: &Identity, username: &str) -> Result<Value, AuthError> {
+    require_self_or_role(identity, username, "admin")?;
+    Ok(json!({"status": "success", "username": username}))
+}
