@@ -20,13 +20,7 @@ impl BodySpec {
     pub fn make(&self, vars: &HashMap<String, String>) -> Vec<u8> {
         match self {
             Self::None => Vec::new(),
-            Self::Text(t) => {
-                let mut out = (*t).to_owned();
-                for (k, v) in vars {
-                    out = out.replace(&format!("{{{k}}}"), v);
-                }
-                out.into_bytes()
-            }
+            Self::Text(t) => crate::harness::substitute(t, vars).into_bytes(),
             Self::Huge(n) => json!({"username": "a".repeat(*n), "password": "x"}).to_string().into_bytes(),
         }
     }
@@ -61,9 +55,11 @@ pub struct Case {
     pub fields: Vec<(&'static str, Value)>,
     pub capture: &'static [(&'static str, &'static str)],
     pub tamper: Option<&'static str>,
+    /// A captured token whose payload must carry these claims.
+    pub claims: Option<(&'static str, &'static [&'static str])>,
 }
 
-fn case(name: &'static str, method: &'static str, path: &'static str) -> Case {
+pub(crate) fn case(name: &'static str, method: &'static str, path: &'static str) -> Case {
     Case {
         name,
         method,
@@ -77,59 +73,69 @@ fn case(name: &'static str, method: &'static str, path: &'static str) -> Case {
         fields: Vec::new(),
         capture: &[],
         tamper: None,
+        claims: None,
     }
 }
 
 impl Case {
-    fn auth(mut self, value: &'static str) -> Self {
+    pub(crate) fn auth(mut self, value: &'static str) -> Self {
         self.authorization = Some(value);
         self
     }
-    fn json(mut self, body: &'static str) -> Self {
+    pub(crate) fn json(mut self, body: &'static str) -> Self {
         self.content_type = Some("application/json");
         self.body = BodySpec::Text(body);
         self
     }
-    fn form(mut self, body: &'static str) -> Self {
+    pub(crate) fn form(mut self, body: &'static str) -> Self {
         self.content_type = Some("application/x-www-form-urlencoded");
         self.body = BodySpec::Text(body);
         self
     }
-    fn raw(mut self, content_type: &'static str, body: BodySpec) -> Self {
+    pub(crate) fn raw(mut self, content_type: &'static str, body: BodySpec) -> Self {
         self.content_type = Some(content_type);
         self.body = body;
         self
     }
-    fn ok(self, keys: &'static [&'static str]) -> Self {
+    pub(crate) fn ok(self, keys: &'static [&'static str]) -> Self {
         self.expect(200, Challenge::None, Keys::Exactly(keys))
     }
-    fn expect(mut self, status: u16, challenge: Challenge, keys: Keys) -> Self {
+    pub(crate) fn expect(mut self, status: u16, challenge: Challenge, keys: Keys) -> Self {
         self.status = status;
         self.challenge = challenge;
         self.keys = keys;
         self
     }
     /// A standard error: status, challenge, `{error, error_description}` with this code.
-    fn error(self, status: u16, challenge: Challenge, code: &'static str) -> Self {
+    pub(crate) fn error(self, status: u16, challenge: Challenge, code: &'static str) -> Self {
         self.expect(status, challenge, Keys::Exactly(ERROR)).field("error", json!(code))
     }
-    fn field(mut self, name: &'static str, value: Value) -> Self {
+    pub(crate) fn field(mut self, name: &'static str, value: Value) -> Self {
         self.fields.push((name, value));
         self
     }
-    fn capture(mut self, vars: &'static [(&'static str, &'static str)]) -> Self {
+    pub(crate) fn capture(mut self, vars: &'static [(&'static str, &'static str)]) -> Self {
         self.capture = vars;
         self
     }
-    fn tamper(mut self, var: &'static str) -> Self {
+    pub(crate) fn tamper(mut self, var: &'static str) -> Self {
         self.tamper = Some(var);
         self
+    }
+    /// The captured token `var` must carry these claims.
+    pub(crate) fn claims(mut self, var: &'static str, names: &'static [&'static str]) -> Self {
+        self.claims = Some((var, names));
+        self
+    }
+    /// Expects a status, challenge and these exact keys.
+    pub(crate) fn answer(self, status: u16, challenge: Challenge, keys: &'static [&'static str]) -> Self {
+        self.expect(status, challenge, Keys::Exactly(keys))
     }
 }
 
 const TOKENS: &[&str] = &["access_token", "expires_in", "refresh_token", "token_type"];
 const ERROR: &[&str] = &["error", "error_description"];
-const WHOAMI: &[&str] = &["roles", "sub", "username"];
+pub(crate) const WHOAMI: &[&str] = &["roles", "sub", "username"];
 const ALICE: &str = r#"{"username":"alice","password":"alice-pw"}"#;
 
 use Challenge::{Error as Err, None as NoChallenge, Scheme};
@@ -165,16 +171,16 @@ pub fn cases() -> Vec<Case> {
             .field("error_description", json!("invalid username or password")),
         case("login malformed JSON", "POST", "/auth/login").json(r#"{"username":"#).error(
             400,
-            invalid_request(),
+            NoChallenge,
             "invalid_request",
         ),
         case("login missing field", "POST", "/auth/login")
             .json(r#"{"username":"alice"}"#)
-            .error(400, invalid_request(), "invalid_request")
+            .error(400, NoChallenge, "invalid_request")
             .field("error_description", json!("missing field `password`")),
         case("login wrong type", "POST", "/auth/login")
             .json(r#"{"username":["alice"],"password":"x"}"#)
-            .error(400, invalid_request(), "invalid_request"),
+            .error(400, NoChallenge, "invalid_request"),
         case("login huge body", "POST", "/auth/login").raw("application/json", BodySpec::Huge(20_000)).error(
             413,
             NoChallenge,
@@ -277,7 +283,7 @@ pub fn cases() -> Vec<Case> {
             .error(401, invalid_token(), "invalid_token"),
         case("refresh missing field", "POST", "/auth/refresh").json("{}").error(
             400,
-            invalid_request(),
+            NoChallenge,
             "invalid_request",
         ),
         case("rotated refresh token reused", "POST", "/auth/refresh")

@@ -104,13 +104,16 @@ pub trait Dialect: Send + Sync + 'static {
         ""
     }
 
-    /// Renders an error: the dialect's status and body, the core's headers.
+    /// Renders an error of the route set: the dialect's status and body,
+    /// the core's headers. A token endpoint is not a protected resource,
+    /// so only its 401s carry a `WWW-Authenticate` challenge.
     fn render_error(&self, err: &AuthError) -> AuthResponse {
-        err.with_headers(
-            AuthResponse::json(self.error_status(err), &self.error_body(err)),
-            self.scheme(),
-            "api",
-        )
+        let body = AuthResponse::json(self.error_status(err), &self.error_body(err));
+        let mut res = err.with_headers(body, self.scheme(), "api");
+        if res.status != 401 {
+            res.headers.retain(|(name, _)| *name != "www-authenticate");
+        }
+        res
     }
 }
 
