@@ -329,6 +329,17 @@ fn drf() -> Vec<Case> {
     ]
 }
 
+/// Every dialect's table, by name.
+pub fn all() -> Vec<(&'static str, Vec<Case>)> {
+    vec![
+        ("echome", echome()),
+        ("datarhei", datarhei()),
+        ("sachet", sachet()),
+        ("keytoken", keytoken()),
+        ("drf", drf()),
+    ]
+}
+
 #[test]
 fn echome_on_both_frameworks() {
     both("echome", &echome());

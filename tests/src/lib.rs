@@ -10,3 +10,5 @@ mod dialects;
 mod harness;
 #[cfg(test)]
 mod table;
+#[cfg(test)]
+mod tcp;

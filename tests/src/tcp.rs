@@ -1,0 +1,108 @@
+//! Every dialect's table against the demo binary over real TCP, on both
+//! frameworks: the binary `cargo run --example demo` runs, started with
+//! the same flags the in-process tables use.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
+
+use crate::harness::{Client, Req, Res, demo_args, replay};
+
+/// The demo binary next to this test binary (`target/<profile>/examples/demo`),
+/// built by `cargo test --workspace` with everything else.
+fn demo_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    let demo = profile_dir.join("examples").join(format!("demo{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        demo.exists(),
+        "{} is missing: run the README's test command (cargo test --workspace), which builds it",
+        demo.display()
+    );
+    demo
+}
+
+/// A running demo server, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dialect: &str, framework: &str) -> Server {
+    let mut args = demo_args(dialect);
+    args.remove(0); // the program name
+    args.extend(["--framework".into(), framework.into(), "--addr".into(), "127.0.0.1:0".into()]);
+    let mut child = Command::new(demo_binary())
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("demo starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("listening on http://") {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("demo prints `listening on http://ADDR`");
+    Server { child, addr: addr.parse().expect("a socket address") }
+}
+
+async fn send(addr: SocketAddr, req: Req) -> Res {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the demo");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(conn);
+    let mut builder =
+        hyper::Request::builder().method(req.method).uri(&req.path).header("host", addr.to_string());
+    for (n, v) in &req.headers {
+        builder = builder.header(*n, v.as_bytes());
+    }
+    let request = builder.body(Full::new(Bytes::from(req.body))).expect("request");
+    let res = sender.send_request(request).await.expect("response");
+    let status = res.status().as_u16();
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
+    Res { status, headers, body }
+}
+
+fn run_over_tcp(dialect: &str, cases: &[crate::table::Case]) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let mut failures = Vec::new();
+    for framework in ["axum", "actix"] {
+        let server = start(dialect, framework);
+        let addr = server.addr;
+        let client: Client = Rc::new(move |req| Box::pin(send(addr, req)));
+        failures.extend(rt.block_on(replay(&format!("tcp/{framework}/{dialect}"), client, cases)));
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn every_dialect_over_tcp_on_both_frameworks() {
+    run_over_tcp("standard", &crate::table::cases());
+    for (dialect, cases) in crate::dialects::all() {
+        run_over_tcp(dialect, &cases);
+    }
+}
