@@ -1,52 +1,65 @@
-//! `authenticate` of a Bearer HS256 access token (memory store, revocation
-//! check included) against the floors: a bare `jsonwebtoken::decode` of the
-//! same token and the HMAC-SHA256 over its signing input.
+//! The verify path against its floors, measured side by side:
+//!
+//! - `verify_hs256/*`: `Authority::authenticate` of a Bearer HS256 access
+//!   token (memory store, revocation check included) vs a bare
+//!   `jsonwebtoken::decode` of the same token vs the HMAC-SHA256 alone;
+//! - `verify_asymmetric/*`: the same `verify` with ES256 and EdDSA keys;
+//! - `header_parse_bearer`, `issue_pair`;
+//! - `login_argon2id/*`: the route engine's login vs the argon2id hash alone
+//!   (the cost of a login is the hash).
+//!
+//! `cargo bench -p auth-core`; results in BENCHMARKS.md.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use std::hint::black_box;
 
-use auth_core::{Authority, Credentials, Key, KeySet, Principal, parse_authorization};
+use auth_core::{
+    AuthRequest, Authority, Credentials, Key, KeySet, MemoryUsers, Principal, RouteSet, Standard, TokenUse,
+    hash_password, parse_authorization,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use sha2::Sha256;
 
 const SECRET: &[u8] = b"benchmark-secret-of-at-least-32-bytes";
 
-fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+fn verify_hs256(c: &mut Criterion) {
+    let rt = runtime();
     let authority = Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key"))).build();
     let principal = Principal::new("42", "alice").with_role("admin");
-    let pair = rt.block_on(authority.issue(&principal)).expect("issue");
-    let token = pair.access_token.clone();
-    let header = format!("Bearer {token}");
+    let token = rt.block_on(authority.issue(&principal)).expect("issue").access_token;
     let credentials = Credentials::Bearer(token.clone());
+    let decoding = DecodingKey::from_secret(SECRET);
+    let validation = Validation::new(Algorithm::HS256);
+    let (message, signature) = token.rsplit_once('.').expect("three parts");
+    let signature = base64_decode(signature);
 
     let mut group = c.benchmark_group("verify_hs256");
     group.bench_function("auth_core_authenticate", |b| {
         b.iter(|| rt.block_on(authority.authenticate(black_box(&credentials))).expect("valid"))
     });
-    let decoding = DecodingKey::from_secret(SECRET);
-    let validation = Validation::new(Algorithm::HS256);
     group.bench_function("jsonwebtoken_decode", |b| {
         b.iter(|| {
             jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &decoding, &validation)
                 .expect("valid")
         })
     });
-    let (message, signature) = token.rsplit_once('.').expect("three parts");
     group.bench_function("hmac_sha256_only", |b| {
         b.iter(|| {
-            jsonwebtoken::crypto::verify(
-                black_box(signature),
-                black_box(message.as_bytes()),
-                &decoding,
-                Algorithm::HS256,
-            )
-            .expect("verifies")
+            let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key length");
+            mac.update(black_box(message.as_bytes()));
+            mac.verify_slice(black_box(&signature)).expect("verifies")
         })
     });
     group.finish();
 
+    let header = format!("Bearer {token}");
     c.bench_function("header_parse_bearer", |b| {
         b.iter(|| parse_authorization(Some(black_box(header.as_bytes()))))
     });
@@ -55,5 +68,55 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(authenticate, benches);
-criterion_main!(authenticate);
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).expect("base64url")
+}
+
+fn verify_asymmetric(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/");
+    let read = |name: &str| std::fs::read(format!("{dir}{name}")).expect("test key fixture");
+    let mut group = c.benchmark_group("verify_asymmetric");
+    for (name, alg, private, public) in [
+        ("es256", Algorithm::ES256, "ec_private.pem", "ec_public.pem"),
+        ("eddsa", Algorithm::EdDSA, "ed_private.pem", "ed_public.pem"),
+    ] {
+        let key = Key::pem_pair("k", alg, &read(private), &read(public)).expect("fixture key");
+        let authority = Authority::builder(KeySet::new(key)).build();
+        let token = rt.block_on(authority.issue(&Principal::new("42", "alice"))).expect("issue").access_token;
+        let now = auth_core::now();
+        group.bench_function(name, |b| {
+            b.iter(|| authority.verify(black_box(&token), TokenUse::Access, now).expect("valid"))
+        });
+    }
+    group.finish();
+}
+
+fn login(c: &mut Criterion) {
+    let rt = runtime();
+    let users = MemoryUsers::new().with_user(Principal::new("1", "alice"), "s3cret").expect("user");
+    let authority = Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")))
+        .users(users)
+        .config(auth_core::AuthorityConfig::default().login_throttle(0, std::time::Duration::from_secs(1)))
+        .build();
+    let routes = RouteSet::new(authority, Standard);
+    let request = AuthRequest::new("POST", "/login")
+        .with_content_type("application/json")
+        .with_body(r#"{"username":"alice","password":"s3cret"}"#);
+    let mut group = c.benchmark_group("login_argon2id");
+    group.sample_size(10);
+    group.bench_function("route_engine_login", |b| {
+        b.iter(|| {
+            let res = rt.block_on(routes.handle(black_box(request.clone())));
+            assert_eq!(res.status, 200);
+        })
+    });
+    group.bench_function("argon2id_hash_only", |b| {
+        b.iter(|| hash_password(black_box("s3cret")).expect("hash"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, verify_hs256, verify_asymmetric, login);
+criterion_main!(benches);

@@ -549,7 +549,7 @@ impl Authority {
         let now = crate::time::now();
         let old = identity.claims;
         self.check_window(old.auth_time.or(old.iat).unwrap_or(now), now)?;
-        let mut claims = old.clone();
+        let mut claims = Claims::clone(&old);
         claims.iat = Some(now);
         claims.exp = now.saturating_add(secs(self.inner.config.access_ttl));
         claims.jti = Some(new_id());
@@ -570,7 +570,7 @@ impl Authority {
             self.verify(token, TokenUse::Access, now).or_else(|_| self.verify(token, TokenUse::Refresh, now));
         let Ok(identity) = verified else { return Ok(None) };
         match self.check_revocation(&identity.claims, now).await {
-            Ok(()) => Ok(Some(identity.claims)),
+            Ok(()) => Ok(Some(Claims::clone(&identity.claims))),
             Err(AuthError::InvalidToken(_)) => Ok(None),
             Err(other) => Err(other),
         }

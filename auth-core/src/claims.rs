@@ -6,6 +6,7 @@
 //! and are read back with [`Identity::custom`].
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -139,17 +140,18 @@ impl Claims {
 /// struct Tenant { tenant: String }
 /// assert_eq!(identity.custom::<Tenant>().unwrap().tenant, "acme");
 /// ```
+/// Cheap to clone: the claims and payload are shared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The verified claims.
-    pub claims: Claims,
-    payload: Vec<u8>,
+    pub claims: Arc<Claims>,
+    payload: Arc<[u8]>,
 }
 
 impl Identity {
     /// An identity from verified claims and the token's JSON payload.
     pub fn new(claims: Claims, payload: Vec<u8>) -> Self {
-        Self { claims, payload }
+        Self { claims: Arc::new(claims), payload: payload.into() }
     }
 
     /// The subject (principal id).

@@ -167,9 +167,6 @@ pub fn parse_authorization(value: Option<&[u8]>) -> Result<Credentials, HeaderEr
     if value.is_empty() {
         return Err(HeaderError::Missing);
     }
-    if !value.iter().all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\t') {
-        return Err(HeaderError::Malformed);
-    }
     let split = value.iter().position(|b| *b == b' ' || *b == b'\t');
     let (name, rest) = match split {
         Some(i) => (&value[..i], value[i..].trim_ascii_start()),
@@ -182,11 +179,10 @@ pub fn parse_authorization(value: Option<&[u8]>) -> Result<Credentials, HeaderEr
         return Err(HeaderError::Malformed);
     }
     if !is_token68(rest) {
-        return Err(if rest.iter().any(|b| *b == b' ' || *b == b'\t') {
-            HeaderError::Malformed
-        } else {
-            HeaderError::InvalidToken68
-        });
+        // Only on the error path: tell junk (spaces, controls, non-ASCII)
+        // from a token with a character token68 does not allow.
+        let junk = rest.iter().any(|b| !b.is_ascii_graphic());
+        return Err(if junk { HeaderError::Malformed } else { HeaderError::InvalidToken68 });
     }
     // token68 is ASCII, so this cannot fail; map the impossible case anyway.
     let text = std::str::from_utf8(rest).map_err(|_| HeaderError::Malformed)?;
@@ -207,13 +203,23 @@ fn parse_basic(encoded: &[u8]) -> Result<Credentials, HeaderError> {
     Ok(Credentials::Basic { user: user.to_owned(), password: password.to_owned() })
 }
 
+/// The characters of token68 before its `=` padding, as a lookup table
+/// (the check runs over every byte of every token).
+const TOKEN68: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        i += 1;
+    }
+    table
+};
+
 /// `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="` (RFC 7235).
 fn is_token68(s: &[u8]) -> bool {
     let body_len = s.len() - s.iter().rev().take_while(|b| **b == b'=').count();
-    body_len > 0
-        && s[..body_len]
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+    body_len > 0 && s[..body_len].iter().all(|b| TOKEN68[usize::from(*b)])
 }
 
 #[cfg(test)]

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# HTTP load benchmark: server pinned to CPU 0, wrk pinned to CPU 1, 127.0.0.1 only.
+# Runs every pair A B A B ... (ROUNDS times), prints one line per run and the medians.
+#
+#   bash bench/http.sh            # all suites
+#   DUR=5s ROUNDS=3 bash bench/http.sh
+#
+# Suites:
+#   demo     the demo server: GET /public vs GET /whoami (valid token), axum and actix
+#   alt      bench-server variants: no auth / ours / hand-written from_fn (axum) /
+#            actix-web-httpauth (actix), the same /hello handler
+#   storm    demo /whoami p99 alone vs while 16 clients hammer POST /auth/login (argon2id)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${DUR:-10s}
+ROUNDS=${ROUNDS:-3}
+CONN=${CONN:-64}
+SUITES=${SUITES:-"demo alt storm"}
+OUT=${OUT:-target/bench-http}
+mkdir -p "$OUT"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+cargo build --release -q -p examples --example demo
+cargo build --release -q -p bench-servers
+DEMO=target/release/examples/demo
+BENCH=target/release/bench-server
+
+SERVER_PID=""
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  SERVER_PID=""
+}
+trap stop_server EXIT
+
+# start_server LOG CMD...: starts CMD on CPU 0 and waits for "listening on".
+start_server() {
+  local log=$1; shift
+  taskset -c 0 "$@" >"$log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do grep -q "listening on" "$log" && return 0; sleep 0.1; done
+  echo "server did not start: $*" >&2; cat "$log" >&2; exit 1
+}
+
+# load NAME URL [HEADER]: one wrk run on CPU 1; appends "NAME rps p50_us p99_us" to $OUT/runs.txt
+load() {
+  local name=$1 url=$2 header=${3:-}
+  local args=(-t1 -c"$CONN" -d"$DUR" --latency)
+  [ -n "$header" ] && args+=(-H "$header")
+  local res
+  res=$(taskset -c 1 wrk "${args[@]}" "$url")
+  local rps p50 p99 non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$res")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$res")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$res")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$res")
+  if [ -n "$non2xx" ]; then echo "$name: $non2xx non-2xx answers" >&2; exit 1; fi
+  printf '%s %s %s %s\n' "$name" "$rps" "$(to_us "$p50")" "$(to_us "$p99")" | tee -a "$OUT/runs.txt"
+}
+
+# wrk prints latencies as 123.45us / 1.23ms / 1.02s
+to_us() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n*1000; else if (v ~ /s$/) print n*1000000; else print n }'; }
+
+token_of() { sed -n 's/^token: //p' "$1"; }
+
+login_token() { # login_token BASE
+  curl -s -X POST "$1/auth/login" -H 'content-type: application/json' \
+    -d '{"username":"demo","password":"demo-password"}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/'
+}
+
+: >"$OUT/runs.txt"
+for suite in $SUITES; do
+  case $suite in
+  demo)
+    for fw in axum actix; do
+      for round in $(seq "$ROUNDS"); do
+        start_server "$OUT/demo-$fw.log" "$DEMO" --framework "$fw" --addr 127.0.0.1:3100
+        tok=$(login_token http://127.0.0.1:3100)
+        load "demo-$fw-public" http://127.0.0.1:3100/public
+        load "demo-$fw-whoami" http://127.0.0.1:3100/whoami "Authorization: Bearer $tok"
+        stop_server
+      done
+    done
+    ;;
+  alt)
+    for round in $(seq "$ROUNDS"); do
+      for v in axum-none axum-ours axum-fromfn actix-none actix-ours actix-httpauth; do
+        start_server "$OUT/$v.log" "$BENCH" --variant "$v" --addr 127.0.0.1:3101
+        load "alt-$v" http://127.0.0.1:3101/hello "Authorization: Bearer $(token_of "$OUT/$v.log")"
+        stop_server
+      done
+    done
+    ;;
+  storm)
+    cat >"$OUT/login.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"username":"demo","password":"demo-password"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+    for fw in axum actix; do
+      for round in $(seq "$ROUNDS"); do
+        start_server "$OUT/storm-$fw.log" "$DEMO" --framework "$fw" --addr 127.0.0.1:3102
+        tok=$(login_token http://127.0.0.1:3102)
+        load "storm-$fw-alone" http://127.0.0.1:3102/whoami "Authorization: Bearer $tok"
+        taskset -c 1 wrk -t1 -c16 -d"$DUR" -s "$OUT/login.lua" http://127.0.0.1:3102/auth/login >"$OUT/storm-login.txt" &
+        storm=$!
+        sleep 1
+        load "storm-$fw-during" http://127.0.0.1:3102/whoami "Authorization: Bearer $tok"
+        wait "$storm" || true
+        echo "storm-$fw-logins $(awk '/Requests\/sec/ {print $2}' "$OUT/storm-login.txt") logins/s" | tee -a "$OUT/storm.txt"
+        stop_server
+      done
+    done
+    ;;
+  esac
+done
+
+echo
+echo "medians over $ROUNDS runs (name rps p50_us p99_us):"
+awk '{ n[$1]++; rps[$1, n[$1]] = $2; p50[$1, n[$1]] = $3; p99[$1, n[$1]] = $4; order[$1] = order[$1] ? order[$1] : ++k; names[k] = $1 }
+  function median(arr, name, cnt,   i, j, t, v) {
+    for (i = 1; i <= cnt; i++) v[i] = arr[name, i]
+    for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+    return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
+  }
+  END { for (i = 1; i <= k; i++) { m = names[i]; printf "%-22s %10.0f %8.0f %8.0f\n", m, median(rps, m, n[m]), median(p50, m, n[m]), median(p99, m, n[m]) } }' \
+  "$OUT/runs.txt" | tee "$OUT/medians.txt"

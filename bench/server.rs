@@ -1,0 +1,201 @@
+//! `bench-server --variant NAME --addr HOST:PORT`: serves `GET /hello`,
+//! the same small JSON answer, built one of several ways:
+//!
+//! | variant | what guards `/hello` |
+//! |---|---|
+//! | `axum-none` | nothing (the floor) |
+//! | `axum-ours` | `auth_tower::AuthLayer` + `Authenticated` |
+//! | `axum-fromfn` | a hand-written `axum::middleware::from_fn` around `jsonwebtoken::decode` |
+//! | `actix-none` | nothing (the floor) |
+//! | `actix-ours` | `auth_actix::AuthMiddleware` + `Authenticated` |
+//! | `actix-httpauth` | `actix-web-httpauth`'s `HttpAuthentication::bearer` + `jsonwebtoken::decode` |
+//!
+//! It prints `token: <jwt>` (valid for every variant) and
+//! `listening on http://ADDR`.
+
+use std::process::ExitCode;
+
+use auth_core::{Authority, Guard, Key, KeySet, Principal};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const SECRET: &[u8] = b"benchmark-secret-of-at-least-32-bytes";
+
+/// The claims the hand-written alternatives decode.
+#[derive(Debug, Clone, Deserialize)]
+struct Claims {
+    sub: String,
+    username: String,
+    roles: Vec<String>,
+}
+
+fn body(sub: &str, username: &str, roles: &[String]) -> Value {
+    json!({"sub": sub, "username": username, "roles": roles})
+}
+
+fn decode(token: &str) -> Option<Claims> {
+    let key = jsonwebtoken::DecodingKey::from_secret(SECRET);
+    let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    jsonwebtoken::decode::<Claims>(token, &key, &validation).ok().map(|d| d.claims)
+}
+
+mod axum_variants {
+    use auth_tower::{AuthLayer, Authenticated};
+    use axum::extract::Request;
+    use axum::http::StatusCode;
+    use axum::middleware::{Next, from_fn};
+    use axum::response::Response;
+    use axum::routing::get;
+    use axum::{Extension, Json, Router};
+
+    use super::*;
+
+    async fn from_fn_auth(mut req: Request, next: Next) -> Result<Response, StatusCode> {
+        let token = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(StatusCode::UNAUTHORIZED)?;
+        let claims = decode(token).ok_or(StatusCode::UNAUTHORIZED)?;
+        req.extensions_mut().insert(claims);
+        Ok(next.run(req).await)
+    }
+
+    pub fn router(variant: &str, guard: Guard) -> Option<Router> {
+        Some(match variant {
+            "axum-none" => Router::new()
+                .route("/hello", get(|| async { Json(body("1", "demo", &["admin".to_owned()])) })),
+            "axum-ours" => Router::new()
+                .route(
+                    "/hello",
+                    get(|id: Authenticated| async move { Json(body(id.sub(), id.username(), id.roles())) }),
+                )
+                .layer(AuthLayer::new(guard)),
+            "axum-fromfn" => Router::new()
+                .route(
+                    "/hello",
+                    get(|Extension(c): Extension<Claims>| async move {
+                        Json(body(&c.sub, &c.username, &c.roles))
+                    }),
+                )
+                .layer(from_fn(from_fn_auth)),
+            _ => return None,
+        })
+    }
+}
+
+mod actix_variants {
+    use actix_web::dev::ServiceRequest;
+    use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+    use actix_web_httpauth::extractors::bearer::BearerAuth;
+    use actix_web_httpauth::middleware::HttpAuthentication;
+    use auth_actix::{AuthMiddleware, Authenticated};
+
+    use super::*;
+
+    async fn validator(
+        req: ServiceRequest,
+        credentials: BearerAuth,
+    ) -> Result<ServiceRequest, (actix_web::Error, ServiceRequest)> {
+        match decode(credentials.token()) {
+            Some(claims) => {
+                req.extensions_mut().insert(claims);
+                Ok(req)
+            }
+            None => Err((actix_web::error::ErrorUnauthorized("invalid token"), req)),
+        }
+    }
+
+    pub async fn serve(variant: &str, guard: Guard, addr: &str, token: &str) -> Result<(), String> {
+        let variant = variant.to_owned();
+        if !matches!(variant.as_str(), "actix-none" | "actix-ours" | "actix-httpauth") {
+            return Err(format!("unknown variant `{variant}`"));
+        }
+        let server = HttpServer::new(move || {
+            let app = App::new();
+            match variant.as_str() {
+                "actix-none" => app.route(
+                    "/hello",
+                    web::get()
+                        .to(|| async { HttpResponse::Ok().json(body("1", "demo", &["admin".to_owned()])) }),
+                ),
+                "actix-ours" => app.route(
+                    "/hello",
+                    web::get()
+                        .to(|id: Authenticated| async move {
+                            HttpResponse::Ok().json(body(id.sub(), id.username(), id.roles()))
+                        })
+                        .wrap(AuthMiddleware::new(guard.clone())),
+                ),
+                _ => app.route(
+                    "/hello",
+                    web::get()
+                        .to(|c: web::ReqData<Claims>| async move {
+                            HttpResponse::Ok().json(body(&c.sub, &c.username, &c.roles))
+                        })
+                        .wrap(HttpAuthentication::bearer(validator)),
+                ),
+            }
+        })
+        .bind(addr)
+        .map_err(|e| e.to_string())?;
+        println!("token: {token}");
+        println!(
+            "listening on http://{}",
+            server.addrs().first().map(ToString::to_string).unwrap_or_default()
+        );
+        server.run().await.map_err(|e| e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let (Some(variant), addr) = (arg("--variant"), arg("--addr").unwrap_or_else(|| "127.0.0.1:3100".into()))
+    else {
+        eprintln!("usage: bench-server --variant NAME [--addr HOST:PORT]");
+        return ExitCode::from(2);
+    };
+    let key = match Key::hs256("bench", SECRET) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("bench-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let authority = Authority::builder(KeySet::new(key)).build();
+    let guard = Guard::new(authority.clone());
+    let result = if variant.starts_with("actix") {
+        actix_web::rt::System::new().block_on(async {
+            let token = issue(&authority).await?;
+            actix_variants::serve(&variant, guard, &addr, &token).await
+        })
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string()).and_then(
+            |rt| {
+                rt.block_on(async {
+                    let token = issue(&authority).await?;
+                    let router = axum_variants::router(&variant, guard)
+                        .ok_or(format!("unknown variant `{variant}`"))?;
+                    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| e.to_string())?;
+                    println!("token: {token}");
+                    println!("listening on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+                    axum::serve(listener, router).await.map_err(|e| e.to_string())
+                })
+            },
+        )
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn issue(authority: &Authority) -> Result<String, String> {
+    let principal = Principal::new("1", "demo").with_role("admin");
+    authority.issue(&principal).await.map(|p| p.access_token).map_err(|e| e.to_string())
+}
