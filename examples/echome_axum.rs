@@ -1,0 +1,35 @@
+//! Migrating from ecHome (simplejwt): the same token API on axum.
+//! `cargo run --example echome_axum`, then the seed's curl lines against 127.0.0.1:3003.
+
+use auth_core::dialects::Echome;
+use auth_core::{Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet};
+use auth_tower::{AuthLayer, AuthRoutes, Authenticated};
+use axum::{Json, Router, routing::get};
+use serde_json::json;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let users = MemoryUsers::new();
+    users.add_user(Principal::new("1", "access-id"), "secret-key").await?;
+    let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "change-me-to-32-bytes-or-more!!!".into());
+    // simplejwt's lifetimes and claim names (token_type, user_id); override fields as you need
+    let config = Echome.default_config();
+    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?))
+        .users(users)
+        .config(config)
+        .build();
+    let routes = RouteSet::new(authority, Echome);
+    // protected routes answer like simplejwt: {"detail": ..., "code": "token_not_valid"}
+    let guard = Guard::for_routes(&routes);
+    let app = Router::new()
+        .route(
+            "/api/v1/vm/vm/describe/all",
+            get(|_: Authenticated| async { Json(json!({"success": true, "details": "", "results": []})) }),
+        )
+        .layer(AuthLayer::new(guard))
+        .nest_service("/api/v1/identity", AuthRoutes::new(routes));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3003").await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
