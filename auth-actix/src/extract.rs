@@ -11,15 +11,13 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
-use auth_core::{
-    AuthError, AuthResponse, Credentials, Guard, Identity, Scheme, parse_authorization, require_role,
-};
+use auth_core::{AuthError, Credentials, Guard, Identity, Rejection, Scheme, credentials_of, require_role};
 use futures_util::future::LocalBoxFuture;
 
 use crate::convert::to_http;
 
-/// Why an extractor refused a request: the core's error and the response
-/// it renders (through the request's [`Guard`] when there is one).
+/// Why an extractor refused a request: the core's [`Rejection`] (rendered
+/// through the request's [`Guard`] when there is one), as a `ResponseError`.
 ///
 /// ```
 /// use auth_core::AuthError;
@@ -28,51 +26,40 @@ use crate::convert::to_http;
 /// assert_eq!(rejection.status_code().as_u16(), 401);
 /// ```
 #[derive(Debug)]
-pub struct AuthRejection {
-    error: AuthError,
-    response: AuthResponse,
-}
+pub struct AuthRejection(Rejection);
 
 impl AuthRejection {
-    fn new(error: AuthError, guard: Option<&Guard>, scheme: Scheme) -> Self {
-        let response = match guard {
-            Some(g) => g.reject(&error),
-            None => error.to_response(scheme, "api"),
-        };
-        Self { error, response }
-    }
-
     /// A rejection rendered by `guard` (its scheme, realm and error shape):
     /// for handlers that make their own decisions through the core.
     pub fn from_guard(guard: &Guard, error: AuthError) -> Self {
-        Self::new(error, Some(guard), guard.challenge_scheme())
+        Self(Rejection::from_guard(error, Some(guard)))
     }
 
     /// The core's error.
     pub fn error(&self) -> &AuthError {
-        &self.error
+        &self.0.error
     }
 }
 
 impl From<AuthError> for AuthRejection {
     fn from(error: AuthError) -> Self {
-        Self::new(error, None, Scheme::Bearer)
+        Self(Rejection::from_guard(error, None))
     }
 }
 
 impl std::fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
+        self.0.error.fmt(f)
     }
 }
 
 impl ResponseError for AuthRejection {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.0.response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        to_http(self.response.clone())
+        to_http(self.0.response.clone())
     }
 }
 
@@ -88,12 +75,8 @@ fn guard_of(req: &HttpRequest) -> Option<Guard> {
 
 fn credentials(req: &HttpRequest, scheme: Scheme) -> Result<Credentials, AuthRejection> {
     let value = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
-    let guard = guard_of(req);
-    match parse_authorization(value) {
-        Ok(c) if c.scheme() == scheme => Ok(c),
-        Ok(_) => Err(AuthRejection::new(AuthError::MissingCredentials, guard.as_ref(), scheme)),
-        Err(e) => Err(AuthRejection::new(e.into(), guard.as_ref(), scheme)),
-    }
+    credentials_of(value, scheme)
+        .map_err(|e| AuthRejection(Rejection::new(e, guard_of(req).as_ref(), scheme)))
 }
 
 macro_rules! token_extractor {
@@ -117,7 +100,7 @@ macro_rules! token_extractor {
             fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
                 ready(credentials(req, Scheme::$name).and_then(|c| match c {
                     Credentials::$name(token) => Ok(Self(token)),
-                    _ => Err(AuthRejection::new(AuthError::MissingCredentials, None, Scheme::$name)),
+                    _ => Err(AuthError::MissingCredentials.into()),
                 }))
             }
         }
@@ -171,35 +154,35 @@ impl FromRequest for Basic {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(credentials(req, Scheme::Basic).and_then(|c| match c {
             Credentials::Basic { user, password } => Ok(Self { user, password }),
-            _ => Err(AuthRejection::new(AuthError::MissingCredentials, None, Scheme::Basic)),
+            _ => Err(AuthError::MissingCredentials.into()),
         }))
     }
 }
 
-/// Identity from the middleware, else verified here through the guard.
-/// `Ok(None)`: no credentials.
+/// Identity from the middleware, else verified here through the guard
+/// (`None`: no credentials); also the guard, for rendering later refusals.
 async fn identity(req: HttpRequest) -> Result<(Option<Identity>, Option<Guard>), AuthRejection> {
     let guard = guard_of(&req);
     if let Some(identity) = req.extensions().get::<Identity>().cloned() {
         return Ok((Some(identity), guard));
     }
     // Neither the middleware nor a registered guard: a wiring mistake, shown as 503.
-    let Some(guard) = guard else {
-        return Err(AuthRejection::new(AuthError::Unavailable, None, Scheme::Bearer));
-    };
+    let guard = guard.ok_or(AuthError::Unavailable)?;
     let value = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
-    match guard.clone().optional(true).check(value.as_deref()).await {
+    match guard.identify(value.as_deref()).await {
         Ok(identity) => Ok((identity, Some(guard))),
-        Err(err) => Err(AuthRejection::new(err, Some(&guard), guard.challenge_scheme())),
+        Err(err) => Err(AuthRejection(Rejection::from_guard(err, Some(&guard)))),
     }
 }
 
-fn missing(guard: Option<&Guard>) -> AuthRejection {
-    AuthRejection::new(
-        AuthError::MissingCredentials,
-        guard,
-        guard.map_or(Scheme::Bearer, Guard::challenge_scheme),
-    )
+/// The identity, or the 401 for its absence rendered by the guard.
+async fn required(req: HttpRequest) -> Result<(Identity, Option<Guard>), AuthRejection> {
+    match identity(req).await? {
+        (Some(identity), guard) => Ok((identity, guard)),
+        (None, guard) => {
+            Err(AuthRejection(Rejection::from_guard(AuthError::MissingCredentials, guard.as_ref())))
+        }
+    }
 }
 
 /// The verified identity of the request: from [`AuthMiddleware`](crate::AuthMiddleware),
@@ -228,12 +211,7 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            match identity(req).await? {
-                (Some(identity), _) => Ok(Self(identity)),
-                (None, guard) => Err(missing(guard.as_ref())),
-            }
-        })
+        Box::pin(async move { Ok(Self(required(req).await?.0)) })
     }
 }
 
@@ -316,10 +294,9 @@ impl<R: Role> FromRequest for RequireRole<R> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let (identity, guard) = identity(req).await?;
-            let identity = identity.ok_or_else(|| missing(guard.as_ref()))?;
-            let scheme = guard.as_ref().map_or(Scheme::Bearer, Guard::challenge_scheme);
-            require_role(&identity, R::NAME).map_err(|e| AuthRejection::new(e, guard.as_ref(), scheme))?;
+            let (identity, guard) = required(req).await?;
+            require_role(&identity, R::NAME)
+                .map_err(|e| AuthRejection(Rejection::from_guard(e, guard.as_ref())))?;
             Ok(Self { identity, _role: PhantomData })
         })
     }

@@ -181,10 +181,19 @@ impl Guard {
     /// Authenticates a request from its raw `Authorization` value.
     /// `Ok(None)` only in optional mode, for a request without credentials.
     pub async fn check(&self, authorization: Option<&[u8]>) -> Result<Option<Identity>, AuthError> {
+        match self.identify(authorization).await? {
+            None if !self.optional => Err(AuthError::MissingCredentials),
+            outcome => Ok(outcome),
+        }
+    }
+
+    /// Like [`check`](Self::check) in optional mode, whatever this guard's
+    /// mode: `Ok(None)` without credentials, an error for bad ones. What
+    /// extractors use when no middleware ran before them.
+    pub async fn identify(&self, authorization: Option<&[u8]>) -> Result<Option<Identity>, AuthError> {
         match self.credentials(authorization)? {
             Some(credentials) => self.authority.authenticate(&credentials).await.map(Some),
-            None if self.optional => Ok(None),
-            None => Err(AuthError::MissingCredentials),
+            None => Ok(None),
         }
     }
 
@@ -198,6 +207,40 @@ impl Guard {
             }
             None => err.to_response(scheme, &self.realm),
         }
+    }
+}
+
+/// An error together with the response it renders: what the adapters'
+/// extractors reject with, so both frameworks answer the same.
+///
+/// ```
+/// use auth_core::{AuthError, Rejection, Scheme};
+/// let r = Rejection::new(AuthError::MissingCredentials, None, Scheme::Token);
+/// assert_eq!(r.response.header("www-authenticate"), Some(r#"Token realm="api""#));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The core's error.
+    pub error: AuthError,
+    /// The response for it.
+    pub response: AuthResponse,
+}
+
+impl Rejection {
+    /// Rendered by `guard` when there is one (its scheme, realm and error
+    /// shape), else in the default shape with a challenge for `scheme`.
+    pub fn new(error: AuthError, guard: Option<&Guard>, scheme: Scheme) -> Self {
+        let response = match guard {
+            Some(g) => g.reject(&error),
+            None => error.to_response(scheme, "api"),
+        };
+        Self { error, response }
+    }
+
+    /// `error`, rendered by `guard` when there is one, else for `Bearer`.
+    pub fn from_guard(error: AuthError, guard: Option<&Guard>) -> Self {
+        let scheme = guard.map_or(Scheme::Bearer, Guard::challenge_scheme);
+        Self::new(error, guard, scheme)
     }
 }
 

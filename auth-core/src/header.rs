@@ -193,6 +193,22 @@ pub fn parse_authorization(value: Option<&[u8]>) -> Result<Credentials, HeaderEr
     }
 }
 
+/// Credentials of exactly `scheme`: another scheme or none is
+/// [`AuthError::MissingCredentials`] (401), a malformed header 400.
+///
+/// ```
+/// use auth_core::{credentials_of, AuthError, Credentials, Scheme};
+/// assert_eq!(credentials_of(Some(b"Token abc"), Scheme::Token), Ok(Credentials::Token("abc".into())));
+/// assert_eq!(credentials_of(Some(b"Token abc"), Scheme::Bearer), Err(AuthError::MissingCredentials));
+/// ```
+pub fn credentials_of(value: Option<&[u8]>, scheme: Scheme) -> Result<Credentials, AuthError> {
+    match parse_authorization(value) {
+        Ok(c) if c.scheme() == scheme => Ok(c),
+        Ok(_) => Err(AuthError::MissingCredentials),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn parse_basic(encoded: &[u8]) -> Result<Credentials, HeaderError> {
     let decoded = STANDARD.decode(encoded).map_err(|_| HeaderError::InvalidBase64)?;
     let decoded = String::from_utf8(decoded).map_err(|_| HeaderError::InvalidUtf8)?;

@@ -68,8 +68,8 @@ pub mod dialects {
     pub use crate::dialect::{Datarhei, Drf, Echome, ExternalIdentity, Keytoken, Sachet, Standard};
 }
 pub use error::{AuthError, TokenRejection};
-pub use guard::{DialectErrors, ErrorRenderer, Guard, require_role, require_self_or_role};
-pub use header::{Credentials, HeaderError, MAX_HEADER_LEN, Scheme, parse_authorization};
+pub use guard::{DialectErrors, ErrorRenderer, Guard, Rejection, require_role, require_self_or_role};
+pub use header::{Credentials, HeaderError, MAX_HEADER_LEN, Scheme, credentials_of, parse_authorization};
 pub use jwt::Validation;
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
 pub use response::{AuthRequest, AuthResponse};

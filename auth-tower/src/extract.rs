@@ -6,9 +6,7 @@
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use auth_core::{
-    AuthError, AuthResponse, Credentials, Guard, Identity, Scheme, parse_authorization, require_role,
-};
+use auth_core::{AuthError, Credentials, Guard, Identity, Rejection, Scheme, credentials_of, require_role};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::header::AUTHORIZATION;
@@ -16,9 +14,9 @@ use http::request::Parts;
 
 use crate::convert::to_http;
 
-/// Why an extractor refused a request. Holds the core's error and renders
-/// the core's response for it (through the request's [`Guard`] when there
-/// is one, so a custom error renderer applies here too).
+/// Why an extractor refused a request: the core's [`Rejection`] (rendered
+/// through the request's [`Guard`] when there is one, so a custom error
+/// renderer applies here too).
 ///
 /// ```
 /// use auth_core::AuthError;
@@ -27,41 +25,30 @@ use crate::convert::to_http;
 /// assert_eq!(rejection.error().status(), 401);
 /// ```
 #[derive(Debug)]
-pub struct AuthRejection {
-    error: AuthError,
-    response: AuthResponse,
-}
+pub struct AuthRejection(Rejection);
 
 impl AuthRejection {
-    fn new(error: AuthError, guard: Option<&Guard>, scheme: Scheme) -> Self {
-        let response = match guard {
-            Some(g) => g.reject(&error),
-            None => error.to_response(scheme, "api"),
-        };
-        Self { error, response }
-    }
-
     /// A rejection rendered by `guard` (its scheme, realm and error shape):
     /// for handlers that make their own decisions through the core.
     pub fn from_guard(guard: &Guard, error: AuthError) -> Self {
-        Self::new(error, Some(guard), guard.challenge_scheme())
+        Self(Rejection::from_guard(error, Some(guard)))
     }
 
     /// The core's error.
     pub fn error(&self) -> &AuthError {
-        &self.error
+        &self.0.error
     }
 }
 
 impl From<AuthError> for AuthRejection {
     fn from(error: AuthError) -> Self {
-        Self::new(error, None, Scheme::Bearer)
+        Self(Rejection::from_guard(error, None))
     }
 }
 
 impl std::fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
+        self.0.error.fmt(f)
     }
 }
 
@@ -69,18 +56,14 @@ impl std::error::Error for AuthRejection {}
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        to_http(self.response)
+        to_http(self.0.response)
     }
 }
 
 fn credentials(parts: &Parts, scheme: Scheme) -> Result<Credentials, AuthRejection> {
-    let guard = parts.extensions.get::<Guard>();
     let value = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
-    match parse_authorization(value) {
-        Ok(c) if c.scheme() == scheme => Ok(c),
-        Ok(_) => Err(AuthRejection::new(AuthError::MissingCredentials, guard, scheme)),
-        Err(e) => Err(AuthRejection::new(e.into(), guard, scheme)),
-    }
+    credentials_of(value, scheme)
+        .map_err(|e| AuthRejection(Rejection::new(e, parts.extensions.get::<Guard>(), scheme)))
 }
 
 macro_rules! token_extractor {
@@ -103,7 +86,7 @@ macro_rules! token_extractor {
             async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
                 match credentials(parts, Scheme::$name)? {
                     Credentials::$name(token) => Ok(Self(token)),
-                    _ => Err(AuthRejection::new(AuthError::MissingCredentials, None, Scheme::$name)),
+                    _ => Err(AuthError::MissingCredentials.into()),
                 }
             }
         }
@@ -156,7 +139,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Basic {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         match credentials(parts, Scheme::Basic)? {
             Credentials::Basic { user, password } => Ok(Self { user, password }),
-            _ => Err(AuthRejection::new(AuthError::MissingCredentials, None, Scheme::Basic)),
+            _ => Err(AuthError::MissingCredentials.into()),
         }
     }
 }
@@ -188,35 +171,30 @@ impl Deref for Authenticated {
     }
 }
 
+/// The identity the layer inserted, else the guard's verdict on the
+/// request's credentials (`None`: there were none).
 async fn identity(parts: &Parts) -> Result<Option<Identity>, AuthRejection> {
     if let Some(identity) = parts.extensions.get::<Identity>() {
         return Ok(Some(identity.clone()));
     }
     // Neither the layer nor an `Extension(guard)`: a wiring mistake, shown as 503.
-    let Some(guard) = parts.extensions.get::<Guard>() else {
-        return Err(AuthRejection::new(AuthError::Unavailable, None, Scheme::Bearer));
-    };
+    let guard = parts.extensions.get::<Guard>().ok_or(AuthError::Unavailable)?;
     let value = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
-    // The guard decides; a request without credentials is anonymous here,
-    // and the required extractor turns that into a 401 below.
-    match guard.clone().optional(true).check(value).await {
-        Ok(identity) => Ok(identity),
-        Err(err) => Err(AuthRejection::new(err, Some(guard), guard.challenge_scheme())),
-    }
+    guard.identify(value).await.map_err(|e| AuthRejection(Rejection::from_guard(e, Some(guard))))
+}
+
+/// The identity, or the 401 for its absence rendered by the request's guard.
+async fn required(parts: &Parts) -> Result<Identity, AuthRejection> {
+    identity(parts).await?.ok_or_else(|| {
+        AuthRejection(Rejection::from_guard(AuthError::MissingCredentials, parts.extensions.get::<Guard>()))
+    })
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        match identity(parts).await? {
-            Some(identity) => Ok(Self(identity)),
-            None => {
-                let guard = parts.extensions.get::<Guard>();
-                let scheme = guard.map_or(Scheme::Bearer, Guard::challenge_scheme);
-                Err(AuthRejection::new(AuthError::MissingCredentials, guard, scheme))
-            }
-        }
+        required(parts).await.map(Self)
     }
 }
 
@@ -280,12 +258,10 @@ impl<R: Role> Deref for RequireRole<R> {
 impl<S: Send + Sync, R: Role> FromRequestParts<S> for RequireRole<R> {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticated(identity) =
-            <Authenticated as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        let guard = parts.extensions.get::<Guard>();
-        let scheme = guard.map_or(Scheme::Bearer, Guard::challenge_scheme);
-        require_role(&identity, R::NAME).map_err(|e| AuthRejection::new(e, guard, scheme))?;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let identity = required(parts).await?;
+        require_role(&identity, R::NAME)
+            .map_err(|e| AuthRejection(Rejection::from_guard(e, parts.extensions.get::<Guard>())))?;
         Ok(Self { identity, _role: PhantomData })
     }
 }

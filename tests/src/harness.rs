@@ -75,20 +75,8 @@ pub fn axum_client(demo: &Demo) -> Client {
     Rc::new(move |req: Req| {
         let router = router.clone();
         Box::pin(async move {
-            let mut builder = axum::http::Request::builder().method(req.method).uri(req.path);
-            for (n, v) in &req.headers {
-                builder = builder.header(*n, v.as_bytes());
-            }
-            let request = builder.body(axum::body::Body::from(req.body)).expect("valid request");
-            let res = router.oneshot(request).await.expect("infallible");
-            let status = res.status().as_u16();
-            let headers = res
-                .headers()
-                .iter()
-                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
-            let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
-            Res { status, headers, body }
+            let request = http1_request(&req).body(axum::body::Body::from(req.body)).expect("valid request");
+            read_http1(router.oneshot(request).await.expect("infallible")).await
         })
     })
 }
@@ -113,15 +101,36 @@ pub async fn actix_client(demo: &Demo) -> Client {
                 ),
             };
             let status = res.status().as_u16();
-            let headers = res
-                .headers()
-                .iter()
-                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
+            let headers = header_pairs(res.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
             let body = actix_web::test::read_body(res).await.to_vec();
             Res { status, headers, body }
         })
     })
+}
+
+/// An `http` 1.x request builder (axum and hyper) with the method, path and headers of `req`.
+pub fn http1_request(req: &Req) -> axum::http::request::Builder {
+    let mut builder = axum::http::Request::builder().method(req.method).uri(&req.path);
+    for (n, v) in &req.headers {
+        builder = builder.header(*n, v.as_bytes());
+    }
+    builder
+}
+
+/// Reads an `http` 1.x response (axum and hyper) into a [`Res`].
+pub async fn read_http1<B>(res: axum::http::Response<B>) -> Res
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let status = res.status().as_u16();
+    let headers = header_pairs(res.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
+    let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
+    Res { status, headers, body }
+}
+
+fn header_pairs<'a>(headers: impl Iterator<Item = (&'a str, &'a [u8])>) -> Vec<(String, String)> {
+    headers.map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned())).collect()
 }
 
 /// Replaces `{name}` with the variable's value, and `{b64:a:b}` with

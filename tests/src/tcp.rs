@@ -10,10 +10,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 
-use crate::harness::{Client, Req, Res, demo_args, replay};
+use crate::harness::{Client, Req, Res, demo_args, http1_request, read_http1, replay};
 
 /// The demo binary next to this test binary (`target/<profile>/examples/demo`),
 /// built by `cargo test --workspace` with everything else.
@@ -70,21 +70,11 @@ async fn send(addr: SocketAddr, req: Req) -> Res {
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
     tokio::spawn(conn);
-    let mut builder =
-        hyper::Request::builder().method(req.method).uri(&req.path).header("host", addr.to_string());
-    for (n, v) in &req.headers {
-        builder = builder.header(*n, v.as_bytes());
-    }
-    let request = builder.body(Full::new(Bytes::from(req.body))).expect("request");
-    let res = sender.send_request(request).await.expect("response");
-    let status = res.status().as_u16();
-    let headers = res
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
-    let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
-    Res { status, headers, body }
+    let request = http1_request(&req)
+        .header("host", addr.to_string())
+        .body(Full::new(Bytes::from(req.body)))
+        .expect("request");
+    read_http1(sender.send_request(request).await.expect("response")).await
 }
 
 fn run_over_tcp(dialect: &str, cases: &[crate::table::Case]) {
