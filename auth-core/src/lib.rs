@@ -44,6 +44,7 @@ mod crypto;
 mod dialect;
 mod error;
 mod guard;
+mod hashing;
 mod header;
 mod jwt;
 mod keys;

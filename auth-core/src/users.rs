@@ -129,34 +129,7 @@ fn verify_hash(phc: &str, password: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| hasher().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-/// How many password hashes may run at once: half the CPUs this process
-/// may use, at least one. A login storm then queues instead of taking every
-/// core from the executors that serve other requests.
-fn hashing_slots() -> Arc<tokio::sync::Semaphore> {
-    static SLOTS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
-    SLOTS
-        .get_or_init(|| {
-            let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-            Arc::new(tokio::sync::Semaphore::new((cpus / 2).max(1)))
-        })
-        .clone()
-}
-
-/// Runs a CPU-heavy closure off the async executor, on the blocking pool,
-/// holding one of the bounded hashing slots.
-pub(crate) async fn off_executor<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, UserStoreError> {
-    let failed = |e: &dyn std::fmt::Display| UserStoreError(format!("hashing task failed: {e}"));
-    let slot = hashing_slots().acquire_owned().await.map_err(|e| failed(&e))?;
-    tokio::task::spawn_blocking(move || {
-        let out = f();
-        drop(slot);
-        out
-    })
-    .await
-    .map_err(|e| failed(&e))
-}
+pub(crate) use crate::hashing::off_executor;
 
 #[derive(Clone)]
 struct UserEntry {
