@@ -297,6 +297,13 @@ impl Authority {
         self.issue(&principal).await
     }
 
+    /// Like [`login`](Self::login) for dialects with one token type: an
+    /// access token only, no refresh token and no family.
+    pub async fn login_access(&self, username: &str, password: &str) -> Result<TokenPair, AuthError> {
+        let principal = self.check_password(username, password).await?;
+        self.issue_access(&principal).await
+    }
+
     /// The throttled password check behind [`login`](Self::login), for
     /// dialects that issue something other than a JWT pair.
     pub async fn check_password(&self, username: &str, password: &str) -> Result<Principal, AuthError> {

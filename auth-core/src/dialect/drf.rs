@@ -90,14 +90,13 @@ impl Dialect for Drf {
         let authority = ctx.authority;
         match action {
             Action::Login => {
-                let principal = authority
-                    .check_password(ctx.body.require("username")?, ctx.body.require("password")?)
+                let pair = authority
+                    .login_access(ctx.body.require("username")?, ctx.body.require("password")?)
                     .await?;
-                let pair = authority.issue_access(&principal).await?;
                 let body = json!({
                     "access_token": pair.access_token,
                     "expires_in": iso8601(pair.access_claims.exp),
-                    "user": principal.username,
+                    "user": pair.access_claims.username,
                 });
                 Ok(AuthResponse::json(200, &body))
             }

@@ -75,11 +75,11 @@ impl Dialect for Sachet {
         let authority = ctx.authority;
         match action {
             Action::Login => {
-                let principal = authority
-                    .check_password(ctx.body.require("username")?, ctx.body.require("password")?)
+                let pair = authority
+                    .login_access(ctx.body.require("username")?, ctx.body.require("password")?)
                     .await?;
-                let pair = authority.issue_access(&principal).await?;
-                Ok(success("Logged in.", &principal.username, &pair.access_token))
+                let username = pair.access_claims.username.as_deref().unwrap_or_default();
+                Ok(success("Logged in.", username, &pair.access_token))
             }
             Action::Extend => {
                 let pair = authority.extend(&bearer(ctx.request)?).await?;
