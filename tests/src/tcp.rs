@@ -96,3 +96,38 @@ fn every_dialect_over_tcp_on_both_frameworks() {
         run_over_tcp(dialect, &cases);
     }
 }
+
+#[test]
+fn demo_cli_refuses_bad_options_in_one_line_and_lists_them_in_help() {
+    for bad in [
+        &["--framework", "rocket"][..],
+        &["--dialect", "oauth1"],
+        &["--secret", "too-short"],
+        &["--user", "no-password"],
+        &["--access-ttl", "soon"],
+        &["--addr", "not-an-address"],
+        &["--no-such-flag"],
+    ] {
+        let out = Command::new(demo_binary()).args(bad).output().expect("demo runs");
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{bad:?}: {stderr}");
+        assert!(stderr.starts_with("demo: "), "{bad:?}: {stderr}");
+    }
+    let help = Command::new(demo_binary()).arg("--help").output().expect("demo runs");
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--framework",
+        "--dialect",
+        "--addr",
+        "--user",
+        "--client",
+        "--secret",
+        "--access-ttl",
+        "--refresh-ttl",
+        "--refresh-window",
+    ] {
+        assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
+    }
+}
