@@ -2,7 +2,7 @@
 
 use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, web};
-use auth_core::{AuthError, AuthRequest, RouteSet};
+use auth_core::{AuthRequest, RouteSet};
 
 use crate::convert::to_http;
 
@@ -48,23 +48,15 @@ async fn serve(routes: &RouteSet, req: HttpRequest, payload: web::Payload) -> au
         None => req.path().to_owned(),
     };
     let method = req.method().as_str();
-    // Route first: a wrong method or path is answered before any body is read.
-    if let Err(err) = routes.route(method, &path) {
-        return routes.dialect().render_error(&err);
+    // Route first: a wrong method, path or declared size is answered before any body is read.
+    if let Err(res) = routes.preflight(method, &path, req.headers().get(CONTENT_LENGTH).map(|v| v.as_bytes()))
+    {
+        return res;
     }
-    let limit = routes.max_body();
-    let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return routes.dialect().render_error(&AuthError::PayloadTooLarge);
-    }
-    let body = match payload.to_bytes_limited(limit).await {
+    let body = match payload.to_bytes_limited(routes.max_body()).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => {
-            return routes
-                .dialect()
-                .render_error(&AuthError::InvalidRequest("the request body could not be read".into()));
-        }
-        Err(_) => return routes.dialect().render_error(&AuthError::PayloadTooLarge),
+        Ok(Err(_)) => return routes.unreadable_body(false),
+        Err(_) => return routes.unreadable_body(true),
     };
     let header = |name| req.headers().get(name).map(|v: &actix_web::http::header::HeaderValue| v.as_bytes());
     let request = AuthRequest {

@@ -142,11 +142,52 @@ impl RouteSet {
         if allow.is_empty() { Err(AuthError::NotFound) } else { Err(AuthError::MethodNotAllowed { allow }) }
     }
 
+    /// What adapters check before reading a body: the route exists for
+    /// this method, and a declared `Content-Length` (raw header value) is
+    /// within the limit. `Err` is the response to send at once.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap())).build();
+    /// use auth_core::{RouteSet, Standard};
+    /// let routes = RouteSet::new(authority, Standard).body_limit(10);
+    /// assert!(routes.preflight("POST", "/login", Some(b"10")).is_ok());
+    /// assert_eq!(routes.preflight("POST", "/login", Some(b"11")).unwrap_err().status, 413);
+    /// assert_eq!(routes.preflight("GET", "/login", None).unwrap_err().status, 405);
+    /// ```
+    pub fn preflight(
+        &self,
+        method: &str,
+        path: &str,
+        content_length: Option<&[u8]>,
+    ) -> Result<(), AuthResponse> {
+        self.route(method, path).map_err(|e| self.reject(&e))?;
+        let declared = content_length.and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+        if declared.is_some_and(|len| len > self.body_limit as u64) {
+            return Err(self.reject(&AuthError::PayloadTooLarge));
+        }
+        Ok(())
+    }
+
+    /// The response for a body that could not be read: 413 when it was over
+    /// the limit, 400 otherwise.
+    pub fn unreadable_body(&self, too_large: bool) -> AuthResponse {
+        self.reject(&if too_large {
+            AuthError::PayloadTooLarge
+        } else {
+            AuthError::InvalidRequest("the request body could not be read".into())
+        })
+    }
+
+    /// Renders `err` in the dialect's envelope.
+    pub fn reject(&self, err: &AuthError) -> AuthResponse {
+        self.dialect.render_error(err)
+    }
+
     /// Answers one request. Never fails: errors become the dialect's error response.
     pub async fn handle(&self, request: AuthRequest) -> AuthResponse {
         match self.try_handle(&request).await {
             Ok(res) => res,
-            Err(err) => self.dialect.render_error(&err),
+            Err(err) => self.reject(&err),
         }
     }
 

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use auth_core::{AuthError, AuthRequest, RouteSet};
+use auth_core::{AuthRequest, RouteSet};
 use axum::body::Body;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Request, Response};
@@ -67,25 +67,14 @@ where
     let (parts, body) = request.into_parts();
     let method = parts.method.as_str();
     let path = parts.uri.path();
-    // Route first: a wrong method or path is answered before any body is read.
-    if let Err(err) = routes.route(method, path) {
-        return routes.dialect().render_error(&err);
+    // Route first: a wrong method, path or declared size is answered before any body is read.
+    if let Err(res) = routes.preflight(method, path, parts.headers.get(CONTENT_LENGTH).map(|v| v.as_bytes()))
+    {
+        return res;
     }
-    let limit = routes.max_body();
-    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return routes.dialect().render_error(&AuthError::PayloadTooLarge);
-    }
-    let bytes = match Limited::new(body, limit).collect().await {
+    let bytes = match Limited::new(body, routes.max_body()).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-            return routes.dialect().render_error(&AuthError::PayloadTooLarge);
-        }
-        Err(_) => {
-            return routes
-                .dialect()
-                .render_error(&AuthError::InvalidRequest("the request body could not be read".into()));
-        }
+        Err(err) => return routes.unreadable_body(err.is::<http_body_util::LengthLimitError>()),
     };
     let header = |name| parts.headers.get(name).map(|v: &http::HeaderValue| v.as_bytes());
     let request = AuthRequest {
