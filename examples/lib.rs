@@ -75,6 +75,8 @@ impl Demo {
         if config.refresh_window.is_some() {
             authority_config.refresh_window = config.refresh_window;
         }
+        // A deleted or disabled user's tokens stop working at once.
+        authority_config.check_principal = true;
         let authority = Authority::builder(KeySet::new(key)).users(users).config(authority_config).build();
         let mount = dialect.default_mount();
         let routes = RouteSet::from_shared(authority.clone(), dialect).at(mount);

@@ -16,3 +16,16 @@ pub fn sachet_user(identity: &Identity, username: &str) -> Result<Value, AuthErr
     require_self_or_role(identity, username, "admin")?;
     Ok(json!({"status": "success", "username": username}))
 }
+
+/// The methods a demo `GET` route answers (`HEAD` is `GET` without a body).
+pub const GET: &[&str] = &["GET", "HEAD"];
+
+/// The methods a demo `POST` route answers.
+pub const POST: &[&str] = &["POST"];
+
+/// What a demo route answers to a method it does not serve: 405 with
+/// `Allow`, before any authentication (a wrong method is not a missing
+/// token), the same in both frameworks.
+pub fn wrong_method(allow: &[&'static str]) -> AuthError {
+    AuthError::MethodNotAllowed { allow: allow.to_vec() }
+}

@@ -2,7 +2,13 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use auth_core::AuthResponse;
+use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use auth_core::{AuthResponse, AuthorizationHeader};
+
+/// Every `Authorization` value of a request, for the core to judge.
+pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationHeader {
+    AuthorizationHeader::from_values(headers.get_all(AUTHORIZATION).map(HeaderValue::as_bytes))
+}
 
 /// Copies status, headers and body.
 pub(crate) fn to_http(res: AuthResponse) -> HttpResponse {

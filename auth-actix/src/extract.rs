@@ -9,12 +9,11 @@ use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use auth_core::{AuthError, Credentials, Guard, Identity, Rejection, Scheme, credentials_of, require_role};
 use futures_util::future::LocalBoxFuture;
 
-use crate::convert::to_http;
+use crate::convert::{authorization, to_http};
 
 /// Why an extractor refused a request: the core's [`Rejection`] (rendered
 /// through the request's [`Guard`] when there is one), as a `ResponseError`.
@@ -74,8 +73,7 @@ fn guard_of(req: &HttpRequest) -> Option<Guard> {
 }
 
 fn credentials(req: &HttpRequest, scheme: Scheme) -> Result<Credentials, AuthRejection> {
-    let value = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
-    credentials_of(value, scheme)
+    credentials_of(&authorization(req.headers()), scheme)
         .map_err(|e| AuthRejection(Rejection::new(e, guard_of(req).as_ref(), scheme)))
 }
 
@@ -168,8 +166,8 @@ async fn identity(req: HttpRequest) -> Result<(Option<Identity>, Option<Guard>),
     }
     // Neither the middleware nor a registered guard: a wiring mistake, shown as 503.
     let guard = guard.ok_or(AuthError::Unavailable)?;
-    let value = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
-    match guard.identify(value.as_deref()).await {
+    let header = authorization(req.headers());
+    match guard.identify_header(&header).await {
         Ok(identity) => Ok((identity, Some(guard))),
         Err(err) => Err(AuthRejection(Rejection::from_guard(err, Some(&guard)))),
     }

@@ -5,12 +5,11 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{Error, HttpMessage};
 use auth_core::Guard;
 use futures_util::future::LocalBoxFuture;
 
-use crate::convert::to_http;
+use crate::convert::{authorization, to_http};
 
 /// An actix-web middleware that authenticates requests with a [`Guard`].
 ///
@@ -85,8 +84,8 @@ where
         let service = Rc::clone(&self.service);
         let guard = self.guard.clone();
         Box::pin(async move {
-            let authorization = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
-            match guard.check(authorization.as_deref()).await {
+            let header = authorization(req.headers());
+            match guard.check_header(&header).await {
                 Ok(identity) => {
                     if let Some(identity) = identity {
                         req.extensions_mut().insert(identity);

@@ -1,10 +1,10 @@
 //! [`routes`]: a dialect's route set, mounted with `configure`.
 
-use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, web};
 use auth_core::{AuthRequest, RouteSet};
 
-use crate::convert::to_http;
+use crate::convert::{authorization, to_http};
 
 /// Mounts `routes` on the `App` or `Scope` being configured: every path
 /// below it goes to the core's route engine. Bodies over the route set's
@@ -62,7 +62,7 @@ async fn serve(routes: &RouteSet, req: HttpRequest, payload: web::Payload) -> au
     let request = AuthRequest {
         method: method.to_owned(),
         path,
-        authorization: header(AUTHORIZATION).map(<[u8]>::to_vec),
+        authorization: authorization(req.headers()),
         content_type: header(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v).into_owned()),
         body: body.to_vec(),
     };

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::claims::{Audience, Claims, Identity, TokenUse};
 use crate::error::{AuthError, TokenRejection};
 use crate::header::Credentials;
-use crate::jwt::{self, Expiry, Validation};
+use crate::jwt::{self, Expect, Expiry, Validation};
 use crate::keys::KeySet;
 use crate::store::{MemoryStore, Rotation, Store, TokenRef};
 use crate::users::{MemoryUsers, Principal, UserStore};
@@ -62,6 +62,12 @@ pub struct AuthorityConfig {
     pub claim_style: ClaimStyle,
     /// What `Basic` credentials are. Default: username and password.
     pub basic: BasicCredentials,
+    /// Asks the [`UserStore`] on every authentication whether the token's
+    /// subject still exists ([`UserStore::load`]), so that deleting or
+    /// disabling a user cuts their tokens off at once rather than when they
+    /// expire (simplejwt does this by default). Costs one user-store lookup
+    /// per request (see BENCHMARKS.md). Default off.
+    pub check_principal: bool,
 }
 
 /// How issued tokens spell the claims that dialects name differently.
@@ -113,6 +119,7 @@ impl Default for AuthorityConfig {
             failure_window: Duration::from_secs(15 * 60),
             claim_style: ClaimStyle::default(),
             basic: BasicCredentials::default(),
+            check_principal: false,
         }
     }
 }
@@ -152,6 +159,25 @@ impl AuthorityConfig {
     pub fn validation(mut self, validation: Validation) -> Self {
         self.validation = validation;
         self
+    }
+
+    /// Turns the per-request principal check on or off.
+    ///
+    /// ```
+    /// assert!(auth_core::AuthorityConfig::default().check_principal(true).check_principal);
+    /// ```
+    pub fn check_principal(mut self, check: bool) -> Self {
+        self.check_principal = check;
+        self
+    }
+
+    /// The longest lifetime (`exp - iat`) this configuration issues tokens
+    /// of `token_use` for; verification refuses longer ones.
+    pub fn max_lifetime(&self, token_use: TokenUse) -> Duration {
+        match token_use {
+            TokenUse::Access => self.access_ttl,
+            TokenUse::Refresh => self.refresh_ttl,
+        }
     }
 
     /// Sets the failed-login limit and its window.
@@ -375,10 +401,13 @@ impl Authority {
     }
 
     fn sign(&self, claims: &Claims, principal: &Principal) -> Result<String, AuthError> {
-        jwt::sign(&self.inner.keys, claims, &principal.extra, &self.inner.config.claim_style).map_err(|e| {
-            tracing::error!(error = %e, "signing a token failed");
-            AuthError::Unavailable
-        })
+        let cfg = &self.inner.config;
+        jwt::sign(&self.inner.keys, &cfg.validation, claims, &principal.extra, &cfg.claim_style).map_err(
+            |e| {
+                tracing::error!(error = %e, "signing a token failed");
+                AuthError::Unavailable
+            },
+        )
     }
 
     /// Fails once the refresh window since `auth_time` is over.
@@ -427,17 +456,16 @@ impl Authority {
         })
     }
 
+    fn expect(&self, token_use: TokenUse, expiry: Expiry) -> Expect {
+        Expect { token_use, max_lifetime: secs(self.inner.config.max_lifetime(token_use)), expiry }
+    }
+
     /// Verifies a token's signature and claims for `expected` use, without
     /// asking the store. `now` is seconds since the epoch.
     pub fn verify(&self, token: &str, expected: TokenUse, now: i64) -> Result<Identity, TokenRejection> {
-        let v = jwt::verify(
-            &self.inner.keys,
-            &self.inner.config.validation,
-            token,
-            expected,
-            Expiry::Enforce,
-            now,
-        )?;
+        let cfg = &self.inner.config;
+        let expect = self.expect(expected, Expiry::Enforce);
+        let v = jwt::verify(&self.inner.keys, &cfg.validation, token, expect, now)?;
         Ok(Identity::new(v.claims, v.payload))
     }
 
@@ -448,15 +476,9 @@ impl Authority {
         token: &str,
         expected: TokenUse,
     ) -> Result<Identity, TokenRejection> {
-        let now = crate::time::now();
-        let v = jwt::verify(
-            &self.inner.keys,
-            &self.inner.config.validation,
-            token,
-            expected,
-            Expiry::Ignore,
-            now,
-        )?;
+        let cfg = &self.inner.config;
+        let expect = self.expect(expected, Expiry::Ignore);
+        let v = jwt::verify(&self.inner.keys, &cfg.validation, token, expect, crate::time::now())?;
         Ok(Identity::new(v.claims, v.payload))
     }
 
@@ -475,11 +497,23 @@ impl Authority {
         Ok(())
     }
 
-    /// Authenticates an access token: signature, claims, use and revocation.
+    /// With [`AuthorityConfig::check_principal`] on, fails with
+    /// [`TokenRejection::InactivePrincipal`] unless the user store still
+    /// knows `sub`.
+    pub async fn check_principal(&self, sub: &str) -> Result<(), AuthError> {
+        if self.inner.config.check_principal && self.inner.users.load(sub).await?.is_none() {
+            return Err(AuthError::InvalidToken(TokenRejection::InactivePrincipal));
+        }
+        Ok(())
+    }
+
+    /// Authenticates an access token: signature, claims, use, revocation
+    /// and (when configured) the principal.
     pub async fn authenticate_token(&self, token: &str) -> Result<Identity, AuthError> {
         let now = crate::time::now();
         let identity = self.verify(token, TokenUse::Access, now).map_err(AuthError::InvalidToken)?;
         self.check_revocation(&identity.claims, now).await?;
+        self.check_principal(&identity.claims.sub).await?;
         Ok(identity)
     }
 
@@ -569,14 +603,17 @@ impl Authority {
         })
     }
 
-    /// RFC 7662-style introspection: the claims of a live access or refresh
-    /// token, `None` for anything else.
-    pub async fn introspect(&self, token: &str) -> Result<Option<Claims>, AuthError> {
+    /// RFC 7662-style introspection: the claims of a live token of use
+    /// `token_use`, `None` for anything else (a refresh token asked about
+    /// as an access token included).
+    pub async fn introspect(&self, token: &str, token_use: TokenUse) -> Result<Option<Claims>, AuthError> {
         let now = crate::time::now();
-        let verified =
-            self.verify(token, TokenUse::Access, now).or_else(|_| self.verify(token, TokenUse::Refresh, now));
-        let Ok(identity) = verified else { return Ok(None) };
-        match self.check_revocation(&identity.claims, now).await {
+        let Ok(identity) = self.verify(token, token_use, now) else { return Ok(None) };
+        let live = async {
+            self.check_revocation(&identity.claims, now).await?;
+            self.check_principal(&identity.claims.sub).await
+        };
+        match live.await {
             Ok(()) => Ok(Some(Claims::clone(&identity.claims))),
             Err(AuthError::InvalidToken(_)) => Ok(None),
             Err(other) => Err(other),
@@ -607,18 +644,17 @@ impl Authority {
     }
 
     /// Logs out: revokes the access token and its family, and the family of
-    /// `refresh_token` when it is given and belongs to the same subject.
+    /// `refresh_token` when it is one of ours and belongs to the same
+    /// subject. Any other `refresh_token` is ignored without an error
+    /// (RFC 7009 section 2.2: an invalid token is no reason to fail, and an
+    /// error would tell a caller which tokens are valid).
     pub async fn logout(&self, identity: &Identity, refresh_token: Option<&str>) -> Result<(), AuthError> {
         self.revoke(&identity.claims).await?;
         if let Some(family) = &identity.claims.fam {
             self.revoke_family(family).await?;
         }
-        if let Some(token) = refresh_token {
-            let refresh =
-                self.verify_ignoring_expiry(token, TokenUse::Refresh).map_err(AuthError::InvalidToken)?;
-            if refresh.claims.sub != identity.claims.sub {
-                return Err(AuthError::Forbidden);
-            }
+        let refresh = refresh_token.and_then(|t| self.verify_ignoring_expiry(t, TokenUse::Refresh).ok());
+        if let Some(refresh) = refresh.filter(|r| r.claims.sub == identity.claims.sub) {
             if let Some(family) = &refresh.claims.fam {
                 self.revoke_family(family).await?;
             }

@@ -28,9 +28,13 @@ pub enum TokenRejection {
     /// The header's `kid` names no key of the key set.
     #[error("the token's key is unknown")]
     UnknownKey,
-    /// The header carries `crit`, `jku`, `x5u`, `x5c` or `jwk`.
+    /// The header carries a parameter outside the allow-list (`crit`,
+    /// `jku`, `x5u`, `x5c`, `jwk`, `zip`, `enc`, or anything not configured).
     #[error("the token's header has a forbidden parameter")]
     ForbiddenHeader,
+    /// The header's `typ` is not one of the accepted token types.
+    #[error("the token's type is not accepted")]
+    Type,
     /// The signature does not verify.
     #[error("the token's signature is invalid")]
     Signature,
@@ -46,9 +50,19 @@ pub enum TokenRejection {
     /// `iss` differs from the configured issuer.
     #[error("the token's issuer is not accepted")]
     Issuer,
-    /// `aud` does not contain the configured audience.
+    /// `aud` does not contain the configured audience, or the token carries
+    /// `aud` while none is configured.
     #[error("the token's audience is not accepted")]
     Audience,
+    /// A required claim (`sub`, `jti`, `iat`) is absent or empty.
+    #[error("the token lacks the `{0}` claim")]
+    MissingClaim(&'static str),
+    /// A claim has an impossible value (a negative `iat`, an over-long `jti`...).
+    #[error("the token's `{0}` claim is invalid")]
+    InvalidClaim(&'static str),
+    /// `exp - iat` is longer than this service issues tokens of that use for.
+    #[error("the token's lifetime is longer than allowed")]
+    Lifetime,
     /// A refresh token where an access token is expected, or the reverse.
     #[error("the token is not usable here")]
     WrongUse,
@@ -61,6 +75,9 @@ pub enum TokenRejection {
     /// The refresh window since the original login is over.
     #[error("the session has expired")]
     SessionExpired,
+    /// The token's subject no longer exists or is disabled (principal check on).
+    #[error("the token's subject is no longer active")]
+    InactivePrincipal,
     /// Opaque credentials that match nothing the store knows.
     #[error("the credentials are not valid")]
     Unknown,

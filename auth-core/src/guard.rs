@@ -23,7 +23,7 @@ use crate::authority::Authority;
 use crate::claims::Identity;
 use crate::dialect::Dialect;
 use crate::error::AuthError;
-use crate::header::{Credentials, HeaderError, Scheme, parse_authorization};
+use crate::header::{AuthorizationHeader, Credentials, Scheme, credentials_in};
 use crate::response::AuthResponse;
 use crate::routes::RouteSet;
 
@@ -168,14 +168,11 @@ impl Guard {
         self.schemes.first().copied().unwrap_or(Scheme::Bearer)
     }
 
-    /// Reads credentials of an accepted scheme: `Ok(None)` when there are
-    /// none (or only of another scheme).
+    /// Reads credentials of an accepted scheme from one header value:
+    /// `Ok(None)` when there are none, or only of another scheme (whatever
+    /// its value: this route does not read it).
     pub fn credentials(&self, authorization: Option<&[u8]>) -> Result<Option<Credentials>, AuthError> {
-        match parse_authorization(authorization) {
-            Ok(c) if self.schemes.contains(&c.scheme()) => Ok(Some(c)),
-            Ok(_) | Err(HeaderError::Missing | HeaderError::UnsupportedScheme) => Ok(None),
-            Err(other) => Err(other.into()),
-        }
+        Ok(credentials_in(authorization, &self.schemes)?)
     }
 
     /// Authenticates a request from its raw `Authorization` value.
@@ -187,6 +184,22 @@ impl Guard {
         }
     }
 
+    /// [`check`](Self::check) for the request's `Authorization` header as
+    /// the adapter found it: a repeated header is 400 `invalid_request`.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap())).build();
+    /// use auth_core::{AuthorizationHeader, Guard};
+    /// let guard = Guard::new(authority);
+    /// let two = AuthorizationHeader::from_values([&b"Bearer a.b.c"[..], b"Bearer d.e.f"]);
+    /// assert_eq!(guard.check_header(&two).await.unwrap_err().status(), 400);
+    /// # })
+    /// ```
+    pub async fn check_header(&self, header: &AuthorizationHeader) -> Result<Option<Identity>, AuthError> {
+        self.check(header.value()?).await
+    }
+
     /// Like [`check`](Self::check) in optional mode, whatever this guard's
     /// mode: `Ok(None)` without credentials, an error for bad ones. What
     /// extractors use when no middleware ran before them.
@@ -195,6 +208,11 @@ impl Guard {
             Some(credentials) => self.authority.authenticate(&credentials).await.map(Some),
             None => Ok(None),
         }
+    }
+
+    /// [`identify`](Self::identify) for the request's header as the adapter found it.
+    pub async fn identify_header(&self, header: &AuthorizationHeader) -> Result<Option<Identity>, AuthError> {
+        self.identify(header.value()?).await
     }
 
     /// The response for a refused request: the core's status and headers,

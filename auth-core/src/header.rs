@@ -1,9 +1,12 @@
 //! Parsing the `Authorization` header into [`Credentials`].
 //!
-//! Scheme names are case-insensitive (RFC 7235); the credentials of `Bearer`
-//! and `Token` must match the token68 grammar; `Basic` is strict base64 of
-//! UTF-8 `user:password`, split at the first colon. The whole value is capped
-//! at [`MAX_HEADER_LEN`] bytes. Every failure is a [`HeaderError`], never a panic.
+//! Scheme names are case-insensitive (RFC 7235) and separated from the
+//! credentials by one or more spaces (a tab is malformed); the credentials
+//! of `Bearer` and `Token` must match the token68 grammar; `Basic` is strict
+//! base64 of UTF-8 `user:password`, split at the first colon. The whole
+//! value is capped at [`MAX_HEADER_LEN`] bytes, and a request with more than
+//! one `Authorization` header is malformed ([`AuthorizationHeader`]). Every
+//! failure is a [`HeaderError`], never a panic.
 //!
 //! ```
 //! use auth_core::{parse_authorization, Credentials};
@@ -116,6 +119,10 @@ pub enum HeaderError {
     /// No `Authorization` header at all.
     #[error("no credentials")]
     Missing,
+    /// More than one `Authorization` header: which one counts would be a
+    /// guess, and two parsers guessing differently is an attack.
+    #[error("more than one authorization header")]
+    Repeated,
     /// A scheme this crate does not handle (treated like missing credentials).
     #[error("unsupported authentication scheme")]
     UnsupportedScheme,
@@ -157,24 +164,46 @@ impl From<HeaderError> for AuthError {
 /// let creds = parse_authorization(Some(b"Basic YWxpY2U6czNjcjN0OnghIQ==")).unwrap();
 /// assert_eq!(creds, Credentials::Basic { user: "alice".into(), password: "s3cr3t:x!!".into() });
 /// assert_eq!(parse_authorization(Some(b"Basic abcde")), Err(HeaderError::InvalidBase64));
+/// assert_eq!(parse_authorization(Some(b"Bearer\tabc")), Err(HeaderError::Malformed));
 /// ```
 pub fn parse_authorization(value: Option<&[u8]>) -> Result<Credentials, HeaderError> {
+    let (scheme, rest) = split_scheme(value)?;
+    parse_credentials(scheme, rest)
+}
+
+/// The scheme of a header value and the bytes after the separating spaces.
+/// A well-formed scheme this crate does not handle is
+/// [`HeaderError::UnsupportedScheme`]; the credentials are not looked at.
+fn split_scheme(value: Option<&[u8]>) -> Result<(Scheme, &[u8]), HeaderError> {
     let value = value.ok_or(HeaderError::Missing)?;
     if value.len() > MAX_HEADER_LEN {
         return Err(HeaderError::TooLong);
     }
-    let value = value.trim_ascii();
+    // What HTTP calls optional whitespace around a field value.
+    let value = trim_ows(value);
     if value.is_empty() {
         return Err(HeaderError::Missing);
     }
-    let split = value.iter().position(|b| *b == b' ' || *b == b'\t');
-    let (name, rest) = match split {
-        Some(i) => (&value[..i], value[i..].trim_ascii_start()),
+    let (name, rest) = match value.iter().position(|b| *b == b' ') {
+        Some(i) => (&value[..i], &value[i..]),
         None => (value, &value[value.len()..]),
     };
-    let Some(scheme) = Scheme::from_name(name) else {
-        return Err(HeaderError::UnsupportedScheme);
-    };
+    if !name.iter().all(|b| TCHAR[usize::from(*b)]) {
+        return Err(HeaderError::Malformed);
+    }
+    let scheme = Scheme::from_name(name).ok_or(HeaderError::UnsupportedScheme)?;
+    let start = rest.iter().position(|b| *b != b' ').unwrap_or(rest.len());
+    Ok((scheme, &rest[start..]))
+}
+
+fn trim_ows(value: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
+    let end = value.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
+    &value[start..end]
+}
+
+fn parse_credentials(scheme: Scheme, rest: &[u8]) -> Result<Credentials, HeaderError> {
     if rest.is_empty() {
         return Err(HeaderError::Malformed);
     }
@@ -193,19 +222,121 @@ pub fn parse_authorization(value: Option<&[u8]>) -> Result<Credentials, HeaderEr
     }
 }
 
-/// Credentials of exactly `scheme`: another scheme or none is
-/// [`AuthError::MissingCredentials`] (401), a malformed header 400.
+/// Credentials of one of `accepted` schemes, `Ok(None)` when there are
+/// none: no header, or a scheme not accepted, whatever follows it (RFC 6750
+/// section 3.1: a client that used another scheme gets a bare challenge,
+/// not an error about credentials this route never reads). Repeated,
+/// over-long or malformed headers of an accepted scheme are errors.
 ///
 /// ```
-/// use auth_core::{credentials_of, AuthError, Credentials, Scheme};
-/// assert_eq!(credentials_of(Some(b"Token abc"), Scheme::Token), Ok(Credentials::Token("abc".into())));
-/// assert_eq!(credentials_of(Some(b"Token abc"), Scheme::Bearer), Err(AuthError::MissingCredentials));
+/// use auth_core::{credentials_among, AuthorizationHeader, Credentials, HeaderError, Scheme};
+/// let junk = AuthorizationHeader::from(&b"Basic !!not-base64!!"[..]);
+/// assert_eq!(credentials_among(&junk, &[Scheme::Bearer]), Ok(None));
+/// assert_eq!(credentials_among(&junk, &[Scheme::Basic]), Err(HeaderError::InvalidToken68));
+/// let two = AuthorizationHeader::from_values([&b"Bearer a"[..], b"Bearer b"]);
+/// assert_eq!(credentials_among(&two, &[Scheme::Bearer]), Err(HeaderError::Repeated));
 /// ```
-pub fn credentials_of(value: Option<&[u8]>, scheme: Scheme) -> Result<Credentials, AuthError> {
-    match parse_authorization(value) {
-        Ok(c) if c.scheme() == scheme => Ok(c),
-        Ok(_) => Err(AuthError::MissingCredentials),
-        Err(e) => Err(e.into()),
+pub fn credentials_among(
+    header: &AuthorizationHeader,
+    accepted: &[Scheme],
+) -> Result<Option<Credentials>, HeaderError> {
+    credentials_in(header.value()?, accepted)
+}
+
+/// [`credentials_among`] for one raw header value.
+pub(crate) fn credentials_in(
+    value: Option<&[u8]>,
+    accepted: &[Scheme],
+) -> Result<Option<Credentials>, HeaderError> {
+    match split_scheme(value) {
+        Ok((scheme, rest)) if accepted.contains(&scheme) => parse_credentials(scheme, rest).map(Some),
+        Ok(_) | Err(HeaderError::Missing | HeaderError::UnsupportedScheme) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+/// Credentials of exactly `scheme`: another scheme or none is
+/// [`AuthError::MissingCredentials`] (401), a malformed or repeated header 400.
+///
+/// ```
+/// use auth_core::{credentials_of, AuthError, AuthorizationHeader, Credentials, Scheme};
+/// let header = AuthorizationHeader::from(&b"Token abc"[..]);
+/// assert_eq!(credentials_of(&header, Scheme::Token), Ok(Credentials::Token("abc".into())));
+/// assert_eq!(credentials_of(&header, Scheme::Bearer), Err(AuthError::MissingCredentials));
+/// ```
+pub fn credentials_of(header: &AuthorizationHeader, scheme: Scheme) -> Result<Credentials, AuthError> {
+    credentials_among(header, &[scheme])?.ok_or(AuthError::MissingCredentials)
+}
+
+/// A request's `Authorization` header as an adapter found it: absent, one
+/// value, or repeated (which is malformed, whatever the values).
+///
+/// ```
+/// use auth_core::{AuthorizationHeader, HeaderError};
+/// let values: [&[u8]; 1] = [b"Bearer abc"];
+/// let one = AuthorizationHeader::from_values(values);
+/// assert_eq!(one.value(), Ok(Some(&b"Bearer abc"[..])));
+/// assert_eq!(AuthorizationHeader::from_values(Vec::<&[u8]>::new()).value(), Ok(None));
+/// let two = AuthorizationHeader::from_values([&b"Bearer a"[..], b"Basic Og=="]);
+/// assert_eq!(two.value(), Err(HeaderError::Repeated));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum AuthorizationHeader {
+    /// No `Authorization` header.
+    #[default]
+    Absent,
+    /// Exactly one, with this raw value.
+    One(Vec<u8>),
+    /// Two or more.
+    Repeated,
+}
+
+impl AuthorizationHeader {
+    /// From every value of the header, in any order.
+    pub fn from_values<'a, I: IntoIterator<Item = &'a [u8]>>(values: I) -> Self {
+        let mut values = values.into_iter();
+        match (values.next(), values.next()) {
+            (None, _) => Self::Absent,
+            (Some(one), None) => Self::One(one.to_vec()),
+            (Some(_), Some(_)) => Self::Repeated,
+        }
+    }
+
+    /// The one value, `None` without a header, an error when repeated.
+    pub fn value(&self) -> Result<Option<&[u8]>, HeaderError> {
+        match self {
+            Self::Absent => Ok(None),
+            Self::One(v) => Ok(Some(v)),
+            Self::Repeated => Err(HeaderError::Repeated),
+        }
+    }
+
+    /// Whether the request had any `Authorization` header.
+    pub fn is_present(&self) -> bool {
+        !matches!(self, Self::Absent)
+    }
+}
+
+impl From<&[u8]> for AuthorizationHeader {
+    fn from(value: &[u8]) -> Self {
+        Self::One(value.to_vec())
+    }
+}
+
+impl From<Option<&[u8]>> for AuthorizationHeader {
+    fn from(value: Option<&[u8]>) -> Self {
+        value.map_or(Self::Absent, Self::from)
+    }
+}
+
+/// Never prints the value (it holds a token or a password).
+impl std::fmt::Debug for AuthorizationHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Absent => f.write_str("Absent"),
+            Self::One(v) => write!(f, "One(<{} bytes redacted>)", v.len()),
+            Self::Repeated => f.write_str("Repeated"),
+        }
     }
 }
 
@@ -218,6 +349,35 @@ fn parse_basic(encoded: &[u8]) -> Result<Credentials, HeaderError> {
     }
     Ok(Credentials::Basic { user: user.to_owned(), password: password.to_owned() })
 }
+
+/// The characters of an RFC 9110 `token` (a scheme name).
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    table
+};
 
 /// The characters of token68 before its `=` padding, as a lookup table
 /// (the check runs over every byte of every token).

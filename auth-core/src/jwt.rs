@@ -7,39 +7,71 @@
 //! check every rule ourselves.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 
 use crate::authority::ClaimStyle;
 use crate::claims::{Claims, TokenUse};
 use crate::error::TokenRejection;
 use crate::keys::KeySet;
+use crate::strict_json::{Checked, Key, Seen, duplicate};
+
+/// The longest `jti` accepted, in bytes.
+pub const MAX_JTI_LEN: usize = 128;
+
+/// JOSE header parameters that are never accepted, even when configured:
+/// the key-carrying ones (`jku`, `jwk`, `x5u`, `x5c`), `crit` (we implement
+/// no extension), and the JWE markers `zip` and `enc` (we verify JWS only).
+pub const FORBIDDEN_HEADER_PARAMS: &[&str] = &["crit", "jku", "jwk", "x5u", "x5c", "zip", "enc"];
 
 /// The rules a token must pass, besides its signature.
 ///
+/// The JOSE header is an allow-list: `alg` (equal to the key's), optional
+/// `kid` and `typ` (one of [`token_types`](Self::token_types)), and only the
+/// extra parameters named in [`header_params`](Self::header_params).
+///
 /// ```
 /// use auth_core::Validation;
-/// let v = Validation::default().with_issuer("https://auth.example").with_audience("api");
+/// let v = Validation::default().with_issuer("https://auth.example").with_audience("api").with_token_type("at+jwt");
 /// assert_eq!(v.leeway, 5);
+/// assert_eq!(v.token_types, ["JWT", "at+jwt"]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validation {
-    /// Seconds of clock skew tolerated on `exp`, `nbf` and `iat`. Default 5.
+    /// Seconds of clock skew tolerated on `exp`, `nbf`, `iat` and on a
+    /// token's lifetime. Default 5.
     pub leeway: i64,
     /// When set, `iss` must be this string.
     pub issuer: Option<String>,
-    /// When set, `aud` must be or contain this string.
+    /// When set, `aud` must be or contain this string. When not set, a
+    /// token that carries `aud` at all is refused (RFC 7519 section 4.1.3:
+    /// it was meant for someone else).
     pub audience: Option<String>,
     /// Tokens longer than this are refused before decoding. Default 8 KiB.
     pub max_token_len: usize,
+    /// The `typ` header values accepted (compared as media types: case
+    /// insensitive, `application/` optional). Tokens without `typ` pass.
+    /// Issued tokens carry the first. Default `["JWT"]`.
+    pub token_types: Vec<String>,
+    /// JOSE header parameters accepted besides `alg`, `kid` and `typ`
+    /// (their values are not read). Default none. Names in
+    /// [`FORBIDDEN_HEADER_PARAMS`] are refused whatever this says.
+    pub header_params: Vec<String>,
 }
 
 impl Default for Validation {
     fn default() -> Self {
-        Self { leeway: 5, issuer: None, audience: None, max_token_len: crate::header::MAX_HEADER_LEN }
+        Self {
+            leeway: 5,
+            issuer: None,
+            audience: None,
+            max_token_len: crate::header::MAX_HEADER_LEN,
+            token_types: vec!["JWT".to_owned()],
+            header_params: Vec::new(),
+        }
     }
 }
 
@@ -61,26 +93,99 @@ impl Validation {
         self.leeway = seconds;
         self
     }
+
+    /// Also accepts `typ` (such as `at+jwt`, RFC 9068).
+    pub fn with_token_type(mut self, typ: impl Into<String>) -> Self {
+        self.token_types.push(typ.into());
+        self
+    }
+
+    /// Also accepts the header parameter `name` (unless it is one of
+    /// [`FORBIDDEN_HEADER_PARAMS`]).
+    ///
+    /// ```
+    /// let v = auth_core::Validation::default().with_header_param("cty");
+    /// assert_eq!(v.header_params, ["cty"]);
+    /// ```
+    pub fn with_header_param(mut self, name: impl Into<String>) -> Self {
+        self.header_params.push(name.into());
+        self
+    }
+
+    fn accepts_type(&self, typ: &str) -> bool {
+        let bare = |t: &str| -> String {
+            let t = t.to_ascii_lowercase();
+            t.strip_prefix("application/").map(str::to_owned).unwrap_or(t)
+        };
+        let typ = bare(typ);
+        self.token_types.iter().any(|t| bare(t) == typ)
+    }
+
+    fn accepts_param(&self, name: &str) -> bool {
+        !FORBIDDEN_HEADER_PARAMS.contains(&name) && self.header_params.iter().any(|p| p == name)
+    }
 }
 
-/// The header fields we read. The key-carrying and critical parameters are
-/// only noticed, so that their presence can be refused.
-#[derive(Deserialize)]
+/// The JOSE header, read through the allow-list.
 struct RawHeader<'a> {
-    #[serde(borrow)]
-    alg: Cow<'a, str>,
-    #[serde(borrow, default)]
+    alg: Option<Cow<'a, str>>,
     kid: Option<Cow<'a, str>>,
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
-    #[serde(default)]
-    jku: Option<IgnoredAny>,
-    #[serde(default)]
-    x5u: Option<IgnoredAny>,
-    #[serde(default)]
-    x5c: Option<IgnoredAny>,
-    #[serde(default)]
-    jwk: Option<IgnoredAny>,
+    typ: Option<Cow<'a, str>>,
+    /// A parameter outside the allow-list was present.
+    forbidden: bool,
+}
+
+/// Parses the header in one pass, noting parameters the validation does
+/// not allow (their values are only checked for duplicates).
+struct HeaderSeed<'v>(&'v Validation);
+
+impl<'de> DeserializeSeed<'de> for HeaderSeed<'_> {
+    type Value = RawHeader<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderSeed<'_> {
+    type Value = RawHeader<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut header = RawHeader { alg: None, kid: None, typ: None, forbidden: false };
+        let mut seen = Seen::default();
+        while let Some(Key(name)) = map.next_key()? {
+            if !seen.insert(name.clone()) {
+                return Err(duplicate(&name));
+            }
+            match name.as_ref() {
+                "alg" => header.alg = Some(map.next_value::<Key<'de>>()?.0),
+                "kid" => header.kid = Some(map.next_value::<Key<'de>>()?.0),
+                "typ" => header.typ = Some(map.next_value::<Key<'de>>()?.0),
+                other => {
+                    header.forbidden |= !self.0.accepts_param(other);
+                    map.next_value::<Checked>()?;
+                }
+            }
+        }
+        Ok(header)
+    }
+}
+
+/// Decodes one base64url segment that must hold UTF-8 JSON text.
+fn decode_json_segment(segment: &str) -> Result<String, TokenRejection> {
+    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| TokenRejection::Malformed)?;
+    String::from_utf8(bytes).map_err(|_| TokenRejection::Malformed)
+}
+
+fn parse_header<'a>(json: &'a str, validation: &Validation) -> Result<RawHeader<'a>, TokenRejection> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let header = HeaderSeed(validation).deserialize(&mut de).map_err(|_| TokenRejection::Malformed)?;
+    de.end().map_err(|_| TokenRejection::Malformed)?;
+    Ok(header)
 }
 
 /// A verified token: its claims and its raw JSON payload.
@@ -98,13 +203,21 @@ pub(crate) enum Expiry {
     Ignore,
 }
 
-/// Verifies signature and claims. `expected` is the use the caller accepts.
+/// What a caller expects of a token: its use, and the longest lifetime
+/// (`exp - iat`, seconds) a token of that use may have.
+#[derive(Clone, Copy)]
+pub(crate) struct Expect {
+    pub token_use: TokenUse,
+    pub max_lifetime: i64,
+    pub expiry: Expiry,
+}
+
+/// Verifies signature and claims.
 pub(crate) fn verify(
     keys: &KeySet,
     validation: &Validation,
     token: &str,
-    expected: TokenUse,
-    expiry: Expiry,
+    expect: Expect,
     now: i64,
 ) -> Result<Verified, TokenRejection> {
     if token.len() > validation.max_token_len {
@@ -115,59 +228,72 @@ pub(crate) fn verify(
     if payload_b64.contains('.') {
         return Err(TokenRejection::Malformed);
     }
-    let header_json = URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| TokenRejection::Malformed)?;
-    let header: RawHeader<'_> =
-        serde_json::from_slice(&header_json).map_err(|_| TokenRejection::Malformed)?;
-    if header.crit.is_some()
-        || header.jku.is_some()
-        || header.x5u.is_some()
-        || header.x5c.is_some()
-        || header.jwk.is_some()
-    {
+    let header_json = decode_json_segment(header_b64)?;
+    let header = parse_header(&header_json, validation)?;
+    if header.forbidden {
         return Err(TokenRejection::ForbiddenHeader);
     }
+    if header.typ.as_deref().is_some_and(|typ| !validation.accepts_type(typ)) {
+        return Err(TokenRejection::Type);
+    }
     let key = keys.for_token(header.kid.as_deref()).ok_or(TokenRejection::UnknownKey)?;
-    if header.alg != key.algorithm_name() {
+    if header.alg.as_deref() != Some(key.algorithm_name()) {
         return Err(TokenRejection::Algorithm);
     }
     match jsonwebtoken::crypto::verify(signature, message.as_bytes(), key.decoding(), key.algorithm()) {
         Ok(true) => {}
         _ => return Err(TokenRejection::Signature),
     }
-    let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| TokenRejection::Malformed)?;
-    let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenRejection::Malformed)?;
-    check_claims(&claims, validation, expected, expiry, now)?;
-    Ok(Verified { claims, payload })
+    let payload = decode_json_segment(payload_b64)?;
+    let claims: Claims = serde_json::from_str(&payload).map_err(|_| TokenRejection::Malformed)?;
+    check_claims(&claims, validation, expect, now)?;
+    Ok(Verified { claims, payload: payload.into_bytes() })
 }
 
-fn check_claims(
-    claims: &Claims,
-    v: &Validation,
-    expected: TokenUse,
-    expiry: Expiry,
-    now: i64,
-) -> Result<(), TokenRejection> {
-    if expiry == Expiry::Enforce && now >= claims.exp.saturating_add(v.leeway) {
+/// The rules every token of ours obeys, whatever the dialect spells.
+fn check_claims(claims: &Claims, v: &Validation, expect: Expect, now: i64) -> Result<(), TokenRejection> {
+    // First: the other rules (the lifetime) depend on the use.
+    if claims.token_use != Some(expect.token_use) {
+        return Err(TokenRejection::WrongUse);
+    }
+    if claims.sub.is_empty() {
+        return Err(TokenRejection::MissingClaim("sub"));
+    }
+    match claims.jti.as_deref() {
+        None => return Err(TokenRejection::MissingClaim("jti")),
+        Some(jti) if jti.is_empty() || jti.len() > MAX_JTI_LEN => {
+            return Err(TokenRejection::InvalidClaim("jti"));
+        }
+        Some(_) => {}
+    }
+    let iat = claims.iat.ok_or(TokenRejection::MissingClaim("iat"))?;
+    if iat < 0 {
+        return Err(TokenRejection::InvalidClaim("iat"));
+    }
+    if claims.auth_time.is_some_and(|t| t < 0 || t > iat) {
+        return Err(TokenRejection::InvalidClaim("auth_time"));
+    }
+    if expect.expiry == Expiry::Enforce && now >= claims.exp.saturating_add(v.leeway) {
         return Err(TokenRejection::Expired);
     }
     if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(v.leeway)) {
         return Err(TokenRejection::NotYetValid);
     }
-    if claims.iat.is_some_and(|iat| iat > now.saturating_add(v.leeway)) {
+    if iat > now.saturating_add(v.leeway) {
         return Err(TokenRejection::IssuedInFuture);
+    }
+    if claims.exp.saturating_sub(iat) > expect.max_lifetime.saturating_add(v.leeway) {
+        return Err(TokenRejection::Lifetime);
     }
     if let Some(issuer) = &v.issuer {
         if claims.iss.as_deref() != Some(issuer.as_str()) {
             return Err(TokenRejection::Issuer);
         }
     }
-    if let Some(audience) = &v.audience {
-        if !claims.aud.as_ref().is_some_and(|aud| aud.contains(audience)) {
-            return Err(TokenRejection::Audience);
-        }
-    }
-    if claims.token_use != Some(expected) {
-        return Err(TokenRejection::WrongUse);
+    match (&v.audience, &claims.aud) {
+        (Some(audience), Some(aud)) if aud.contains(audience) => {}
+        (None, None) => {}
+        _ => return Err(TokenRejection::Audience),
     }
     Ok(())
 }
@@ -176,6 +302,7 @@ fn check_claims(
 /// override a registered one) with the key set's signing key.
 pub(crate) fn sign(
     keys: &KeySet,
+    validation: &Validation,
     claims: &Claims,
     extra: &serde_json::Map<String, serde_json::Value>,
     style: &ClaimStyle,
@@ -183,6 +310,9 @@ pub(crate) fn sign(
     let key = keys.signing_key();
     let mut header = jsonwebtoken::Header::new(key.algorithm());
     header.kid = Some(key.kid().to_owned());
+    if let Some(typ) = validation.token_types.first() {
+        header.typ = Some(typ.clone());
+    }
     let encoding = key.encoding().ok_or_else(|| {
         jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)
     })?;

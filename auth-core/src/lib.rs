@@ -52,6 +52,7 @@ mod opaque;
 mod response;
 mod routes;
 mod store;
+mod strict_json;
 mod time;
 mod users;
 
@@ -70,8 +71,11 @@ pub mod dialects {
 }
 pub use error::{AuthError, TokenRejection};
 pub use guard::{DialectErrors, ErrorRenderer, Guard, Rejection, require_role, require_self_or_role};
-pub use header::{Credentials, HeaderError, MAX_HEADER_LEN, Scheme, credentials_of, parse_authorization};
-pub use jwt::Validation;
+pub use header::{
+    AuthorizationHeader, Credentials, HeaderError, MAX_HEADER_LEN, Scheme, credentials_among, credentials_of,
+    parse_authorization,
+};
+pub use jwt::{FORBIDDEN_HEADER_PARAMS, MAX_JTI_LEN, Validation};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
 pub use response::{AuthRequest, AuthResponse};
 pub use routes::{DEFAULT_BODY_LIMIT, RouteContext, RouteSet};

@@ -82,6 +82,7 @@ impl Authority {
         if record.expires_at <= now {
             return Err(AuthError::InvalidToken(TokenRejection::Expired));
         }
+        self.check_principal(&record.sub).await?;
         let claims = Claims {
             sub: record.sub,
             exp: record.expires_at,

@@ -1,5 +1,7 @@
 //! The framework-neutral request and response types the adapters translate.
 
+use crate::header::AuthorizationHeader;
+
 /// A request as the core sees it: what an adapter copies out of its
 /// framework's request. Paths are relative to the route set's mount point.
 ///
@@ -10,14 +12,14 @@
 ///     .with_body(br#"{"username":"a","password":"b"}"#.to_vec());
 /// assert_eq!(req.method, "POST");
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct AuthRequest {
     /// The HTTP method, upper case (`GET`, `POST`...).
     pub method: String,
     /// The path below the mount point, starting with `/`.
     pub path: String,
-    /// The raw `Authorization` header value, if any.
-    pub authorization: Option<Vec<u8>>,
+    /// The `Authorization` header(s).
+    pub authorization: AuthorizationHeader,
     /// The `Content-Type` header value, if any.
     pub content_type: Option<String>,
     /// The body bytes (already limited by the adapter).
@@ -30,9 +32,9 @@ impl AuthRequest {
         Self { method: method.into(), path: path.into(), ..Self::default() }
     }
 
-    /// Sets the `Authorization` header value.
+    /// Sets the one `Authorization` header value.
     pub fn with_authorization(mut self, value: impl Into<Vec<u8>>) -> Self {
-        self.authorization = Some(value.into());
+        self.authorization = AuthorizationHeader::One(value.into());
         self
     }
 
@@ -46,6 +48,19 @@ impl AuthRequest {
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
         self
+    }
+}
+
+/// Never prints the credentials or the body (it may hold a password).
+impl std::fmt::Debug for AuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("authorization", &self.authorization)
+            .field("content_type", &self.content_type)
+            .field("body_len", &self.body.len())
+            .finish()
     }
 }
 
@@ -69,18 +84,28 @@ pub struct AuthResponse {
 }
 
 impl AuthResponse {
-    /// A JSON response with `Cache-Control: no-store` (RFC 6749 section 5.1:
-    /// token responses must not be cached).
+    /// A JSON response with `Cache-Control: no-store` and `Pragma:
+    /// no-cache` (RFC 6749 section 5.1: token responses must not be cached).
     pub fn json<T: serde::Serialize + ?Sized>(status: u16, value: &T) -> Self {
         let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-        Self {
-            status,
-            headers: vec![
-                ("content-type", "application/json".to_owned()),
-                ("cache-control", "no-store".to_owned()),
-            ],
-            body,
+        Self { status, headers: vec![("content-type", "application/json".to_owned())], body }.no_store()
+    }
+
+    /// Adds `Cache-Control: no-store` and `Pragma: no-cache` where missing:
+    /// what every answer of a token endpoint carries.
+    ///
+    /// ```
+    /// let res = auth_core::AuthResponse::empty(204).no_store();
+    /// assert_eq!(res.header("cache-control"), Some("no-store"));
+    /// assert_eq!(res.header("pragma"), Some("no-cache"));
+    /// ```
+    pub fn no_store(mut self) -> Self {
+        for (name, value) in [("cache-control", "no-store"), ("pragma", "no-cache")] {
+            if self.header(name).is_none() {
+                self.headers.push((name, value.to_owned()));
+            }
         }
+        self
     }
 
     /// An empty response (`204 No Content` and friends).

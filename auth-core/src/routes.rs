@@ -180,13 +180,15 @@ impl RouteSet {
 
     /// Renders `err` in the dialect's envelope.
     pub fn reject(&self, err: &AuthError) -> AuthResponse {
-        self.dialect.render_error(err)
+        self.dialect.render_error(err).no_store()
     }
 
-    /// Answers one request. Never fails: errors become the dialect's error response.
+    /// Answers one request. Never fails: errors become the dialect's error
+    /// response. Every answer carries `Cache-Control: no-store` and
+    /// `Pragma: no-cache`.
     pub async fn handle(&self, request: AuthRequest) -> AuthResponse {
         match self.try_handle(&request).await {
-            Ok(res) => res,
+            Ok(res) => res.no_store(),
             Err(err) => self.reject(&err),
         }
     }

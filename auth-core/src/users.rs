@@ -135,6 +135,25 @@ pub(crate) use crate::hashing::off_executor;
 struct UserEntry {
     phc: Arc<str>,
     principal: Principal,
+    active: bool,
+}
+
+/// Users by username, and usernames by principal id.
+#[derive(Default)]
+struct Tables {
+    by_name: HashMap<String, UserEntry>,
+    name_of_id: HashMap<String, String>,
+}
+
+impl Tables {
+    fn insert(&mut self, entry: UserEntry) {
+        let name = entry.principal.username.clone();
+        if let Some(old) = self.by_name.remove(&name) {
+            self.name_of_id.remove(&old.principal.id);
+        }
+        self.name_of_id.insert(entry.principal.id.clone(), name.clone());
+        self.by_name.insert(name, entry);
+    }
 }
 
 /// In-memory users with argon2id hashes. Cheap to clone (shared state).
@@ -151,7 +170,7 @@ struct UserEntry {
 /// ```
 #[derive(Clone)]
 pub struct MemoryUsers {
-    users: Arc<RwLock<HashMap<String, UserEntry>>>,
+    users: Arc<RwLock<Tables>>,
     dummy: Arc<str>,
 }
 
@@ -191,12 +210,46 @@ impl MemoryUsers {
 
     /// Adds a user whose password is already an argon2 PHC string.
     pub fn insert_hashed(&self, principal: Principal, phc: String) {
-        let entry = UserEntry { phc: phc.into(), principal };
-        self.users.write().unwrap_or_else(|p| p.into_inner()).insert(entry.principal.username.clone(), entry);
+        self.write().insert(UserEntry { phc: phc.into(), principal, active: true });
+    }
+
+    /// Deletes a user; `false` if there was none. With
+    /// [`AuthorityConfig::check_principal`](crate::AuthorityConfig::check_principal)
+    /// on, their tokens stop working at once.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use auth_core::{MemoryUsers, Principal, UserStore};
+    /// let users = MemoryUsers::new().with_user(Principal::new("7", "ann"), "pw").unwrap();
+    /// assert!(users.remove_user("ann"));
+    /// assert_eq!(users.load("7").await.unwrap(), None);
+    /// # })
+    /// ```
+    pub fn remove_user(&self, username: &str) -> bool {
+        let mut users = self.write();
+        let removed = users.by_name.remove(username);
+        if let Some(entry) = &removed {
+            users.name_of_id.remove(&entry.principal.id);
+        }
+        removed.is_some()
+    }
+
+    /// Disables (`false`) or re-enables a user; `false` if there is none.
+    /// A disabled user cannot log in and [`UserStore::load`] does not find them.
+    pub fn set_active(&self, username: &str, active: bool) -> bool {
+        self.write().by_name.get_mut(username).map(|e| e.active = active).is_some()
     }
 
     fn lookup(&self, username: &str) -> Option<UserEntry> {
-        self.users.read().unwrap_or_else(|p| p.into_inner()).get(username).cloned()
+        self.read().by_name.get(username).cloned()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
+        self.users.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
+        self.users.write().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -211,12 +264,13 @@ impl UserStore for MemoryUsers {
         let phc = entry.as_ref().map_or_else(|| self.dummy.clone(), |e| e.phc.clone());
         let password = password.to_owned();
         let ok = off_executor(move || verify_hash(&phc, &password)).await?;
-        Ok(entry.filter(|_| ok).map(|e| e.principal))
+        Ok(entry.filter(|e| ok && e.active).map(|e| e.principal))
     }
 
     async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError> {
-        let users = self.users.read().unwrap_or_else(|p| p.into_inner());
-        Ok(users.values().find(|e| e.principal.id == id).map(|e| e.principal.clone()))
+        let users = self.read();
+        let entry = users.name_of_id.get(id).and_then(|name| users.by_name.get(name));
+        Ok(entry.filter(|e| e.active).map(|e| e.principal.clone()))
     }
 
     async fn register(&self, username: &str, password: &str) -> Result<Registration, UserStoreError> {
@@ -225,12 +279,12 @@ impl UserStore for MemoryUsers {
         }
         let owned = password.to_owned();
         let phc = off_executor(move || hash_password(&owned)).await??;
-        let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
-        if users.contains_key(username) {
+        let mut users = self.write();
+        if users.by_name.contains_key(username) {
             return Ok(Registration::Taken);
         }
-        let principal = Principal::new(format!("u{}", users.len() + 1), username);
-        users.insert(username.to_owned(), UserEntry { phc: phc.into(), principal: principal.clone() });
+        let principal = Principal::new(format!("u-{}", crate::authority::new_id()), username);
+        users.insert(UserEntry { phc: phc.into(), principal: principal.clone(), active: true });
         Ok(Registration::Created(principal))
     }
 }

@@ -1,8 +1,14 @@
 //! Turning the core's plain response into an axum response.
 
-use auth_core::AuthResponse;
+use auth_core::{AuthResponse, AuthorizationHeader};
 use axum::body::Body;
-use http::{HeaderName, HeaderValue, Response, StatusCode};
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+
+/// Every `Authorization` value of a request, for the core to judge.
+pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationHeader {
+    AuthorizationHeader::from_values(headers.get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes))
+}
 
 /// Copies status, headers and body. Header values the core produced are
 /// always valid; one that somehow is not is dropped rather than panicking.

@@ -9,10 +9,9 @@ use std::ops::Deref;
 use auth_core::{AuthError, Credentials, Guard, Identity, Rejection, Scheme, credentials_of, require_role};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
-use http::header::AUTHORIZATION;
 use http::request::Parts;
 
-use crate::convert::to_http;
+use crate::convert::{authorization, to_http};
 
 /// Why an extractor refused a request: the core's [`Rejection`] (rendered
 /// through the request's [`Guard`] when there is one, so a custom error
@@ -61,8 +60,7 @@ impl IntoResponse for AuthRejection {
 }
 
 fn credentials(parts: &Parts, scheme: Scheme) -> Result<Credentials, AuthRejection> {
-    let value = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
-    credentials_of(value, scheme)
+    credentials_of(&authorization(&parts.headers), scheme)
         .map_err(|e| AuthRejection(Rejection::new(e, parts.extensions.get::<Guard>(), scheme)))
 }
 
@@ -179,8 +177,8 @@ async fn identity(parts: &Parts) -> Result<Option<Identity>, AuthRejection> {
     }
     // Neither the layer nor an `Extension(guard)`: a wiring mistake, shown as 503.
     let guard = parts.extensions.get::<Guard>().ok_or(AuthError::Unavailable)?;
-    let value = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
-    guard.identify(value).await.map_err(|e| AuthRejection(Rejection::from_guard(e, Some(guard))))
+    let header = authorization(&parts.headers);
+    guard.identify_header(&header).await.map_err(|e| AuthRejection(Rejection::from_guard(e, Some(guard))))
 }
 
 /// The identity, or the 401 for its absence rendered by the request's guard.

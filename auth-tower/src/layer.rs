@@ -6,12 +6,12 @@ use std::task::{Context, Poll, ready};
 
 use auth_core::{AuthError, Guard, Identity};
 use axum::body::Body;
-use http::{Request, Response, header::AUTHORIZATION};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::convert::to_http;
+use crate::convert::{authorization, to_http};
 
 /// A tower layer that authenticates requests with a [`Guard`].
 ///
@@ -109,9 +109,9 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let guard = self.guard.clone();
-        let authorization = request.headers().get(AUTHORIZATION).map(|v| v.as_bytes().to_vec());
+        let header = authorization(request.headers());
         let check_guard = guard.clone();
-        let check: CheckFuture = Box::pin(async move { check_guard.check(authorization.as_deref()).await });
+        let check: CheckFuture = Box::pin(async move { check_guard.check_header(&header).await });
         ResponseFuture { state: State::Checking { check, request: Some(request), inner, guard } }
     }
 }

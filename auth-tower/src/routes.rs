@@ -7,11 +7,11 @@ use std::task::{Context, Poll};
 
 use auth_core::{AuthRequest, RouteSet};
 use axum::body::Body;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
 
-use crate::convert::to_http;
+use crate::convert::{authorization, to_http};
 
 /// The route engine of `auth-core` as a tower `Service`, for
 /// `Router::nest_service`. Bodies over the route set's limit answer 413
@@ -80,7 +80,7 @@ where
     let request = AuthRequest {
         method: method.to_owned(),
         path: path.to_owned(),
-        authorization: header(AUTHORIZATION).map(<[u8]>::to_vec),
+        authorization: authorization(&parts.headers),
         content_type: header(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v).into_owned()),
         body: bytes.to_vec(),
     };

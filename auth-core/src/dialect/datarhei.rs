@@ -92,7 +92,7 @@ impl Dialect for Datarhei {
             Action::Login => {
                 let has_password = ctx.body.has("username") || ctx.body.has("password");
                 let pair = match (&self.external, has_password) {
-                    (Some(external), false) if ctx.request.authorization.is_some() => {
+                    (Some(external), false) if ctx.request.authorization.is_present() => {
                         let principal = external.verify(&bearer(ctx.request)?).await?;
                         authority.issue(&principal).await?
                     }

@@ -19,7 +19,7 @@ use super::util::iso8601;
 use super::{Action, Dialect, Route};
 use crate::authority::{AuthorityConfig, BasicCredentials};
 use crate::error::AuthError;
-use crate::header::{Credentials, Scheme, parse_authorization};
+use crate::header::{Credentials, Scheme, credentials_of};
 use crate::opaque::OpaqueCredentials;
 use crate::response::AuthResponse;
 use crate::routes::RouteContext;
@@ -142,7 +142,7 @@ impl Dialect for Keytoken {
             }
             Action::Logout => {
                 let Credentials::Basic { user, password } =
-                    parse_authorization(ctx.request.authorization.as_deref())?
+                    credentials_of(&ctx.request.authorization, Scheme::Basic)?
                 else {
                     return Err(AuthError::MissingCredentials);
                 };

@@ -120,12 +120,13 @@ pub trait Dialect: Send + Sync + 'static {
 /// Helpers the dialects share.
 pub(crate) mod util {
     use crate::error::AuthError;
-    use crate::header::{Credentials, parse_authorization};
+    use crate::header::{Credentials, Scheme, credentials_of};
     use crate::response::AuthRequest;
 
-    /// The request's `Bearer` token; 401 without one, 400 if malformed.
+    /// The request's `Bearer` token; 401 without one (or with another
+    /// scheme), 400 if malformed or repeated.
     pub(crate) fn bearer(request: &AuthRequest) -> Result<String, AuthError> {
-        match parse_authorization(request.authorization.as_deref())? {
+        match credentials_of(&request.authorization, Scheme::Bearer)? {
             Credentials::Bearer(token) => Ok(token),
             _ => Err(AuthError::MissingCredentials),
         }

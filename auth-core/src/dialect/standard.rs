@@ -4,17 +4,24 @@
 //! |---|---|---|
 //! | `POST /login` | `{username, password}` | 200 `{access_token, token_type, expires_in, refresh_token}` |
 //! | `POST /refresh` | `{refresh_token}` | 200, same shape, refresh token rotated |
-//! | `POST /verify` | `{token}` | 200 `{active: true, sub, exp, ...}` or `{active: false}` |
+//! | `POST /verify` | `{token}`, optional `token_type_hint` | 200 `{active: true, sub, exp, ...}` or `{active: false}` |
 //! | `POST /logout` | Bearer; optional `{refresh_token}` | 204 |
+//!
+//! `verify` answers for access tokens; a refresh token is `active` only
+//! with `token_type_hint=refresh_token` (RFC 7662), so a client cannot
+//! mistake one for the other. `logout` answers 204 for any valid access
+//! token whatever `refresh_token` holds: a foreign or broken one is
+//! ignored, not reported (RFC 7009).
 //!
 //! Errors are `{error, error_description}` with an RFC 6750 challenge.
 
 use serde_json::json;
 
+use super::util::bearer;
 use super::{Action, Dialect, Route};
 use crate::authority::TokenPair;
+use crate::claims::TokenUse;
 use crate::error::AuthError;
-use crate::header::{Credentials, parse_authorization};
 use crate::response::AuthResponse;
 use crate::routes::RouteContext;
 
@@ -75,7 +82,14 @@ impl Dialect for Standard {
             }
             Action::Verify => {
                 let token = ctx.body.require("token")?;
-                let body = match authority.introspect(token).await? {
+                let introspected = match ctx.body.get("token_type_hint")? {
+                    Some("refresh_token") => match authority.introspect(token, TokenUse::Refresh).await? {
+                        Some(claims) => Some(claims),
+                        None => authority.introspect(token, TokenUse::Access).await?,
+                    },
+                    _ => authority.introspect(token, TokenUse::Access).await?,
+                };
+                let body = match introspected {
                     Some(c) => json!({
                         "active": true,
                         "sub": c.sub,
@@ -90,12 +104,10 @@ impl Dialect for Standard {
                 Ok(AuthResponse::json(200, &body))
             }
             Action::Logout => {
-                let token = match parse_authorization(ctx.request.authorization.as_deref())? {
-                    Credentials::Bearer(token) => token,
-                    _ => return Err(AuthError::MissingCredentials),
-                };
+                let token = bearer(ctx.request)?;
                 let identity = authority.authenticate_token(&token).await?;
-                authority.logout(&identity, ctx.body.get("refresh_token")?).await?;
+                let refresh = ctx.body.get("refresh_token").ok().flatten();
+                authority.logout(&identity, refresh).await?;
                 Ok(AuthResponse::empty(204))
             }
             Action::Extend | Action::Signup => Err(AuthError::NotFound),

@@ -163,7 +163,7 @@ fn extend_keeps_the_old_token_and_logout_revokes() {
             a.refresh(&refresh_of(&pair)).await,
             Err(AuthError::InvalidToken(TokenRejection::Revoked))
         );
-        assert_eq!(a.introspect(&pair.access_token).await, Ok(None));
+        assert_eq!(a.introspect(&pair.access_token, crate::TokenUse::Access).await, Ok(None));
     });
 }
 

@@ -83,11 +83,19 @@ fn asymmetric_keys_sign_and_verify() {
         let claims = crate::Claims {
             sub: "s".into(),
             exp: NOW + 60,
+            iat: Some(NOW),
+            jti: Some("j".into()),
             token_use: Some(TokenUse::Access),
             ..Default::default()
         };
-        let token =
-            crate::jwt::sign(a.keys(), &claims, &Default::default(), &Default::default()).expect("sign");
+        let token = crate::jwt::sign(
+            a.keys(),
+            &Default::default(),
+            &claims,
+            &Default::default(),
+            &Default::default(),
+        )
+        .expect("sign");
         assert_eq!(verify(&a, &token, NOW), Ok(()), "{alg:?}");
         assert_eq!(jsonwebtoken::decode_header(&token).expect("header").alg, alg);
     }

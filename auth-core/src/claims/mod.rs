@@ -5,6 +5,8 @@
 //! the refresh family. Claims the application adds travel in the token too
 //! and are read back with [`Identity::custom`].
 
+mod parse;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -27,8 +29,8 @@ pub enum TokenUse {
 }
 
 /// The `aud` claim: one string or an array of strings (RFC 7519 4.1.3).
-/// Any other JSON type makes the token malformed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Any other JSON type (`null` included) makes the token malformed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Audience {
     /// `"aud": "api"`
@@ -54,8 +56,11 @@ impl Audience {
 
 /// The claims of a token issued or accepted by an [`Authority`](crate::Authority).
 ///
-/// Claims of types other than these (`iss` as a number, say) make the token
-/// malformed: the strict type is the check.
+/// Parsing is strict: claims of types other than these (`iss` as a number
+/// or `null`, say), a member name given twice (at any depth, unknown claims
+/// included) or two spellings of one claim (`token_use` and `usefor`) make
+/// the token malformed. Claims this type does not know are checked for
+/// duplicates and otherwise left to [`Identity::custom`].
 ///
 /// ```
 /// use auth_core::{Claims, TokenUse};
@@ -64,46 +69,45 @@ impl Audience {
 /// assert_eq!(claims.token_use, Some(TokenUse::Access));
 /// assert!(claims.has_role("admin"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Claims {
     /// Subject: the principal's id.
-    #[serde(default)]
     pub sub: String,
     /// Issuer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     /// Audience.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<Audience>,
     /// Expiry, seconds since the epoch. Required.
     pub exp: i64,
     /// Not before, seconds since the epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
     /// Issued at, seconds since the epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
     /// Token id, used for revocation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
     /// What the token is for. Dialects spell it `token_type` or `usefor`.
-    #[serde(default, alias = "token_type", alias = "usefor", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_use: Option<TokenUse>,
     /// The principal's username.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// The principal's roles.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
     /// OAuth scopes, space separated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// Time of the original login (`orig_iat` in the drf dialect); the
     /// refresh window counts from here.
-    #[serde(default, alias = "orig_iat", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
     /// The refresh family a refresh token belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fam: Option<String>,
 }
 
