@@ -91,7 +91,8 @@ pub async fn actix_client(demo: &Demo) -> Client {
                 .method(actix_web::http::Method::from_bytes(req.method.as_bytes()).expect("method"))
                 .uri(&req.path);
             for (n, v) in &req.headers {
-                builder = builder.insert_header((*n, v.as_bytes()));
+                // append: a repeated header must arrive repeated
+                builder = builder.append_header((*n, v.as_bytes()));
             }
             let res = match app.call(builder.set_payload(req.body).to_request()).await {
                 Ok(res) => res,
@@ -151,47 +152,18 @@ pub fn substitute(text: &str, vars: &HashMap<String, String>) -> String {
     out
 }
 
-/// Forged and hostile tokens, made with the demo's own secret.
-pub fn hostile_tokens(vars: &mut HashMap<String, String>) {
-    let now = auth_core::now();
-    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    let sign = |header: Value, claims: Value, secret: &[u8]| {
-        let msg = format!("{}.{}", b64(&header), b64(&claims));
-        let key = jsonwebtoken::EncodingKey::from_secret(secret);
-        let sig =
-            jsonwebtoken::crypto::sign(msg.as_bytes(), &key, jsonwebtoken::Algorithm::HS256).expect("sign");
-        format!("{msg}.{sig}")
-    };
-    let header = serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": demo_app::DEMO_KID});
-    let claims = |exp: i64| serde_json::json!({"sub": "1", "username": "alice", "roles": ["admin"], "exp": exp, "iat": now - 10, "jti": "forged", "token_use": "access"});
-    vars.insert("expired".into(), sign(header.clone(), claims(now - 60), SECRET.as_bytes()));
-    vars.insert(
-        "other_key".into(),
-        sign(header.clone(), claims(now + 60), b"some-other-secret-that-is-long-enough"),
-    );
-    vars.insert(
-        "alg_none".into(),
-        format!(
-            "{}.{}.",
-            b64(&serde_json::json!({"alg": "none", "kid": demo_app::DEMO_KID})),
-            b64(&claims(now + 60))
-        ),
-    );
-    // user 1's session that began 11 days ago, with a live token
-    let mut old = claims(now + 3600);
-    old["orig_iat"] = (now - 11 * 86_400).into();
-    vars.insert("old_session".into(), sign(header.clone(), old, SECRET.as_bytes()));
-}
-
 /// Runs every case in order against one client; returns what went wrong.
 pub async fn replay(framework: &str, client: Client, cases: &[Case]) -> Vec<String> {
     let mut vars = HashMap::new();
-    hostile_tokens(&mut vars);
+    crate::hostile::tokens(&mut vars);
     let mut failures = Vec::new();
     for case in cases {
         let mut headers: Vec<(&'static str, String)> = Vec::new();
         if let Some(a) = case.authorization {
             headers.push(("authorization", substitute(a, &vars)));
+        }
+        for (name, value) in &case.headers {
+            headers.push((name, substitute(value, &vars)));
         }
         if let Some(ct) = case.content_type {
             headers.push(("content-type", ct.to_owned()));
@@ -237,6 +209,12 @@ pub async fn replay(framework: &str, client: Client, cases: &[Case]) -> Vec<Stri
             let got = json.as_ref().and_then(|j| j.get(*field));
             if got != Some(value) {
                 fail(format!("field {field} = {got:?}, expected {value}"));
+            }
+        }
+        for (name, want) in &case.response_headers {
+            let got = res.header(name);
+            if got != *want {
+                fail(format!("header {name}: {got:?}, expected {want:?}"));
             }
         }
         for (var, field) in case.capture {

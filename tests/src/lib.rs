@@ -9,6 +9,8 @@ mod dialects;
 #[cfg(test)]
 mod harness;
 #[cfg(test)]
+mod hostile;
+#[cfg(test)]
 mod table;
 #[cfg(test)]
 mod tcp;

@@ -47,12 +47,16 @@ pub struct Case {
     pub method: &'static str,
     pub path: &'static str,
     pub authorization: Option<&'static str>,
+    /// More request headers (`{name}` substituted), after `Authorization`.
+    pub headers: Vec<(&'static str, &'static str)>,
     pub content_type: Option<&'static str>,
     pub body: BodySpec,
     pub status: u16,
     pub challenge: Challenge,
     pub keys: Keys,
     pub fields: Vec<(&'static str, Value)>,
+    /// Response headers that must have this value (`None`: be absent).
+    pub response_headers: Vec<(&'static str, Option<&'static str>)>,
     pub capture: &'static [(&'static str, &'static str)],
     pub tamper: Option<&'static str>,
     /// A captured token whose payload must carry these claims.
@@ -65,12 +69,14 @@ pub(crate) fn case(name: &'static str, method: &'static str, path: &'static str)
         method,
         path,
         authorization: None,
+        headers: Vec::new(),
         content_type: None,
         body: BodySpec::None,
         status: 200,
         challenge: Challenge::None,
         keys: Keys::Empty,
         fields: Vec::new(),
+        response_headers: Vec::new(),
         capture: &[],
         tamper: None,
         claims: None,
@@ -80,6 +86,16 @@ pub(crate) fn case(name: &'static str, method: &'static str, path: &'static str)
 impl Case {
     pub(crate) fn auth(mut self, value: &'static str) -> Self {
         self.authorization = Some(value);
+        self
+    }
+    /// Adds a request header (repeatable: two `authorization` headers are two).
+    pub(crate) fn header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+    /// The response must carry this header with this value (`None`: not at all).
+    pub(crate) fn has_header(mut self, name: &'static str, value: Option<&'static str>) -> Self {
+        self.response_headers.push((name, value));
         self
     }
     pub(crate) fn json(mut self, body: &'static str) -> Self {
@@ -140,7 +156,14 @@ const ALICE: &str = r#"{"username":"alice","password":"alice-pw"}"#;
 
 use Challenge::{Error as Err, None as NoChallenge, Scheme};
 
+/// The standard dialect's flow, then its hostile rows (`hostile.rs`).
 pub fn cases() -> Vec<Case> {
+    let mut all = flow();
+    all.extend(crate::hostile::cases());
+    all
+}
+
+fn flow() -> Vec<Case> {
     let invalid_token = || Err("Bearer", "invalid_token");
     let invalid_request = || Err("Bearer", "invalid_request");
     vec![
