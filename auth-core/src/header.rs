@@ -452,6 +452,35 @@ mod tests {
     }
 
     #[test]
+    fn only_spaces_separate_scheme_and_credentials() {
+        assert_eq!(parse(b"Bearer\tabc"), Err(HeaderError::Malformed));
+        assert_eq!(parse(b"Bearer \tabc"), Err(HeaderError::Malformed));
+        assert_eq!(parse(b"Bearer\x0babc"), Err(HeaderError::Malformed));
+        assert_eq!(parse(b"Bea@rer abc"), Err(HeaderError::Malformed));
+        assert_eq!(parse(b"\tBearer   abc\t"), Ok(Credentials::Bearer("abc".into())));
+        assert_eq!(parse(b"Digest\tx"), Err(HeaderError::Malformed));
+        assert_eq!(AuthError::from(HeaderError::Repeated).status(), 400);
+    }
+
+    #[test]
+    fn foreign_schemes_are_no_credentials_whatever_follows() {
+        let among = |v: &[u8], s: &[Scheme]| credentials_among(&AuthorizationHeader::from(v), s);
+        for junk in [&b"Basic !!!"[..], b"Basic", b"Basic YWJj", b"Token a b", b"Digest x=y, z"] {
+            assert_eq!(among(junk, &[Scheme::Bearer]), Ok(None), "{:?}", String::from_utf8_lossy(junk));
+        }
+        assert_eq!(among(b"Basic YWJj", &[Scheme::Basic]), Err(HeaderError::MissingColon));
+        assert_eq!(among(b"bearer", &[Scheme::Bearer]), Err(HeaderError::Malformed));
+        assert_eq!(among(b"Bearer\tx", &[Scheme::Token]), Err(HeaderError::Malformed));
+        let repeated = AuthorizationHeader::from_values([&b"Basic Og=="[..], b"Basic Og=="]);
+        assert_eq!(credentials_among(&repeated, &[Scheme::Bearer]), Err(HeaderError::Repeated));
+        assert_eq!(
+            credentials_of(&repeated, Scheme::Bearer),
+            Err(AuthError::InvalidRequest("more than one authorization header".into()))
+        );
+        assert!(!format!("{:?}", AuthorizationHeader::from(&b"Bearer secret"[..])).contains("secret"));
+    }
+
+    #[test]
     fn length_cap_is_exact() {
         let mut ok = b"Bearer ".to_vec();
         ok.resize(MAX_HEADER_LEN, b'a');

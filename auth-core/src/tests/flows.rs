@@ -198,3 +198,30 @@ fn failed_logins_are_throttled_per_username() {
         a.login("alice", "alice-pw").await.expect("other users unaffected");
     });
 }
+
+#[test]
+fn principal_check_cuts_off_deleted_and_disabled_users() {
+    rt().block_on(async {
+        let users = users();
+        let config = AuthorityConfig::default().check_principal(true);
+        let a = Authority::builder(keys()).users(users.clone()).config(config).build();
+        let alice = a.login("alice", "alice-pw").await.expect("login").access_token;
+        let bob = a.login("bob", "bob-pw").await.expect("login").access_token;
+        let inactive = AuthError::InvalidToken(TokenRejection::InactivePrincipal);
+        assert!(a.authenticate_token(&alice).await.is_ok());
+        // disabled: refused at once, and login too
+        assert!(users.set_active("alice", false));
+        assert_eq!(a.authenticate_token(&alice).await.unwrap_err(), inactive);
+        assert_eq!(a.introspect(&alice, crate::TokenUse::Access).await, Ok(None));
+        assert_eq!(a.login("alice", "alice-pw").await.unwrap_err(), AuthError::InvalidCredentials);
+        assert!(users.set_active("alice", true));
+        assert!(a.authenticate_token(&alice).await.is_ok());
+        // deleted: refused, others unaffected
+        assert!(users.remove_user("alice"));
+        assert_eq!(a.authenticate_token(&alice).await.unwrap_err(), inactive);
+        assert!(a.authenticate_token(&bob).await.is_ok());
+        // off by default: the token lives until it expires
+        let lax = Authority::builder(keys()).users(users.clone()).build();
+        assert!(lax.authenticate_token(&alice).await.is_ok());
+    });
+}

@@ -2,6 +2,7 @@
 //! route engine. Shared fixtures live here, once.
 
 mod flows;
+mod props;
 mod routes;
 mod tokens;
 

@@ -277,3 +277,82 @@ fn optional_guard_lets_anonymous_through_but_not_bad_tokens() {
         assert_eq!(res.json_body(), Some(json!({"message": "authentication is required"})));
     });
 }
+
+#[test]
+fn header_allow_list_is_configurable_but_never_for_key_carriers() {
+    let strict = authority(AuthorityConfig::default());
+    let validation =
+        Validation::default().with_token_type("at+jwt").with_header_param("cty").with_header_param("jku");
+    let lax = authority(AuthorityConfig::default().validation(validation));
+    let with = |patch: serde_json::Value| {
+        let mut h = header("HS256");
+        for (k, v) in patch.as_object().expect("object") {
+            h[k] = v.clone();
+        }
+        craft_hmac(h, access_claims(NOW), SECRET, Algorithm::HS256)
+    };
+    let at_jwt = with(json!({"typ": "application/AT+JWT"}));
+    assert_eq!(verify(&strict, &at_jwt, NOW), Err(TokenRejection::Type));
+    assert_eq!(verify(&lax, &at_jwt, NOW), Ok(()));
+    assert_eq!(verify(&lax, &with(json!({"typ": "jwt"})), NOW), Ok(()));
+    let cty = with(json!({"cty": "json"}));
+    assert_eq!(verify(&strict, &cty, NOW), Err(TokenRejection::ForbiddenHeader));
+    assert_eq!(verify(&lax, &cty, NOW), Ok(()));
+    let jku = with(json!({"jku": "https://evil.example/jwks"}));
+    assert_eq!(verify(&lax, &jku, NOW), Err(TokenRejection::ForbiddenHeader));
+    let no_typ =
+        craft_hmac(json!({"alg": "HS256", "kid": "k1"}), access_claims(NOW), SECRET, Algorithm::HS256);
+    assert_eq!(verify(&strict, &no_typ, NOW), Ok(()));
+    let no_alg = craft_hmac(json!({"kid": "k1"}), access_claims(NOW), SECRET, Algorithm::HS256);
+    assert_eq!(verify(&strict, &no_alg, NOW), Err(TokenRejection::Algorithm));
+}
+
+#[test]
+fn lifetime_is_capped_per_token_use_with_leeway() {
+    let a = authority(AuthorityConfig::default()); // access 15 min, refresh 1 day, leeway 5 s
+    let with = |use_: &str, lifetime: i64| {
+        let mut c = access_claims(NOW);
+        c["token_use"] = json!(use_);
+        c["iat"] = json!(NOW - 10);
+        c["exp"] = json!(NOW - 10 + lifetime);
+        craft_hmac(header("HS256"), c, SECRET, Algorithm::HS256)
+    };
+    assert_eq!(verify(&a, &with("access", 905), NOW), Ok(()));
+    assert_eq!(verify(&a, &with("access", 906), NOW), Err(TokenRejection::Lifetime));
+    let refresh = |lifetime| a.verify(&with("refresh", lifetime), TokenUse::Refresh, NOW).map(|_| ());
+    assert_eq!(refresh(86_405), Ok(()));
+    assert_eq!(refresh(86_406), Err(TokenRejection::Lifetime));
+}
+
+#[test]
+fn required_claims_and_unrequested_audiences() {
+    let a = authority(AuthorityConfig::default());
+    let with = |patch: serde_json::Value| {
+        let mut c = access_claims(NOW);
+        let map = c.as_object_mut().expect("object");
+        for (k, v) in patch.as_object().expect("object") {
+            match v {
+                serde_json::Value::Null => map.remove(k),
+                v => map.insert(k.clone(), v.clone()),
+            };
+        }
+        craft_hmac(header("HS256"), c, SECRET, Algorithm::HS256)
+    };
+    let cases = [
+        (json!({"sub": null}), TokenRejection::MissingClaim("sub")),
+        (json!({"sub": ""}), TokenRejection::MissingClaim("sub")),
+        (json!({"jti": null}), TokenRejection::MissingClaim("jti")),
+        (json!({"jti": ""}), TokenRejection::InvalidClaim("jti")),
+        (json!({"jti": "j".repeat(crate::MAX_JTI_LEN + 1)}), TokenRejection::InvalidClaim("jti")),
+        (json!({"iat": null}), TokenRejection::MissingClaim("iat")),
+        (json!({"iat": -1}), TokenRejection::InvalidClaim("iat")),
+        (json!({"auth_time": NOW + 60}), TokenRejection::InvalidClaim("auth_time")),
+        (json!({"aud": "api"}), TokenRejection::Audience),
+        (json!({"aud": []}), TokenRejection::Audience),
+    ];
+    for (patch, expected) in cases {
+        assert_eq!(verify(&a, &with(patch.clone()), NOW), Err(expected), "{patch}");
+    }
+    assert_eq!(verify(&a, &with(json!({"jti": "j".repeat(crate::MAX_JTI_LEN)})), NOW), Ok(()));
+    assert_eq!(verify(&a, &with(json!({"iss": "anyone"})), NOW), Ok(()));
+}
