@@ -23,7 +23,9 @@ fn echome() -> Vec<Case> {
             .json(JSON_LOGIN)
             .ok(&["access", "refresh"])
             .capture(&[("access", "access"), ("refresh", "refresh")])
-            .claims("access", &["token_type", "user_id", "jti", "iat", "exp"]),
+            .claims("access", &["token_type", "user_id", "jti", "iat", "exp"])
+            .has_header("cache-control", Some("no-store"))
+            .has_header("pragma", Some("no-cache")),
         case("login as a form", "POST", "/api/v1/identity/token")
             .form("username=bob&password=bob-pw")
             .ok(&["access", "refresh"])
@@ -95,6 +97,7 @@ fn datarhei() -> Vec<Case> {
             .json(JSON_LOGIN)
             .ok(&["access_token", "refresh_token"])
             .capture(&[("access", "access_token"), ("refresh", "refresh_token")])
+            .has_header("pragma", Some("no-cache"))
             .claims("access", &["exi", "exp", "iat", "iss", "jti", "sub", "usefor"])
             .claims("refresh", &["exi", "exp", "iat", "iss", "jti", "sub", "usefor"]),
         case("login as a form", "POST", "/api/login")
@@ -146,7 +149,8 @@ fn sachet() -> Vec<Case> {
             .field("message", json!("Logged in."))
             .field("username", json!("alice"))
             .capture(&[("token", "auth_token")])
-            .claims("token", &["jti", "exp", "iat", "sub"]),
+            .claims("token", &["jti", "exp", "iat", "sub"])
+            .has_header("pragma", Some("no-cache")),
         case("bad credentials", "POST", "/users/login")
             .json(r#"{"username": "alice", "password": "x"}"#)
             .answer(401, bearer(), fail)
@@ -222,7 +226,8 @@ fn keytoken() -> Vec<Case> {
             .json(login)
             .ok(creds)
             .field("role", json!("attendee"))
-            .capture(&[("key", "key"), ("token", "token"), ("refresh", "refresh")]),
+            .capture(&[("key", "key"), ("token", "token"), ("refresh", "refresh")])
+            .has_header("pragma", Some("no-cache")),
         case("log in as a form", "POST", "/users/token")
             .form("client=ios&email=bob%40example.com&password=bob-pw")
             .ok(creds),
@@ -260,7 +265,8 @@ fn keytoken() -> Vec<Case> {
         case("log out", "DELETE", "/users/token")
             .auth("Basic {b64:key:token2}")
             .json(r#"{"client": "demo"}"#)
-            .ok(&[]),
+            .ok(&[])
+            .has_header("pragma", Some("no-cache")),
         case("dead at once", "PATCH", "/users").auth("Basic {b64:key:token2}").answer(401, basic(), errors),
         case("sign up", "POST", "/users")
             .json(r#"{"client": "demo", "email": "new@example.com", "password": "pw"}"#)
@@ -282,7 +288,8 @@ fn drf() -> Vec<Case> {
             .ok(&["access_token", "expires_in", "user"])
             .field("user", json!("alice"))
             .capture(&[("token", "access_token")])
-            .claims("token", &["user_id", "username", "exp", "orig_iat"]),
+            .claims("token", &["user_id", "username", "exp", "orig_iat"])
+            .has_header("pragma", Some("no-cache")),
         case("as a form", "POST", "/auth/access_token/").form("username=alice&password=alice-pw").ok(&[
             "access_token",
             "expires_in",
