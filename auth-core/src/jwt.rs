@@ -113,12 +113,15 @@ impl Validation {
     }
 
     fn accepts_type(&self, typ: &str) -> bool {
-        let bare = |t: &str| -> String {
-            let t = t.to_ascii_lowercase();
-            t.strip_prefix("application/").map(str::to_owned).unwrap_or(t)
-        };
+        // A media type without its optional `application/` (RFC 7515 4.1.9).
+        fn bare(t: &str) -> &str {
+            match t.get(..12) {
+                Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &t[12..],
+                _ => t,
+            }
+        }
         let typ = bare(typ);
-        self.token_types.iter().any(|t| bare(t) == typ)
+        self.token_types.iter().any(|t| bare(t).eq_ignore_ascii_case(typ))
     }
 
     fn accepts_param(&self, name: &str) -> bool {
@@ -156,20 +159,25 @@ impl<'de> Visitor<'de> for HeaderSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut header = RawHeader { alg: None, kid: None, typ: None, forbidden: false };
-        let mut seen = Seen::default();
+        let mut others = Seen::default();
         while let Some(Key(name)) = map.next_key()? {
-            if !seen.insert(name.clone()) {
-                return Err(duplicate(&name));
-            }
-            match name.as_ref() {
-                "alg" => header.alg = Some(map.next_value::<Key<'de>>()?.0),
-                "kid" => header.kid = Some(map.next_value::<Key<'de>>()?.0),
-                "typ" => header.typ = Some(map.next_value::<Key<'de>>()?.0),
+            let slot = match name.as_ref() {
+                "alg" => &mut header.alg,
+                "kid" => &mut header.kid,
+                "typ" => &mut header.typ,
                 other => {
                     header.forbidden |= !self.0.accepts_param(other);
                     map.next_value::<Checked>()?;
+                    if !others.insert(name.clone()) {
+                        return Err(duplicate(&name));
+                    }
+                    continue;
                 }
+            };
+            if slot.is_some() {
+                return Err(duplicate(&name));
             }
+            *slot = Some(map.next_value::<Key<'de>>()?.0);
         }
         Ok(header)
     }
