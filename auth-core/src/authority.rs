@@ -361,8 +361,7 @@ impl Authority {
         let family = new_id();
         let refresh_jti = new_id();
         let pair = self.sign_pair(principal, &family, &refresh_jti, now, now)?;
-        let refresh_exp = pair.refresh_claims.as_ref().map_or(now, |c| c.exp);
-        self.inner.store.create_family(&family, &refresh_jti, refresh_exp).await?;
+        self.inner.store.create_family(&family, &refresh_jti, self.family_keep(now, now)).await?;
         Ok(pair)
     }
 
@@ -418,6 +417,16 @@ impl Authority {
             }
             _ => Ok(()),
         }
+    }
+
+    /// How long a family's state must be kept once tokens are issued in it
+    /// now: until its newest refresh token and the access token issued with
+    /// it have expired, plus the leeway verification grants them (a
+    /// revoked family forgotten earlier would bring them back).
+    fn family_keep(&self, auth_time: i64, now: i64) -> i64 {
+        let cfg = &self.inner.config;
+        let access_exp = now.saturating_add(secs(cfg.access_ttl));
+        self.refresh_expiry(auth_time, now).max(access_exp).saturating_add(cfg.validation.leeway)
     }
 
     /// When a refresh token issued now expires: its lifetime, capped by the
@@ -568,8 +577,8 @@ impl Authority {
         }
         let next = new_id();
         let grace = secs(cfg.reuse_grace);
-        let expires_at = self.refresh_expiry(auth_time, now);
-        let outcome = self.inner.store.rotate_family(family, jti, &next, grace, expires_at, now).await?;
+        let keep = self.family_keep(auth_time, now);
+        let outcome = self.inner.store.rotate_family(family, jti, &next, grace, keep, now).await?;
         let current = match outcome {
             Rotation::Rotated => next,
             Rotation::Grace { current } => current,
@@ -620,10 +629,12 @@ impl Authority {
         }
     }
 
-    /// Revokes one token (by its `jti`) until it would have expired.
+    /// Revokes one token (by its `jti`) until it would have expired, leeway included.
     pub async fn revoke(&self, claims: &Claims) -> Result<(), AuthError> {
         if let Some(jti) = &claims.jti {
-            self.inner.store.revoke_token(jti, claims.exp).await?;
+            // Kept through the leeway: verification accepts until exp + leeway.
+            let keep = claims.exp.saturating_add(self.inner.config.validation.leeway);
+            self.inner.store.revoke_token(jti, keep).await?;
         }
         Ok(())
     }

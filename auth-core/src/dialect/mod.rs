@@ -132,11 +132,30 @@ pub(crate) mod util {
         }
     }
 
+    /// The last second ISO-8601 can write with four year digits.
+    const MAX_ISO8601: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+
     /// Seconds since the epoch as ISO-8601 UTC with milliseconds
     /// (`2015-04-29T13:29:25.000Z`), as JavaScript's `Date` and Django print.
+    /// Clamped to 1970..=9999: the formatter cannot write a five-digit year
+    /// (and would panic), and no token of ours lives that long.
     pub(crate) fn iso8601(ts: i64) -> String {
-        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(ts.max(0).unsigned_abs());
+        let secs = ts.clamp(0, MAX_ISO8601).unsigned_abs();
+        let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
         humantime::format_rfc3339_millis(time).to_string()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn iso8601_never_panics() {
+            assert_eq!(super::iso8601(0), "1970-01-01T00:00:00.000Z");
+            assert_eq!(super::iso8601(-5), "1970-01-01T00:00:00.000Z");
+            assert_eq!(super::iso8601(super::MAX_ISO8601), "9999-12-31T23:59:59.000Z");
+            // the year 10000 and beyond
+            assert_eq!(super::iso8601(253_402_300_800), "9999-12-31T23:59:59.000Z");
+            assert_eq!(super::iso8601(i64::MAX), "9999-12-31T23:59:59.000Z");
+        }
     }
 
     /// A principal id as JSON: a number when it is numeric.

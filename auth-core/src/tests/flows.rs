@@ -225,3 +225,21 @@ fn principal_check_cuts_off_deleted_and_disabled_users() {
         assert!(lax.authenticate_token(&alice).await.is_ok());
     });
 }
+
+#[test]
+fn a_revoked_token_stays_refused_through_the_leeway() {
+    rt().block_on(async {
+        let a = authority(AuthorityConfig::default()); // leeway 5 s
+        let now = crate::now();
+        let mut claims = access_claims(now);
+        claims["iat"] = serde_json::json!(now - 60);
+        claims["exp"] = serde_json::json!(now - 2); // expired, but within the leeway
+        let token = craft_hmac(header("HS256"), claims, SECRET, Algorithm::HS256);
+        let identity = a.authenticate_token(&token).await.expect("accepted within the leeway");
+        a.revoke(&identity.claims).await.expect("revoke");
+        assert_eq!(
+            a.authenticate_token(&token).await.unwrap_err(),
+            AuthError::InvalidToken(TokenRejection::Revoked)
+        );
+    });
+}

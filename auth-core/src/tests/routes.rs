@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::{AuthRequest, AuthResponse, RouteSet, Standard};
+use crate::{AuthRequest, AuthResponse, Dialect as _, RouteSet, Standard};
 
 fn routes() -> RouteSet {
     RouteSet::new(authority(AuthorityConfig::default()), Standard).body_limit(1024)
@@ -118,5 +118,27 @@ fn bad_requests_get_exact_answers() {
             assert_eq!(res.json_body().expect("json")["error_description"], description, "{path}");
         }
         assert_eq!(r.handle(AuthRequest::new("DELETE", "/refresh")).await.header("allow"), Some("POST"));
+    });
+}
+
+#[test]
+fn an_exp_in_the_year_10000_is_refused_without_a_panic() {
+    rt().block_on(async {
+        let now = crate::now();
+        let year_10000: i64 = 253_402_300_800;
+        let claims = json!({"sub": "u-alice", "username": "alice", "jti": "j", "iat": now, "exp": year_10000, "token_use": "access"});
+        let token = craft_hmac(header("HS256"), claims, SECRET, Algorithm::HS256);
+        let verify = || post("/verify_token/", json!({"token": token}));
+        // the default lifetime refuses it
+        let drf = RouteSet::new(authority(crate::dialects::Drf.default_config()), crate::dialects::Drf);
+        let res = drf.handle(verify()).await;
+        assert_eq!(res.status, 400);
+        assert_eq!(res.json_body(), Some(json!({"non_field_errors": ["Error decoding signature."]})));
+        // a lifetime long enough to accept it: the ISO-8601 answer is clamped, not a panic
+        let forever = crate::dialects::Drf.default_config().access_ttl(std::time::Duration::from_secs(u64::MAX / 4));
+        let drf = RouteSet::new(authority(forever), crate::dialects::Drf);
+        let res = drf.handle(verify()).await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.json_body().expect("json")["expires_in"], "9999-12-31T23:59:59.000Z");
     });
 }
