@@ -145,19 +145,6 @@ pub(crate) mod util {
         humantime::format_rfc3339_millis(time).to_string()
     }
 
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn iso8601_never_panics() {
-            assert_eq!(super::iso8601(0), "1970-01-01T00:00:00.000Z");
-            assert_eq!(super::iso8601(-5), "1970-01-01T00:00:00.000Z");
-            assert_eq!(super::iso8601(super::MAX_ISO8601), "9999-12-31T23:59:59.000Z");
-            // the year 10000 and beyond
-            assert_eq!(super::iso8601(253_402_300_800), "9999-12-31T23:59:59.000Z");
-            assert_eq!(super::iso8601(i64::MAX), "9999-12-31T23:59:59.000Z");
-        }
-    }
-
     /// A principal id as JSON: a number when it is numeric.
     pub(crate) fn id_value(id: &str) -> serde_json::Value {
         id.parse::<i64>().map_or_else(|_| id.into(), serde_json::Value::from)
@@ -176,6 +163,19 @@ pub(crate) mod util {
             429 => "Too Many Requests",
             503 => "Service Unavailable",
             _ => "Error",
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn iso8601_never_panics() {
+            assert_eq!(super::iso8601(0), "1970-01-01T00:00:00.000Z");
+            assert_eq!(super::iso8601(-5), "1970-01-01T00:00:00.000Z");
+            assert_eq!(super::iso8601(super::MAX_ISO8601), "9999-12-31T23:59:59.000Z");
+            // the year 10000 and beyond
+            assert_eq!(super::iso8601(253_402_300_800), "9999-12-31T23:59:59.000Z");
+            assert_eq!(super::iso8601(i64::MAX), "9999-12-31T23:59:59.000Z");
         }
     }
 }
