@@ -164,7 +164,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let authority = Authority::builder(KeySet::new(key)).build();
+    let authority = Authority::builder(KeySet::new(key).expect("a signing key")).build();
     let guard = Guard::new(authority.clone());
     let result = if variant.starts_with("actix") {
         actix_web::rt::System::new().block_on(async {

@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. how tokens are signed: read the secret from your configuration
     let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "change-me-to-32-bytes-or-more!!!".into());
     let authority =
-        Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)).users(users).build();
+        Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?).users(users).build();
     // 3. login/refresh/verify/logout under /auth, protected routes behind the middleware
     let server = HttpServer::new(move || {
         App::new()

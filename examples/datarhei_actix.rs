@@ -15,7 +15,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Core's lifetimes (access 10 min, refresh 24 h) and claims (exi, usefor, iss datarhei-core)
     let dialect = Datarhei::default(); // .with_external_identity(...) for the Auth0 login
     let config = dialect.default_config();
-    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?))
+    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)
         .users(users)
         .config(config)
         .build();

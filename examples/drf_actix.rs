@@ -13,7 +13,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "change-me-to-32-bytes-or-more!!!".into());
     // 5-day tokens, orig_iat kept across refreshes, no refresh after 10 days
     let config = Drf.default_config();
-    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?))
+    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)
         .users(users)
         .config(config)
         .build();

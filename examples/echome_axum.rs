@@ -14,7 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "change-me-to-32-bytes-or-more!!!".into());
     // simplejwt's lifetimes and claim names (token_type, user_id); override fields as you need
     let config = Echome.default_config();
-    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?))
+    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)
         .users(users)
         .config(config)
         .build();

@@ -77,7 +77,10 @@ impl Demo {
         }
         // A deleted or disabled user's tokens stop working at once.
         authority_config.check_principal = true;
-        let authority = Authority::builder(KeySet::new(key)).users(users).config(authority_config).build();
+        let authority = Authority::builder(KeySet::new(key).map_err(|e| e.to_string())?)
+            .users(users)
+            .config(authority_config)
+            .build();
         let mount = dialect.default_mount();
         let routes = RouteSet::from_shared(authority.clone(), dialect).at(mount);
         let guard = Guard::for_routes(&routes);

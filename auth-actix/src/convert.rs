@@ -14,7 +14,9 @@ pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationHeader {
 pub(crate) fn to_http(res: AuthResponse) -> HttpResponse {
     let status = StatusCode::from_u16(res.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
-    for (name, value) in res.headers {
+    // The core drops what is not a valid header, so no pair here can turn
+    // the response into actix's 500.
+    for (name, value) in res.wire_headers() {
         builder.append_header((name, value));
     }
     builder.body(res.body)

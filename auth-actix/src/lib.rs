@@ -19,7 +19,7 @@
 //!     HttpResponse::Ok().json(id.summary())
 //! }
 //!
-//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[7u8; 32]).unwrap())).build();
+//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[7u8; 32]).unwrap()).unwrap()).build();
 //! let app = App::new()
 //!     .service(web::scope("/auth").configure(auth_actix::routes(RouteSet::new(authority.clone(), Standard))))
 //!     .service(

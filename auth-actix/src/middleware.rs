@@ -23,7 +23,7 @@ use crate::convert::{authorization, to_http};
 /// use actix_web::{web, App, HttpResponse};
 /// use auth_actix::AuthMiddleware;
 /// use auth_core::{Authority, Guard, Key, KeySet};
-/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap())).build();
+/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 /// let app = App::new().service(
 ///     web::scope("/api").wrap(AuthMiddleware::new(Guard::new(authority))).route("/x", web::get().to(HttpResponse::Ok)),
 /// );

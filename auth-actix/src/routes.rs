@@ -13,7 +13,7 @@ use crate::convert::{authorization, to_http};
 /// ```
 /// use actix_web::{web, App};
 /// use auth_core::{Authority, Key, KeySet, RouteSet, Standard};
-/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap())).build();
+/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 /// let app = App::new().service(web::scope("/auth").configure(auth_actix::routes(RouteSet::new(authority, Standard))));
 /// # let _ = app;
 /// ```
@@ -29,7 +29,7 @@ pub fn routes(routes: RouteSet) -> impl FnOnce(&mut web::ServiceConfig) {
 /// ```
 /// use actix_web::{web, App, HttpResponse};
 /// use auth_core::{Authority, Key, KeySet, RouteSet, Standard};
-/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap())).build();
+/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 /// let app = App::new()
 ///     .route("/public", web::get().to(HttpResponse::Ok))
 ///     .default_service(auth_actix::service(RouteSet::new(authority, Standard).at("/auth")));

@@ -34,7 +34,9 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn verify_hs256(c: &mut Criterion) {
     let rt = runtime();
-    let authority = Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key"))).build();
+    let authority =
+        Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key"))
+            .build();
     let principal = Principal::new("42", "alice").with_role("admin");
     let token = rt.block_on(authority.issue(&principal)).expect("issue").access_token;
     let credentials = Credentials::Bearer(token.clone());
@@ -44,10 +46,11 @@ fn verify_hs256(c: &mut Criterion) {
     let signature = base64_decode(signature);
 
     let users = MemoryUsers::new().with_user(principal.clone(), "pw").expect("user");
-    let checking = Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")))
-        .users(users)
-        .config(AuthorityConfig::default().check_principal(true))
-        .build();
+    let checking =
+        Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key"))
+            .users(users)
+            .config(AuthorityConfig::default().check_principal(true))
+            .build();
     let mut rich = principal.clone();
     rich.extra.insert("tenant".into(), "acme-corporation".into());
     rich.extra.insert("plan".into(), "enterprise".into());
@@ -111,7 +114,7 @@ fn verify_asymmetric(c: &mut Criterion) {
         ("eddsa", Algorithm::EdDSA, "ed_private.pem", "ed_public.pem"),
     ] {
         let key = Key::pem_pair("k", alg, &read(private), &read(public)).expect("fixture key");
-        let authority = Authority::builder(KeySet::new(key)).build();
+        let authority = Authority::builder(KeySet::new(key).expect("a signing key")).build();
         let token = rt.block_on(authority.issue(&Principal::new("42", "alice"))).expect("issue").access_token;
         let now = auth_core::now();
         group.bench_function(name, |b| {
@@ -124,10 +127,11 @@ fn verify_asymmetric(c: &mut Criterion) {
 fn login(c: &mut Criterion) {
     let rt = runtime();
     let users = MemoryUsers::new().with_user(Principal::new("1", "alice"), "s3cret").expect("user");
-    let authority = Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")))
-        .users(users)
-        .config(AuthorityConfig::default().login_throttle(0, std::time::Duration::from_secs(1)))
-        .build();
+    let authority =
+        Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key"))
+            .users(users)
+            .config(AuthorityConfig::default().login_throttle(0, std::time::Duration::from_secs(1)))
+            .build();
     let routes = RouteSet::new(authority, Standard);
     let request = AuthRequest::new("POST", "/login")
         .with_content_type("application/json")

@@ -5,7 +5,7 @@
 //! use auth_core::{Authority, Credentials, Key, KeySet, MemoryUsers, Principal};
 //! let users = MemoryUsers::new();
 //! users.add_user(Principal::new("1", "alice"), "s3cret").await.unwrap();
-//! let authority = Authority::builder(KeySet::new(Key::hs256("k1", &[7u8; 32]).unwrap()))
+//! let authority = Authority::builder(KeySet::new(Key::hs256("k1", &[7u8; 32]).unwrap()).unwrap())
 //!     .users(users)
 //!     .build();
 //! let pair = authority.login("alice", "s3cret").await.unwrap();

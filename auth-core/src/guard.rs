@@ -8,7 +8,7 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use auth_core::{Authority, Guard, Key, KeySet, Scheme};
-//! let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap())).build();
+//! let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 //! let guard = Guard::new(authority);
 //! let err = guard.check(None).await.unwrap_err();
 //! let res = guard.reject(&err);
@@ -108,7 +108,7 @@ impl Guard {
     /// the dialect's scheme, and errors in the dialect's envelope.
     ///
     /// ```
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap())).build();
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
     /// use auth_core::{dialects, Guard, RouteSet, Scheme};
     /// let routes = RouteSet::new(authority, dialects::Drf::default());
     /// assert_eq!(Guard::for_routes(&routes).challenge_scheme(), Scheme::Token);
@@ -122,7 +122,7 @@ impl Guard {
     /// Which schemes are accepted; the first one names the challenge.
     ///
     /// ```
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap())).build();
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
     /// use auth_core::{Guard, Scheme};
     /// let guard = Guard::new(authority).schemes(&[Scheme::Token, Scheme::Bearer]);
     /// assert_eq!(guard.challenge_scheme(), Scheme::Token);
@@ -189,7 +189,7 @@ impl Guard {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap())).build();
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
     /// use auth_core::{AuthorizationHeader, Guard};
     /// let guard = Guard::new(authority);
     /// let two = AuthorizationHeader::from_values([&b"Bearer a.b.c"[..], b"Bearer d.e.f"]);

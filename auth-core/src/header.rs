@@ -188,7 +188,7 @@ fn split_scheme(value: Option<&[u8]>) -> Result<(Scheme, &[u8]), HeaderError> {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, &value[value.len()..]),
     };
-    if !name.iter().all(|b| TCHAR[usize::from(*b)]) {
+    if !name.iter().all(|b| is_tchar(*b)) {
         return Err(HeaderError::Malformed);
     }
     let scheme = Scheme::from_name(name).ok_or(HeaderError::UnsupportedScheme)?;
@@ -378,6 +378,11 @@ const TCHAR: [bool; 256] = {
     }
     table
 };
+
+/// Whether `b` may appear in an RFC 9110 `token` (a scheme or header name).
+pub(crate) fn is_tchar(b: u8) -> bool {
+    TCHAR[usize::from(b)]
+}
 
 /// The characters of token68 before its `=` padding, as a lookup table
 /// (the check runs over every byte of every token).

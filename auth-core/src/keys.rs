@@ -9,7 +9,7 @@
 //! use auth_core::{Key, KeySet};
 //! let current = Key::hs256("2024-06", b"a-secret-of-at-least-32-bytes!!!").unwrap();
 //! let previous = Key::hs256("2024-01", b"the-old-secret-of-32-bytes-or-so").unwrap();
-//! let keys = KeySet::new(current).with_verification_key(previous);
+//! let keys = KeySet::new(current).unwrap().with_verification_key(previous);
 //! assert_eq!(keys.signing_key().kid(), "2024-06");
 //! assert!(keys.get("2024-01").is_some());
 //! ```
@@ -43,6 +43,9 @@ pub enum KeyError {
     /// The algorithm does not fit the key material (e.g. HS256 with an RSA key).
     #[error("algorithm {0:?} does not fit this kind of key")]
     WrongAlgorithm(Algorithm),
+    /// The signing key of a [`KeySet`] holds no private material.
+    #[error("key `{0}` cannot sign: a key set's signing key needs its private half")]
+    CannotSign(String),
     /// The PEM could not be read.
     #[error("invalid key material: {0}")]
     Invalid(#[from] jsonwebtoken::errors::Error),
@@ -223,17 +226,25 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// A key set that signs with `signing` (which must hold private material)
-    /// and verifies with it.
+    /// A key set that signs with `signing` and verifies with it. A key
+    /// without private material is refused here, at start-up, rather than
+    /// failing every login later.
     ///
     /// ```
-    /// let keys = auth_core::KeySet::new(auth_core::Key::hs256("k1", &[9u8; 32]).unwrap());
+    /// use auth_core::{Algorithm, Key, KeyError, KeySet};
+    /// let keys = KeySet::new(Key::hs256("k1", &[9u8; 32]).unwrap()).unwrap();
     /// assert_eq!(keys.signing_key().kid(), "k1");
+    /// let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/ec_public.pem")).unwrap();
+    /// let public_only = Key::public_pem("idp", Algorithm::ES256, &pem).unwrap();
+    /// assert!(matches!(KeySet::new(public_only), Err(KeyError::CannotSign(_))));
     /// ```
-    pub fn new(signing: Key) -> Self {
+    pub fn new(signing: Key) -> Result<Self, KeyError> {
+        if !signing.can_sign() {
+            return Err(KeyError::CannotSign(signing.kid().to_owned()));
+        }
         let mut by_kid = HashMap::new();
         by_kid.insert(signing.kid.clone(), signing.clone());
-        Self { signing, by_kid: Arc::new(by_kid) }
+        Ok(Self { signing, by_kid: Arc::new(by_kid) })
     }
 
     /// Adds a key that verifies but does not sign (rotation: tokens signed

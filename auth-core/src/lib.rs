@@ -12,7 +12,7 @@
 //!
 //! let users = MemoryUsers::new();
 //! users.add_user(Principal::new("1", "alice").with_role("admin"), "s3cret").await.unwrap();
-//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[42u8; 32]).unwrap()))
+//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[42u8; 32]).unwrap()).unwrap())
 //!     .users(users)
 //!     .build();
 //!

@@ -113,6 +113,32 @@ impl AuthResponse {
         Self { status, headers: Vec::new(), body: Vec::new() }
     }
 
+    /// The headers as they go on the wire: names lower-cased, and any pair
+    /// that is not a valid header (a name that is not an RFC 9110 token, a
+    /// value with a control character) dropped with an error in the log
+    /// rather than a panic or a 500. What both adapters copy out.
+    ///
+    /// ```
+    /// let mut res = auth_core::AuthResponse::empty(200);
+    /// res.headers.push(("X-Custom", "1".into()));
+    /// res.headers.push(("bad name", "2".into()));
+    /// res.headers.push(("x-split", "a\r\nb".into()));
+    /// let wire: Vec<_> = res.wire_headers().collect();
+    /// assert_eq!(wire, [("x-custom".to_string(), "1")]);
+    /// ```
+    pub fn wire_headers(&self) -> impl Iterator<Item = (String, &str)> {
+        self.headers.iter().filter_map(|(name, value)| {
+            let name_ok = !name.is_empty() && name.bytes().all(crate::header::is_tchar);
+            let value_ok = value.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+            if name_ok && value_ok {
+                Some((name.to_ascii_lowercase(), value.as_str()))
+            } else {
+                tracing::error!(header = %name, "dropping an invalid response header");
+                None
+            }
+        })
+    }
+
     /// The first value of a header, by lower-case name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())

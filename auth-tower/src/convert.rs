@@ -10,15 +10,17 @@ pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationHeader {
     AuthorizationHeader::from_values(headers.get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes))
 }
 
-/// Copies status, headers and body. Header values the core produced are
-/// always valid; one that somehow is not is dropped rather than panicking.
-pub(crate) fn to_http(res: AuthResponse) -> Response<Body> {
-    let mut out = Response::new(Body::from(res.body));
+/// Copies status, headers and body; the headers as the core lets them on
+/// the wire ([`AuthResponse::wire_headers`]), so a custom dialect's odd
+/// header name is dropped and logged, never a panic.
+pub(crate) fn to_http(mut res: AuthResponse) -> Response<Body> {
+    let mut out = Response::new(Body::from(std::mem::take(&mut res.body)));
     *out.status_mut() = StatusCode::from_u16(res.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();
-    for (name, value) in res.headers {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            headers.append(HeaderName::from_static(name), value);
+    for (name, value) in res.wire_headers() {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
+        {
+            headers.append(name, value);
         }
     }
     out

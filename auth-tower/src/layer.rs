@@ -26,7 +26,7 @@ use crate::convert::{authorization, to_http};
 /// use auth_tower::AuthLayer;
 /// use axum::{routing::get, Router};
 ///
-/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap())).build();
+/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 /// let guard = Guard::new(authority).schemes(&[Scheme::Bearer, Scheme::Token]);
 /// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(AuthLayer::new(guard));
 /// # let _ = app;

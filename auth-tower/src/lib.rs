@@ -16,7 +16,7 @@
 //! use auth_tower::{AuthLayer, AuthRoutes, Authenticated};
 //! use axum::{routing::get, Json, Router};
 //!
-//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[7u8; 32]).unwrap())).build();
+//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[7u8; 32]).unwrap()).unwrap()).build();
 //! let app: Router = Router::new()
 //!     .route("/whoami", get(|id: Authenticated| async move { Json(id.summary()) }))
 //!     .layer(AuthLayer::new(Guard::new(authority.clone())))

@@ -26,7 +26,7 @@ pub(crate) fn users() -> MemoryUsers {
 }
 
 pub(crate) fn keys() -> KeySet {
-    KeySet::new(Key::hs256("k1", SECRET).expect("valid test key"))
+    KeySet::new(Key::hs256("k1", SECRET).expect("valid test key")).expect("a signing key")
 }
 
 pub(crate) fn authority(config: AuthorityConfig) -> Authority {

@@ -59,7 +59,7 @@ fn rs_hs_key_confusion_is_refused() {
     let rsa =
         Key::pem_pair("rsa", Algorithm::RS256, &testdata("rsa_private.pem"), &testdata("rsa_public.pem"))
             .expect("rsa fixture");
-    let a = Authority::builder(KeySet::new(rsa)).build();
+    let a = Authority::builder(KeySet::new(rsa).expect("a signing key")).build();
     // the classic attack: HS256 over the public key's PEM bytes, naming the RSA kid
     let forged = craft_hmac(
         json!({"alg": "HS256", "kid": "rsa"}),
@@ -79,7 +79,7 @@ fn asymmetric_keys_sign_and_verify() {
         (Algorithm::EdDSA, "ed_private.pem", "ed_public.pem"),
     ] {
         let key = Key::pem_pair("k", alg, &testdata(private), &testdata(public)).expect("fixture key");
-        let a = Authority::builder(KeySet::new(key)).build();
+        let a = Authority::builder(KeySet::new(key).expect("a signing key")).build();
         let claims = crate::Claims {
             sub: "s".into(),
             exp: NOW + 60,
