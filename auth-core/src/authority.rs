@@ -553,19 +553,16 @@ impl Authority {
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
         let now = crate::time::now();
         let cfg = &self.inner.config;
-        let old = self.verify(refresh_token, TokenUse::Refresh, now).map_err(AuthError::InvalidToken)?.claims;
-        self.check_revocation(&old, now).await?;
+        let presented =
+            self.verify(refresh_token, TokenUse::Refresh, now).map_err(AuthError::InvalidToken)?;
+        let old = &presented.claims;
+        self.check_revocation(old, now).await?;
         let auth_time = old.auth_time.or(old.iat).unwrap_or(now);
         self.check_window(auth_time, now)?;
         let (Some(family), Some(jti)) = (old.fam.as_deref(), old.jti.as_deref()) else {
             return Err(AuthError::InvalidToken(TokenRejection::Malformed));
         };
-        let principal = Principal {
-            id: old.sub.clone(),
-            username: old.username.clone().unwrap_or_default(),
-            roles: old.roles.clone(),
-            extra: Default::default(),
-        };
+        let principal = self.reload(&presented).await?;
         if !cfg.rotate_refresh {
             if !self.inner.store.family_is_current(family, jti, now).await? {
                 return Err(AuthError::InvalidToken(TokenRejection::Revoked));
@@ -591,19 +588,37 @@ impl Authority {
         self.sign_pair(&principal, family, &current, auth_time, now)
     }
 
-    /// A fresh access token for a valid one (same subject, roles, login
-    /// time and family; new `jti` and expiry). The old one stays valid. With
-    /// a refresh window, no extension after the original login plus it.
+    /// The principal behind a session being renewed, as the user store
+    /// knows it now (a deleted or disabled user is refused; changed roles
+    /// and username show up), with the application's claims of the token
+    /// it renews carried over where the store has none of that name.
+    pub async fn reload(&self, identity: &Identity) -> Result<Principal, AuthError> {
+        let mut principal = self
+            .inner
+            .users
+            .load(identity.sub())
+            .await?
+            .ok_or(AuthError::InvalidToken(TokenRejection::InactivePrincipal))?;
+        for (name, value) in identity.app_claims() {
+            principal.extra.entry(name).or_insert(value);
+        }
+        Ok(principal)
+    }
+
+    /// A fresh access token for a valid one: the same subject, login time,
+    /// family and application claims, the principal reloaded from the user
+    /// store, a new `jti` and expiry. The old one stays valid. With a
+    /// refresh window, no extension after the original login plus it.
     pub async fn extend(&self, access_token: &str) -> Result<TokenPair, AuthError> {
         let identity = self.authenticate_token(access_token).await?;
         let now = crate::time::now();
-        let old = identity.claims;
+        let old = &identity.claims;
         self.check_window(old.auth_time.or(old.iat).unwrap_or(now), now)?;
-        let mut claims = Claims::clone(&old);
-        claims.iat = Some(now);
-        claims.exp = now.saturating_add(secs(self.inner.config.access_ttl));
-        claims.jti = Some(new_id());
-        let principal = Principal { id: old.sub.clone(), ..Principal::default() };
+        let principal = self.reload(&identity).await?;
+        let mut claims =
+            self.base_claims(&principal, TokenUse::Access, now, secs(self.inner.config.access_ttl));
+        claims.auth_time = old.auth_time;
+        claims.fam.clone_from(&old.fam);
         Ok(TokenPair {
             access_token: self.sign(&claims, &principal)?,
             access_claims: claims,

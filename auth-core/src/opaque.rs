@@ -101,12 +101,13 @@ impl Authority {
         let now = crate::time::now();
         let unknown = AuthError::InvalidToken(TokenRejection::Unknown);
         let old = self.store().get_opaque(key, now).await?.ok_or(unknown.clone())?;
-        let principal = Principal {
-            id: old.sub.clone(),
-            username: old.username.clone(),
-            roles: old.roles.clone(),
-            ..Principal::default()
-        };
+        // The principal as the user store knows it now: a deleted or
+        // disabled user cannot refresh, new roles show up.
+        let principal = self
+            .users()
+            .load(&old.sub)
+            .await?
+            .ok_or(AuthError::InvalidToken(TokenRejection::InactivePrincipal))?;
         let (record, token, new_refresh) = self.opaque_record(&principal, now);
         let expires_at = record.expires_at;
         if !self.store().rotate_opaque(key, &hash(refresh), record, now).await? {

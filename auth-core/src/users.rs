@@ -234,6 +234,23 @@ impl MemoryUsers {
         removed.is_some()
     }
 
+    /// Replaces the principal (roles, extra claims...) of the user with
+    /// this username, keeping the password; `false` if there is none. The
+    /// next refresh or extension carries the change.
+    ///
+    /// ```
+    /// use auth_core::{MemoryUsers, Principal};
+    /// let users = MemoryUsers::new().with_user(Principal::new("7", "ann"), "pw").unwrap();
+    /// assert!(users.update_principal(Principal::new("7", "ann").with_role("admin")));
+    /// ```
+    pub fn update_principal(&self, principal: Principal) -> bool {
+        let mut users = self.write();
+        let Some(entry) = users.by_name.get(&principal.username) else { return false };
+        let entry = UserEntry { principal, ..entry.clone() };
+        users.insert(entry);
+        true
+    }
+
     /// Disables (`false`) or re-enables a user; `false` if there is none.
     /// A disabled user cannot log in and [`UserStore::load`] does not find them.
     pub fn set_active(&self, username: &str, active: bool) -> bool {

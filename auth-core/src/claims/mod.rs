@@ -12,6 +12,29 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+/// Every claim name this crate writes or reads itself, in every dialect's
+/// spelling; anything else in a payload is the application's.
+const REGISTERED: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "token_use",
+    "token_type",
+    "usefor",
+    "username",
+    "roles",
+    "scope",
+    "auth_time",
+    "orig_iat",
+    "fam",
+    "exi",
+    "user_id",
+];
+
 /// What a token is for. A refresh token is never accepted where an access
 /// token is expected, and the reverse.
 ///
@@ -181,6 +204,21 @@ impl Identity {
     /// The application's own claims, parsed from the verified payload.
     pub fn custom<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_slice(&self.payload)
+    }
+
+    /// The application's own claims: every member of the payload that is
+    /// not a registered claim (in any dialect's spelling).
+    ///
+    /// ```
+    /// use auth_core::{Claims, Identity};
+    /// let id = Identity::new(Claims::default(), br#"{"sub":"7","exp":1,"usefor":"access","tenant":"acme"}"#.to_vec());
+    /// assert_eq!(id.app_claims(), serde_json::json!({"tenant": "acme"}).as_object().unwrap().clone());
+    /// ```
+    pub fn app_claims(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut all: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&self.payload).unwrap_or_default();
+        all.retain(|name, _| !REGISTERED.contains(&name.as_str()));
+        all
     }
 
     /// `{"sub", "username", "roles"}`: what a `whoami` route answers.

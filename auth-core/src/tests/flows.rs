@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::{AuthError, Credentials, TokenRejection};
+use crate::{AuthError, Credentials, TokenRejection, UserStore as _};
 
 fn refresh_of(pair: &crate::TokenPair) -> String {
     pair.refresh_token.clone().expect("a refresh token")
@@ -241,5 +241,46 @@ fn a_revoked_token_stays_refused_through_the_leeway() {
             a.authenticate_token(&token).await.unwrap_err(),
             AuthError::InvalidToken(TokenRejection::Revoked)
         );
+    });
+}
+
+#[test]
+fn sessions_reload_the_principal_and_keep_application_claims() {
+    rt().block_on(async {
+        let users = users();
+        let a = Authority::builder(keys()).users(users.clone()).build();
+        let mut alice = Principal::new("u-alice", "alice").with_role("admin");
+        alice.extra.insert("tenant".into(), "acme".into());
+        let first = a.issue(&alice).await.expect("issue");
+        // a role change shows in the next access token; `extra` survives
+        assert!(users.update_principal(Principal::new("u-alice", "alice").with_role("auditor")));
+        let second = a.refresh(&refresh_of(&first)).await.expect("refresh");
+        let id = a.authenticate_token(&second.access_token).await.expect("access");
+        assert_eq!(id.roles(), ["auditor".to_string()]);
+        assert_eq!(id.app_claims().get("tenant"), Some(&serde_json::json!("acme")));
+        let extended = a.extend(&second.access_token).await.expect("extend");
+        let id = a.authenticate_token(&extended.access_token).await.expect("access");
+        assert_eq!(id.app_claims().get("tenant"), Some(&serde_json::json!("acme")));
+        assert_eq!(extended.access_claims.auth_time, first.access_claims.auth_time);
+        assert_eq!(extended.access_claims.fam, first.access_claims.fam);
+        // a deleted user cannot refresh or extend, even with the principal check off
+        assert!(users.remove_user("alice"));
+        let inactive = AuthError::InvalidToken(TokenRejection::InactivePrincipal);
+        assert_eq!(a.refresh(&refresh_of(&second)).await.unwrap_err(), inactive);
+        assert_eq!(a.extend(&second.access_token).await.unwrap_err(), inactive);
+    });
+}
+
+#[test]
+fn a_deleted_user_cannot_refresh_opaque_credentials() {
+    rt().block_on(async {
+        let users = users();
+        let a = Authority::builder(keys()).users(users.clone()).build();
+        let bob = users.load("u-bob").await.expect("load").expect("bob");
+        let creds = a.issue_opaque(&bob).await.expect("issue");
+        let renewed = a.refresh_opaque(&creds.key, &creds.refresh).await.expect("refresh");
+        assert!(users.remove_user("bob"));
+        let err = a.refresh_opaque(&renewed.key, &renewed.refresh).await.unwrap_err();
+        assert_eq!(err, AuthError::InvalidToken(TokenRejection::InactivePrincipal));
     });
 }
