@@ -143,6 +143,13 @@ pub enum AuthError {
     /// A backing service failed (503). The detail is logged, not shown.
     #[error("the authentication service is unavailable")]
     Unavailable,
+    /// Too much work in flight (the password-hashing queue is full): 503
+    /// with `Retry-After`, answered at once without doing the work.
+    #[error("the authentication service is busy, try again shortly")]
+    Busy {
+        /// Seconds to wait before retrying.
+        retry_after: u64,
+    },
 }
 
 impl AuthError {
@@ -161,7 +168,7 @@ impl AuthError {
             Self::MethodNotAllowed { .. } => 405,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::Busy { .. } => 503,
         }
     }
 
@@ -184,7 +191,7 @@ impl AuthError {
             Self::Forbidden => Some("access_denied"),
             Self::TooManyAttempts { .. } => Some("slow_down"),
             Self::NotFound => Some("not_found"),
-            Self::Unavailable => Some("temporarily_unavailable"),
+            Self::Unavailable | Self::Busy { .. } => Some("temporarily_unavailable"),
         }
     }
 
@@ -272,7 +279,7 @@ impl AuthError {
         }
         match self {
             Self::MethodNotAllowed { allow } => res.headers.push(("allow", allow.join(", "))),
-            Self::TooManyAttempts { retry_after } => {
+            Self::TooManyAttempts { retry_after } | Self::Busy { retry_after } => {
                 res.headers.push(("retry-after", retry_after.to_string()))
             }
             _ => {}
@@ -295,7 +302,17 @@ impl From<crate::store::StoreError> for AuthError {
 
 impl From<crate::users::UserStoreError> for AuthError {
     fn from(err: crate::users::UserStoreError) -> Self {
-        tracing::error!(error = %err, "user store failed");
-        Self::Unavailable
+        match err {
+            crate::users::UserStoreError::Busy => {
+                // Once per refusal would flood the log in the very flood it
+                // is refusing: debug level.
+                tracing::debug!("password hashing queue full; login refused with 503");
+                Self::Busy { retry_after: 1 }
+            }
+            other => {
+                tracing::error!(error = %other, "user store failed");
+                Self::Unavailable
+            }
+        }
     }
 }

@@ -1,27 +1,66 @@
 //! Where password hashing runs: a small pool of dedicated, lower-priority
-//! threads, never the async executor.
+//! threads with a bounded queue, never the async executor.
 //!
-//! At most `max(1, cpus / 2)` hashes run at once (more wait in line), and
-//! the pool's threads run at the lowest priority (nice 19): when the machine is busy, the
-//! executors that serve other requests win the CPU and a login storm cannot
-//! stall them; when it is idle, hashing gets all the spare CPU. The pool is
-//! independent of the async runtime, so it serves tokio and actix alike.
+//! At most `threads` hashes run at once and at most `queue` wait; a job
+//! that finds the queue full is refused at once ([`UserStoreError::Busy`],
+//! which a login answers with 503 and `Retry-After`), so a login flood costs
+//! bounded memory and bounded latency instead of a queue that grows without
+//! limit. A job whose caller has gone away (the client disconnected, the
+//! request timed out) is dropped before it is hashed. The pool's threads
+//! run at the lowest priority (nice 19): when the machine is busy, the
+//! executors that serve other requests win the CPU. The pool is independent
+//! of the async runtime, so it serves tokio and actix alike.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::users::UserStoreError;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-fn pool() -> &'static Sender<Job> {
-    static POOL: OnceLock<Sender<Job>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let (tx, rx) = channel::<Job>();
+/// A pool of password-hashing threads with a bounded queue. Cheap to clone
+/// (clones share the threads).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let pool = auth_core::HashingPool::new(1, 8);
+/// assert_eq!(pool.run(|| 6 * 7).await, Ok(42));
+/// assert_eq!(pool.capacity(), (1, 8));
+/// # })
+/// ```
+#[derive(Clone)]
+pub struct HashingPool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    jobs: SyncSender<Job>,
+    threads: usize,
+    queue: usize,
+    queued: AtomicUsize,
+    dropped: AtomicU64,
+}
+
+impl std::fmt::Debug for HashingPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashingPool")
+            .field("threads", &self.inner.threads)
+            .field("queue", &self.inner.queue)
+            .field("queued", &self.queued())
+            .finish()
+    }
+}
+
+impl HashingPool {
+    /// `threads` hashing threads (at least 1) and room for `queue` waiting
+    /// jobs (0: a job is taken only when a thread is free).
+    pub fn new(threads: usize, queue: usize) -> Self {
+        let threads = threads.max(1);
+        let (jobs, rx) = sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
-        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        for i in 0..(cpus / 2).max(1) {
+        for i in 0..threads {
             let rx = Arc::clone(&rx);
             let spawned =
                 std::thread::Builder::new().name(format!("auth-hash-{i}")).spawn(move || worker(&rx));
@@ -29,8 +68,68 @@ fn pool() -> &'static Sender<Job> {
                 tracing::error!(error = %e, "cannot start a password hashing thread");
             }
         }
-        tx
-    })
+        let inner =
+            PoolInner { jobs, threads, queue, queued: AtomicUsize::new(0), dropped: AtomicU64::new(0) };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The process-wide default: `max(1, cpus / 2)` threads and a queue of
+    /// four jobs per thread.
+    pub fn global() -> &'static HashingPool {
+        static POOL: OnceLock<HashingPool> = OnceLock::new();
+        POOL.get_or_init(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+            let threads = (cpus / 2).max(1);
+            HashingPool::new(threads, threads * 4)
+        })
+    }
+
+    /// `(threads, queue)`.
+    pub fn capacity(&self) -> (usize, usize) {
+        (self.inner.threads, self.inner.queue)
+    }
+
+    /// Jobs accepted and not yet started (at most the queue size, plus any
+    /// a thread has just taken).
+    pub fn queued(&self) -> usize {
+        self.inner.queued.load(Ordering::Relaxed)
+    }
+
+    /// Jobs dropped unstarted because their caller had gone away.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Runs a CPU-heavy closure on the pool and awaits its result without
+    /// blocking the async executor. [`UserStoreError::Busy`] at once when
+    /// the queue is full; if the returned future is dropped before a thread
+    /// takes the job, the closure never runs.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, UserStoreError> {
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let inner = Arc::clone(&self.inner);
+        let job: Job = Box::new(move || {
+            inner.queued.fetch_sub(1, Ordering::Relaxed);
+            if reply.is_closed() {
+                inner.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let _ = reply.send(f());
+        });
+        self.inner.queued.fetch_add(1, Ordering::Relaxed);
+        if let Err(refused) = self.inner.jobs.try_send(job) {
+            self.inner.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(match refused {
+                TrySendError::Full(_) => UserStoreError::Busy,
+                TrySendError::Disconnected(_) => {
+                    UserStoreError::Failed("the password hashing pool is gone".into())
+                }
+            });
+        }
+        result.await.map_err(|_| UserStoreError::Failed("password hashing failed".into()))
+    }
 }
 
 fn worker(jobs: &Mutex<Receiver<Job>>) {
@@ -49,33 +148,95 @@ fn worker(jobs: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// Runs a CPU-heavy closure on the hashing pool and awaits its result
-/// without blocking the async executor.
-pub(crate) async fn off_executor<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, UserStoreError> {
-    let (reply, result) = tokio::sync::oneshot::channel();
-    let job: Job = Box::new(move || {
-        let _ = reply.send(f());
-    });
-    pool().send(job).map_err(|_| UserStoreError("the password hashing pool is gone".into()))?;
-    result.await.map_err(|_| UserStoreError("password hashing failed".into()))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc::channel;
+
     use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    }
+
+    /// Occupies the pool's one thread until the returned sender is dropped.
+    fn block(pool: &HashingPool) -> std::sync::mpsc::Sender<()> {
+        let (release, gate) = channel::<()>();
+        let (started, wait) = channel::<()>();
+        let blocker = pool.clone();
+        std::thread::spawn(move || {
+            rt().block_on(blocker.run(move || {
+                let _ = started.send(());
+                let _ = gate.recv();
+            }))
+        });
+        wait.recv().expect("the blocking job started");
+        release
+    }
 
     #[test]
     fn runs_jobs_and_survives_a_panic() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-        rt.block_on(async {
-            assert_eq!(off_executor(|| 6 * 7).await, Ok(42));
-            let panicked = off_executor(|| -> u8 { panic!("job panics") }).await;
+        rt().block_on(async {
+            let pool = HashingPool::new(1, 2);
+            assert_eq!(pool.run(|| 6 * 7).await, Ok(42));
+            let panicked = pool.run(|| -> u8 { panic!("job panics") }).await;
             assert!(panicked.is_err());
-            let name =
-                off_executor(|| std::thread::current().name().map(str::to_owned)).await.expect("job runs");
+            let name = pool.run(|| std::thread::current().name().map(str::to_owned)).await.expect("job runs");
             assert!(name.is_some_and(|n| n.starts_with("auth-hash-")));
         });
+    }
+
+    #[test]
+    fn a_full_queue_refuses_at_once() {
+        let pool = HashingPool::new(1, 8);
+        let release = block(&pool);
+        rt().block_on(async {
+            let mut waiting = Vec::new();
+            let mut busy = 0;
+            for _ in 0..200 {
+                let mut job = Box::pin(pool.run(|| ()));
+                // One poll submits the job: a full queue answers at once.
+                match futures_poll_once(&mut job).await {
+                    Some(Err(UserStoreError::Busy)) => busy += 1,
+                    Some(other) => panic!("unexpected {other:?}"),
+                    None => waiting.push(job),
+                }
+                assert!(pool.queued() <= 8, "the queue grew past its bound");
+            }
+            assert_eq!((waiting.len(), busy), (8, 192));
+            drop(release);
+            for job in waiting {
+                assert_eq!(job.await, Ok(()));
+            }
+        });
+    }
+
+    #[test]
+    fn a_job_whose_caller_is_gone_never_runs() {
+        let pool = HashingPool::new(1, 4);
+        let release = block(&pool);
+        let ran = Arc::new(AtomicBool::new(false));
+        rt().block_on(async {
+            let flag = Arc::clone(&ran);
+            let mut job = Box::pin(pool.run(move || flag.store(true, Ordering::SeqCst)));
+            assert!(futures_poll_once(&mut job).await.is_none(), "queued behind the blocker");
+            drop(job); // the client went away
+        });
+        drop(release);
+        // A job after it proves the worker has passed the dropped one.
+        assert_eq!(rt().block_on(pool.run(|| 1)), Ok(1));
+        assert!(!ran.load(Ordering::SeqCst));
+        assert_eq!(pool.dropped(), 1);
+    }
+
+    /// Polls a future once: `Some` if it finished.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match std::pin::Pin::new(&mut *f).poll(cx) {
+                std::task::Poll::Ready(v) => Some(v),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
     }
 }

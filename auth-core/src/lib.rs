@@ -81,4 +81,6 @@ pub use response::{AuthRequest, AuthResponse};
 pub use routes::{DEFAULT_BODY_LIMIT, RouteContext, RouteSet};
 pub use store::{MemoryStore, OpaqueRecord, Rotation, Store, StoreError, TokenRef};
 pub use time::{now, parse_duration};
-pub use users::{MemoryUsers, Principal, Registration, UserStore, UserStoreError, hash_password};
+pub use users::{
+    HashingPool, MemoryUsers, Principal, Registration, UserStore, UserStoreError, hash_password,
+};

@@ -4,7 +4,8 @@
 //! in-memory implementation with argon2id hashes for examples and tests.
 //! Hashing runs on tokio's blocking pool, never on the async executor, and
 //! an unknown user costs one hash too, so timing does not tell whether a
-//! user exists.
+//! user exists. Hashing runs on a bounded [`HashingPool`]: when its queue
+//! is full a login is refused at once (503, `Retry-After`) without hashing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -44,15 +45,24 @@ impl Principal {
     }
 }
 
-/// A user store failed (not: the password was wrong).
+/// A user store could not answer (not: the password was wrong).
 ///
 /// ```
-/// let err = auth_core::UserStoreError("db down".into());
+/// let err = auth_core::UserStoreError::Failed("db down".into());
 /// assert_eq!(err.to_string(), "user store failed: db down");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("user store failed: {0}")]
-pub struct UserStoreError(pub String);
+#[non_exhaustive]
+pub enum UserStoreError {
+    /// The backend failed (answered 503; the text is logged, not shown).
+    #[error("user store failed: {0}")]
+    Failed(String),
+    /// Too many password checks are waiting already ([`HashingPool`]'s
+    /// queue is full): answered at once with 503 and `Retry-After`, without
+    /// hashing.
+    #[error("too many password checks in flight")]
+    Busy,
+}
 
 /// The application's users.
 ///
@@ -122,14 +132,14 @@ pub fn hash_password(password: &str) -> Result<String, UserStoreError> {
     hasher()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| UserStoreError(format!("hashing failed: {e}")))
+        .map_err(|e| UserStoreError::Failed(format!("hashing failed: {e}")))
 }
 
 fn verify_hash(phc: &str, password: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| hasher().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-pub(crate) use crate::hashing::off_executor;
+pub use crate::hashing::HashingPool;
 
 #[derive(Clone)]
 struct UserEntry {
@@ -172,6 +182,7 @@ impl Tables {
 pub struct MemoryUsers {
     users: Arc<RwLock<Tables>>,
     dummy: Arc<str>,
+    pool: HashingPool,
 }
 
 impl std::fmt::Debug for MemoryUsers {
@@ -190,13 +201,25 @@ impl MemoryUsers {
     /// No users yet. Computes one dummy hash (used for unknown users).
     pub fn new() -> Self {
         let dummy = hash_password("dummy password for unknown users").unwrap_or_default();
-        Self { users: Arc::default(), dummy: dummy.into() }
+        Self { users: Arc::default(), dummy: dummy.into(), pool: HashingPool::global().clone() }
+    }
+
+    /// Hashes on `pool` instead of the process-wide [`HashingPool::global`]
+    /// (its own threads and queue bound).
+    ///
+    /// ```
+    /// let users = auth_core::MemoryUsers::new().with_pool(auth_core::HashingPool::new(2, 16));
+    /// # let _ = users;
+    /// ```
+    pub fn with_pool(mut self, pool: HashingPool) -> Self {
+        self.pool = pool;
+        self
     }
 
     /// Adds or replaces a user, hashing the password on the blocking pool.
     pub async fn add_user(&self, principal: Principal, password: &str) -> Result<(), UserStoreError> {
         let password = password.to_owned();
-        let phc = off_executor(move || hash_password(&password)).await??;
+        let phc = self.pool.run(move || hash_password(&password)).await??;
         self.insert_hashed(principal, phc);
         Ok(())
     }
@@ -280,7 +303,7 @@ impl UserStore for MemoryUsers {
         let entry = self.lookup(username);
         let phc = entry.as_ref().map_or_else(|| self.dummy.clone(), |e| e.phc.clone());
         let password = password.to_owned();
-        let ok = off_executor(move || verify_hash(&phc, &password)).await?;
+        let ok = self.pool.run(move || verify_hash(&phc, &password)).await?;
         Ok(entry.filter(|e| ok && e.active).map(|e| e.principal))
     }
 
@@ -295,7 +318,7 @@ impl UserStore for MemoryUsers {
             return Ok(Registration::Taken);
         }
         let owned = password.to_owned();
-        let phc = off_executor(move || hash_password(&owned)).await??;
+        let phc = self.pool.run(move || hash_password(&owned)).await??;
         let mut users = self.write();
         if users.by_name.contains_key(username) {
             return Ok(Registration::Taken);

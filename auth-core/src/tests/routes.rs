@@ -1,5 +1,7 @@
 //! The route engine with the `standard` dialect.
 
+use std::future::Future as _;
+
 use serde_json::{Value, json};
 
 use super::*;
@@ -141,4 +143,49 @@ fn an_exp_in_the_year_10000_is_refused_without_a_panic() {
         assert_eq!(res.status, 200);
         assert_eq!(res.json_body().expect("json")["expires_in"], "9999-12-31T23:59:59.000Z");
     });
+}
+
+#[test]
+fn a_login_flood_on_a_full_hashing_queue_gets_503_at_once() {
+    let pool = crate::HashingPool::new(1, 8);
+    // Occupy the pool's one thread until `release` is dropped.
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let (started, wait) = std::sync::mpsc::channel::<()>();
+    let blocker = pool.clone();
+    let holder = std::thread::spawn(move || {
+        rt().block_on(blocker.run(move || {
+            let _ = started.send(());
+            let _ = gate.recv();
+        }))
+    });
+    wait.recv().expect("the blocking job started");
+    let users = users().with_pool(pool.clone());
+    let config = AuthorityConfig::default().login_throttle(0, std::time::Duration::from_secs(60));
+    let r = RouteSet::new(Authority::builder(keys()).users(users).config(config).build(), Standard);
+    rt().block_on(async {
+        let mut waiting = Vec::new();
+        let mut refused = 0;
+        for _ in 0..200 {
+            let mut login =
+                Box::pin(r.handle(post("/login", json!({"username": "alice", "password": "alice-pw"}))));
+            // One poll reaches the queue; a full queue answers then and there.
+            let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(login.as_mut().poll(cx))).await;
+            match polled {
+                std::task::Poll::Ready(res) => {
+                    assert_eq!(res.status, 503);
+                    assert_eq!(res.header("retry-after"), Some("1"));
+                    assert_eq!(res.json_body().expect("json")["error"], "temporarily_unavailable");
+                    refused += 1;
+                }
+                std::task::Poll::Pending => waiting.push(login),
+            }
+            assert!(pool.queued() <= 8, "the queue grew past its bound");
+        }
+        assert_eq!((waiting.len(), refused), (8, 192));
+        drop(release);
+        for login in waiting {
+            assert_eq!(login.await.status, 200);
+        }
+    });
+    holder.join().expect("blocker").expect("blocking job ran");
 }
