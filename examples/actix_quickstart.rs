@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users = MemoryUsers::new();
     users.add_user(Principal::new("1", "alice").with_role("admin"), "wonderland").await?;
     // 2. how tokens are signed: read the secret from your configuration
-    let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "change-me-to-32-bytes-or-more!!!".into());
+    let secret = demo_app::secret_from_env();
     let authority =
         Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?).users(users).build();
     // 3. login/refresh/verify/logout under /auth, protected routes behind the middleware

@@ -11,7 +11,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users = MemoryUsers::new();
     // api.auth.username / api.auth.password of the Core config
     users.add_user(Principal::new("admin", "admin"), "datarhei").await?;
-    let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "change-me-to-32-bytes-or-more!!!".into());
+    let secret = demo_app::secret_from_env();
     // Core's lifetimes (access 10 min, refresh 24 h) and claims (exi, usefor, iss datarhei-core)
     let dialect = Datarhei::default(); // .with_external_identity(...) for the Auth0 login
     let config = dialect.default_config();

@@ -10,7 +10,7 @@ use auth_core::{Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, 
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users = MemoryUsers::new();
     users.add_user(Principal::new("1165", "indestructible"), "terminator123").await?;
-    let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "change-me-to-32-bytes-or-more!!!".into());
+    let secret = demo_app::secret_from_env();
     // 5-day tokens, orig_iat kept across refreshes, no refresh after 10 days
     let config = Drf.default_config();
     let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)

@@ -11,7 +11,7 @@ use serde_json::json;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users = MemoryUsers::new();
     users.add_user(Principal::new("1", "access-id"), "secret-key").await?;
-    let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "change-me-to-32-bytes-or-more!!!".into());
+    let secret = demo_app::secret_from_env();
     // simplejwt's lifetimes and claim names (token_type, user_id); override fields as you need
     let config = Echome.default_config();
     let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)

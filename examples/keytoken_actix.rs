@@ -14,7 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dialect = Keytoken::new(["ios", "android", "web"]); // your client ids
     let config = dialect.default_config(); // 30 days; Basic means key:token
     // no JWT is issued by this dialect, but the authority still needs a key
-    let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "change-me-to-32-bytes-or-more!!!".into());
+    let secret = demo_app::secret_from_env();
     let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)
         .users(users)
         .config(config)

@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users = MemoryUsers::new();
     users.add_user(Principal::new("1", "user"), "password").await?;
     users.add_user(Principal::new("2", "admin").with_role("admin"), "admin-password").await?;
-    let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "change-me-to-32-bytes-or-more!!!".into());
+    let secret = demo_app::secret_from_env();
     let config = Sachet.default_config(); // one token type, 7 days, jti on every token
     let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)
         .users(users)
