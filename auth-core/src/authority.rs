@@ -510,10 +510,16 @@ impl Authority {
     /// [`TokenRejection::InactivePrincipal`] unless the user store still
     /// knows `sub`.
     pub async fn check_principal(&self, sub: &str) -> Result<(), AuthError> {
-        if self.inner.config.check_principal && self.inner.users.load(sub).await?.is_none() {
-            return Err(AuthError::InvalidToken(TokenRejection::InactivePrincipal));
+        if self.inner.config.check_principal {
+            self.active_principal(sub).await?;
         }
         Ok(())
+    }
+
+    /// The principal `sub` names, as the user store knows it now;
+    /// [`TokenRejection::InactivePrincipal`] if it is gone or disabled.
+    pub(crate) async fn active_principal(&self, sub: &str) -> Result<Principal, AuthError> {
+        self.inner.users.load(sub).await?.ok_or(AuthError::InvalidToken(TokenRejection::InactivePrincipal))
     }
 
     /// Authenticates an access token: signature, claims, use, revocation
@@ -593,12 +599,7 @@ impl Authority {
     /// and username show up), with the application's claims of the token
     /// it renews carried over where the store has none of that name.
     pub async fn reload(&self, identity: &Identity) -> Result<Principal, AuthError> {
-        let mut principal = self
-            .inner
-            .users
-            .load(identity.sub())
-            .await?
-            .ok_or(AuthError::InvalidToken(TokenRejection::InactivePrincipal))?;
+        let mut principal = self.active_principal(identity.sub()).await?;
         for (name, value) in identity.app_claims() {
             principal.extra.entry(name).or_insert(value);
         }
@@ -610,11 +611,13 @@ impl Authority {
     /// store, a new `jti` and expiry. The old one stays valid. With a
     /// refresh window, no extension after the original login plus it.
     pub async fn extend(&self, access_token: &str) -> Result<TokenPair, AuthError> {
-        let identity = self.authenticate_token(access_token).await?;
         let now = crate::time::now();
+        let identity = self.verify(access_token, TokenUse::Access, now).map_err(AuthError::InvalidToken)?;
+        self.check_revocation(&identity.claims, now).await?;
+        // Loaded once, here: it is also the principal check.
+        let principal = self.reload(&identity).await?;
         let old = &identity.claims;
         self.check_window(old.auth_time.or(old.iat).unwrap_or(now), now)?;
-        let principal = self.reload(&identity).await?;
         let mut claims =
             self.base_claims(&principal, TokenUse::Access, now, secs(self.inner.config.access_ttl));
         claims.auth_time = old.auth_time;

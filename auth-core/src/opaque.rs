@@ -103,11 +103,7 @@ impl Authority {
         let old = self.store().get_opaque(key, now).await?.ok_or(unknown.clone())?;
         // The principal as the user store knows it now: a deleted or
         // disabled user cannot refresh, new roles show up.
-        let principal = self
-            .users()
-            .load(&old.sub)
-            .await?
-            .ok_or(AuthError::InvalidToken(TokenRejection::InactivePrincipal))?;
+        let principal = self.active_principal(&old.sub).await?;
         let (record, token, new_refresh) = self.opaque_record(&principal, now);
         let expires_at = record.expires_at;
         if !self.store().rotate_opaque(key, &hash(refresh), record, now).await? {
