@@ -17,7 +17,7 @@ pub(crate) fn to_http(res: AuthResponse) -> HttpResponse {
     // The core drops what is not a valid header, so no pair here can turn
     // the response into actix's 500.
     for (name, value) in res.wire_headers() {
-        builder.append_header((name, value));
+        builder.append_header((name.as_ref(), value));
     }
     builder.body(res.body)
 }

@@ -124,14 +124,20 @@ impl AuthResponse {
     /// res.headers.push(("bad name", "2".into()));
     /// res.headers.push(("x-split", "a\r\nb".into()));
     /// let wire: Vec<_> = res.wire_headers().collect();
-    /// assert_eq!(wire, [("x-custom".to_string(), "1")]);
+    /// assert_eq!(wire, [("x-custom".into(), "1")]);
     /// ```
-    pub fn wire_headers(&self) -> impl Iterator<Item = (String, &str)> {
+    pub fn wire_headers(&self) -> impl Iterator<Item = (std::borrow::Cow<'static, str>, &str)> {
         self.headers.iter().filter_map(|(name, value)| {
             let name_ok = !name.is_empty() && name.bytes().all(crate::header::is_tchar);
             let value_ok = value.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
             if name_ok && value_ok {
-                Some((name.to_ascii_lowercase(), value.as_str()))
+                // Borrowed in the usual case: the core's names are lower case.
+                let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                    std::borrow::Cow::Owned(name.to_ascii_lowercase())
+                } else {
+                    std::borrow::Cow::Borrowed(*name)
+                };
+                Some((name, value.as_str()))
             } else {
                 tracing::error!(header = %name, "dropping an invalid response header");
                 None
