@@ -181,7 +181,12 @@ fn main() -> ExitCode {
                     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| e.to_string())?;
                     println!("token: {token}");
                     println!("listening on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-                    axum::serve(listener, router).await.map_err(|e| e.to_string())
+                    axum::serve(
+                        listener,
+                        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())
                 })
             },
         )

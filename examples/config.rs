@@ -57,6 +57,11 @@ fn parse_ttl(value: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{value}` is not a duration like 2s, 15m, 1h or 5d"))
 }
 
+fn parse_proxy(value: &str) -> Result<String, String> {
+    auth_core::TrustedProxies::parse(value).map_err(|e| e.to_string())?;
+    Ok(value.to_owned())
+}
+
 fn parse_secret(value: &str) -> Result<String, String> {
     if value.len() < auth_core::MIN_HMAC_SECRET_LEN {
         return Err(format!("must be at least {} bytes", auth_core::MIN_HMAC_SECRET_LEN));
@@ -95,6 +100,11 @@ pub struct DemoConfig {
     /// No refresh after the original login plus this. Default: the dialect's.
     #[arg(long, value_parser = parse_ttl)]
     pub refresh_window: Option<Duration>,
+    /// A proxy (address or CIDR network) whose `X-Forwarded-For` names the
+    /// client for the login throttle; repeatable. Default: none (the TCP
+    /// peer is the client).
+    #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR", value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl DemoConfig {

@@ -47,7 +47,9 @@ fn run_axum(config: &DemoConfig, addr: SocketAddr) -> Result<(), String> {
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         print!("{}", demo.banner(&bound.to_string()));
         println!("listening on http://{bound}");
-        axum::serve(listener, demo.axum_router()).await.map_err(|e| e.to_string())
+        // The peer address feeds the per-address login throttle.
+        let app = demo.axum_router().into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).await.map_err(|e| e.to_string())
     })
 }
 

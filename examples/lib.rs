@@ -90,6 +90,9 @@ impl Demo {
         if config.refresh_window.is_some() {
             authority_config.refresh_window = config.refresh_window;
         }
+        authority_config.trusted_proxies =
+            auth_core::TrustedProxies::parse(&config.trusted_proxies.join(","))
+                .map_err(|e| format!("--trusted-proxy: {e}"))?;
         // A deleted or disabled user's tokens stop working at once.
         authority_config.check_principal = true;
         let authority = Authority::builder(KeySet::new(key).map_err(|e| e.to_string())?)

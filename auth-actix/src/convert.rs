@@ -3,11 +3,22 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use auth_core::{AuthResponse, AuthorizationHeader};
+use auth_core::{AuthResponse, AuthorizationHeader, Peer};
 
 /// Every `Authorization` value of a request, for the core to judge.
 pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationHeader {
     AuthorizationHeader::from_values(headers.get_all(AUTHORIZATION).map(HeaderValue::as_bytes))
+}
+
+/// Who sent the request: the TCP peer and every `X-Forwarded-For` value
+/// (the core decides whether to believe them; actix's own
+/// `connection_info().realip_remote_addr()` believes anybody).
+pub(crate) fn peer(headers: &HeaderMap, peer_addr: Option<std::net::SocketAddr>) -> Peer {
+    let forwarded_for = headers
+        .get_all("x-forwarded-for")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    Peer { addr: peer_addr.map(|a| a.ip()), forwarded_for }
 }
 
 /// Copies status, headers and body.

@@ -13,7 +13,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseErr
 use auth_core::{AuthError, Credentials, Guard, Identity, Rejection, Scheme, credentials_of, require_role};
 use futures_util::future::LocalBoxFuture;
 
-use crate::convert::{authorization, to_http};
+use crate::convert::{authorization, peer, to_http};
 
 /// Why an extractor refused a request: the core's [`Rejection`] (rendered
 /// through the request's [`Guard`] when there is one), as a `ResponseError`.
@@ -167,7 +167,8 @@ async fn identity(req: HttpRequest) -> Result<(Option<Identity>, Option<Guard>),
     // Neither the middleware nor a registered guard: a wiring mistake, shown as 503.
     let guard = guard.ok_or(AuthError::Unavailable)?;
     let header = authorization(req.headers());
-    match guard.identify_header(&header).await {
+    let peer = peer(req.headers(), req.peer_addr());
+    match guard.identify_request(&header, &peer).await {
         Ok(identity) => Ok((identity, Some(guard))),
         Err(err) => Err(AuthRejection(Rejection::from_guard(err, Some(&guard)))),
     }

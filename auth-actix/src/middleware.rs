@@ -9,7 +9,7 @@ use actix_web::{Error, HttpMessage};
 use auth_core::Guard;
 use futures_util::future::LocalBoxFuture;
 
-use crate::convert::{authorization, to_http};
+use crate::convert::{authorization, peer, to_http};
 
 /// An actix-web middleware that authenticates requests with a [`Guard`].
 ///
@@ -85,7 +85,8 @@ where
         let guard = self.guard.clone();
         Box::pin(async move {
             let header = authorization(req.headers());
-            match guard.check_header(&header).await {
+            let peer = peer(req.headers(), req.peer_addr());
+            match guard.check_request(&header, &peer).await {
                 Ok(identity) => {
                     if let Some(identity) = identity {
                         req.extensions_mut().insert(identity);

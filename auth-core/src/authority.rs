@@ -14,15 +14,18 @@
 //! # })
 //! ```
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::claims::{Audience, Claims, Identity, TokenUse};
+use crate::client::{Peer, TrustedProxies};
 use crate::error::{AuthError, TokenRejection};
 use crate::header::Credentials;
 use crate::jwt::{self, Expect, Expiry, Validation};
 use crate::keys::KeySet;
 use crate::store::{MemoryStore, Rotation, Store, TokenRef};
+use crate::throttle;
 use crate::users::{MemoryUsers, Principal, UserStore};
 
 /// Lifetimes, checks and policies of an [`Authority`]. Plain data with safe
@@ -53,11 +56,27 @@ pub struct AuthorityConfig {
     /// Claims checks (leeway, issuer, audience, size cap). The issuer and
     /// audience set here are also written into issued tokens.
     pub validation: Validation,
-    /// Failed logins per username within `failure_window` before logins
-    /// answer 429. Default 5.
+    /// Login attempts for one username from one client address within
+    /// `failure_window` before that address answers 429 for the rest of
+    /// the window. Default 5; zero turns this counter off. See
+    /// [`AttemptRule`](crate::AttemptRule) for all three counters.
     pub max_failed_logins: u32,
-    /// The window failed logins are counted in. Default 15 minutes.
+    /// Login attempts for one username from all addresses together before
+    /// each further attempt must wait 1 s, 2 s, 4 s … (up to the window):
+    /// a slow-down, not a lock-out, so that nobody can lock a user out.
+    /// Default 20; zero turns it off.
+    pub max_failed_logins_per_user: u32,
+    /// Failed logins from one client address, whatever the username
+    /// (password spraying), before each further attempt must wait 1 s,
+    /// 2 s, 4 s … Successful logins do not count. Default 100; zero turns
+    /// it off.
+    pub max_failed_logins_per_address: u32,
+    /// The window login attempts are counted in: a counter is forgotten
+    /// after this long without attempts. Default 15 minutes.
     pub failure_window: Duration,
+    /// The proxies whose `X-Forwarded-For` names the client address the
+    /// login throttle counts. Default none: the TCP peer is the client.
+    pub trusted_proxies: TrustedProxies,
     /// How issued tokens spell their claims. Default: ours.
     pub claim_style: ClaimStyle,
     /// What `Basic` credentials are. Default: username and password.
@@ -116,6 +135,9 @@ impl Default for AuthorityConfig {
             reuse_grace: Duration::ZERO,
             validation: Validation::default(),
             max_failed_logins: 5,
+            max_failed_logins_per_user: 20,
+            max_failed_logins_per_address: 100,
+            trusted_proxies: TrustedProxies::none(),
             failure_window: Duration::from_secs(15 * 60),
             claim_style: ClaimStyle::default(),
             basic: BasicCredentials::default(),
@@ -180,10 +202,35 @@ impl AuthorityConfig {
         }
     }
 
-    /// Sets the failed-login limit and its window.
+    /// Sets the per-username-and-address limit and the window.
     pub fn login_throttle(mut self, max_failures: u32, window: Duration) -> Self {
         self.max_failed_logins = max_failures;
         self.failure_window = window;
+        self
+    }
+
+    /// Sets the per-username limit (past it, logins slow down) and the
+    /// per-address limit (password spraying).
+    ///
+    /// ```
+    /// let config = auth_core::AuthorityConfig::default().login_slowdown(50, 500);
+    /// assert_eq!(config.max_failed_logins_per_user, 50);
+    /// ```
+    pub fn login_slowdown(mut self, per_user: u32, per_address: u32) -> Self {
+        self.max_failed_logins_per_user = per_user;
+        self.max_failed_logins_per_address = per_address;
+        self
+    }
+
+    /// Believes `X-Forwarded-For` from these proxies.
+    ///
+    /// ```
+    /// let proxies = auth_core::TrustedProxies::parse("10.0.0.0/8").unwrap();
+    /// let config = auth_core::AuthorityConfig::default().trusted_proxies(proxies);
+    /// assert!(!config.trusted_proxies.is_empty());
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
         self
     }
 }
@@ -317,42 +364,76 @@ impl Authority {
 
     /// Checks a username and password and issues a pair. Unknown users and
     /// wrong passwords give the same error in the same time; too many
-    /// failures for a username give 429.
+    /// attempts give 429 with `Retry-After`. The client address is unknown
+    /// here, so only the per-username counters apply: servers call
+    /// [`login_from`](Self::login_from).
     pub async fn login(&self, username: &str, password: &str) -> Result<TokenPair, AuthError> {
-        let principal = self.check_password(username, password).await?;
+        self.login_from(None, username, password).await
+    }
+
+    /// [`login`](Self::login) from the client address `client` (see
+    /// [`client_address`](Self::client_address)).
+    pub async fn login_from(
+        &self,
+        client: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> Result<TokenPair, AuthError> {
+        let principal = self.check_password_from(client, username, password).await?;
         self.issue(&principal).await
     }
 
-    /// Like [`login`](Self::login) for dialects with one token type: an
-    /// access token only, no refresh token and no family.
-    pub async fn login_access(&self, username: &str, password: &str) -> Result<TokenPair, AuthError> {
-        let principal = self.check_password(username, password).await?;
+    /// Like [`login_from`](Self::login_from) for dialects with one token
+    /// type: an access token only, no refresh token and no family.
+    pub async fn login_access_from(
+        &self,
+        client: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> Result<TokenPair, AuthError> {
+        let principal = self.check_password_from(client, username, password).await?;
         self.issue_access(&principal).await
     }
 
-    /// The throttled password check behind [`login`](Self::login), for
-    /// dialects that issue something other than a JWT pair.
+    /// [`check_password_from`](Self::check_password_from) with the client
+    /// address unknown.
     pub async fn check_password(&self, username: &str, password: &str) -> Result<Principal, AuthError> {
-        let cfg = &self.inner.config;
-        let store = &self.inner.store;
-        let throttle_key = format!("login:{username}");
+        self.check_password_from(None, username, password).await
+    }
+
+    /// The throttled password check behind [`login_from`](Self::login_from),
+    /// for dialects that issue something other than a JWT pair. The
+    /// attempt is counted before the password is hashed, in one atomic
+    /// store operation per counter (see [`AttemptRule`](crate::AttemptRule)),
+    /// so parallel guesses cannot slip past the limit.
+    pub async fn check_password_from(
+        &self,
+        client: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> Result<Principal, AuthError> {
         let now = crate::time::now();
-        let (failures, retry_after) = store.failures(&throttle_key, now).await?;
-        if cfg.max_failed_logins > 0 && failures >= cfg.max_failed_logins {
-            return Err(AuthError::TooManyAttempts { retry_after: retry_after.max(1).unsigned_abs() });
-        }
-        match self.inner.users.verify_password(username, password).await? {
-            Some(principal) => {
-                if failures > 0 {
-                    store.clear_failures(&throttle_key).await?;
-                }
+        let store = self.inner.store.as_ref();
+        let admitted = throttle::admit(store, &self.inner.config, username, client, now).await?;
+        match self.inner.users.verify_password(username, password).await {
+            Ok(Some(principal)) => {
+                admitted.succeeded().await?;
                 Ok(principal)
             }
-            None => {
-                store.record_failure(&throttle_key, secs(cfg.failure_window), now).await?;
-                Err(AuthError::InvalidCredentials)
+            Ok(None) => Err(AuthError::InvalidCredentials),
+            Err(err) => {
+                // Never checked (queue full, store down): not a guess.
+                admitted.release().await?;
+                Err(err.into())
             }
         }
+    }
+
+    /// The client address the login throttle counts for a request from
+    /// `peer`: the TCP peer, or what a trusted proxy says
+    /// ([`AuthorityConfig::trusted_proxies`]).
+    pub fn client_address(&self, peer: &Peer) -> Option<IpAddr> {
+        self.inner.config.trusted_proxies.client_address(peer)
     }
 
     /// Issues an access/refresh pair for `principal` and starts its refresh family.
@@ -536,6 +617,16 @@ impl Authority {
     /// access token for `Bearer` and `Token`, a username and password for
     /// `Basic` (the identity then has no token claims beyond the principal).
     pub async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+        self.authenticate_from(credentials, None).await
+    }
+
+    /// [`authenticate`](Self::authenticate) for a request from `client`
+    /// (it matters to the login throttle behind `Basic` passwords).
+    pub async fn authenticate_from(
+        &self,
+        credentials: &Credentials,
+        client: Option<IpAddr>,
+    ) -> Result<Identity, AuthError> {
         match credentials {
             Credentials::Bearer(token) | Credentials::Token(token) => self.authenticate_token(token).await,
             Credentials::Basic { user, password }
@@ -544,7 +635,7 @@ impl Authority {
                 self.authenticate_opaque(user, password).await
             }
             Credentials::Basic { user, password } => {
-                let principal = self.check_password(user, password).await?;
+                let principal = self.check_password_from(client, user, password).await?;
                 let now = crate::time::now();
                 let claims = self.base_claims(&principal, TokenUse::Access, now, 0);
                 let payload = serde_json::to_vec(&claims).unwrap_or_default();

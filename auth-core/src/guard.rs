@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use crate::authority::Authority;
 use crate::claims::Identity;
+use crate::client::Peer;
 use crate::dialect::Dialect;
 use crate::error::AuthError;
 use crate::header::{AuthorizationHeader, Credentials, Scheme, credentials_in};
@@ -178,7 +179,11 @@ impl Guard {
     /// Authenticates a request from its raw `Authorization` value.
     /// `Ok(None)` only in optional mode, for a request without credentials.
     pub async fn check(&self, authorization: Option<&[u8]>) -> Result<Option<Identity>, AuthError> {
-        match self.identify(authorization).await? {
+        self.required(self.identify(authorization).await?)
+    }
+
+    fn required(&self, identity: Option<Identity>) -> Result<Option<Identity>, AuthError> {
+        match identity {
             None if !self.optional => Err(AuthError::MissingCredentials),
             outcome => Ok(outcome),
         }
@@ -197,22 +202,64 @@ impl Guard {
     /// # })
     /// ```
     pub async fn check_header(&self, header: &AuthorizationHeader) -> Result<Option<Identity>, AuthError> {
-        self.check(header.value()?).await
+        self.check_request(header, &Peer::default()).await
+    }
+
+    /// [`check_header`](Self::check_header) for a request from `peer`: what
+    /// the adapters' middleware calls, so that `Basic` password guesses
+    /// are throttled per client address too.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+    /// use auth_core::{AuthorizationHeader, Guard, Peer};
+    /// let guard = Guard::new(authority);
+    /// let peer = Peer::new(Some("192.0.2.1".parse().unwrap()));
+    /// let err = guard.check_request(&AuthorizationHeader::Absent, &peer).await.unwrap_err();
+    /// assert_eq!(err.status(), 401);
+    /// # })
+    /// ```
+    pub async fn check_request(
+        &self,
+        header: &AuthorizationHeader,
+        peer: &Peer,
+    ) -> Result<Option<Identity>, AuthError> {
+        self.required(self.identify_request(header, peer).await?)
     }
 
     /// Like [`check`](Self::check) in optional mode, whatever this guard's
     /// mode: `Ok(None)` without credentials, an error for bad ones. What
     /// extractors use when no middleware ran before them.
     pub async fn identify(&self, authorization: Option<&[u8]>) -> Result<Option<Identity>, AuthError> {
+        self.identify_from(authorization, &Peer::default()).await
+    }
+
+    async fn identify_from(
+        &self,
+        authorization: Option<&[u8]>,
+        peer: &Peer,
+    ) -> Result<Option<Identity>, AuthError> {
         match self.credentials(authorization)? {
-            Some(credentials) => self.authority.authenticate(&credentials).await.map(Some),
+            Some(credentials) => {
+                let client = self.authority.client_address(peer);
+                self.authority.authenticate_from(&credentials, client).await.map(Some)
+            }
             None => Ok(None),
         }
     }
 
     /// [`identify`](Self::identify) for the request's header as the adapter found it.
     pub async fn identify_header(&self, header: &AuthorizationHeader) -> Result<Option<Identity>, AuthError> {
-        self.identify(header.value()?).await
+        self.identify_request(header, &Peer::default()).await
+    }
+
+    /// [`identify_header`](Self::identify_header) for a request from `peer`.
+    pub async fn identify_request(
+        &self,
+        header: &AuthorizationHeader,
+        peer: &Peer,
+    ) -> Result<Option<Identity>, AuthError> {
+        self.identify_from(header.value()?, peer).await
     }
 
     /// The response for a refused request: the core's status and headers,

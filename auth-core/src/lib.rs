@@ -40,6 +40,7 @@ compile_error!("auth-core needs a JWT crypto backend: enable `rust_crypto` (defa
 mod authority;
 mod body;
 mod claims;
+mod client;
 mod crypto;
 mod dialect;
 mod error;
@@ -53,6 +54,7 @@ mod response;
 mod routes;
 mod store;
 mod strict_json;
+mod throttle;
 mod time;
 mod users;
 
@@ -62,6 +64,7 @@ mod tests;
 pub use authority::{Authority, AuthorityBuilder, AuthorityConfig, BasicCredentials, ClaimStyle, TokenPair};
 pub use body::Body;
 pub use claims::{Audience, Claims, Identity, TokenUse};
+pub use client::{Peer, ProxyListError, TrustedProxies};
 pub use dialect::{Action, Dialect, Route, Standard};
 pub use opaque::OpaqueCredentials;
 
@@ -80,6 +83,9 @@ pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
 pub use response::{AuthRequest, AuthResponse};
 pub use routes::{DEFAULT_BODY_LIMIT, RouteContext, RouteSet};
 pub use store::{MemoryStore, OpaqueRecord, Rotation, Store, StoreError, TokenRef};
+pub use throttle::{
+    Attempt, AttemptRule, AttemptState, throttle_key_address, throttle_key_pair, throttle_key_user,
+};
 pub use time::{now, parse_duration};
 pub use users::{
     HashingPool, MemoryUsers, Principal, Registration, UserStore, UserStoreError, hash_password,

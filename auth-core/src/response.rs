@@ -1,5 +1,6 @@
 //! The framework-neutral request and response types the adapters translate.
 
+use crate::client::Peer;
 use crate::header::AuthorizationHeader;
 
 /// A request as the core sees it: what an adapter copies out of its
@@ -24,6 +25,9 @@ pub struct AuthRequest {
     pub content_type: Option<String>,
     /// The body bytes (already limited by the adapter).
     pub body: Vec<u8>,
+    /// Who sent it: the TCP peer and any `X-Forwarded-For` (the login
+    /// throttle counts per client address).
+    pub peer: Peer,
 }
 
 impl AuthRequest {
@@ -49,6 +53,18 @@ impl AuthRequest {
         self.body = body.into();
         self
     }
+
+    /// Sets the sender.
+    ///
+    /// ```
+    /// let req = auth_core::AuthRequest::new("POST", "/login")
+    ///     .with_peer(auth_core::Peer::new(Some("192.0.2.7".parse().unwrap())));
+    /// assert!(req.peer.addr.is_some());
+    /// ```
+    pub fn with_peer(mut self, peer: Peer) -> Self {
+        self.peer = peer;
+        self
+    }
 }
 
 /// Never prints the credentials or the body (it may hold a password).
@@ -60,6 +76,7 @@ impl std::fmt::Debug for AuthRequest {
             .field("authorization", &self.authorization)
             .field("content_type", &self.content_type)
             .field("body_len", &self.body.len())
+            .field("peer", &self.peer)
             .finish()
     }
 }

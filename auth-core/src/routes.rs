@@ -38,6 +38,14 @@ pub struct RouteContext<'a> {
     pub body: Body,
 }
 
+impl RouteContext<'_> {
+    /// The client address the login throttle counts this request under
+    /// ([`Authority::client_address`]).
+    pub fn client(&self) -> Option<std::net::IpAddr> {
+        self.authority.client_address(&self.request.peer)
+    }
+}
+
 /// A dialect mounted on an authority. Cheap to clone.
 #[derive(Clone)]
 pub struct RouteSet {

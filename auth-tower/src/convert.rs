@@ -1,13 +1,29 @@
 //! Turning the core's plain response into an axum response.
 
-use auth_core::{AuthResponse, AuthorizationHeader};
+use std::net::SocketAddr;
+
+use auth_core::{AuthResponse, AuthorizationHeader, Peer};
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use http::header::AUTHORIZATION;
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
 /// Every `Authorization` value of a request, for the core to judge.
 pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationHeader {
     AuthorizationHeader::from_values(headers.get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes))
+}
+
+/// Who sent the request: the TCP peer, when the server was started with
+/// `into_make_service_with_connect_info::<SocketAddr>()`, and every
+/// `X-Forwarded-For` value (the core decides whether to believe them).
+pub(crate) fn peer(headers: &HeaderMap, extensions: &Extensions) -> Peer {
+    let addr = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    let forwarded_for = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    Peer { addr, forwarded_for }
 }
 
 /// Copies status, headers and body; the headers as the core lets them on

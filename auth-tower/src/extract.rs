@@ -11,7 +11,7 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
-use crate::convert::{authorization, to_http};
+use crate::convert::{authorization, peer, to_http};
 
 /// Why an extractor refused a request: the core's [`Rejection`] (rendered
 /// through the request's [`Guard`] when there is one, so a custom error
@@ -178,7 +178,11 @@ async fn identity(parts: &Parts) -> Result<Option<Identity>, AuthRejection> {
     // Neither the layer nor an `Extension(guard)`: a wiring mistake, shown as 503.
     let guard = parts.extensions.get::<Guard>().ok_or(AuthError::Unavailable)?;
     let header = authorization(&parts.headers);
-    guard.identify_header(&header).await.map_err(|e| AuthRejection(Rejection::from_guard(e, Some(guard))))
+    let peer = peer(&parts.headers, &parts.extensions);
+    guard
+        .identify_request(&header, &peer)
+        .await
+        .map_err(|e| AuthRejection(Rejection::from_guard(e, Some(guard))))
 }
 
 /// The identity, or the 401 for its absence rendered by the request's guard.

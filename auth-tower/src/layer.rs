@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::convert::{authorization, to_http};
+use crate::convert::{authorization, peer, to_http};
 
 /// A tower layer that authenticates requests with a [`Guard`].
 ///
@@ -110,8 +110,9 @@ where
         let inner = std::mem::replace(&mut self.inner, clone);
         let guard = self.guard.clone();
         let header = authorization(request.headers());
+        let peer = peer(request.headers(), request.extensions());
         let check_guard = guard.clone();
-        let check: CheckFuture = Box::pin(async move { check_guard.check_header(&header).await });
+        let check: CheckFuture = Box::pin(async move { check_guard.check_request(&header, &peer).await });
         ResponseFuture { state: State::Checking { check, request: Some(request), inner, guard } }
     }
 }

@@ -11,7 +11,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
 
-use crate::convert::{authorization, to_http};
+use crate::convert::{authorization, peer, to_http};
 
 /// The route engine of `auth-core` as a tower `Service`, for
 /// `Router::nest_service`. Bodies over the route set's limit answer 413
@@ -83,6 +83,7 @@ where
         authorization: authorization(&parts.headers),
         content_type: header(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v).into_owned()),
         body: bytes.to_vec(),
+        peer: peer(&parts.headers, &parts.extensions),
     };
     routes.handle(request).await
 }

@@ -24,6 +24,8 @@ pub struct Req {
     pub path: String,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// The client's address, if the case names one.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// A response in plain terms (header names lower case).
@@ -75,7 +77,12 @@ pub fn axum_client(demo: &Demo) -> Client {
     Rc::new(move |req: Req| {
         let router = router.clone();
         Box::pin(async move {
-            let request = http1_request(&req).body(axum::body::Body::from(req.body)).expect("valid request");
+            let mut request =
+                http1_request(&req).body(axum::body::Body::from(req.body)).expect("valid request");
+            if let Some(peer) = req.peer {
+                // what `into_make_service_with_connect_info` puts there
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            }
             read_http1(router.oneshot(request).await.expect("infallible")).await
         })
     })
@@ -90,6 +97,9 @@ pub async fn actix_client(demo: &Demo) -> Client {
             let mut builder = actix_web::test::TestRequest::default()
                 .method(actix_web::http::Method::from_bytes(req.method.as_bytes()).expect("method"))
                 .uri(&req.path);
+            if let Some(peer) = req.peer {
+                builder = builder.peer_addr(peer);
+            }
             for (n, v) in &req.headers {
                 // append: a repeated header must arrive repeated
                 builder = builder.append_header((*n, v.as_bytes()));
@@ -169,7 +179,8 @@ pub async fn replay(framework: &str, client: Client, cases: &[Case]) -> Vec<Stri
             headers.push(("content-type", ct.to_owned()));
         }
         let body = case.body.make(&vars);
-        let req = Req { method: case.method, path: substitute(case.path, &vars), headers, body };
+        let peer = case.peer.map(|p| p.parse().expect("a test peer IP:PORT"));
+        let req = Req { method: case.method, path: substitute(case.path, &vars), headers, body, peer };
         let res = client(req).await;
         let mut fail = |what: String| failures.push(format!("[{framework}] {}: {what}", case.name));
         if res.status != case.status {
@@ -215,6 +226,12 @@ pub async fn replay(framework: &str, client: Client, cases: &[Case]) -> Vec<Stri
             let got = res.header(name);
             if got != *want {
                 fail(format!("header {name}: {got:?}, expected {want:?}"));
+            }
+        }
+        for (name, range) in &case.numeric_headers {
+            let got = res.header(name).and_then(|v| v.parse::<u64>().ok());
+            if !got.is_some_and(|n| range.contains(&n)) {
+                fail(format!("header {name}: {:?}, expected a number in {range:?}", res.header(name)));
             }
         }
         for (var, field) in case.capture {

@@ -146,6 +146,20 @@ const TOKENS: &[&str] = &["access_token", "expires_in", "refresh_token", "token_
 const ALICE: &str = r#"{"username":"alice","password":"alice-pw"}"#;
 
 /// The standard dialect's hostile rows (run after `table::cases()`).
+const GUESSER: &str = "198.51.100.7:40000";
+const OTHER: &str = "198.51.100.8:40000";
+const BOB: &str = r#"{"username":"bob","password":"bob-pw"}"#;
+const BOB_WRONG: &str = r#"{"username":"bob","password":"guess"}"#;
+
+/// A wrong password for bob from the guessing address.
+fn guess(name: &'static str) -> Case {
+    case(name, "POST", "/auth/login").from(GUESSER).json(BOB_WRONG).error(
+        401,
+        Scheme("Bearer"),
+        "invalid_grant",
+    )
+}
+
 pub fn cases() -> Vec<Case> {
     let malformed = "the token is malformed";
     let forbidden_header = "the token's header has a forbidden parameter";
@@ -288,6 +302,33 @@ pub fn cases() -> Vec<Case> {
             .auth("Bearer {h_access2}")
             .json(r#"{"refresh_token":"garbage"}"#)
             .expect(204, NoChallenge, Keys::Empty),
+        // login throttle: counted per username and client address before
+        // the hash; one address locks only itself out, and an
+        // X-Forwarded-For the server has no reason to believe changes nothing
+        guess("guess 1 from one address"),
+        guess("guess 2 from one address"),
+        guess("guess 3 from one address"),
+        guess("guess 4 from one address"),
+        guess("guess 5 from one address"),
+        case("guess 6 from that address is throttled", "POST", "/auth/login")
+            .from(GUESSER)
+            .json(BOB_WRONG)
+            .error(429, NoChallenge, "slow_down")
+            .has_number("retry-after", 890..=900),
+        case("the right password from that address waits too", "POST", "/auth/login")
+            .from(GUESSER)
+            .json(BOB)
+            .error(429, NoChallenge, "slow_down"),
+        case("a made-up X-Forwarded-For does not get round it", "POST", "/auth/login")
+            .from(GUESSER)
+            .header("x-forwarded-for", "203.0.113.99")
+            .json(BOB)
+            .error(429, NoChallenge, "slow_down"),
+        case("another address still logs in", "POST", "/auth/login").from(OTHER).json(BOB).ok(TOKENS),
+        case("which does not unlock the guessing address", "POST", "/auth/login")
+            .from(GUESSER)
+            .json(BOB)
+            .error(429, NoChallenge, "slow_down"),
         // wrong methods: 405 with Allow, before any authentication
         case("POST on a GET-only protected route", "POST", "/whoami")
             .error(405, NoChallenge, "invalid_request")

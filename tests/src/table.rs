@@ -57,10 +57,16 @@ pub struct Case {
     pub fields: Vec<(&'static str, Value)>,
     /// Response headers that must have this value (`None`: be absent).
     pub response_headers: Vec<(&'static str, Option<&'static str>)>,
+    /// Response headers that must be a whole number in this range.
+    pub numeric_headers: Vec<(&'static str, std::ops::RangeInclusive<u64>)>,
     pub capture: &'static [(&'static str, &'static str)],
     pub tamper: Option<&'static str>,
     /// A captured token whose payload must carry these claims.
     pub claims: Option<(&'static str, &'static [&'static str])>,
+    /// The client's address (`IP:PORT`): the TCP peer in process; over
+    /// real TCP, what the loopback proxy the demo trusts says in
+    /// `X-Forwarded-For`.
+    pub peer: Option<&'static str>,
 }
 
 pub(crate) fn case(name: &'static str, method: &'static str, path: &'static str) -> Case {
@@ -77,9 +83,11 @@ pub(crate) fn case(name: &'static str, method: &'static str, path: &'static str)
         keys: Keys::Empty,
         fields: Vec::new(),
         response_headers: Vec::new(),
+        numeric_headers: Vec::new(),
         capture: &[],
         tamper: None,
         claims: None,
+        peer: None,
     }
 }
 
@@ -96,6 +104,16 @@ impl Case {
     /// The response must carry this header with this value (`None`: not at all).
     pub(crate) fn has_header(mut self, name: &'static str, value: Option<&'static str>) -> Self {
         self.response_headers.push((name, value));
+        self
+    }
+    /// Sent from this client address (`IP:PORT`).
+    pub(crate) fn from(mut self, peer: &'static str) -> Self {
+        self.peer = Some(peer);
+        self
+    }
+    /// The response must carry this header as a number in `range`.
+    pub(crate) fn has_number(mut self, name: &'static str, range: std::ops::RangeInclusive<u64>) -> Self {
+        self.numeric_headers.push((name, range));
         self
     }
     pub(crate) fn json(mut self, body: &'static str) -> Self {

@@ -46,6 +46,9 @@ fn start(dialect: &str, framework: &str) -> Server {
     let mut args = demo_args(dialect);
     args.remove(0); // the program name
     args.extend(["--framework".into(), framework.into(), "--addr".into(), "127.0.0.1:0".into()]);
+    // The test client plays a reverse proxy on loopback: it names a case's
+    // client address in X-Forwarded-For, as nginx would.
+    args.extend(["--trusted-proxy".into(), "127.0.0.1".into()]);
     let mut child = Command::new(demo_binary())
         .args(&args)
         .stdout(Stdio::piped())
@@ -65,7 +68,14 @@ fn start(dialect: &str, framework: &str) -> Server {
     Server { child, addr: addr.parse().expect("a socket address") }
 }
 
-async fn send(addr: SocketAddr, req: Req) -> Res {
+async fn send(addr: SocketAddr, mut req: Req) -> Res {
+    if let Some(peer) = req.peer {
+        // a proxy appends the address it saw to whatever the client sent
+        match req.headers.iter_mut().rev().find(|(n, _)| *n == "x-forwarded-for") {
+            Some((_, value)) => *value = format!("{value}, {}", peer.ip()),
+            None => req.headers.push(("x-forwarded-for", peer.ip().to_string())),
+        }
+    }
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the demo");
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
@@ -106,6 +116,7 @@ fn demo_cli_refuses_bad_options_in_one_line_and_lists_them_in_help() {
         &["--user", "no-password"],
         &["--access-ttl", "soon"],
         &["--addr", "not-an-address"],
+        &["--trusted-proxy", "10.0.0.0/99"],
         &["--no-such-flag"],
     ] {
         let out = Command::new(demo_binary()).args(bad).output().expect("demo runs");
@@ -127,6 +138,7 @@ fn demo_cli_refuses_bad_options_in_one_line_and_lists_them_in_help() {
         "--access-ttl",
         "--refresh-ttl",
         "--refresh-window",
+        "--trusted-proxy",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
     }

@@ -97,7 +97,13 @@ impl Dialect for Datarhei {
                         authority.issue(&principal).await?
                     }
                     _ => {
-                        authority.login(ctx.body.require("username")?, ctx.body.require("password")?).await?
+                        authority
+                            .login_from(
+                                ctx.client(),
+                                ctx.body.require("username")?,
+                                ctx.body.require("password")?,
+                            )
+                            .await?
                     }
                 };
                 Ok(AuthResponse::json(

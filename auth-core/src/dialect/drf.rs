@@ -91,7 +91,11 @@ impl Dialect for Drf {
         match action {
             Action::Login => {
                 let pair = authority
-                    .login_access(ctx.body.require("username")?, ctx.body.require("password")?)
+                    .login_access_from(
+                        ctx.client(),
+                        ctx.body.require("username")?,
+                        ctx.body.require("password")?,
+                    )
                     .await?;
                 let body = json!({
                     "access_token": pair.access_token,

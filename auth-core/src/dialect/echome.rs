@@ -63,7 +63,7 @@ impl Dialect for Echome {
         match action {
             Action::Login => {
                 let (username, password) = (ctx.body.require("username")?, ctx.body.require("password")?);
-                let pair = authority.login(username, password).await?;
+                let pair = authority.login_from(ctx.client(), username, password).await?;
                 Ok(AuthResponse::json(
                     200,
                     &json!({"refresh": pair.refresh_token, "access": pair.access_token}),

@@ -117,7 +117,11 @@ impl Dialect for Keytoken {
             Action::Login => {
                 self.check_client(&ctx)?;
                 let principal = authority
-                    .check_password(ctx.body.require("email")?, ctx.body.require("password")?)
+                    .check_password_from(
+                        ctx.client(),
+                        ctx.body.require("email")?,
+                        ctx.body.require("password")?,
+                    )
                     .await?;
                 Ok(answer(&authority.issue_opaque(&principal).await?))
             }

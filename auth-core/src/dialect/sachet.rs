@@ -76,7 +76,11 @@ impl Dialect for Sachet {
         match action {
             Action::Login => {
                 let pair = authority
-                    .login_access(ctx.body.require("username")?, ctx.body.require("password")?)
+                    .login_access_from(
+                        ctx.client(),
+                        ctx.body.require("username")?,
+                        ctx.body.require("password")?,
+                    )
                     .await?;
                 let username = pair.access_claims.username.as_deref().unwrap_or_default();
                 Ok(success("Logged in.", username, &pair.access_token))

@@ -71,8 +71,9 @@ impl Dialect for Standard {
         let authority = ctx.authority;
         match action {
             Action::Login => {
-                let pair =
-                    authority.login(ctx.body.require("username")?, ctx.body.require("password")?).await?;
+                let pair = authority
+                    .login_from(ctx.client(), ctx.body.require("username")?, ctx.body.require("password")?)
+                    .await?;
                 Ok(token_response(&pair, None))
             }
             Action::Refresh => {

@@ -1,19 +1,22 @@
 //! The embedded, in-process [`Store`].
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use subtle::ConstantTimeEq;
 
 use super::{OpaqueRecord, Rotation, Store, StoreError, TokenRef};
+use crate::throttle::{Attempt, AttemptRule, AttemptState};
 
-/// Writes between two sweeps of expired entries.
-const SWEEP_EVERY: u32 = 1024;
+/// Expired entries removed (at most) per write: the sweep is spread over
+/// writes, so no write holds the lock for long whatever the map's size.
+const SWEEP_BUDGET: usize = 8;
 
 /// An in-memory [`Store`]: one process, nothing persisted. Expired entries
-/// are swept as writes come in, so memory does not grow without bound.
-/// Cheap to clone (the state is shared).
+/// are swept a few at a time on every write (from a queue ordered by
+/// expiry), so memory does not grow without bound and no write ever walks
+/// the whole map under the lock. Cheap to clone (the state is shared).
 ///
 /// ```
 /// let store = auth_core::MemoryStore::new();
@@ -23,7 +26,6 @@ const SWEEP_EVERY: u32 = 1024;
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<RwLock<State>>,
-    writes: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -38,7 +40,18 @@ struct State {
     subjects: HashMap<String, (i64, i64)>,
     families: HashMap<String, Family>,
     opaque: HashMap<String, OpaqueRecord>,
-    failures: HashMap<String, (u32, i64)>,
+    attempts: HashMap<String, AttemptState>,
+    /// Every live entry has an item here no later than its expiry.
+    queue: BinaryHeap<Reverse<(i64, Kind, String)>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Revoked,
+    Subject,
+    Family,
+    Opaque,
+    Attempt,
 }
 
 struct Family {
@@ -54,7 +67,53 @@ impl State {
         self.subjects.retain(|_, (_, keep)| *keep > now);
         self.families.retain(|_, f| f.expires_at > now);
         self.opaque.retain(|_, r| r.refresh_expires_at > now);
-        self.failures.retain(|_, (_, end)| *end > now);
+        self.attempts.retain(|_, a| a.expires_at > now);
+        self.queue.retain(|Reverse((exp, _, _))| *exp > now);
+    }
+
+    fn expiry(&self, kind: Kind, key: &str) -> Option<i64> {
+        match kind {
+            Kind::Revoked => self.revoked.get(key).copied(),
+            Kind::Subject => self.subjects.get(key).map(|(_, keep)| *keep),
+            Kind::Family => self.families.get(key).map(|f| f.expires_at),
+            Kind::Opaque => self.opaque.get(key).map(|r| r.refresh_expires_at),
+            Kind::Attempt => self.attempts.get(key).map(|a| a.expires_at),
+        }
+    }
+
+    fn remove(&mut self, kind: Kind, key: &str) {
+        match kind {
+            Kind::Revoked => drop(self.revoked.remove(key)),
+            Kind::Subject => drop(self.subjects.remove(key)),
+            Kind::Family => drop(self.families.remove(key)),
+            Kind::Opaque => drop(self.opaque.remove(key)),
+            Kind::Attempt => drop(self.attempts.remove(key)),
+        }
+    }
+
+    /// Keeps the queue's promise after an entry's expiry went from `old`
+    /// (`None`: it is new) to `new`: a later expiry needs nothing (the old
+    /// item will find it and queue it again), an earlier one a new item.
+    fn track(&mut self, kind: Kind, key: &str, old: Option<i64>, new: i64) {
+        if old.is_none_or(|old| new < old) {
+            self.queue.push(Reverse((new, kind, key.to_owned())));
+        }
+    }
+
+    /// Removes up to `budget` expired entries, oldest first.
+    fn sweep_some(&mut self, now: i64, budget: usize) {
+        for _ in 0..budget {
+            match self.queue.peek() {
+                Some(Reverse((exp, _, _))) if *exp <= now => {}
+                _ => return,
+            }
+            let Some(Reverse((_, kind, key))) = self.queue.pop() else { return };
+            match self.expiry(kind, &key) {
+                Some(exp) if exp <= now => self.remove(kind, &key),
+                Some(exp) => self.queue.push(Reverse((exp, kind, key))),
+                None => {}
+            }
+        }
     }
 }
 
@@ -67,7 +126,7 @@ impl MemoryStore {
     /// How many entries of all kinds the store holds (for tests and metrics).
     pub fn len(&self) -> usize {
         let s = self.read();
-        s.revoked.len() + s.subjects.len() + s.families.len() + s.opaque.len() + s.failures.len()
+        s.revoked.len() + s.subjects.len() + s.families.len() + s.opaque.len() + s.attempts.len()
     }
 
     /// Whether the store holds nothing.
@@ -75,7 +134,8 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    /// Removes every expired entry now.
+    /// Removes every expired entry now, in one pass (writes already sweep
+    /// a few at a time; this is for tests and shutdown).
     pub fn sweep(&self, now: i64) {
         self.state.write().unwrap_or_else(|p| p.into_inner()).sweep(now);
     }
@@ -88,9 +148,7 @@ impl MemoryStore {
 
     fn write(&self, now: i64) -> RwLockWriteGuard<'_, State> {
         let mut guard = self.state.write().unwrap_or_else(|p| p.into_inner());
-        if self.writes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            guard.sweep(now);
-        }
+        guard.sweep_some(now, SWEEP_BUDGET);
         guard
     }
 }
@@ -102,15 +160,20 @@ fn unix_now() -> i64 {
 #[async_trait::async_trait]
 impl Store for MemoryStore {
     async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        self.write(unix_now()).revoked.insert(jti.to_owned(), expires_at);
+        let mut s = self.write(unix_now());
+        let old = s.revoked.insert(jti.to_owned(), expires_at);
+        s.track(Kind::Revoked, jti, old, expires_at);
         Ok(())
     }
 
     async fn revoke_subject(&self, sub: &str, cutoff: i64, keep_until: i64) -> Result<(), StoreError> {
         let mut s = self.write(unix_now());
+        let old = s.subjects.get(sub).map(|(_, keep)| *keep);
         let entry = s.subjects.entry(sub.to_owned()).or_insert((cutoff, keep_until));
         entry.0 = entry.0.max(cutoff);
         entry.1 = entry.1.max(keep_until);
+        let new = entry.1;
+        s.track(Kind::Subject, sub, old, new);
         Ok(())
     }
 
@@ -127,7 +190,9 @@ impl Store for MemoryStore {
 
     async fn create_family(&self, family: &str, jti: &str, expires_at: i64) -> Result<(), StoreError> {
         let fam = Family { current: jti.to_owned(), previous: None, revoked: false, expires_at };
-        self.write(unix_now()).families.insert(family.to_owned(), fam);
+        let mut s = self.write(unix_now());
+        let old = s.families.insert(family.to_owned(), fam).map(|f| f.expires_at);
+        s.track(Kind::Family, family, old, expires_at);
         Ok(())
     }
 
@@ -174,7 +239,10 @@ impl Store for MemoryStore {
     }
 
     async fn put_opaque(&self, key: &str, record: OpaqueRecord) -> Result<(), StoreError> {
-        self.write(unix_now()).opaque.insert(key.to_owned(), record);
+        let mut s = self.write(unix_now());
+        let new = record.refresh_expires_at;
+        let old = s.opaque.insert(key.to_owned(), record).map(|r| r.refresh_expires_at);
+        s.track(Kind::Opaque, key, old, new);
         Ok(())
     }
 
@@ -194,7 +262,9 @@ impl Store for MemoryStore {
         if rec.refresh_expires_at <= now || !bool::from(rec.refresh_hash.ct_eq(refresh_hash)) {
             return Ok(false);
         }
+        let (old, new) = (rec.refresh_expires_at, next.refresh_expires_at);
         *rec = next;
+        s.track(Kind::Opaque, key, Some(old), new);
         Ok(true)
     }
 
@@ -202,25 +272,29 @@ impl Store for MemoryStore {
         Ok(self.write(unix_now()).opaque.remove(key).is_some())
     }
 
-    async fn record_failure(&self, key: &str, window_secs: i64, now: i64) -> Result<u32, StoreError> {
+    async fn count_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<Attempt, StoreError> {
         let mut s = self.write(now);
-        let entry = s.failures.entry(key.to_owned()).or_insert((0, now + window_secs));
-        if entry.1 <= now {
-            *entry = (0, now + window_secs);
+        let old = s.attempts.get(key).copied();
+        let (state, attempt) = rule.apply(old, now);
+        s.attempts.insert(key.to_owned(), state);
+        s.track(Kind::Attempt, key, old.map(|o| o.expires_at), state.expires_at);
+        Ok(attempt)
+    }
+
+    async fn take_back_attempt(&self, key: &str, rule: &AttemptRule) -> Result<(), StoreError> {
+        let mut s = self.write(unix_now());
+        if let Some(state) = s.attempts.get_mut(key) {
+            *state = rule.take_back(*state);
         }
-        entry.0 = entry.0.saturating_add(1);
-        Ok(entry.0)
+        Ok(())
     }
 
-    async fn failures(&self, key: &str, now: i64) -> Result<(u32, i64), StoreError> {
-        Ok(match self.read().failures.get(key) {
-            Some((count, end)) if *end > now => (*count, end - now),
-            _ => (0, 0),
-        })
+    async fn attempts(&self, key: &str, now: i64) -> Result<u32, StoreError> {
+        Ok(self.read().attempts.get(key).filter(|a| a.expires_at > now).map_or(0, |a| a.count))
     }
 
-    async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
-        self.write(unix_now()).failures.remove(key);
+    async fn clear_attempts(&self, key: &str) -> Result<(), StoreError> {
+        self.write(unix_now()).attempts.remove(key);
         Ok(())
     }
 }
@@ -316,37 +390,74 @@ mod tests {
     fn opaque_rotation_is_compare_and_swap() {
         rt().block_on(async {
             let s = MemoryStore::new();
+            // writes sweep by the real clock: keep the record alive by it
+            let t = crate::time::now();
             let rec = OpaqueRecord {
                 sub: "u".into(),
                 username: "user".into(),
                 roles: Vec::new(),
                 token_hash: [1; 32],
                 refresh_hash: [2; 32],
-                expires_at: 500,
-                refresh_expires_at: 1000,
+                expires_at: t + 500,
+                refresh_expires_at: t + 1000,
             };
             s.put_opaque("k", rec.clone()).await.unwrap();
             let next = OpaqueRecord { token_hash: [3; 32], refresh_hash: [4; 32], ..rec.clone() };
-            assert!(!s.rotate_opaque("k", &[9; 32], next.clone(), 10).await.unwrap());
-            assert!(s.rotate_opaque("k", &[2; 32], next.clone(), 10).await.unwrap());
-            assert!(!s.rotate_opaque("k", &[2; 32], next, 10).await.unwrap());
-            assert_eq!(s.get_opaque("k", 10).await.unwrap().map(|r| r.token_hash), Some([3; 32]));
-            assert!(s.get_opaque("k", 1000).await.unwrap().is_none());
+            assert!(!s.rotate_opaque("k", &[9; 32], next.clone(), t + 10).await.unwrap());
+            assert!(s.rotate_opaque("k", &[2; 32], next.clone(), t + 10).await.unwrap());
+            assert!(!s.rotate_opaque("k", &[2; 32], next, t + 10).await.unwrap());
+            assert_eq!(s.get_opaque("k", t + 10).await.unwrap().map(|r| r.token_hash), Some([3; 32]));
+            assert!(s.get_opaque("k", t + 1000).await.unwrap().is_none());
             assert!(s.delete_opaque("k").await.unwrap());
-            assert!(s.get_opaque("k", 10).await.unwrap().is_none());
+            assert!(s.get_opaque("k", t + 10).await.unwrap().is_none());
         });
     }
 
     #[test]
-    fn failure_counter_windows() {
+    fn attempt_counter_follows_its_rule_and_clears() {
         rt().block_on(async {
             let s = MemoryStore::new();
-            assert_eq!(s.record_failure("u", 60, 0).await.unwrap(), 1);
-            assert_eq!(s.record_failure("u", 60, 30).await.unwrap(), 2);
-            assert_eq!(s.failures("u", 30).await.unwrap(), (2, 30));
-            assert_eq!(s.record_failure("u", 60, 60).await.unwrap(), 1);
-            s.clear_failures("u").await.unwrap();
-            assert_eq!(s.failures("u", 61).await.unwrap(), (0, 0));
+            let rule = AttemptRule { free: 2, window_secs: 60, first_delay: 60, max_delay: 60 };
+            assert!(s.count_attempt("u", &rule, 0).await.unwrap().allowed);
+            assert!(s.count_attempt("u", &rule, 1).await.unwrap().allowed);
+            let third = s.count_attempt("u", &rule, 2).await.unwrap();
+            assert_eq!((third.allowed, third.count, third.retry_after), (false, 3, 59));
+            assert_eq!(s.attempts("u", 2).await.unwrap(), 3);
+            s.clear_attempts("u").await.unwrap();
+            assert_eq!(s.attempts("u", 2).await.unwrap(), 0);
+            assert!(s.count_attempt("u", &rule, 3).await.unwrap().allowed);
+        });
+    }
+
+    #[test]
+    fn writes_sweep_expired_entries_a_few_at_a_time() {
+        rt().block_on(async {
+            let s = MemoryStore::new();
+            let now = crate::time::now();
+            {
+                let mut state = s.state.write().unwrap();
+                for i in 0..100 {
+                    let key = format!("old{i}");
+                    state.revoked.insert(key.clone(), now - 1);
+                    state.track(Kind::Revoked, &key, None, now - 1);
+                }
+            }
+            // a family whose queue item is early but whose expiry moved out is kept
+            s.create_family("f", "a", now - 1).await.unwrap();
+            s.rotate_family("f", "a", "b", 0, now + 1000, now - 2).await.unwrap();
+            // (the rotation's write sweeps by its own clock, two seconds back: nothing)
+            assert_eq!(s.len(), 101 - SWEEP_BUDGET);
+            // each write removes at most SWEEP_BUDGET expired entries
+            s.revoke_token("new", now + 1000).await.unwrap();
+            assert_eq!(s.len(), 102 - 2 * SWEEP_BUDGET);
+            for i in 0..20 {
+                s.revoke_token(&format!("new{i}"), now + 1000).await.unwrap();
+            }
+            // every expired revocation is gone; the family and the 21 live ones stay
+            assert_eq!(s.len(), 1 + 21);
+            assert!(s.family_is_current("f", "b", now).await.unwrap());
+            let queued = s.state.read().unwrap().queue.len();
+            assert!(queued <= 1 + 21 + SWEEP_BUDGET, "queue {queued}");
         });
     }
 }

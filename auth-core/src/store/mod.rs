@@ -3,13 +3,15 @@
 //! A [`Store`] keeps revoked token ids (until the token would have expired),
 //! subject-wide revocations, refresh families (with an atomic
 //! compare-and-rotate), opaque key/token credentials (hashes only) and
-//! login-attempt counters. Every method is one atomic step, so a Redis
+//! login-attempt counters ([`crate::AttemptRule`]). Every method is one atomic step, so a Redis
 //! implementation can make each a single script or transaction.
 //! [`MemoryStore`] is the embedded default.
 
 mod memory;
 
 pub use memory::MemoryStore;
+
+use crate::throttle::{Attempt, AttemptRule};
 
 /// A backend failure. Its text goes to the log, never to a client.
 ///
@@ -156,13 +158,20 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the credential under `key`; answers whether there was one.
     async fn delete_opaque(&self, key: &str) -> Result<bool, StoreError>;
 
-    /// Counts one failed login for `key` in a window of `window_secs`
-    /// (starting at the first failure); answers the count so far.
-    async fn record_failure(&self, key: &str, window_secs: i64, now: i64) -> Result<u32, StoreError>;
+    /// Atomically counts one login attempt on the counter `key` under
+    /// `rule` and answers whether it may go on: exactly
+    /// [`AttemptRule::apply`] on the stored state, stored back, with the
+    /// counter kept until the state's `expires_at`. Of N concurrent calls,
+    /// every one is counted and no more are let through than the rule allows.
+    async fn count_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<Attempt, StoreError>;
 
-    /// Failed logins for `key` in the current window, and the seconds left in it.
-    async fn failures(&self, key: &str, now: i64) -> Result<(u32, i64), StoreError>;
+    /// Atomically takes one let-through attempt back from `key`
+    /// ([`AttemptRule::take_back`]); nothing if the counter is gone.
+    async fn take_back_attempt(&self, key: &str, rule: &AttemptRule) -> Result<(), StoreError>;
 
-    /// Forgets the failures of `key` (after a successful login).
-    async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
+    /// Attempts counted on `key` in its current window (for tests and metrics).
+    async fn attempts(&self, key: &str, now: i64) -> Result<u32, StoreError>;
+
+    /// Forgets the counter `key` (after a successful login).
+    async fn clear_attempts(&self, key: &str) -> Result<(), StoreError>;
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::{AuthError, Credentials, TokenRejection, UserStore as _};
+use crate::{AuthError, Credentials, Store as _, TokenRejection, UserStore as _};
 
 fn refresh_of(pair: &crate::TokenPair) -> String {
     pair.refresh_token.clone().expect("a refresh token")
@@ -196,6 +196,140 @@ fn failed_logins_are_throttled_per_username() {
         assert_eq!(res.status, 429);
         assert!(res.header("retry-after").is_some());
         a.login("alice", "alice-pw").await.expect("other users unaffected");
+    });
+}
+
+/// An authority on a store the test can read, with a hashing queue long
+/// enough that no attempt in these tests is refused as busy.
+fn throttled(config: AuthorityConfig) -> (crate::Authority, crate::MemoryStore) {
+    let store = crate::MemoryStore::new();
+    let users = users().with_pool(crate::HashingPool::new(2, 64));
+    (crate::Authority::builder(keys()).users(users).store(store.clone()).config(config).build(), store)
+}
+
+fn addr(s: &str) -> Option<std::net::IpAddr> {
+    Some(s.parse().expect("test address"))
+}
+
+#[test]
+fn fifty_parallel_guesses_from_one_address_are_all_counted_and_none_pass_the_limit() {
+    rt().block_on(async {
+        let (a, store) = throttled(AuthorityConfig::default());
+        let guesser = addr("198.51.100.7");
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let a = a.clone();
+                tokio::spawn(async move { a.login_from(guesser, "bob", "guess").await })
+            })
+            .collect();
+        let (mut checked, mut throttled) = (0, 0);
+        for task in tasks {
+            match task.await.expect("task") {
+                Err(AuthError::InvalidCredentials) => checked += 1,
+                Err(AuthError::TooManyAttempts { retry_after }) => {
+                    assert!((890..=900).contains(&retry_after), "{retry_after}");
+                    throttled += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // the limit (5) was checked against the hash, the rest never hashed
+        assert_eq!((checked, throttled), (5, 45));
+        let now = crate::time::now();
+        let key = crate::throttle_key_pair("bob", guesser);
+        assert_eq!(store.attempts(&key, now).await.expect("store"), 50);
+        // the right password from that address waits too...
+        let err = a.login_from(guesser, "bob", "bob-pw").await.unwrap_err();
+        assert!(matches!(err, AuthError::TooManyAttempts { .. }), "{err:?}");
+        // ...but another address logs in, and that does not unlock the first
+        a.login_from(addr("198.51.100.8"), "bob", "bob-pw").await.expect("another address");
+        let err = a.login_from(guesser, "bob", "bob-pw").await.unwrap_err();
+        assert!(matches!(err, AuthError::TooManyAttempts { .. }), "{err:?}");
+        // only one username is locked at that address
+        a.login_from(guesser, "alice", "alice-pw").await.expect("alice from the same address");
+    });
+}
+
+#[test]
+fn many_addresses_slow_a_username_down_instead_of_locking_it() {
+    rt().block_on(async {
+        let config = AuthorityConfig::default().login_slowdown(3, 0);
+        let (a, store) = throttled(config);
+        for i in 1..=3 {
+            let from = addr(&format!("203.0.113.{i}"));
+            assert_eq!(a.login_from(from, "bob", "x").await.unwrap_err(), AuthError::InvalidCredentials);
+        }
+        // the fourth address is told to wait one second, not the window
+        let err = a.login_from(addr("203.0.113.4"), "bob", "bob-pw").await.unwrap_err();
+        assert_eq!(err, AuthError::TooManyAttempts { retry_after: 1 });
+        // the refusal did not use up that address's own allowance
+        let pair = crate::throttle_key_pair("bob", addr("203.0.113.4"));
+        assert_eq!(store.attempts(&pair, crate::time::now()).await.expect("store"), 0);
+        // after the delay the user logs in, and the counter starts over
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        a.login_from(addr("203.0.113.4"), "bob", "bob-pw").await.expect("after the delay");
+        let user = crate::throttle_key_user("bob");
+        assert_eq!(store.attempts(&user, crate::time::now()).await.expect("store"), 0);
+    });
+}
+
+#[test]
+fn one_address_spraying_many_usernames_slows_down() {
+    rt().block_on(async {
+        let config = AuthorityConfig::default().login_slowdown(20, 4);
+        let (a, _) = throttled(config);
+        let sprayer = addr("192.0.2.66");
+        for name in ["ann", "ben", "cat", "dan"] {
+            assert_eq!(
+                a.login_from(sprayer, name, "123456").await.unwrap_err(),
+                AuthError::InvalidCredentials
+            );
+        }
+        let err = a.login_from(sprayer, "eve", "123456").await.unwrap_err();
+        assert_eq!(err, AuthError::TooManyAttempts { retry_after: 1 });
+        // other addresses are not affected
+        a.login_from(addr("192.0.2.67"), "alice", "alice-pw").await.expect("another address");
+    });
+}
+
+#[test]
+fn an_attempt_the_pool_refused_is_not_counted() {
+    rt().block_on(async {
+        let store = crate::MemoryStore::new();
+        // one thread and no queue: while it is busy, logins are refused at once
+        let pool = crate::HashingPool::new(1, 0);
+        let users = users().with_pool(pool.clone());
+        let a = crate::Authority::builder(keys()).users(users).store(store.clone()).build();
+        let (started, running) = tokio::sync::oneshot::channel();
+        let blocker = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.run(move || {
+                    let _ = started.send(());
+                    std::thread::sleep(Duration::from_millis(300));
+                })
+                .await
+            }
+        });
+        running.await.expect("the blocking job started");
+        let from = addr("198.51.100.9");
+        for _ in 0..10 {
+            assert_eq!(a.login_from(from, "bob", "x").await, Err(AuthError::Busy { retry_after: 1 }));
+        }
+        let key = crate::throttle_key_pair("bob", from);
+        assert_eq!(store.attempts(&key, crate::time::now()).await.expect("store"), 0);
+        blocker.await.expect("task").expect("blocking job ran");
+        // once the pool is free (its thread back waiting for work) the same
+        // address is checked, not throttled
+        let mut outcome = a.login_from(from, "bob", "x").await;
+        for _ in 0..100 {
+            if outcome != Err(AuthError::Busy { retry_after: 1 }) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            outcome = a.login_from(from, "bob", "x").await;
+        }
+        assert_eq!(outcome, Err(AuthError::InvalidCredentials));
     });
 }
 

@@ -1,0 +1,186 @@
+//! Who sent a request: the TCP peer, and `X-Forwarded-For` when (and only
+//! when) the peer is a proxy the configuration trusts.
+//!
+//! Login throttling counts attempts per client address; an address taken
+//! from a header anybody can write would let an attacker pick a fresh one
+//! for every guess, so `X-Forwarded-For` is ignored unless the peer is in
+//! [`TrustedProxies`].
+//!
+//! ```
+//! use auth_core::{Peer, TrustedProxies};
+//! let peer = Peer::new(Some("10.0.0.2".parse().unwrap())).with_forwarded_for("203.0.113.7, 10.0.0.9");
+//! // by default the header is not believed
+//! assert_eq!(TrustedProxies::none().client_address(&peer), Some("10.0.0.2".parse().unwrap()));
+//! // behind a trusted proxy network, the right-most untrusted hop is the client
+//! let trusted = TrustedProxies::parse("10.0.0.0/8").unwrap();
+//! assert_eq!(trusted.client_address(&peer), Some("203.0.113.7".parse().unwrap()));
+//! ```
+
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
+
+/// The most `X-Forwarded-For` hops looked at; a longer chain is cut off
+/// there (the client is then the last address reached).
+const MAX_HOPS: usize = 32;
+
+/// What an adapter knows of a request's sender, for the core to judge.
+///
+/// ```
+/// let peer = auth_core::Peer::new(Some("192.0.2.1".parse().unwrap()));
+/// assert!(peer.forwarded_for.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Peer {
+    /// The address of the TCP peer, when the server knows it (axum needs
+    /// `into_make_service_with_connect_info::<SocketAddr>()` for that).
+    pub addr: Option<IpAddr>,
+    /// Every `X-Forwarded-For` value, in the order they came.
+    pub forwarded_for: Vec<String>,
+}
+
+impl Peer {
+    /// A peer at `addr` and no forwarding header.
+    pub fn new(addr: Option<IpAddr>) -> Self {
+        Self { addr, forwarded_for: Vec::new() }
+    }
+
+    /// Adds one `X-Forwarded-For` value.
+    pub fn with_forwarded_for(mut self, value: impl Into<String>) -> Self {
+        self.forwarded_for.push(value.into());
+        self
+    }
+}
+
+/// The proxies whose `X-Forwarded-For` is believed. Default: none, so the
+/// client is always the TCP peer.
+///
+/// ```
+/// let proxies = auth_core::TrustedProxies::parse("127.0.0.1, 10.0.0.0/8, fd00::/8").unwrap();
+/// assert!(proxies.contains("10.1.2.3".parse().unwrap()));
+/// assert!(!proxies.contains("192.0.2.1".parse().unwrap()));
+/// assert!(auth_core::TrustedProxies::parse("10.0.0.0/33").is_err());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+}
+
+/// A trusted-proxy list that is not a comma-separated list of addresses
+/// and CIDR networks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an IP address or a CIDR network")]
+pub struct ProxyListError(pub String);
+
+impl TrustedProxies {
+    /// Trusts no proxy.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Trusts these networks.
+    pub fn new(nets: impl IntoIterator<Item = IpNet>) -> Self {
+        Self { nets: nets.into_iter().collect() }
+    }
+
+    /// Parses a comma-separated list of addresses and CIDR networks.
+    pub fn parse(list: &str) -> Result<Self, ProxyListError> {
+        let nets = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| ProxyListError(s.to_owned()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { nets })
+    }
+
+    /// Whether `addr` is a trusted proxy.
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        let addr = addr.to_canonical();
+        self.nets.iter().any(|net| net.contains(&addr))
+    }
+
+    /// Whether no proxy is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty()
+    }
+
+    /// The client's address: the peer, unless the peer is trusted; then
+    /// `X-Forwarded-For` is read from the right, skipping trusted hops, and
+    /// the first untrusted one is the client. A hop that is not an address
+    /// stops the walk at the last good one. `None` when the peer is unknown.
+    pub fn client_address(&self, peer: &Peer) -> Option<IpAddr> {
+        let mut client = peer.addr?.to_canonical();
+        if !self.contains(client) {
+            return Some(client);
+        }
+        let hops = peer.forwarded_for.iter().rev().flat_map(|value| value.rsplit(',')).take(MAX_HOPS);
+        for hop in hops {
+            let Some(addr) = parse_hop(hop.trim()) else { break };
+            client = addr.to_canonical();
+            if !self.contains(client) {
+                break;
+            }
+        }
+        Some(client)
+    }
+}
+
+/// One `X-Forwarded-For` entry: an address, maybe with a port (`[v6]:port`
+/// or `v4:port`, as some proxies write them).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>().ok().or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("test address")
+    }
+
+    #[test]
+    fn untrusted_peer_is_the_client_whatever_the_header_says() {
+        let peer = Peer::new(Some(ip("198.51.100.4"))).with_forwarded_for("1.2.3.4");
+        let proxies = TrustedProxies::parse("10.0.0.0/8").expect("list");
+        assert_eq!(proxies.client_address(&peer), Some(ip("198.51.100.4")));
+    }
+
+    #[test]
+    fn walks_from_the_right_over_trusted_hops_and_several_headers() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8, ::1").expect("list");
+        let peer = Peer::new(Some(ip("::1")))
+            .with_forwarded_for("6.6.6.6, 203.0.113.9")
+            .with_forwarded_for("10.0.0.7:8080, 10.0.0.8");
+        // 6.6.6.6 was written by the client itself: only the first untrusted hop counts
+        assert_eq!(proxies.client_address(&peer), Some(ip("203.0.113.9")));
+    }
+
+    #[test]
+    fn garbage_hop_stops_at_the_last_good_address() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8").expect("list");
+        let peer = Peer::new(Some(ip("10.0.0.1"))).with_forwarded_for("203.0.113.9, junk, 10.0.0.2");
+        assert_eq!(proxies.client_address(&peer), Some(ip("10.0.0.2")));
+        let no_header = Peer::new(Some(ip("10.0.0.1")));
+        assert_eq!(proxies.client_address(&no_header), Some(ip("10.0.0.1")));
+    }
+
+    #[test]
+    fn mapped_v4_is_canonical_and_unknown_peer_is_none() {
+        let proxies = TrustedProxies::parse("127.0.0.1").expect("list");
+        let peer = Peer::new(Some(ip("::ffff:127.0.0.1"))).with_forwarded_for("[2001:db8::1]:443");
+        assert_eq!(proxies.client_address(&peer), Some(ip("2001:db8::1")));
+        assert_eq!(proxies.client_address(&Peer::default()), None);
+    }
+
+    #[test]
+    fn bad_lists_are_refused() {
+        assert_eq!(TrustedProxies::parse("10.0.0.0/8, nope"), Err(ProxyListError("nope".into())));
+        assert!(TrustedProxies::parse("").expect("empty list").is_empty());
+    }
+}
