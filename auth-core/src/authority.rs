@@ -44,8 +44,10 @@ pub struct AuthorityConfig {
     pub access_ttl: Duration,
     /// Lifetime of refresh tokens. Default 1 day.
     pub refresh_ttl: Duration,
-    /// Absolute session cap: no refresh after the original login plus this.
-    /// Default none.
+    /// Absolute session cap: no refresh or extension after the original
+    /// login plus this, whatever the tokens' own lifetimes (each dialect
+    /// documents its own). Default 30 days; `None` lets a session that
+    /// keeps refreshing live for ever.
     pub refresh_window: Option<Duration>,
     /// Whether a refresh returns a new refresh token and retires the old
     /// one (reuse then revokes the family). Default on.
@@ -89,6 +91,9 @@ pub struct AuthorityConfig {
     pub check_principal: bool,
 }
 
+/// The default absolute session cap ([`AuthorityConfig::refresh_window`]): 30 days.
+pub const DEFAULT_SESSION_CAP: Duration = Duration::from_secs(30 * 86_400);
+
 /// How issued tokens spell the claims that dialects name differently.
 /// Verification reads every spelling (`token_use`/`token_type`/`usefor`,
 /// `auth_time`/`orig_iat`).
@@ -130,7 +135,7 @@ impl Default for AuthorityConfig {
         Self {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(86_400),
-            refresh_window: None,
+            refresh_window: Some(DEFAULT_SESSION_CAP),
             rotate_refresh: true,
             reuse_grace: Duration::ZERO,
             validation: Validation::default(),
@@ -251,7 +256,7 @@ pub struct TokenPair {
 impl TokenPair {
     /// Seconds until the access token expires, from its `iat`.
     pub fn expires_in(&self) -> i64 {
-        self.access_claims.exp - self.access_claims.iat.unwrap_or(self.access_claims.exp)
+        self.access_claims.exp.saturating_sub(self.access_claims.iat.unwrap_or(self.access_claims.exp))
     }
 }
 
@@ -383,6 +388,12 @@ impl Authority {
         self.issue(&principal).await
     }
 
+    /// [`login_access_from`](Self::login_access_from) with the client
+    /// address unknown.
+    pub async fn login_access(&self, username: &str, password: &str) -> Result<TokenPair, AuthError> {
+        self.login_access_from(None, username, password).await
+    }
+
     /// Like [`login_from`](Self::login_from) for dialects with one token
     /// type: an access token only, no refresh token and no family.
     pub async fn login_access_from(
@@ -446,19 +457,22 @@ impl Authority {
         Ok(pair)
     }
 
-    /// Issues an access token only (no refresh token, no family): for
-    /// dialects with one token type.
+    /// Issues an access token only (no refresh token), for dialects with
+    /// one token type. It still starts a family: every extension of it
+    /// joins that family ([`extend`](Self::extend)), so revoking the
+    /// family ends them all.
     pub async fn issue_access(&self, principal: &Principal) -> Result<TokenPair, AuthError> {
         let now = crate::time::now();
-        let mut access =
-            self.base_claims(principal, TokenUse::Access, now, secs(self.inner.config.access_ttl));
+        let cfg = &self.inner.config;
+        let family = new_id();
+        let mut access = self.base_claims(principal, TokenUse::Access, now, secs(cfg.access_ttl));
         access.auth_time = Some(now);
-        Ok(TokenPair {
-            access_token: self.sign(&access, principal)?,
-            access_claims: access,
-            refresh_token: None,
-            refresh_claims: None,
-        })
+        access.fam = Some(family.clone());
+        let access_token = self.sign(&access, principal)?;
+        let keep = access.exp.saturating_add(cfg.validation.leeway);
+        // The family's current token is the first one; it is never rotated.
+        self.inner.store.create_family(&family, access.jti.as_deref().unwrap_or_default(), keep).await?;
+        Ok(TokenPair { access_token, access_claims: access, refresh_token: None, refresh_claims: None })
     }
 
     fn base_claims(&self, principal: &Principal, use_: TokenUse, now: i64, ttl: i64) -> Claims {
@@ -491,7 +505,7 @@ impl Authority {
     }
 
     /// Fails once the refresh window since `auth_time` is over.
-    fn check_window(&self, auth_time: i64, now: i64) -> Result<(), AuthError> {
+    pub(crate) fn check_window(&self, auth_time: i64, now: i64) -> Result<(), AuthError> {
         match self.inner.config.refresh_window {
             Some(window) if now > auth_time.saturating_add(secs(window)) => {
                 Err(AuthError::InvalidToken(TokenRejection::SessionExpired))
@@ -661,7 +675,11 @@ impl Authority {
         };
         let principal = self.reload(&presented).await?;
         if !cfg.rotate_refresh {
-            if !self.inner.store.family_is_current(family, jti, now).await? {
+            let store = &self.inner.store;
+            // The family must outlive the access token issued now.
+            if !store.family_is_current(family, jti, now).await?
+                || !store.extend_family(family, self.family_keep(auth_time, now), now).await?
+            {
                 return Err(AuthError::InvalidToken(TokenRejection::Revoked));
             }
             let mut pair = self.sign_pair(&principal, family, jti, auth_time, now)?;
@@ -699,8 +717,9 @@ impl Authority {
 
     /// A fresh access token for a valid one: the same subject, login time,
     /// family and application claims, the principal reloaded from the user
-    /// store, a new `jti` and expiry. The old one stays valid. With a
-    /// refresh window, no extension after the original login plus it.
+    /// store, a new `jti` and expiry. The old one stays valid; revoking
+    /// the family ends both. With a refresh window (the default), no
+    /// extension after the original login plus it.
     pub async fn extend(&self, access_token: &str) -> Result<TokenPair, AuthError> {
         let now = crate::time::now();
         let identity = self.verify(access_token, TokenUse::Access, now).map_err(AuthError::InvalidToken)?;
@@ -709,10 +728,17 @@ impl Authority {
         let principal = self.reload(&identity).await?;
         let old = &identity.claims;
         self.check_window(old.auth_time.or(old.iat).unwrap_or(now), now)?;
-        let mut claims =
-            self.base_claims(&principal, TokenUse::Access, now, secs(self.inner.config.access_ttl));
+        let cfg = &self.inner.config;
+        let mut claims = self.base_claims(&principal, TokenUse::Access, now, secs(cfg.access_ttl));
         claims.auth_time = old.auth_time;
         claims.fam.clone_from(&old.fam);
+        if let Some(family) = &old.fam {
+            // The extension joins the family, which must now outlive it.
+            let keep = claims.exp.saturating_add(cfg.validation.leeway);
+            if !self.inner.store.extend_family(family, keep, now).await? {
+                return Err(AuthError::InvalidToken(TokenRejection::Revoked));
+            }
+        }
         Ok(TokenPair {
             access_token: self.sign(&claims, &principal)?,
             access_claims: claims,

@@ -350,7 +350,7 @@ impl ClaimStyle {
         rename(map, "token_use", self.token_use);
         rename(map, "auth_time", self.auth_time);
         if self.exi {
-            let lifetime = claims.exp - claims.iat.unwrap_or(claims.exp);
+            let lifetime = claims.exp.saturating_sub(claims.iat.unwrap_or(claims.exp));
             map.insert("exi".into(), lifetime.into());
         }
         if self.user_id {

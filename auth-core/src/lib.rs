@@ -61,7 +61,10 @@ mod users;
 #[cfg(test)]
 mod tests;
 
-pub use authority::{Authority, AuthorityBuilder, AuthorityConfig, BasicCredentials, ClaimStyle, TokenPair};
+pub use authority::{
+    Authority, AuthorityBuilder, AuthorityConfig, BasicCredentials, ClaimStyle, DEFAULT_SESSION_CAP,
+    TokenPair,
+};
 pub use body::Body;
 pub use claims::{Audience, Claims, Identity, TokenUse};
 pub use client::{Peer, ProxyListError, TrustedProxies};
@@ -70,7 +73,9 @@ pub use opaque::OpaqueCredentials;
 
 /// The wire formats this crate ships: pick one and mount it with a [`RouteSet`].
 pub mod dialects {
-    pub use crate::dialect::{Datarhei, Drf, Echome, ExternalIdentity, Keytoken, Sachet, Standard};
+    pub use crate::dialect::{
+        Datarhei, Drf, Echome, ExternalIdentity, KEYTOKEN_SESSION_CAP, Keytoken, Sachet, Standard,
+    };
 }
 pub use error::{AuthError, TokenRejection};
 pub use guard::{DialectErrors, ErrorRenderer, Guard, Rejection, require_role, require_self_or_role};
@@ -82,7 +87,9 @@ pub use jwt::{FORBIDDEN_HEADER_PARAMS, MAX_JTI_LEN, Validation};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
 pub use response::{AuthRequest, AuthResponse};
 pub use routes::{DEFAULT_BODY_LIMIT, RouteContext, RouteSet};
-pub use store::{MemoryStore, OpaqueRecord, Rotation, Store, StoreError, TokenRef};
+pub use store::{
+    MAX_RETIRED_SECRETS, MemoryStore, OpaqueRecord, OpaqueRotation, Rotation, Store, StoreError, TokenRef,
+};
 pub use throttle::{
     Attempt, AttemptRule, AttemptState, throttle_key_address, throttle_key_pair, throttle_key_user,
 };

@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 use crate::authority::{Authority, secs};
 use crate::claims::{Claims, Identity, TokenUse};
 use crate::error::{AuthError, TokenRejection};
-use crate::store::OpaqueRecord;
+use crate::store::{OpaqueRecord, OpaqueRotation, TokenRef};
 use crate::users::Principal;
 
 /// Freshly issued opaque credentials. Only here are the secrets in clear.
@@ -42,22 +42,38 @@ fn secret() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
-fn hash(secret: &str) -> [u8; 32] {
+pub(crate) fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
 impl Authority {
-    fn opaque_record(&self, principal: &Principal, now: i64) -> (OpaqueRecord, String, String) {
+    /// A record for new secrets of a session that began at `auth_time`:
+    /// neither secret outlives the session cap.
+    fn opaque_record(
+        &self,
+        principal: &Principal,
+        auth_time: i64,
+        now: i64,
+    ) -> (OpaqueRecord, String, String) {
         let cfg = self.config();
         let (token, refresh) = (secret(), secret());
+        let session_end = match cfg.refresh_window {
+            Some(window) => auth_time.saturating_add(secs(window)),
+            None => i64::MAX,
+        };
+        let refresh_expires_at =
+            now.saturating_add(secs(cfg.refresh_ttl.max(cfg.access_ttl))).min(session_end);
         let record = OpaqueRecord {
             sub: principal.id.clone(),
             username: principal.username.clone(),
             roles: principal.roles.clone(),
             token_hash: hash(&token),
             refresh_hash: hash(&refresh),
-            expires_at: now.saturating_add(secs(cfg.access_ttl)),
-            refresh_expires_at: now.saturating_add(secs(cfg.refresh_ttl.max(cfg.access_ttl))),
+            expires_at: now.saturating_add(secs(cfg.access_ttl)).min(refresh_expires_at),
+            refresh_expires_at,
+            auth_time,
+            issued_at: now,
+            retired: Vec::new(),
         };
         (record, token, refresh)
     }
@@ -65,10 +81,21 @@ impl Authority {
     /// Issues opaque credentials for `principal` under a new key.
     pub async fn issue_opaque(&self, principal: &Principal) -> Result<OpaqueCredentials, AuthError> {
         let key = crate::authority::new_id().replace('-', "");
-        let (record, token, refresh) = self.opaque_record(principal, crate::time::now());
+        let now = crate::time::now();
+        let (record, token, refresh) = self.opaque_record(principal, now, now);
         let expires_at = record.expires_at;
         self.store().put_opaque(&key, record).await?;
         Ok(OpaqueCredentials { key, token, refresh, expires_at, roles: principal.roles.clone() })
+    }
+
+    /// Fails with [`TokenRejection::Revoked`] if the record's subject was
+    /// revoked ("log out everywhere") after its secrets were issued.
+    async fn check_opaque_revocation(&self, record: &OpaqueRecord, now: i64) -> Result<(), AuthError> {
+        let token = TokenRef { jti: None, family: None, sub: &record.sub, iat: record.issued_at };
+        if self.store().is_revoked(&token, now).await? {
+            return Err(AuthError::InvalidToken(TokenRejection::Revoked));
+        }
+        Ok(())
     }
 
     /// Checks a key and access secret.
@@ -82,10 +109,13 @@ impl Authority {
         if record.expires_at <= now {
             return Err(AuthError::InvalidToken(TokenRejection::Expired));
         }
+        self.check_opaque_revocation(&record, now).await?;
         self.check_principal(&record.sub).await?;
         let claims = Claims {
             sub: record.sub,
             exp: record.expires_at,
+            iat: Some(record.issued_at),
+            auth_time: Some(record.auth_time),
             token_use: Some(TokenUse::Access),
             username: Some(record.username),
             roles: record.roles,
@@ -96,18 +126,28 @@ impl Authority {
     }
 
     /// Replaces both secrets of `key` if `refresh` is its refresh secret;
-    /// the old pair is dead at once. Of concurrent refreshes one wins.
+    /// the old pair is dead at once. Of concurrent refreshes one wins. A
+    /// refresh secret that was rotated away before is reuse: the session
+    /// is deleted. Refused after a subject-wide revocation, past the
+    /// session cap, and for a deleted or disabled user.
     pub async fn refresh_opaque(&self, key: &str, refresh: &str) -> Result<OpaqueCredentials, AuthError> {
         let now = crate::time::now();
         let unknown = AuthError::InvalidToken(TokenRejection::Unknown);
         let old = self.store().get_opaque(key, now).await?.ok_or(unknown.clone())?;
+        self.check_opaque_revocation(&old, now).await?;
+        self.check_window(old.auth_time, now)?;
         // The principal as the user store knows it now: a deleted or
         // disabled user cannot refresh, new roles show up.
         let principal = self.active_principal(&old.sub).await?;
-        let (record, token, new_refresh) = self.opaque_record(&principal, now);
+        let (record, token, new_refresh) = self.opaque_record(&principal, old.auth_time, now);
         let expires_at = record.expires_at;
-        if !self.store().rotate_opaque(key, &hash(refresh), record, now).await? {
-            return Err(unknown);
+        match self.store().rotate_opaque(key, &hash(refresh), record, now).await? {
+            OpaqueRotation::Rotated => {}
+            OpaqueRotation::Reused => {
+                tracing::warn!(sub = %old.sub, "opaque refresh secret reuse detected; session deleted");
+                return Err(AuthError::InvalidToken(TokenRejection::Reused));
+            }
+            OpaqueRotation::Unknown => return Err(unknown),
         }
         Ok(OpaqueCredentials {
             key: key.to_owned(),

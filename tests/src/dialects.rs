@@ -204,12 +204,22 @@ fn sachet() -> Vec<Case> {
             .auth("Bearer {token}")
             .json(r#"{"token": "{token2}"}"#)
             .ok(&["message", "status"]),
+        // the extension and the token it extended share a family: both end
+        case("the token it extended ended with it", "GET", "/whoami").auth("Bearer {token}").answer(
+            401,
+            Err("Bearer", "invalid_token"),
+            fail,
+        ),
+        case("signing in again", "POST", "/users/login")
+            .json(r#"{"username": "alice", "password": "alice-pw"}"#)
+            .ok(ok)
+            .capture(&[("token3", "auth_token")]),
         case("revoking it again", "POST", "/users/logout")
-            .auth("Bearer {token}")
+            .auth("Bearer {token3}")
             .json(r#"{"token": "{token2}"}"#)
             .answer(400, NoChallenge, fail),
         case("revoking an expired token", "POST", "/users/logout")
-            .auth("Bearer {token}")
+            .auth("Bearer {token3}")
             .json(r#"{"token": "{expired}"}"#)
             .answer(400, NoChallenge, fail),
         case("anonymous on an optional route", "GET", "/maybe").ok(&["authenticated"]),
@@ -258,16 +268,29 @@ fn keytoken() -> Vec<Case> {
             basic(),
             errors,
         ),
-        case("the old refresh is dead", "POST", "/users/token/refresh")
+        case("the new token works", "PATCH", "/users").auth("Basic {b64:key:token2}").ok(WHOAMI),
+        // the rotated-away refresh secret again: reuse, the whole pair dies
+        case("the old refresh again is reuse", "POST", "/users/token/refresh")
             .json(r#"{"client": "demo", "key": "{key}", "refresh": "{refresh}"}"#)
             .answer(401, basic(), errors),
-        case("the new token works", "PATCH", "/users").auth("Basic {b64:key:token2}").ok(WHOAMI),
+        case("which killed the new token", "PATCH", "/users").auth("Basic {b64:key:token2}").answer(
+            401,
+            basic(),
+            errors,
+        ),
+        case("and the new refresh", "POST", "/users/token/refresh")
+            .json(r#"{"client": "demo", "key": "{key}", "refresh": "{refresh2}"}"#)
+            .answer(401, basic(), errors),
+        case("log in again", "POST", "/users/token")
+            .json(login)
+            .ok(creds)
+            .capture(&[("key3", "key"), ("token3", "token")]),
         case("log out", "DELETE", "/users/token")
-            .auth("Basic {b64:key:token2}")
+            .auth("Basic {b64:key3:token3}")
             .json(r#"{"client": "demo"}"#)
             .ok(&[])
             .has_header("pragma", Some("no-cache")),
-        case("dead at once", "PATCH", "/users").auth("Basic {b64:key:token2}").answer(401, basic(), errors),
+        case("dead at once", "PATCH", "/users").auth("Basic {b64:key3:token3}").answer(401, basic(), errors),
         case("sign up", "POST", "/users")
             .json(r#"{"client": "demo", "email": "new@example.com", "password": "pw"}"#)
             .ok(creds),

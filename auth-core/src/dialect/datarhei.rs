@@ -8,6 +8,11 @@
 //!
 //! Tokens carry `exi`, `usefor` and `iss: datarhei-core`. Errors are
 //! `{"code": <status>, "message": "<reason phrase>", "details": [...]}`.
+//!
+//! Lifetimes as datarhei Core's: access 10 minutes, refresh 1 day, not
+//! rotated, so a session ends when its refresh token does; the 30-day
+//! session cap ([`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP)) holds
+//! if the refresh lifetime is raised.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,6 +9,9 @@
 //! Requests carry `Authorization: Token <jwt>`. Only unexpired tokens
 //! refresh; the new token keeps `orig_iat`, and no refresh succeeds after
 //! `orig_iat` plus the refresh window (10 days). Lifetime 5 days.
+//! The 10-day window is the session cap (the server's own
+//! `JWT_REFRESH_EXPIRATION_DELTA`); every refreshed token joins the family
+//! of the login's, so revoking one ends the chain.
 
 use std::time::Duration;
 

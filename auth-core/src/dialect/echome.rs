@@ -9,6 +9,11 @@
 //! signature must verify and its subject match the refresh token's.
 //! Errors: `{"detail": ...}`, with `"code": "token_not_valid"` for bad
 //! tokens; a missing field is `{"<field>": ["This field is required."]}`.
+//!
+//! Lifetimes as simplejwt's defaults: access 1 hour, refresh 1 day, not
+//! rotated, so a session ends when its refresh token does; the 30-day
+//! session cap ([`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP)) holds
+//! if the refresh lifetime is raised.
 
 use std::time::Duration;
 

@@ -10,6 +10,13 @@
 //! Only hashes of the secrets are stored. Errors: `{"errors": [...]}`;
 //! bad credentials 400; any failed authentication 401
 //! `{"errors": ["You must be logged in to access this area"]}`.
+//!
+//! Credentials live 30 days (the API's own lifetime) and both secrets
+//! rotate at every refresh; presenting a rotated refresh secret again is
+//! reuse: the pair dies. The session ends 90 days after the login
+//! ([`KEYTOKEN_SESSION_CAP`]) however often it refreshes, and
+//! [`Authority::revoke_subject`](crate::Authority::revoke_subject) ends it
+//! at once.
 
 use std::time::Duration;
 
@@ -31,6 +38,9 @@ const ROUTES: &[Route] = &[
     Route::new("POST", "/token/refresh", Action::Refresh),
     Route::new("POST", "/", Action::Signup),
 ];
+
+/// The keytoken dialect's absolute session cap: 90 days from the login.
+pub const KEYTOKEN_SESSION_CAP: Duration = Duration::from_secs(90 * 86_400);
 
 /// What every failed authentication answers.
 pub const NOT_LOGGED_IN: &str = "You must be logged in to access this area";
@@ -106,6 +116,7 @@ impl Dialect for Keytoken {
         AuthorityConfig {
             access_ttl: month,
             refresh_ttl: month,
+            refresh_window: Some(KEYTOKEN_SESSION_CAP),
             basic: BasicCredentials::KeyToken,
             ..AuthorityConfig::default()
         }

@@ -14,7 +14,7 @@ mod standard;
 pub use datarhei::{Datarhei, ExternalIdentity};
 pub use drf::Drf;
 pub use echome::Echome;
-pub use keytoken::Keytoken;
+pub use keytoken::{KEYTOKEN_SESSION_CAP, Keytoken};
 pub use sachet::Sachet;
 pub use standard::Standard;
 

@@ -6,9 +6,13 @@
 //! | `POST /extend` | Bearer | 200 `{status, message: "Renewed token.", username, auth_token}`; the old token stays valid |
 //! | `POST /logout` | Bearer + `{token}` | 200 `{status, message: "Token revoked."}` |
 //!
-//! Logout revokes the token named in the body: 400 when it is missing,
-//! already revoked or expired; 403 when it is someone else's (role `admin`
-//! may). One token type, 7 days. Errors: `{"status": "fail", "message"}`.
+//! Logout revokes the token named in the body and every extension of it
+//! (an extension joins the family of the token it extends): 400 when it is
+//! missing, already revoked or expired; 403 when it is someone else's (role
+//! `admin` may); 503 when the store cannot be reached. One token type,
+//! 7 days (Sachet's own lifetime); the session cap is 30 days from the
+//! login ([`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP)): no
+//! extension after that. Errors: `{"status": "fail", "message"}`.
 
 use std::time::Duration;
 
@@ -100,10 +104,19 @@ impl Dialect for Sachet {
                 if target.sub() != caller.sub() && !caller.claims.has_role(ADMIN_ROLE) {
                     return Err(AuthError::Forbidden);
                 }
-                if authority.check_revocation(&target.claims, now).await.is_err() {
-                    return Err(AuthError::InvalidRequest("the token is already revoked".into()));
+                match authority.check_revocation(&target.claims, now).await {
+                    Ok(()) => {}
+                    Err(AuthError::InvalidToken(_)) => {
+                        return Err(AuthError::InvalidRequest("the token is already revoked".into()));
+                    }
+                    // the store is down: 503, not "already revoked"
+                    Err(other) => return Err(other),
                 }
                 authority.revoke(&target.claims).await?;
+                // and every extension of it: they share its family
+                if let Some(family) = &target.claims.fam {
+                    authority.revoke_family(family).await?;
+                }
                 Ok(AuthResponse::json(200, &json!({"status": "success", "message": "Token revoked."})))
             }
             _ => Err(AuthError::NotFound),

@@ -14,6 +14,10 @@
 //! ignored, not reported (RFC 7009).
 //!
 //! Errors are `{error, error_description}` with an RFC 6750 challenge.
+//!
+//! Lifetimes: access 15 minutes, refresh 1 day (rotated at every refresh);
+//! the session ends 30 days after the login however often it refreshes
+//! ([`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP)).
 
 use serde_json::json;
 

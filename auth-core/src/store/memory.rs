@@ -4,9 +4,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use subtle::ConstantTimeEq;
-
-use super::{OpaqueRecord, Rotation, Store, StoreError, TokenRef};
+use super::{OpaqueRecord, OpaqueRotation, Rotation, Store, StoreError, TokenRef};
 use crate::throttle::{Attempt, AttemptRule, AttemptState};
 
 /// Expired entries removed (at most) per write: the sweep is spread over
@@ -217,7 +215,7 @@ impl Store for MemoryStore {
             return Ok(Rotation::Rotated);
         }
         if let Some((prev, at, used)) = &mut fam.previous {
-            if prev == presented && !*used && grace_secs > 0 && now - *at <= grace_secs {
+            if prev == presented && !*used && grace_secs > 0 && now.saturating_sub(*at) <= grace_secs {
                 *used = true;
                 return Ok(Rotation::Grace { current: fam.current.clone() });
             }
@@ -229,6 +227,16 @@ impl Store for MemoryStore {
     async fn family_is_current(&self, family: &str, jti: &str, now: i64) -> Result<bool, StoreError> {
         let s = self.read();
         Ok(s.families.get(family).is_some_and(|f| !f.revoked && f.expires_at > now && f.current == jti))
+    }
+
+    async fn extend_family(&self, family: &str, expires_at: i64, now: i64) -> Result<bool, StoreError> {
+        let mut s = self.write(now);
+        let Some(fam) = s.families.get_mut(family) else { return Ok(false) };
+        if fam.revoked || fam.expires_at <= now {
+            return Ok(false);
+        }
+        fam.expires_at = fam.expires_at.max(expires_at);
+        Ok(true)
     }
 
     async fn revoke_family(&self, family: &str) -> Result<(), StoreError> {
@@ -256,16 +264,23 @@ impl Store for MemoryStore {
         refresh_hash: &[u8; 32],
         next: OpaqueRecord,
         now: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<OpaqueRotation, StoreError> {
         let mut s = self.write(now);
-        let Some(rec) = s.opaque.get_mut(key) else { return Ok(false) };
-        if rec.refresh_expires_at <= now || !bool::from(rec.refresh_hash.ct_eq(refresh_hash)) {
-            return Ok(false);
+        let Some(rec) = s.opaque.get_mut(key) else { return Ok(OpaqueRotation::Unknown) };
+        if rec.refresh_expires_at <= now {
+            return Ok(OpaqueRotation::Unknown);
         }
-        let (old, new) = (rec.refresh_expires_at, next.refresh_expires_at);
-        *rec = next;
-        s.track(Kind::Opaque, key, Some(old), new);
-        Ok(true)
+        if rec.is_current(refresh_hash) {
+            let (old, new) = (rec.refresh_expires_at, next.refresh_expires_at);
+            *rec = rec.succeeded_by(next);
+            s.track(Kind::Opaque, key, Some(old), new);
+            return Ok(OpaqueRotation::Rotated);
+        }
+        if rec.is_retired(refresh_hash) {
+            s.opaque.remove(key);
+            return Ok(OpaqueRotation::Reused);
+        }
+        Ok(OpaqueRotation::Unknown)
     }
 
     async fn delete_opaque(&self, key: &str) -> Result<bool, StoreError> {
@@ -400,15 +415,26 @@ mod tests {
                 refresh_hash: [2; 32],
                 expires_at: t + 500,
                 refresh_expires_at: t + 1000,
+                auth_time: t,
+                issued_at: t,
+                retired: Vec::new(),
             };
             s.put_opaque("k", rec.clone()).await.unwrap();
             let next = OpaqueRecord { token_hash: [3; 32], refresh_hash: [4; 32], ..rec.clone() };
-            assert!(!s.rotate_opaque("k", &[9; 32], next.clone(), t + 10).await.unwrap());
-            assert!(s.rotate_opaque("k", &[2; 32], next.clone(), t + 10).await.unwrap());
-            assert!(!s.rotate_opaque("k", &[2; 32], next, t + 10).await.unwrap());
+            let rotate = |hash: [u8; 32]| {
+                let (s, next) = (s.clone(), next.clone());
+                async move { s.rotate_opaque("k", &hash, next, t + 10).await.unwrap() }
+            };
+            assert_eq!(rotate([9; 32]).await, OpaqueRotation::Unknown);
+            assert_eq!(rotate([2; 32]).await, OpaqueRotation::Rotated);
             assert_eq!(s.get_opaque("k", t + 10).await.unwrap().map(|r| r.token_hash), Some([3; 32]));
             assert!(s.get_opaque("k", t + 1000).await.unwrap().is_none());
             assert!(s.delete_opaque("k").await.unwrap());
+            assert!(s.get_opaque("k", t + 10).await.unwrap().is_none());
+            // a rotated-away secret presented again kills the record
+            s.put_opaque("k", rec.clone()).await.unwrap();
+            assert_eq!(rotate([2; 32]).await, OpaqueRotation::Rotated);
+            assert_eq!(rotate([2; 32]).await, OpaqueRotation::Reused);
             assert!(s.get_opaque("k", t + 10).await.unwrap().is_none());
         });
     }

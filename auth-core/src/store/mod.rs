@@ -11,6 +11,8 @@ mod memory;
 
 pub use memory::MemoryStore;
 
+use subtle::ConstantTimeEq;
+
 use crate::throttle::{Attempt, AttemptRule};
 
 /// A backend failure. Its text goes to the log, never to a client.
@@ -75,6 +77,59 @@ pub struct OpaqueRecord {
     pub expires_at: i64,
     /// When the record is forgotten (the refresh secret's expiry).
     pub refresh_expires_at: i64,
+    /// When the session began (the login), for the session cap.
+    pub auth_time: i64,
+    /// When these secrets were issued: a subject-wide revocation covers
+    /// records issued at or before its cutoff.
+    pub issued_at: i64,
+    /// SHA-256 of the refresh secrets rotated away, oldest first (at most
+    /// [`MAX_RETIRED_SECRETS`]): presenting one again is reuse.
+    pub retired: Vec<[u8; 32]>,
+}
+
+/// How many rotated-away refresh secrets an [`OpaqueRecord`] remembers.
+pub const MAX_RETIRED_SECRETS: usize = 16;
+
+impl OpaqueRecord {
+    /// What a store keeps when this record is rotated to `next`: `next`,
+    /// with this record's refresh hash added to the retired ones.
+    ///
+    /// ```
+    /// # let rec = auth_core::OpaqueRecord { sub: "1".into(), username: "a".into(), roles: vec![], token_hash: [1; 32],
+    /// #     refresh_hash: [2; 32], expires_at: 9, refresh_expires_at: 9, auth_time: 0, issued_at: 0, retired: vec![] };
+    /// let next = auth_core::OpaqueRecord { refresh_hash: [3; 32], ..rec.clone() };
+    /// let kept = rec.succeeded_by(next);
+    /// assert!(kept.is_retired(&[2; 32]) && !kept.is_retired(&[3; 32]));
+    /// ```
+    pub fn succeeded_by(&self, mut next: OpaqueRecord) -> OpaqueRecord {
+        next.retired.clone_from(&self.retired);
+        next.retired.push(self.refresh_hash);
+        let excess = next.retired.len().saturating_sub(MAX_RETIRED_SECRETS);
+        next.retired.drain(..excess);
+        next
+    }
+
+    /// Whether `refresh_hash` was this session's refresh secret once
+    /// (compared in constant time).
+    pub fn is_retired(&self, refresh_hash: &[u8; 32]) -> bool {
+        self.retired.iter().fold(false, |found, old| found | bool::from(old.ct_eq(refresh_hash)))
+    }
+
+    /// Whether `refresh_hash` is the current refresh secret (constant time).
+    pub fn is_current(&self, refresh_hash: &[u8; 32]) -> bool {
+        bool::from(self.refresh_hash.ct_eq(refresh_hash))
+    }
+}
+
+/// The outcome of presenting a refresh secret to [`Store::rotate_opaque`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpaqueRotation {
+    /// It was the current secret: the record now holds the next pair.
+    Rotated,
+    /// It was rotated away before: the record is deleted (the pair dies).
+    Reused,
+    /// No live record, or a secret it never had.
+    Unknown,
 }
 
 impl std::fmt::Debug for OpaqueRecord {
@@ -135,6 +190,13 @@ pub trait Store: Send + Sync + 'static {
     /// rotation is off).
     async fn family_is_current(&self, family: &str, jti: &str, now: i64) -> Result<bool, StoreError>;
 
+    /// Atomically: if the family is live (known, not revoked, not
+    /// expired), keeps it at least until `expires_at` and answers `true`;
+    /// otherwise answers `false`. Used when a token is extended or
+    /// refreshed without rotation, so that the family outlives every token
+    /// issued in it (revoking it must reach them all).
+    async fn extend_family(&self, family: &str, expires_at: i64, now: i64) -> Result<bool, StoreError>;
+
     /// Revokes a family: none of its tokens work any more.
     async fn revoke_family(&self, family: &str) -> Result<(), StoreError>;
 
@@ -144,16 +206,19 @@ pub trait Store: Send + Sync + 'static {
     /// The opaque credential under `key`, if live.
     async fn get_opaque(&self, key: &str, now: i64) -> Result<Option<OpaqueRecord>, StoreError>;
 
-    /// Atomically replaces the credential under `key` if its refresh hash
-    /// equals `refresh_hash` (compared in constant time). Of N concurrent
-    /// calls exactly one succeeds.
+    /// Atomically: if `refresh_hash` is the live record's current refresh
+    /// hash, store `record.succeeded_by(next)` and answer
+    /// [`OpaqueRotation::Rotated`] (of N concurrent calls exactly one
+    /// does); if it is one of its retired hashes, delete the record and
+    /// answer [`OpaqueRotation::Reused`]; otherwise
+    /// [`OpaqueRotation::Unknown`]. Hashes are compared in constant time.
     async fn rotate_opaque(
         &self,
         key: &str,
         refresh_hash: &[u8; 32],
         next: OpaqueRecord,
         now: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<OpaqueRotation, StoreError>;
 
     /// Deletes the credential under `key`; answers whether there was one.
     async fn delete_opaque(&self, key: &str) -> Result<bool, StoreError>;

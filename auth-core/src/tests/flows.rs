@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::{AuthError, Credentials, Store as _, TokenRejection, UserStore as _};
+use crate::{AuthError, Credentials, Dialect as _, Store as _, TokenRejection, UserStore as _};
 
 fn refresh_of(pair: &crate::TokenPair) -> String {
     pair.refresh_token.clone().expect("a refresh token")
@@ -416,5 +416,97 @@ fn a_deleted_user_cannot_refresh_opaque_credentials() {
         assert!(users.remove_user("bob"));
         let err = a.refresh_opaque(&renewed.key, &renewed.refresh).await.unwrap_err();
         assert_eq!(err, AuthError::InvalidToken(TokenRejection::InactivePrincipal));
+    });
+}
+
+#[test]
+fn revoke_subject_kills_a_keytoken_pair() {
+    rt().block_on(async {
+        let users = users();
+        let a = Authority::builder(keys()).users(users.clone()).build();
+        let bob = users.load("u-bob").await.expect("load").expect("bob");
+        let creds = a.issue_opaque(&bob).await.expect("issue");
+        a.authenticate_opaque(&creds.key, &creds.token).await.expect("live");
+        a.revoke_subject("u-bob").await.expect("log out everywhere");
+        let revoked = AuthError::InvalidToken(TokenRejection::Revoked);
+        assert_eq!(a.authenticate_opaque(&creds.key, &creds.token).await.unwrap_err(), revoked);
+        assert_eq!(a.refresh_opaque(&creds.key, &creds.refresh).await.unwrap_err(), revoked);
+    });
+}
+
+#[test]
+fn a_reused_keytoken_refresh_secret_kills_the_pair() {
+    rt().block_on(async {
+        let users = users();
+        let a = Authority::builder(keys()).users(users.clone()).build();
+        let bob = users.load("u-bob").await.expect("load").expect("bob");
+        let first = a.issue_opaque(&bob).await.expect("issue");
+        let second = a.refresh_opaque(&first.key, &first.refresh).await.expect("refresh");
+        let third = a.refresh_opaque(&second.key, &second.refresh).await.expect("refresh again");
+        a.authenticate_opaque(&third.key, &third.token).await.expect("live");
+        // the first refresh secret, rotated away two refreshes ago, comes back
+        let err = a.refresh_opaque(&first.key, &first.refresh).await.unwrap_err();
+        assert_eq!(err, AuthError::InvalidToken(TokenRejection::Reused));
+        let unknown = AuthError::InvalidToken(TokenRejection::Unknown);
+        assert_eq!(a.authenticate_opaque(&third.key, &third.token).await.unwrap_err(), unknown);
+        assert_eq!(a.refresh_opaque(&third.key, &third.refresh).await.unwrap_err(), unknown);
+        // a secret it never had is refused without killing anything
+        let other = a.issue_opaque(&bob).await.expect("issue");
+        let err = a.refresh_opaque(&other.key, "not-a-secret-of-this-key").await.unwrap_err();
+        assert_eq!(err, unknown);
+        a.authenticate_opaque(&other.key, &other.token).await.expect("still live");
+    });
+}
+
+#[test]
+fn keytoken_sessions_obey_the_session_cap() {
+    rt().block_on(async {
+        let users = users();
+        let store = crate::MemoryStore::new();
+        let config = AuthorityConfig::default().refresh_window(Some(Duration::from_secs(50)));
+        let a = Authority::builder(keys()).users(users.clone()).store(store.clone()).config(config).build();
+        let bob = users.load("u-bob").await.expect("load").expect("bob");
+        // no secret outlives the cap
+        let creds = a.issue_opaque(&bob).await.expect("issue");
+        let now = crate::time::now();
+        assert!(creds.expires_at <= now + 50, "{} vs {now}", creds.expires_at);
+        // a session that began 100 s ago cannot refresh, though its secrets are live
+        let mut record = store.get_opaque(&creds.key, now).await.expect("store").expect("record");
+        record.auth_time = now - 100;
+        record.refresh_expires_at = now + 1000;
+        store.put_opaque(&creds.key, record).await.expect("store");
+        let err = a.refresh_opaque(&creds.key, &creds.refresh).await.unwrap_err();
+        assert_eq!(err, AuthError::InvalidToken(TokenRejection::SessionExpired));
+    });
+}
+
+#[test]
+fn every_dialect_has_a_session_cap_by_default() {
+    use crate::dialects::{Datarhei, Drf, Echome, Keytoken, Sachet, Standard};
+    let dialects: [&dyn crate::Dialect; 6] =
+        [&Standard, &Echome, &Datarhei::default(), &Sachet, &Keytoken::default(), &Drf];
+    for d in dialects {
+        let cap = d.default_config().refresh_window;
+        assert!(cap.is_some_and(|c| c >= d.default_config().access_ttl), "{}: {cap:?}", d.name());
+    }
+    assert_eq!(AuthorityConfig::default().refresh_window, Some(crate::DEFAULT_SESSION_CAP));
+}
+
+#[test]
+fn extensions_join_the_family_of_the_token_they_extend() {
+    rt().block_on(async {
+        let a = authority(crate::dialects::Sachet.default_config());
+        let first = a.login_access("bob", "bob-pw").await.expect("login");
+        let family = first.access_claims.fam.clone().expect("a single token starts a family");
+        let second = a.extend(&first.access_token).await.expect("extend");
+        let third = a.extend(&second.access_token).await.expect("extend the extension");
+        assert_eq!(third.access_claims.fam.as_deref(), Some(family.as_str()));
+        // revoking the family (what Sachet's logout does) ends the whole chain
+        a.revoke_family(&family).await.expect("revoke");
+        let revoked = AuthError::InvalidToken(TokenRejection::Revoked);
+        for pair in [&first, &second, &third] {
+            assert_eq!(a.authenticate_token(&pair.access_token).await.unwrap_err(), revoked);
+            assert_eq!(a.extend(&pair.access_token).await.unwrap_err(), revoked);
+        }
     });
 }

@@ -63,3 +63,110 @@ pub(crate) fn access_claims(now: i64) -> serde_json::Value {
 pub(crate) fn header(alg: &str) -> serde_json::Value {
     serde_json::json!({"alg": alg, "typ": "JWT", "kid": "k1"})
 }
+
+/// A [`MemoryStore`](crate::MemoryStore) that can be switched off: every
+/// call then fails as a backend that cannot be reached.
+#[derive(Clone)]
+pub(crate) struct Outage {
+    pub(crate) inner: crate::MemoryStore,
+    /// Calls left before the store goes down (`usize::MAX`: never).
+    calls_left: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Default for Outage {
+    fn default() -> Self {
+        Self { inner: crate::MemoryStore::new(), calls_left: std::sync::Arc::new(usize::MAX.into()) }
+    }
+}
+
+impl Outage {
+    /// Answers `calls` more calls, then fails every one.
+    pub(crate) fn down_after(&self, calls: usize) {
+        self.calls_left.store(calls, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn up(&self) -> Result<&crate::MemoryStore, crate::StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let left = self.calls_left.fetch_update(SeqCst, SeqCst, |n| Some(n.saturating_sub(1)));
+        if left == Ok(0) {
+            Err(crate::StoreError::Backend("connection refused".into()))
+        } else {
+            Ok(&self.inner)
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Store for Outage {
+    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), crate::StoreError> {
+        self.up()?.revoke_token(jti, expires_at).await
+    }
+    async fn revoke_subject(&self, sub: &str, cutoff: i64, keep: i64) -> Result<(), crate::StoreError> {
+        self.up()?.revoke_subject(sub, cutoff, keep).await
+    }
+    async fn is_revoked(&self, token: &crate::TokenRef<'_>, now: i64) -> Result<bool, crate::StoreError> {
+        self.up()?.is_revoked(token, now).await
+    }
+    async fn create_family(&self, family: &str, jti: &str, exp: i64) -> Result<(), crate::StoreError> {
+        self.up()?.create_family(family, jti, exp).await
+    }
+    async fn rotate_family(
+        &self,
+        family: &str,
+        presented: &str,
+        next: &str,
+        grace: i64,
+        exp: i64,
+        now: i64,
+    ) -> Result<crate::Rotation, crate::StoreError> {
+        self.up()?.rotate_family(family, presented, next, grace, exp, now).await
+    }
+    async fn family_is_current(&self, family: &str, jti: &str, now: i64) -> Result<bool, crate::StoreError> {
+        self.up()?.family_is_current(family, jti, now).await
+    }
+    async fn extend_family(&self, family: &str, exp: i64, now: i64) -> Result<bool, crate::StoreError> {
+        self.up()?.extend_family(family, exp, now).await
+    }
+    async fn revoke_family(&self, family: &str) -> Result<(), crate::StoreError> {
+        self.up()?.revoke_family(family).await
+    }
+    async fn put_opaque(&self, key: &str, record: crate::OpaqueRecord) -> Result<(), crate::StoreError> {
+        self.up()?.put_opaque(key, record).await
+    }
+    async fn get_opaque(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<crate::OpaqueRecord>, crate::StoreError> {
+        self.up()?.get_opaque(key, now).await
+    }
+    async fn rotate_opaque(
+        &self,
+        key: &str,
+        hash: &[u8; 32],
+        next: crate::OpaqueRecord,
+        now: i64,
+    ) -> Result<crate::OpaqueRotation, crate::StoreError> {
+        self.up()?.rotate_opaque(key, hash, next, now).await
+    }
+    async fn delete_opaque(&self, key: &str) -> Result<bool, crate::StoreError> {
+        self.up()?.delete_opaque(key).await
+    }
+    async fn count_attempt(
+        &self,
+        key: &str,
+        rule: &crate::AttemptRule,
+        now: i64,
+    ) -> Result<crate::Attempt, crate::StoreError> {
+        self.up()?.count_attempt(key, rule, now).await
+    }
+    async fn take_back_attempt(&self, key: &str, rule: &crate::AttemptRule) -> Result<(), crate::StoreError> {
+        self.up()?.take_back_attempt(key, rule).await
+    }
+    async fn attempts(&self, key: &str, now: i64) -> Result<u32, crate::StoreError> {
+        self.up()?.attempts(key, now).await
+    }
+    async fn clear_attempts(&self, key: &str) -> Result<(), crate::StoreError> {
+        self.up()?.clear_attempts(key).await
+    }
+}

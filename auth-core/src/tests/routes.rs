@@ -189,3 +189,34 @@ fn a_login_flood_on_a_full_hashing_queue_gets_503_at_once() {
     });
     holder.join().expect("blocker").expect("blocking job ran");
 }
+
+#[test]
+fn sachet_logout_during_a_store_outage_is_503_not_already_revoked() {
+    rt().block_on(async {
+        let store = Outage::default();
+        let dialect = crate::dialects::Sachet;
+        let authority = Authority::builder(keys())
+            .users(users())
+            .store(store.clone())
+            .config(dialect.default_config())
+            .build();
+        let r = RouteSet::new(authority, dialect);
+        let res = r.handle(post("/login", json!({"username": "bob", "password": "bob-pw"}))).await;
+        let token = res.json_body().expect("json")["auth_token"].as_str().expect("token").to_owned();
+        let logout = post("/logout", json!({"token": token})).with_authorization(format!("Bearer {token}"));
+        // the caller's own check reaches the store; the target's does not
+        store.down_after(1);
+        let res = r.handle(logout.clone()).await;
+        assert_eq!(res.status, 503, "{:?}", res.json_body());
+        assert_eq!(res.json_body().expect("json")["status"], "fail");
+        // once the store is back, the same logout works, and a second says "already revoked"
+        store.down_after(usize::MAX);
+        assert_eq!(r.handle(logout.clone()).await.status, 200);
+        let again = post("/logout", json!({"token": token}));
+        let other = r.handle(post("/login", json!({"username": "bob", "password": "bob-pw"}))).await;
+        let fresh = other.json_body().expect("json")["auth_token"].as_str().expect("token").to_owned();
+        let res = r.handle(again.with_authorization(format!("Bearer {fresh}"))).await;
+        assert_eq!(res.status, 400);
+        assert_eq!(res.json_body().expect("json")["message"], "the token is already revoked");
+    });
+}
