@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::claims::{Audience, Claims, Identity, TokenUse};
+use crate::claims::{Audience, Claims, Identity, Spelling, TokenUse};
 use crate::client::{Peer, TrustedProxies};
 use crate::error::{AuthError, TokenRejection};
 use crate::header::Credentials;
@@ -95,8 +95,9 @@ pub struct AuthorityConfig {
 pub const DEFAULT_SESSION_CAP: Duration = Duration::from_secs(30 * 86_400);
 
 /// How issued tokens spell the claims that dialects name differently.
-/// Verification reads every spelling (`token_use`/`token_type`/`usefor`,
-/// `auth_time`/`orig_iat`).
+/// Verification reads only these spellings: a token that says
+/// `token_type: access` is not an access token to a verifier configured
+/// for `usefor` (it was minted by some other system sharing the key).
 ///
 /// ```
 /// let style = auth_core::ClaimStyle { token_use: "usefor", exi: true, ..Default::default() };
@@ -561,7 +562,10 @@ impl Authority {
     }
 
     fn expect(&self, token_use: TokenUse, expiry: Expiry) -> Expect {
-        Expect { token_use, max_lifetime: secs(self.inner.config.max_lifetime(token_use)), expiry }
+        let cfg = &self.inner.config;
+        let spelling =
+            Spelling { token_use: cfg.claim_style.token_use, auth_time: cfg.claim_style.auth_time };
+        Expect { token_use, spelling, max_lifetime: secs(cfg.max_lifetime(token_use)), expiry }
     }
 
     /// Verifies a token's signature and claims for `expected` use, without

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 
 use crate::authority::ClaimStyle;
-use crate::claims::{Claims, TokenUse};
+use crate::claims::{Claims, Spelling, TokenUse};
 use crate::error::TokenRejection;
 use crate::keys::KeySet;
 use crate::strict_json::{Checked, Key, Seen, duplicate};
@@ -216,6 +216,8 @@ pub(crate) enum Expiry {
 #[derive(Clone, Copy)]
 pub(crate) struct Expect {
     pub token_use: TokenUse,
+    /// The claim names this verifier reads (the configured dialect's).
+    pub spelling: Spelling,
     pub max_lifetime: i64,
     pub expiry: Expiry,
 }
@@ -253,9 +255,19 @@ pub(crate) fn verify(
         _ => return Err(TokenRejection::Signature),
     }
     let payload = decode_json_segment(payload_b64)?;
-    let claims: Claims = serde_json::from_str(&payload).map_err(|_| TokenRejection::Malformed)?;
+    let claims = read_claims(&payload, expect.spelling).map_err(|_| TokenRejection::Malformed)?;
     check_claims(&claims, validation, expect, now)?;
     Ok(Verified { claims, payload: payload.into_bytes() })
+}
+
+/// The payload's claims, read with the configured spelling only: a token
+/// that says what it is for under another dialect's claim name says
+/// nothing (and fails the use check), however it was signed.
+fn read_claims(payload: &str, spelling: Spelling) -> Result<Claims, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(payload);
+    let claims = spelling.deserialize(&mut de)?;
+    de.end()?;
+    Ok(claims)
 }
 
 /// The rules every token of ours obeys, whatever the dialect spells.

@@ -67,7 +67,7 @@ fn echome() -> Vec<Case> {
             .json(r#"{"refresh": "{refresh}"}"#)
             .ok(&["access"]),
         case("refresh with a just-expired access token", "POST", "/api/v1/identity/token/refresh")
-            .auth("Bearer {expired}")
+            .auth("Bearer {expired_simplejwt}")
             .form("refresh={refresh}")
             .ok(&["access"]),
         case("refresh without the access token", "POST", "/api/v1/identity/token/refresh")

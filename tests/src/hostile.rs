@@ -53,6 +53,10 @@ pub fn tokens(vars: &mut HashMap<String, String>) {
     };
     put("forged_ok", sign(&header, &claims));
     put("expired", sign(&header, &patched(&claims, json!({"exp": now - 60}))));
+    // the same, spelled as simplejwt (ecHome) spells the token's use
+    let mut simplejwt = patched(&claims, json!({"exp": now - 60, "token_type": "access"}));
+    simplejwt.as_object_mut().map(|c| c.remove("token_use"));
+    put("expired_simplejwt", sign(&header, &simplejwt));
     put("other_key", {
         let raw = |v: &Value| v.to_string().into_bytes();
         sign_raw(&raw(&header), &raw(&claims), b"some-other-secret-that-is-long-enough")

@@ -7,6 +7,8 @@
 
 mod parse;
 
+pub(crate) use parse::Spelling;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

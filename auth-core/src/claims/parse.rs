@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Audience, Claims};
 use crate::strict_json::{Checked, Key, Seen, duplicate};
@@ -31,9 +31,43 @@ enum Field {
     Fam,
 }
 
+/// The one spelling of each claim that dialects name differently that a
+/// verifier reads; the other spellings are the application's own claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Spelling {
+    /// `token_use`, `token_type` or `usefor`.
+    pub token_use: &'static str,
+    /// `auth_time` or `orig_iat`.
+    pub auth_time: &'static str,
+}
+
+/// What a member name is to a visitor reading with `spelling`.
+enum Name {
+    /// A claim [`Claims`] has a field for.
+    Field(Field),
+    /// Another dialect's spelling of such a claim: read as the
+    /// application's own, but never beside the configured spelling.
+    Alias(Field),
+    /// The application's own claim.
+    Other,
+}
+
+impl Name {
+    fn of(name: &str, spelling: Option<Spelling>) -> Self {
+        match (Field::of(name, spelling), Field::of(name, None)) {
+            (Some(field), _) => Self::Field(field),
+            (None, Some(field)) => Self::Alias(field),
+            (None, None) => Self::Other,
+        }
+    }
+}
+
 impl Field {
-    fn of(name: &str) -> Option<Self> {
+    fn of(name: &str, spelling: Option<Spelling>) -> Option<Self> {
+        let read = |configured: fn(Spelling) -> &'static str| spelling.is_none_or(|s| configured(s) == name);
         Some(match name {
+            "token_use" | "token_type" | "usefor" if read(|s| s.token_use) => Self::TokenUse,
+            "auth_time" | "orig_iat" if read(|s| s.auth_time) => Self::AuthTime,
             "sub" => Self::Sub,
             "iss" => Self::Iss,
             "aud" => Self::Aud,
@@ -41,11 +75,9 @@ impl Field {
             "nbf" => Self::Nbf,
             "iat" => Self::Iat,
             "jti" => Self::Jti,
-            "token_use" | "token_type" | "usefor" => Self::TokenUse,
             "username" => Self::Username,
             "roles" => Self::Roles,
             "scope" => Self::Scope,
-            "auth_time" | "orig_iat" => Self::AuthTime,
             "fam" => Self::Fam,
             _ => return None,
         })
@@ -56,13 +88,24 @@ impl Field {
     }
 }
 
+/// Reads every spelling of the claims dialects name differently (for
+/// claims of unknown origin); verification reads only the configured one
+/// ([`Spelling`]).
 impl<'de> Deserialize<'de> for Claims {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(ClaimsVisitor)
+        d.deserialize_map(ClaimsVisitor(None))
     }
 }
 
-struct ClaimsVisitor;
+impl<'de> DeserializeSeed<'de> for Spelling {
+    type Value = Claims;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Claims, D::Error> {
+        d.deserialize_map(ClaimsVisitor(Some(self)))
+    }
+}
+
+struct ClaimsVisitor(Option<Spelling>);
 
 impl<'de> Visitor<'de> for ClaimsVisitor {
     type Value = Claims;
@@ -75,16 +118,30 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
         let mut claims = Claims::default();
         let mut exp = None;
         let mut known: u16 = 0;
+        let mut aliases: u16 = 0;
         let mut others = Seen::default();
         while let Some(Key(name)) = map.next_key()? {
-            let Some(field) = Field::of(&name) else {
-                map.next_value::<Checked>()?;
-                if !others.insert(name.clone()) {
-                    return Err(duplicate(&name));
+            let field = match Name::of(&name, self.0) {
+                Name::Field(field) => field,
+                Name::Alias(field) => {
+                    // one spelling per claim, whichever this verifier reads
+                    aliases |= field.bit();
+                    if known & field.bit() != 0 {
+                        return Err(duplicate(&name));
+                    }
+                    map.next_value::<Checked>()?;
+                    others.insert(name.clone());
+                    continue;
                 }
-                continue;
+                Name::Other => {
+                    map.next_value::<Checked>()?;
+                    if !others.insert(name.clone()) {
+                        return Err(duplicate(&name));
+                    }
+                    continue;
+                }
             };
-            if known & field.bit() != 0 {
+            if (known | aliases) & field.bit() != 0 {
                 return Err(duplicate(&name));
             }
             known |= field.bit();
@@ -172,6 +229,27 @@ mod tests {
             r#""claims""#,
         ] {
             assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_verifier_reads_only_its_own_spelling() {
+        use serde::de::DeserializeSeed as _;
+        let seed = super::Spelling { token_use: "usefor", auth_time: "orig_iat" };
+        let read =
+            |json: &str| seed.deserialize(&mut serde_json::Deserializer::from_str(json)).expect("valid");
+        let ours = read(r#"{"exp":5,"usefor":"access","orig_iat":1}"#);
+        assert_eq!((ours.token_use, ours.auth_time), (Some(TokenUse::Access), Some(1)));
+        // another system's spelling is just an application claim
+        let theirs = read(r#"{"exp":5,"token_use":"access","auth_time":1}"#);
+        assert_eq!((theirs.token_use, theirs.auth_time), (None, None));
+        // both spellings together are still a duplicate, in either order
+        for both in [
+            r#"{"exp":5,"token_use":"refresh","usefor":"access"}"#,
+            r#"{"exp":5,"usefor":"access","token_type":"refresh"}"#,
+        ] {
+            let err = seed.deserialize(&mut serde_json::Deserializer::from_str(both)).expect_err(both);
+            assert!(err.to_string().starts_with("duplicate field"), "{both}: {err}");
         }
     }
 

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::{AuthError, AuthorityConfig, Guard, TokenRejection, TokenUse, Validation};
+use crate::{AuthError, AuthorityConfig, Dialect as _, Guard, TokenRejection, TokenUse, Validation};
 
 fn verify(authority: &Authority, token: &str, now: i64) -> Result<(), TokenRejection> {
     authority.verify(token, TokenUse::Access, now).map(|_| ())
@@ -182,6 +182,30 @@ fn oversized_and_malformed_tokens() {
     for junk in ["", "a", "a.b", "a.b.c.d", "!!.??.**", "eyJhbGciOiJIUzI1NiJ9.e30.", "..."] {
         assert!(verify(&a, junk, NOW).is_err(), "{junk:?}");
     }
+}
+
+#[test]
+fn the_use_claim_is_read_only_under_the_configured_name() {
+    // a token minted by another system sharing the key, which spells the
+    // use its own way, is not an access token here
+    let a = authority(AuthorityConfig::default());
+    for foreign in ["token_type", "usefor"] {
+        let mut claims = access_claims(NOW);
+        claims.as_object_mut().expect("object").remove("token_use");
+        claims[foreign] = json!("access");
+        let token = craft_hmac(header("HS256"), claims, SECRET, Algorithm::HS256);
+        assert_eq!(verify(&a, &token, NOW), Err(TokenRejection::WrongUse), "{foreign}");
+    }
+    // a verifier configured for `usefor` reads `usefor` only
+    let datarhei = crate::dialects::Datarhei::default().default_config().validation(Validation::default());
+    let d = authority(datarhei);
+    let mut claims = access_claims(NOW);
+    let token = craft_hmac(header("HS256"), claims.clone(), SECRET, Algorithm::HS256);
+    assert_eq!(verify(&d, &token, NOW), Err(TokenRejection::WrongUse));
+    claims.as_object_mut().expect("object").remove("token_use");
+    claims["usefor"] = json!("access");
+    let token = craft_hmac(header("HS256"), claims, SECRET, Algorithm::HS256);
+    assert_eq!(verify(&d, &token, NOW), Ok(()));
 }
 
 #[test]
