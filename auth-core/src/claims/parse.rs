@@ -90,7 +90,7 @@ impl Field {
 
 /// Reads every spelling of the claims dialects name differently (for
 /// claims of unknown origin); verification reads only the configured one
-/// ([`Spelling`]).
+/// (`Spelling`).
 impl<'de> Deserialize<'de> for Claims {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(ClaimsVisitor(None))

@@ -207,6 +207,15 @@ fn throttled(config: AuthorityConfig) -> (crate::Authority, crate::MemoryStore) 
     (crate::Authority::builder(keys()).users(users).store(store.clone()).config(config).build(), store)
 }
 
+/// Waits for the start of the next whole second, so that a few attempts in
+/// a row fall in one second of the throttle's clock (its delays are whole
+/// seconds).
+async fn at_a_fresh_second() {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let into_second = u64::from(since_epoch.subsec_millis());
+    tokio::time::sleep(Duration::from_millis(1000 - into_second + 20)).await;
+}
+
 fn addr(s: &str) -> Option<std::net::IpAddr> {
     Some(s.parse().expect("test address"))
 }
@@ -255,6 +264,7 @@ fn many_addresses_slow_a_username_down_instead_of_locking_it() {
     rt().block_on(async {
         let config = AuthorityConfig::default().login_slowdown(3, 0);
         let (a, store) = throttled(config);
+        at_a_fresh_second().await;
         for i in 1..=3 {
             let from = addr(&format!("203.0.113.{i}"));
             assert_eq!(a.login_from(from, "bob", "x").await.unwrap_err(), AuthError::InvalidCredentials);
@@ -279,6 +289,7 @@ fn one_address_spraying_many_usernames_slows_down() {
         let config = AuthorityConfig::default().login_slowdown(20, 4);
         let (a, _) = throttled(config);
         let sprayer = addr("192.0.2.66");
+        at_a_fresh_second().await;
         for name in ["ann", "ben", "cat", "dan"] {
             assert_eq!(
                 a.login_from(sprayer, name, "123456").await.unwrap_err(),
