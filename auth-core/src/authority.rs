@@ -396,7 +396,8 @@ impl Authority {
     }
 
     /// Like [`login_from`](Self::login_from) for dialects with one token
-    /// type: an access token only, no refresh token and no family.
+    /// type: an access token only, no refresh token (see
+    /// [`issue_access`](Self::issue_access)).
     pub async fn login_access_from(
         &self,
         client: Option<IpAddr>,
