@@ -455,7 +455,7 @@ impl Authority {
         let family = new_id();
         let refresh_jti = new_id();
         let pair = self.sign_pair(principal, &family, &refresh_jti, now, now)?;
-        self.inner.store.create_family(&family, &refresh_jti, self.family_keep(now, now)).await?;
+        self.inner.store.create_family(&family, &refresh_jti, self.family_keep(now, now), now).await?;
         Ok(pair)
     }
 
@@ -473,7 +473,8 @@ impl Authority {
         let access_token = self.sign(&access, principal)?;
         let keep = access.exp.saturating_add(cfg.validation.leeway);
         // The family's current token is the first one; it is never rotated.
-        self.inner.store.create_family(&family, access.jti.as_deref().unwrap_or_default(), keep).await?;
+        let jti = access.jti.as_deref().unwrap_or_default();
+        self.inner.store.create_family(&family, jti, keep, now).await?;
         Ok(TokenPair { access_token, access_claims: access, refresh_token: None, refresh_claims: None })
     }
 
@@ -774,7 +775,7 @@ impl Authority {
         if let Some(jti) = &claims.jti {
             // Kept through the leeway: verification accepts until exp + leeway.
             let keep = claims.exp.saturating_add(self.inner.config.validation.leeway);
-            self.inner.store.revoke_token(jti, keep).await?;
+            self.inner.store.revoke_token(jti, keep, crate::time::now()).await?;
         }
         Ok(())
     }
@@ -782,7 +783,7 @@ impl Authority {
     /// Revokes a refresh family: its refresh tokens and the access tokens
     /// issued with them stop working.
     pub async fn revoke_family(&self, family: &str) -> Result<(), AuthError> {
-        Ok(self.inner.store.revoke_family(family).await?)
+        Ok(self.inner.store.revoke_family(family, crate::time::now()).await?)
     }
 
     /// Revokes every token of `sub` issued up to now ("log out everywhere").
@@ -791,7 +792,7 @@ impl Authority {
         let now = crate::time::now();
         let longest = secs(cfg.refresh_ttl.max(cfg.access_ttl).max(cfg.refresh_window.unwrap_or_default()));
         let keep = now.saturating_add(longest).saturating_add(cfg.validation.leeway);
-        Ok(self.inner.store.revoke_subject(sub, now, keep).await?)
+        Ok(self.inner.store.revoke_subject(sub, now, keep, now).await?)
     }
 
     /// Logs out: revokes the access token and its family, and the family of

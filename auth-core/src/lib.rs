@@ -94,6 +94,12 @@ pub use throttle::{
     Attempt, AttemptRule, AttemptState, throttle_key_address, throttle_key_pair, throttle_key_user,
 };
 pub use time::{now, parse_duration};
+
+/// The contract every [`Store`] must pass (feature `store-tests`).
+#[cfg(feature = "store-tests")]
+pub mod store_tests {
+    pub use crate::store::contract::run;
+}
 pub use users::{
     HashingPool, MemoryUsers, Principal, Registration, UserStore, UserStoreError, hash_password,
 };

@@ -84,7 +84,7 @@ impl Authority {
         let now = crate::time::now();
         let (record, token, refresh) = self.opaque_record(principal, now, now);
         let expires_at = record.expires_at;
-        self.store().put_opaque(&key, record).await?;
+        self.store().put_opaque(&key, record, now).await?;
         Ok(OpaqueCredentials { key, token, refresh, expires_at, roles: principal.roles.clone() })
     }
 
@@ -160,6 +160,6 @@ impl Authority {
 
     /// Kills the credentials under `key`; answers whether there were any.
     pub async fn revoke_opaque(&self, key: &str) -> Result<bool, AuthError> {
-        Ok(self.store().delete_opaque(key).await?)
+        Ok(self.store().delete_opaque(key, crate::time::now()).await?)
     }
 }

@@ -200,6 +200,7 @@ impl LoginRules {
 /// password check is done.
 pub(crate) struct Admitted<'a> {
     store: &'a dyn Store,
+    now: i64,
     counted: Vec<(String, AttemptRule, Settle)>,
 }
 
@@ -235,7 +236,7 @@ pub(crate) async fn admit<'a>(
     if rules.user.free > 0 {
         plan.push((throttle_key_user(username), rules.user, Settle::Clear));
     }
-    let mut admitted = Admitted { store, counted: Vec::with_capacity(plan.len()) };
+    let mut admitted = Admitted { store, now, counted: Vec::with_capacity(plan.len()) };
     for (key, rule, settle) in plan {
         let attempt = store.count_attempt(&key, &rule, now).await?;
         if !attempt.allowed {
@@ -253,10 +254,11 @@ impl Admitted<'_> {
     /// The password was right: clear the username counters, take this
     /// attempt back from the address counter.
     pub(crate) async fn succeeded(self) -> Result<(), StoreError> {
+        let now = self.now;
         for (key, rule, settle) in &self.counted {
             match settle {
-                Settle::Clear => self.store.clear_attempts(key).await?,
-                Settle::TakeBack => self.store.take_back_attempt(key, rule).await?,
+                Settle::Clear => self.store.clear_attempts(key, now).await?,
+                Settle::TakeBack => self.store.take_back_attempt(key, rule, now).await?,
             }
         }
         Ok(())
@@ -265,8 +267,9 @@ impl Admitted<'_> {
     /// The password was never checked (the hashing queue was full, the
     /// user store failed): take the attempt back everywhere.
     pub(crate) async fn release(&self) -> Result<(), StoreError> {
+        let now = self.now;
         for (key, rule, _) in &self.counted {
-            self.store.take_back_attempt(key, rule).await?;
+            self.store.take_back_attempt(key, rule, now).await?;
         }
         Ok(())
     }

@@ -151,21 +151,23 @@ impl MemoryStore {
     }
 }
 
-fn unix_now() -> i64 {
-    crate::time::now()
-}
-
 #[async_trait::async_trait]
 impl Store for MemoryStore {
-    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        let mut s = self.write(unix_now());
+    async fn revoke_token(&self, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
+        let mut s = self.write(now);
         let old = s.revoked.insert(jti.to_owned(), expires_at);
         s.track(Kind::Revoked, jti, old, expires_at);
         Ok(())
     }
 
-    async fn revoke_subject(&self, sub: &str, cutoff: i64, keep_until: i64) -> Result<(), StoreError> {
-        let mut s = self.write(unix_now());
+    async fn revoke_subject(
+        &self,
+        sub: &str,
+        cutoff: i64,
+        keep_until: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut s = self.write(now);
         let old = s.subjects.get(sub).map(|(_, keep)| *keep);
         let entry = s.subjects.entry(sub.to_owned()).or_insert((cutoff, keep_until));
         entry.0 = entry.0.max(cutoff);
@@ -186,9 +188,15 @@ impl Store for MemoryStore {
         Ok(s.subjects.get(token.sub).is_some_and(|(cutoff, keep)| token.iat <= *cutoff && *keep > now))
     }
 
-    async fn create_family(&self, family: &str, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+    async fn create_family(
+        &self,
+        family: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let fam = Family { current: jti.to_owned(), previous: None, revoked: false, expires_at };
-        let mut s = self.write(unix_now());
+        let mut s = self.write(now);
         let old = s.families.insert(family.to_owned(), fam).map(|f| f.expires_at);
         s.track(Kind::Family, family, old, expires_at);
         Ok(())
@@ -239,15 +247,15 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn revoke_family(&self, family: &str) -> Result<(), StoreError> {
-        if let Some(f) = self.write(unix_now()).families.get_mut(family) {
+    async fn revoke_family(&self, family: &str, now: i64) -> Result<(), StoreError> {
+        if let Some(f) = self.write(now).families.get_mut(family) {
             f.revoked = true;
         }
         Ok(())
     }
 
-    async fn put_opaque(&self, key: &str, record: OpaqueRecord) -> Result<(), StoreError> {
-        let mut s = self.write(unix_now());
+    async fn put_opaque(&self, key: &str, record: OpaqueRecord, now: i64) -> Result<(), StoreError> {
+        let mut s = self.write(now);
         let new = record.refresh_expires_at;
         let old = s.opaque.insert(key.to_owned(), record).map(|r| r.refresh_expires_at);
         s.track(Kind::Opaque, key, old, new);
@@ -283,8 +291,8 @@ impl Store for MemoryStore {
         Ok(OpaqueRotation::Unknown)
     }
 
-    async fn delete_opaque(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.write(unix_now()).opaque.remove(key).is_some())
+    async fn delete_opaque(&self, key: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(self.write(now).opaque.remove(key).is_some())
     }
 
     async fn count_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<Attempt, StoreError> {
@@ -296,8 +304,8 @@ impl Store for MemoryStore {
         Ok(attempt)
     }
 
-    async fn take_back_attempt(&self, key: &str, rule: &AttemptRule) -> Result<(), StoreError> {
-        let mut s = self.write(unix_now());
+    async fn take_back_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<(), StoreError> {
+        let mut s = self.write(now);
         if let Some(state) = s.attempts.get_mut(key) {
             *state = rule.take_back(*state);
         }
@@ -308,8 +316,8 @@ impl Store for MemoryStore {
         Ok(self.read().attempts.get(key).filter(|a| a.expires_at > now).map_or(0, |a| a.count))
     }
 
-    async fn clear_attempts(&self, key: &str) -> Result<(), StoreError> {
-        self.write(unix_now()).attempts.remove(key);
+    async fn clear_attempts(&self, key: &str, now: i64) -> Result<(), StoreError> {
+        self.write(now).attempts.remove(key);
         Ok(())
     }
 }
@@ -323,135 +331,19 @@ mod tests {
     }
 
     #[test]
-    fn revocations_expire_and_are_swept() {
+    fn passes_the_store_contract() {
+        rt().block_on(crate::store::contract::run(MemoryStore::new()));
+    }
+
+    #[test]
+    fn expired_entries_are_swept() {
         rt().block_on(async {
             let s = MemoryStore::new();
-            s.revoke_token("j1", 100).await.unwrap();
-            let t = TokenRef { jti: Some("j1"), family: None, sub: "u", iat: 0 };
-            assert!(s.is_revoked(&t, 99).await.unwrap());
-            assert!(!s.is_revoked(&t, 100).await.unwrap());
+            s.revoke_token("j1", 100, 0).await.unwrap();
+            s.create_family("f", "a", 100, 0).await.unwrap();
+            assert_eq!(s.len(), 2);
             s.sweep(100);
             assert!(s.is_empty());
-        });
-    }
-
-    #[test]
-    fn subject_cutoff_covers_earlier_tokens_only() {
-        rt().block_on(async {
-            let s = MemoryStore::new();
-            s.revoke_subject("u", 50, 1000).await.unwrap();
-            let old = TokenRef { jti: None, family: None, sub: "u", iat: 50 };
-            let new = TokenRef { iat: 51, ..old };
-            let other = TokenRef { sub: "v", ..old };
-            assert!(s.is_revoked(&old, 60).await.unwrap());
-            assert!(!s.is_revoked(&new, 60).await.unwrap());
-            assert!(!s.is_revoked(&other, 60).await.unwrap());
-        });
-    }
-
-    #[test]
-    fn rotation_grace_and_reuse() {
-        rt().block_on(async {
-            let s = MemoryStore::new();
-            s.create_family("f", "a", 1000).await.unwrap();
-            assert_eq!(s.rotate_family("f", "a", "b", 10, 1000, 100).await.unwrap(), Rotation::Rotated);
-            assert_eq!(
-                s.rotate_family("f", "a", "x", 10, 1000, 105).await.unwrap(),
-                Rotation::Grace { current: "b".into() }
-            );
-            // the grace is spent: a third presentation is reuse and kills the family
-            assert_eq!(s.rotate_family("f", "a", "x", 10, 1000, 106).await.unwrap(), Rotation::Reused);
-            assert_eq!(s.rotate_family("f", "b", "c", 10, 1000, 107).await.unwrap(), Rotation::Dead);
-            let t = TokenRef { jti: None, family: Some("f"), sub: "u", iat: 0 };
-            assert!(s.is_revoked(&t, 107).await.unwrap());
-        });
-    }
-
-    #[test]
-    fn rotation_outside_grace_is_reuse() {
-        rt().block_on(async {
-            let s = MemoryStore::new();
-            s.create_family("f", "a", 1000).await.unwrap();
-            s.rotate_family("f", "a", "b", 0, 1000, 100).await.unwrap();
-            assert_eq!(s.rotate_family("f", "a", "x", 0, 1000, 101).await.unwrap(), Rotation::Reused);
-            assert!(!s.family_is_current("f", "b", 101).await.unwrap());
-        });
-    }
-
-    #[test]
-    fn fifty_concurrent_rotations_exactly_one_wins() {
-        rt().block_on(async {
-            let s = MemoryStore::new();
-            s.create_family("f", "a", i64::MAX).await.unwrap();
-            let tasks: Vec<_> = (0..50)
-                .map(|i| {
-                    let s = s.clone();
-                    tokio::spawn(
-                        async move { s.rotate_family("f", "a", &format!("n{i}"), 0, 1000, 10).await },
-                    )
-                })
-                .collect();
-            let mut wins = 0;
-            for t in tasks {
-                if t.await.unwrap().unwrap() == Rotation::Rotated {
-                    wins += 1;
-                }
-            }
-            assert_eq!(wins, 1);
-        });
-    }
-
-    #[test]
-    fn opaque_rotation_is_compare_and_swap() {
-        rt().block_on(async {
-            let s = MemoryStore::new();
-            // writes sweep by the real clock: keep the record alive by it
-            let t = crate::time::now();
-            let rec = OpaqueRecord {
-                sub: "u".into(),
-                username: "user".into(),
-                roles: Vec::new(),
-                token_hash: [1; 32],
-                refresh_hash: [2; 32],
-                expires_at: t + 500,
-                refresh_expires_at: t + 1000,
-                auth_time: t,
-                issued_at: t,
-                retired: Vec::new(),
-            };
-            s.put_opaque("k", rec.clone()).await.unwrap();
-            let next = OpaqueRecord { token_hash: [3; 32], refresh_hash: [4; 32], ..rec.clone() };
-            let rotate = |hash: [u8; 32]| {
-                let (s, next) = (s.clone(), next.clone());
-                async move { s.rotate_opaque("k", &hash, next, t + 10).await.unwrap() }
-            };
-            assert_eq!(rotate([9; 32]).await, OpaqueRotation::Unknown);
-            assert_eq!(rotate([2; 32]).await, OpaqueRotation::Rotated);
-            assert_eq!(s.get_opaque("k", t + 10).await.unwrap().map(|r| r.token_hash), Some([3; 32]));
-            assert!(s.get_opaque("k", t + 1000).await.unwrap().is_none());
-            assert!(s.delete_opaque("k").await.unwrap());
-            assert!(s.get_opaque("k", t + 10).await.unwrap().is_none());
-            // a rotated-away secret presented again kills the record
-            s.put_opaque("k", rec.clone()).await.unwrap();
-            assert_eq!(rotate([2; 32]).await, OpaqueRotation::Rotated);
-            assert_eq!(rotate([2; 32]).await, OpaqueRotation::Reused);
-            assert!(s.get_opaque("k", t + 10).await.unwrap().is_none());
-        });
-    }
-
-    #[test]
-    fn attempt_counter_follows_its_rule_and_clears() {
-        rt().block_on(async {
-            let s = MemoryStore::new();
-            let rule = AttemptRule { free: 2, window_secs: 60, first_delay: 60, max_delay: 60 };
-            assert!(s.count_attempt("u", &rule, 0).await.unwrap().allowed);
-            assert!(s.count_attempt("u", &rule, 1).await.unwrap().allowed);
-            let third = s.count_attempt("u", &rule, 2).await.unwrap();
-            assert_eq!((third.allowed, third.count, third.retry_after), (false, 3, 59));
-            assert_eq!(s.attempts("u", 2).await.unwrap(), 3);
-            s.clear_attempts("u").await.unwrap();
-            assert_eq!(s.attempts("u", 2).await.unwrap(), 0);
-            assert!(s.count_attempt("u", &rule, 3).await.unwrap().allowed);
         });
     }
 
@@ -469,15 +361,15 @@ mod tests {
                 }
             }
             // a family whose queue item is early but whose expiry moved out is kept
-            s.create_family("f", "a", now - 1).await.unwrap();
+            s.create_family("f", "a", now - 1, now).await.unwrap();
             s.rotate_family("f", "a", "b", 0, now + 1000, now - 2).await.unwrap();
             // (the rotation's write sweeps by its own clock, two seconds back: nothing)
             assert_eq!(s.len(), 101 - SWEEP_BUDGET);
             // each write removes at most SWEEP_BUDGET expired entries
-            s.revoke_token("new", now + 1000).await.unwrap();
+            s.revoke_token("new", now + 1000, now).await.unwrap();
             assert_eq!(s.len(), 102 - 2 * SWEEP_BUDGET);
             for i in 0..20 {
-                s.revoke_token(&format!("new{i}"), now + 1000).await.unwrap();
+                s.revoke_token(&format!("new{i}"), now + 1000, now).await.unwrap();
             }
             // every expired revocation is gone; the family and the 21 live ones stay
             assert_eq!(s.len(), 1 + 21);

@@ -3,11 +3,31 @@
 //! A [`Store`] keeps revoked token ids (until the token would have expired),
 //! subject-wide revocations, refresh families (with an atomic
 //! compare-and-rotate), opaque key/token credentials (hashes only) and
-//! login-attempt counters ([`crate::AttemptRule`]). Every method is one atomic step, so a Redis
-//! implementation can make each a single script or transaction.
-//! [`MemoryStore`] is the embedded default.
+//! login-attempt counters ([`crate::AttemptRule`]). Every method is one
+//! atomic step, so a Redis implementation can make each a single script or
+//! transaction. [`MemoryStore`] is the embedded default; the contract every
+//! store passes is `auth_core::store_tests::run` (feature `store-tests`).
+//!
+//! **Time** is passed in, as `now` (seconds since the epoch), to every
+//! method: the verifier's clock is the only clock, so a store on another
+//! machine can never disagree with it about what has expired. A backend
+//! may also give its keys a TTL (it should, so that nothing outlives the
+//! longest token), but must decide by `now`.
+//!
+//! **One trait, not several.** The concerns could be split into capability
+//! traits (revocations, families, opaque credentials, counters), but they
+//! do not split cleanly: [`Store::is_revoked`], on the path of every
+//! request, checks a token id, its family and its subject in one atomic
+//! round trip, which a backend can only do if it owns all three. A
+//! third-party backend implements one trait and runs one contract, and an
+//! [`Authority`](crate::Authority) needs one `Arc<dyn Store>`, not four
+//! that might disagree about which server they talk to.
 
+#[cfg(any(test, feature = "store-tests"))]
+pub(crate) mod contract;
 mod memory;
+
+use std::sync::Arc;
 
 pub use memory::MemoryStore;
 
@@ -15,18 +35,35 @@ use subtle::ConstantTimeEq;
 
 use crate::throttle::{Attempt, AttemptRule};
 
-/// A backend failure. Its text goes to the log, never to a client.
+/// A backend failure. Its text goes to the log, never to a client, which
+/// gets 503.
 ///
 /// ```
 /// let err = auth_core::StoreError::Backend("connection refused".into());
 /// assert_eq!(err.to_string(), "store backend failed: connection refused");
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+/// let err = auth_core::StoreError::from_source(io);
+/// assert!(std::error::Error::source(&err).is_some());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The backend could not be reached or answered an error.
+    /// The backend could not be reached or answered an error, said in words.
     #[error("store backend failed: {0}")]
     Backend(String),
+    /// The backend failed with this error (kept as the source).
+    #[error("store backend failed: {0}")]
+    Source(#[source] Arc<dyn std::error::Error + Send + Sync + 'static>),
+    /// The backend did not answer within the configured time.
+    #[error("store backend did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+impl StoreError {
+    /// Wraps a backend's own error, keeping it as the source.
+    pub fn from_source(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Source(Arc::new(err))
+    }
 }
 
 /// What the store needs of a token to tell whether it was revoked.
@@ -150,7 +187,7 @@ impl std::fmt::Debug for OpaqueRecord {
 /// # fn tokio_test() { tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use auth_core::{MemoryStore, Store, TokenRef};
 /// let store = MemoryStore::new();
-/// store.revoke_token("abc", 2_000_000_000).await.unwrap();
+/// store.revoke_token("abc", 2_000_000_000, 1_000).await.unwrap();
 /// let token = TokenRef { jti: Some("abc"), family: None, sub: "u1", iat: 1_000 };
 /// assert!(store.is_revoked(&token, 1_500).await.unwrap());
 /// # }) }
@@ -158,17 +195,29 @@ impl std::fmt::Debug for OpaqueRecord {
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Revokes one token id until `expires_at`, after which it is forgotten.
-    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+    async fn revoke_token(&self, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError>;
 
     /// Revokes every token of `sub` issued at or before `cutoff`; the mark is
     /// kept until `keep_until` (the longest lifetime of any token).
-    async fn revoke_subject(&self, sub: &str, cutoff: i64, keep_until: i64) -> Result<(), StoreError>;
+    async fn revoke_subject(
+        &self,
+        sub: &str,
+        cutoff: i64,
+        keep_until: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
 
     /// Whether the token, its family or its subject was revoked.
     async fn is_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<bool, StoreError>;
 
     /// Starts a refresh family whose current token id is `jti`.
-    async fn create_family(&self, family: &str, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+    async fn create_family(
+        &self,
+        family: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
 
     /// Atomically: if `presented` is the family's current token id, make
     /// `next` current and answer [`Rotation::Rotated`]; of N concurrent
@@ -198,10 +247,10 @@ pub trait Store: Send + Sync + 'static {
     async fn extend_family(&self, family: &str, expires_at: i64, now: i64) -> Result<bool, StoreError>;
 
     /// Revokes a family: none of its tokens work any more.
-    async fn revoke_family(&self, family: &str) -> Result<(), StoreError>;
+    async fn revoke_family(&self, family: &str, now: i64) -> Result<(), StoreError>;
 
     /// Stores an opaque credential under `key`, replacing any other.
-    async fn put_opaque(&self, key: &str, record: OpaqueRecord) -> Result<(), StoreError>;
+    async fn put_opaque(&self, key: &str, record: OpaqueRecord, now: i64) -> Result<(), StoreError>;
 
     /// The opaque credential under `key`, if live.
     async fn get_opaque(&self, key: &str, now: i64) -> Result<Option<OpaqueRecord>, StoreError>;
@@ -221,7 +270,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<OpaqueRotation, StoreError>;
 
     /// Deletes the credential under `key`; answers whether there was one.
-    async fn delete_opaque(&self, key: &str) -> Result<bool, StoreError>;
+    async fn delete_opaque(&self, key: &str, now: i64) -> Result<bool, StoreError>;
 
     /// Atomically counts one login attempt on the counter `key` under
     /// `rule` and answers whether it may go on: exactly
@@ -232,11 +281,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Atomically takes one let-through attempt back from `key`
     /// ([`AttemptRule::take_back`]); nothing if the counter is gone.
-    async fn take_back_attempt(&self, key: &str, rule: &AttemptRule) -> Result<(), StoreError>;
+    async fn take_back_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<(), StoreError>;
 
     /// Attempts counted on `key` in its current window (for tests and metrics).
     async fn attempts(&self, key: &str, now: i64) -> Result<u32, StoreError>;
 
     /// Forgets the counter `key` (after a successful login).
-    async fn clear_attempts(&self, key: &str) -> Result<(), StoreError>;
+    async fn clear_attempts(&self, key: &str, now: i64) -> Result<(), StoreError>;
 }

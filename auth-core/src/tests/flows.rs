@@ -485,7 +485,7 @@ fn keytoken_sessions_obey_the_session_cap() {
         let mut record = store.get_opaque(&creds.key, now).await.expect("store").expect("record");
         record.auth_time = now - 100;
         record.refresh_expires_at = now + 1000;
-        store.put_opaque(&creds.key, record).await.expect("store");
+        store.put_opaque(&creds.key, record, now).await.expect("store");
         let err = a.refresh_opaque(&creds.key, &creds.refresh).await.unwrap_err();
         assert_eq!(err, AuthError::InvalidToken(TokenRejection::SessionExpired));
     });

@@ -98,17 +98,29 @@ impl Outage {
 
 #[async_trait::async_trait]
 impl crate::Store for Outage {
-    async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<(), crate::StoreError> {
-        self.up()?.revoke_token(jti, expires_at).await
+    async fn revoke_token(&self, jti: &str, expires_at: i64, now: i64) -> Result<(), crate::StoreError> {
+        self.up()?.revoke_token(jti, expires_at, now).await
     }
-    async fn revoke_subject(&self, sub: &str, cutoff: i64, keep: i64) -> Result<(), crate::StoreError> {
-        self.up()?.revoke_subject(sub, cutoff, keep).await
+    async fn revoke_subject(
+        &self,
+        sub: &str,
+        cutoff: i64,
+        keep: i64,
+        now: i64,
+    ) -> Result<(), crate::StoreError> {
+        self.up()?.revoke_subject(sub, cutoff, keep, now).await
     }
     async fn is_revoked(&self, token: &crate::TokenRef<'_>, now: i64) -> Result<bool, crate::StoreError> {
         self.up()?.is_revoked(token, now).await
     }
-    async fn create_family(&self, family: &str, jti: &str, exp: i64) -> Result<(), crate::StoreError> {
-        self.up()?.create_family(family, jti, exp).await
+    async fn create_family(
+        &self,
+        family: &str,
+        jti: &str,
+        exp: i64,
+        now: i64,
+    ) -> Result<(), crate::StoreError> {
+        self.up()?.create_family(family, jti, exp, now).await
     }
     async fn rotate_family(
         &self,
@@ -127,11 +139,16 @@ impl crate::Store for Outage {
     async fn extend_family(&self, family: &str, exp: i64, now: i64) -> Result<bool, crate::StoreError> {
         self.up()?.extend_family(family, exp, now).await
     }
-    async fn revoke_family(&self, family: &str) -> Result<(), crate::StoreError> {
-        self.up()?.revoke_family(family).await
+    async fn revoke_family(&self, family: &str, now: i64) -> Result<(), crate::StoreError> {
+        self.up()?.revoke_family(family, now).await
     }
-    async fn put_opaque(&self, key: &str, record: crate::OpaqueRecord) -> Result<(), crate::StoreError> {
-        self.up()?.put_opaque(key, record).await
+    async fn put_opaque(
+        &self,
+        key: &str,
+        record: crate::OpaqueRecord,
+        now: i64,
+    ) -> Result<(), crate::StoreError> {
+        self.up()?.put_opaque(key, record, now).await
     }
     async fn get_opaque(
         &self,
@@ -149,8 +166,8 @@ impl crate::Store for Outage {
     ) -> Result<crate::OpaqueRotation, crate::StoreError> {
         self.up()?.rotate_opaque(key, hash, next, now).await
     }
-    async fn delete_opaque(&self, key: &str) -> Result<bool, crate::StoreError> {
-        self.up()?.delete_opaque(key).await
+    async fn delete_opaque(&self, key: &str, now: i64) -> Result<bool, crate::StoreError> {
+        self.up()?.delete_opaque(key, now).await
     }
     async fn count_attempt(
         &self,
@@ -160,13 +177,18 @@ impl crate::Store for Outage {
     ) -> Result<crate::Attempt, crate::StoreError> {
         self.up()?.count_attempt(key, rule, now).await
     }
-    async fn take_back_attempt(&self, key: &str, rule: &crate::AttemptRule) -> Result<(), crate::StoreError> {
-        self.up()?.take_back_attempt(key, rule).await
+    async fn take_back_attempt(
+        &self,
+        key: &str,
+        rule: &crate::AttemptRule,
+        now: i64,
+    ) -> Result<(), crate::StoreError> {
+        self.up()?.take_back_attempt(key, rule, now).await
     }
     async fn attempts(&self, key: &str, now: i64) -> Result<u32, crate::StoreError> {
         self.up()?.attempts(key, now).await
     }
-    async fn clear_attempts(&self, key: &str) -> Result<(), crate::StoreError> {
-        self.up()?.clear_attempts(key).await
+    async fn clear_attempts(&self, key: &str, now: i64) -> Result<(), crate::StoreError> {
+        self.up()?.clear_attempts(key, now).await
     }
 }
