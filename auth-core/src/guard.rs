@@ -241,7 +241,9 @@ impl Guard {
     ) -> Result<Option<Identity>, AuthError> {
         match self.credentials(authorization)? {
             Some(credentials) => {
-                let client = self.authority.client_address(peer);
+                // Only a password check is throttled by address.
+                let is_password = matches!(credentials, Credentials::Basic { .. });
+                let client = is_password.then(|| self.authority.client_address(peer)).flatten();
                 self.authority.authenticate_from(&credentials, client).await.map(Some)
             }
             None => Ok(None),
