@@ -601,7 +601,12 @@ impl Authority {
             sub: &claims.sub,
             iat: claims.iat.unwrap_or(i64::MIN),
         };
-        if self.inner.store.is_revoked(&token, now).await? {
+        self.check_revoked(&token, now).await
+    }
+
+    /// Fails with [`TokenRejection::Revoked`] if the store says so of `token`.
+    pub(crate) async fn check_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<(), AuthError> {
+        if self.inner.store.is_revoked(token, now).await? {
             return Err(AuthError::InvalidToken(TokenRejection::Revoked));
         }
         Ok(())

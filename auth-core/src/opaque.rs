@@ -92,10 +92,7 @@ impl Authority {
     /// revoked ("log out everywhere") after its secrets were issued.
     async fn check_opaque_revocation(&self, record: &OpaqueRecord, now: i64) -> Result<(), AuthError> {
         let token = TokenRef { jti: None, family: None, sub: &record.sub, iat: record.issued_at };
-        if self.store().is_revoked(&token, now).await? {
-            return Err(AuthError::InvalidToken(TokenRejection::Revoked));
-        }
-        Ok(())
+        self.check_revoked(&token, now).await
     }
 
     /// Checks a key and access secret.

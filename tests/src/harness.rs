@@ -73,7 +73,11 @@ pub fn demo_args(dialect: &str) -> Vec<String> {
 }
 
 pub fn axum_client(demo: &Demo) -> Client {
-    let router = demo.axum_router();
+    router_client(demo.axum_router())
+}
+
+/// A client of any axum app.
+pub fn router_client(router: axum::Router) -> Client {
     Rc::new(move |req: Req| {
         let router = router.clone();
         Box::pin(async move {
@@ -89,8 +93,12 @@ pub fn axum_client(demo: &Demo) -> Client {
 }
 
 pub async fn actix_client(demo: &Demo) -> Client {
-    let app =
-        Rc::new(actix_web::test::init_service(actix_web::App::new().configure(demo.actix_config())).await);
+    configured_client(demo.actix_config()).await
+}
+
+/// A client of an actix app built by `configure`.
+pub async fn configured_client(configure: impl FnOnce(&mut actix_web::web::ServiceConfig)) -> Client {
+    let app = Rc::new(actix_web::test::init_service(actix_web::App::new().configure(configure)).await);
     Rc::new(move |req: Req| {
         let app = app.clone();
         Box::pin(async move {
