@@ -87,8 +87,11 @@ pub use jwt::{FORBIDDEN_HEADER_PARAMS, MAX_JTI_LEN, Validation};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
 pub use response::{AuthRequest, AuthResponse};
 pub use routes::{DEFAULT_BODY_LIMIT, RouteContext, RouteSet};
+#[cfg(feature = "redis")]
+pub use store::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisOptions, RedisStore};
 pub use store::{
-    MAX_RETIRED_SECRETS, MemoryStore, OpaqueRecord, OpaqueRotation, Rotation, Store, StoreError, TokenRef,
+    MAX_RETIRED_SECRETS, MemoryStore, OpaqueRecord, OpaqueRotation, OutageLog, Rotation, Store, StoreError,
+    TokenRef,
 };
 pub use throttle::{
     Attempt, AttemptRule, AttemptState, throttle_key_address, throttle_key_pair, throttle_key_user,
@@ -99,6 +102,7 @@ pub use time::{now, parse_duration};
 #[cfg(feature = "store-tests")]
 pub mod store_tests {
     pub use crate::store::contract::run;
+    pub use crate::store::test_redis::RedisServer;
 }
 pub use users::{
     HashingPool, MemoryUsers, Principal, Registration, UserStore, UserStoreError, hash_password,

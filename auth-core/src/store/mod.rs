@@ -26,10 +26,18 @@
 #[cfg(any(test, feature = "store-tests"))]
 pub(crate) mod contract;
 mod memory;
+mod outage;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(any(test, feature = "store-tests"))]
+pub(crate) mod test_redis;
 
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
+pub use outage::OutageLog;
+#[cfg(feature = "redis")]
+pub use redis::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisOptions, RedisStore};
 
 use subtle::ConstantTimeEq;
 
