@@ -30,6 +30,43 @@ pub enum DialectName {
     Drf,
 }
 
+/// Where the demo keeps its server-side state (`--store`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// In this process only (`memory`, the default).
+    Memory,
+    /// On a Redis server, shared by every instance that uses it
+    /// (`redis://HOST:PORT/DB`).
+    Redis(String),
+}
+
+impl std::fmt::Display for StoreSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            // Not the URL: it may carry a password.
+            Self::Redis(_) => f.write_str("redis"),
+        }
+    }
+}
+
+fn parse_store(value: &str) -> Result<StoreSpec, String> {
+    match value {
+        "memory" => Ok(StoreSpec::Memory),
+        url if url.starts_with("redis://") && url.len() > "redis://".len() => {
+            Ok(StoreSpec::Redis(url.to_owned()))
+        }
+        _ => Err("expected `memory` or `redis://HOST:PORT/DB`".into()),
+    }
+}
+
+fn parse_prefix(value: &str) -> Result<String, String> {
+    if value.is_empty() || value.len() > 64 || value.contains(['{', '}']) {
+        return Err("must be 1 to 64 characters without `{` or `}`".into());
+    }
+    Ok(value.to_owned())
+}
+
 /// A `--user NAME:PASSWORD[:ROLE]` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSpec {
@@ -71,7 +108,10 @@ fn parse_secret(value: &str) -> Result<String, String> {
 
 /// Token authentication demo server.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "demo", about = "Token authentication demo server (in-memory store).")]
+#[command(
+    name = "demo",
+    about = "Token authentication demo server (in-memory store unless --store says otherwise)."
+)]
 pub struct DemoConfig {
     /// The web framework: axum or actix.
     #[arg(long, value_enum, default_value_t = Framework::Axum)]
@@ -105,6 +145,20 @@ pub struct DemoConfig {
     /// peer is the client).
     #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR", value_parser = parse_proxy)]
     pub trusted_proxies: Vec<String>,
+    /// Where revocations, refresh families, keytoken pairs and login
+    /// counters live: `memory` (this process only) or
+    /// `redis://HOST:PORT/DB` (shared by every instance on that Redis,
+    /// kept across restarts).
+    #[arg(long, value_name = "memory|redis://HOST:PORT/DB", default_value = "memory", value_parser = parse_store)]
+    pub store: StoreSpec,
+    /// Key prefix in a shared store: instances with the same prefix (and
+    /// secret) act as one service.
+    #[arg(long, default_value = auth_core::DEFAULT_REDIS_PREFIX, value_parser = parse_prefix)]
+    pub store_prefix: String,
+    /// How long one call to a shared store may take before the request
+    /// gets 503 (250ms, 1s, ...).
+    #[arg(long, value_parser = parse_ttl, default_value = "250ms")]
+    pub store_timeout: Duration,
 }
 
 impl DemoConfig {

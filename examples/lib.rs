@@ -20,12 +20,14 @@ mod config;
 mod curl;
 pub mod samples;
 
-pub use config::{DemoConfig, DialectName, Framework, UserSpec};
+pub use config::{DemoConfig, DialectName, Framework, StoreSpec, UserSpec};
 
 use auth_core::dialects::{Datarhei, Drf, Echome, Keytoken, Sachet, Standard};
 use std::sync::Arc;
 
-use auth_core::{Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet};
+use auth_core::{
+    Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RedisOptions, RedisStore, RouteSet,
+};
 
 /// The signing secret of the copy-paste examples: `JWT_SECRET` from the
 /// environment, or (so that no example ever signs with a secret printed in
@@ -58,6 +60,8 @@ pub struct Demo {
     pub users: Vec<UserSpec>,
     /// The dialect served.
     pub dialect: DialectName,
+    /// Where the server-side state lives.
+    pub store: StoreSpec,
 }
 
 impl Demo {
@@ -95,14 +99,31 @@ impl Demo {
                 .map_err(|e| format!("--trusted-proxy: {e}"))?;
         // A deleted or disabled user's tokens stop working at once.
         authority_config.check_principal = true;
-        let authority = Authority::builder(KeySet::new(key).map_err(|e| e.to_string())?)
+        let builder = Authority::builder(KeySet::new(key).map_err(|e| e.to_string())?)
             .users(users)
-            .config(authority_config)
-            .build();
+            .config(authority_config);
+        let authority = match &config.store {
+            StoreSpec::Memory => builder,
+            StoreSpec::Redis(url) => {
+                let options =
+                    RedisOptions::default().prefix(&config.store_prefix).timeout(config.store_timeout);
+                let store =
+                    RedisStore::connect_with(url, options).await.map_err(|e| format!("--store: {e}"))?;
+                builder.store(store)
+            }
+        }
+        .build();
         let mount = dialect.default_mount();
         let routes = RouteSet::from_shared(authority.clone(), dialect).at(mount);
         let guard = Guard::for_routes(&routes);
-        Ok(Self { authority, routes, guard, users: specs, dialect: config.dialect })
+        Ok(Self {
+            authority,
+            routes,
+            guard,
+            users: specs,
+            dialect: config.dialect,
+            store: config.store.clone(),
+        })
     }
 
     /// Where the dialect's routes are mounted.
@@ -122,7 +143,12 @@ impl Demo {
 
     /// The start-up banner: the users and ready-to-paste curl lines.
     pub fn banner(&self, addr: &str) -> String {
-        let mut out = format!("dialect: {:?}, routes under {}\n", self.dialect, self.mount_or_root());
+        let mut out = format!(
+            "dialect: {:?}, routes under {}, store: {}\n",
+            self.dialect,
+            self.mount_or_root(),
+            self.store
+        );
         for u in &self.users {
             out.push_str(&format!(
                 "user: {} / {} (roles: {})\n",

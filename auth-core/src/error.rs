@@ -140,7 +140,7 @@ pub enum AuthError {
     /// The body's content type is neither JSON nor form-urlencoded (415).
     #[error("unsupported content type")]
     UnsupportedMediaType,
-    /// A backing service failed (503). The detail is logged, not shown.
+    /// A backing service failed (503, with `Retry-After`). The detail is logged, not shown.
     #[error("the authentication service is unavailable")]
     Unavailable,
     /// Too much work in flight (the password-hashing queue is full): 503
@@ -282,6 +282,7 @@ impl AuthError {
             Self::TooManyAttempts { retry_after } | Self::Busy { retry_after } => {
                 res.headers.push(("retry-after", retry_after.to_string()))
             }
+            Self::Unavailable => res.headers.push(("retry-after", UNAVAILABLE_RETRY_AFTER.to_string())),
             _ => {}
         }
         res
@@ -293,9 +294,15 @@ fn quote_safe(s: &str) -> String {
     s.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
 }
 
+/// The `Retry-After` (seconds) of a 503 [`AuthError::Unavailable`]: a
+/// store that reconnects by itself is usually back within a second or two.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 1;
+
 impl From<crate::store::StoreError> for AuthError {
     fn from(err: crate::store::StoreError) -> Self {
-        tracing::error!(error = %err, "auth store failed");
+        // The store logs the outage once (`OutageLog`); a line per failed
+        // request would flood the log for as long as the outage lasts.
+        tracing::debug!(error = %err, "auth store failed; answering 503");
         Self::Unavailable
     }
 }

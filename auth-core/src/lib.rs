@@ -77,7 +77,7 @@ pub mod dialects {
         Datarhei, Drf, Echome, ExternalIdentity, KEYTOKEN_SESSION_CAP, Keytoken, Sachet, Standard,
     };
 }
-pub use error::{AuthError, TokenRejection};
+pub use error::{AuthError, TokenRejection, UNAVAILABLE_RETRY_AFTER};
 pub use guard::{DialectErrors, ErrorRenderer, Guard, Rejection, require_role, require_self_or_role};
 pub use header::{
     AuthorizationHeader, Credentials, HeaderError, MAX_HEADER_LEN, Scheme, credentials_among, credentials_of,

@@ -14,10 +14,12 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Parses a lifetime like `2s`, `15m`, `1h` or `5d` (a bare number is seconds).
+/// Parses a lifetime like `2s`, `15m`, `1h` or `5d` (a bare number is
+/// seconds; `ms` is milliseconds, for timeouts).
 ///
 /// ```
 /// use std::time::Duration;
+/// assert_eq!(auth_core::parse_duration("250ms"), Some(Duration::from_millis(250)));
 /// assert_eq!(auth_core::parse_duration("15m"), Some(Duration::from_secs(900)));
 /// assert_eq!(auth_core::parse_duration("5d"), Some(Duration::from_secs(432_000)));
 /// assert_eq!(auth_core::parse_duration("soon"), None);
@@ -27,6 +29,9 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let n: u64 = digits.parse().ok()?;
+    if unit == "ms" {
+        return Some(std::time::Duration::from_millis(n));
+    }
     let factor = match unit {
         "" | "s" => 1,
         "m" => 60,

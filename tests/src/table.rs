@@ -167,7 +167,7 @@ impl Case {
     }
 }
 
-const TOKENS: &[&str] = &["access_token", "expires_in", "refresh_token", "token_type"];
+pub(crate) const TOKENS: &[&str] = &["access_token", "expires_in", "refresh_token", "token_type"];
 const ERROR: &[&str] = &["error", "error_description"];
 pub(crate) const WHOAMI: &[&str] = &["roles", "sub", "username"];
 const ALICE: &str = r#"{"username":"alice","password":"alice-pw"}"#;

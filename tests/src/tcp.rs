@@ -29,10 +29,10 @@ fn demo_binary() -> PathBuf {
     demo
 }
 
-/// A running demo server, killed when dropped.
-struct Server {
+/// A running demo server, killed (SIGKILL) when dropped.
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Drop for Server {
@@ -43,12 +43,19 @@ impl Drop for Server {
 }
 
 fn start(dialect: &str, framework: &str) -> Server {
+    start_with(dialect, framework, &[])
+}
+
+/// The demo for `dialect` on `framework` with the tables' users and
+/// secret, plus `extra` flags, on a free port.
+pub(crate) fn start_with(dialect: &str, framework: &str, extra: &[&str]) -> Server {
     let mut args = demo_args(dialect);
     args.remove(0); // the program name
     args.extend(["--framework".into(), framework.into(), "--addr".into(), "127.0.0.1:0".into()]);
     // The test client plays a reverse proxy on loopback: it names a case's
     // client address in X-Forwarded-For, as nginx would.
     args.extend(["--trusted-proxy".into(), "127.0.0.1".into()]);
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
     let mut child = Command::new(demo_binary())
         .args(&args)
         .stdout(Stdio::piped())
@@ -68,7 +75,8 @@ fn start(dialect: &str, framework: &str) -> Server {
     Server { child, addr: addr.parse().expect("a socket address") }
 }
 
-async fn send(addr: SocketAddr, mut req: Req) -> Res {
+/// Sends `req` to the demo at `addr` over a new TCP connection.
+pub(crate) async fn send(addr: SocketAddr, mut req: Req) -> Res {
     if let Some(peer) = req.peer {
         // a proxy appends the address it saw to whatever the client sent
         match req.headers.iter_mut().rev().find(|(n, _)| *n == "x-forwarded-for") {
@@ -117,6 +125,9 @@ fn demo_cli_refuses_bad_options_in_one_line_and_lists_them_in_help() {
         &["--access-ttl", "soon"],
         &["--addr", "not-an-address"],
         &["--trusted-proxy", "10.0.0.0/99"],
+        &["--store", "mongodb://localhost"],
+        &["--store-prefix", "{braces}"],
+        &["--store-timeout", "soon"],
         &["--no-such-flag"],
     ] {
         let out = Command::new(demo_binary()).args(bad).output().expect("demo runs");
@@ -139,6 +150,9 @@ fn demo_cli_refuses_bad_options_in_one_line_and_lists_them_in_help() {
         "--refresh-ttl",
         "--refresh-window",
         "--trusted-proxy",
+        "--store",
+        "--store-prefix",
+        "--store-timeout",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
     }

@@ -208,6 +208,7 @@ fn sachet_logout_during_a_store_outage_is_503_not_already_revoked() {
         store.down_after(1);
         let res = r.handle(logout.clone()).await;
         assert_eq!(res.status, 503, "{:?}", res.json_body());
+        assert_eq!(res.header("retry-after"), Some("1"), "a 503 says when to come back");
         assert_eq!(res.json_body().expect("json")["status"], "fail");
         // once the store is back, the same logout works, and a second says "already revoked"
         store.down_after(usize::MAX);

@@ -1,0 +1,370 @@
+//! Many instances, one truth: demo servers of both frameworks on one real
+//! `redis-server` (`--store redis://...`), over real TCP. Redis is CI's
+//! (`AUTH_TEST_REDIS_URL`) or one these tests start; without either they
+//! print that they skipped (and fail under `CI=true`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use auth_core::store_tests::RedisServer;
+use serde_json::{Value, json};
+
+use crate::harness::{Client, Req, Res, replay};
+use crate::table::{Case, Challenge, Keys, TOKENS, WHOAMI, case};
+use crate::tcp::{Server, send, start_with};
+
+/// Which of the two instances a case goes to (stripped before sending).
+const INSTANCE: &str = "x-test-instance";
+const GUESSER: &str = "198.51.100.7:40000";
+const ALICE: &str = r#"{"username":"alice","password":"alice-pw"}"#;
+const BOB: &str = r#"{"username":"bob","password":"bob-pw"}"#;
+const BOB_WRONG: &str = r#"{"username":"bob","password":"guess"}"#;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+fn unique_prefix() -> String {
+    format!("t{:016x}", rand::random::<u64>())
+}
+
+/// The flags that put a demo on `redis` under `prefix`.
+fn store_flags<'a>(redis: &'a RedisServer, prefix: &'a str) -> [&'a str; 6] {
+    ["--store", redis.url(), "--store-prefix", prefix, "--store-timeout", "200ms"]
+}
+
+/// Sends a case to instance A, or to B when it carries [`INSTANCE`].
+fn pair_client(a: SocketAddr, b: SocketAddr) -> Client {
+    Rc::new(move |mut req: Req| {
+        let on_b = req.headers.iter().any(|(n, v)| *n == INSTANCE && v == "b");
+        req.headers.retain(|(n, _)| *n != INSTANCE);
+        Box::pin(send(if on_b { b } else { a }, req))
+    })
+}
+
+fn on_b(case: Case) -> Case {
+    case.header(INSTANCE, "b")
+}
+
+fn invalid() -> Challenge {
+    Challenge::Error("Bearer", "invalid_token")
+}
+
+fn whoami(name: &'static str, token: &'static str) -> Case {
+    case(name, "GET", "/whoami").auth(token)
+}
+
+fn guess(name: &'static str) -> Case {
+    case(name, "POST", "/auth/login").from(GUESSER).json(BOB_WRONG).error(
+        401,
+        Challenge::Scheme("Bearer"),
+        "invalid_grant",
+    )
+}
+
+/// The standard dialect: A is axum, B is actix, one Redis, one secret.
+fn standard_cases() -> Vec<Case> {
+    vec![
+        case("A: login", "POST", "/auth/login")
+            .json(ALICE)
+            .ok(TOKENS)
+            .capture(&[("access", "access_token"), ("refresh", "refresh_token")]),
+        on_b(whoami("B: A's token works", "Bearer {access}").ok(WHOAMI)),
+        case("A: logout", "POST", "/auth/logout").auth("Bearer {access}").expect(
+            204,
+            Challenge::None,
+            Keys::Empty,
+        ),
+        on_b(whoami("B: the logged-out token is refused at once", "Bearer {access}").error(
+            401,
+            invalid(),
+            "invalid_token",
+        )),
+        case("A: login again", "POST", "/auth/login")
+            .json(ALICE)
+            .ok(TOKENS)
+            .capture(&[("access2", "access_token"), ("refresh2", "refresh_token")]),
+        case("A: refresh rotates", "POST", "/auth/refresh")
+            .json(r#"{"refresh_token":"{refresh2}"}"#)
+            .ok(TOKENS)
+            .capture(&[("access3", "access_token"), ("refresh3", "refresh_token")]),
+        on_b(whoami("B: the rotated family's new token works", "Bearer {access3}").ok(WHOAMI)),
+        on_b(
+            case("B: the rotated-away refresh token replayed is reuse", "POST", "/auth/refresh")
+                .json(r#"{"refresh_token":"{refresh2}"}"#)
+                .error(401, invalid(), "invalid_token")
+                .field("error_description", json!("the refresh token was already used")),
+        ),
+        whoami("A: which revoked the family's access token", "Bearer {access3}").error(
+            401,
+            invalid(),
+            "invalid_token",
+        ),
+        on_b(whoami("B: on both instances", "Bearer {access3}").error(401, invalid(), "invalid_token")),
+        case("A: and its refresh token", "POST", "/auth/refresh")
+            .json(r#"{"refresh_token":"{refresh3}"}"#)
+            .error(401, invalid(), "invalid_token"),
+        // login throttling counts on both: 5 guesses let through, then none
+        guess("A: guess 1"),
+        on_b(guess("B: guess 2")),
+        guess("A: guess 3"),
+        on_b(guess("B: guess 4")),
+        guess("A: guess 5"),
+        on_b(
+            case("B: guess 6 is throttled", "POST", "/auth/login")
+                .from(GUESSER)
+                .json(BOB_WRONG)
+                .error(429, Challenge::None, "slow_down")
+                .has_number("retry-after", 1..=900),
+        ),
+        case("A: the right password from that address waits too", "POST", "/auth/login")
+            .from(GUESSER)
+            .json(BOB)
+            .error(429, Challenge::None, "slow_down"),
+    ]
+}
+
+/// The keytoken dialect: a pair deleted or reused on A is dead on B.
+fn keytoken_cases() -> Vec<Case> {
+    let creds = &["expires", "key", "refresh", "role", "token"];
+    let errors = &["errors"];
+    let basic = || Challenge::Scheme("Basic");
+    let login = r#"{"client": "demo", "email": "ann@example.com", "password": "ann-pw"}"#;
+    let patch = |name, auth| case(name, "PATCH", "/users").auth(auth).json(r#"{"email": "ann@example.com"}"#);
+    vec![
+        case("A: log in", "POST", "/users/token").json(login).ok(creds).capture(&[
+            ("key", "key"),
+            ("token", "token"),
+            ("refresh", "refresh"),
+        ]),
+        on_b(patch("B: A's pair works", "Basic {b64:key:token}").ok(WHOAMI)),
+        case("A: log out", "DELETE", "/users/token")
+            .auth("Basic {b64:key:token}")
+            .json(r#"{"client": "demo"}"#)
+            .ok(&[]),
+        on_b(patch("B: the deleted pair is dead", "Basic {b64:key:token}").answer(401, basic(), errors)),
+        on_b(
+            case("B: its refresh secret too", "POST", "/users/token/refresh")
+                .json(r#"{"client": "demo", "key": "{key}", "refresh": "{refresh}"}"#)
+                .answer(401, basic(), errors),
+        ),
+        case("A: log in again", "POST", "/users/token").json(login).ok(creds).capture(&[
+            ("key2", "key"),
+            ("token2", "token"),
+            ("refresh2", "refresh"),
+        ]),
+        case("A: refresh", "POST", "/users/token/refresh")
+            .json(r#"{"client": "demo", "key": "{key2}", "refresh": "{refresh2}"}"#)
+            .ok(creds)
+            .capture(&[("token3", "token")]),
+        on_b(
+            case("B: the rotated-away refresh secret is reuse", "POST", "/users/token/refresh")
+                .json(r#"{"client": "demo", "key": "{key2}", "refresh": "{refresh2}"}"#)
+                .answer(401, basic(), errors),
+        ),
+        patch("A: which killed the pair", "Basic {b64:key2:token3}").answer(401, basic(), errors),
+    ]
+}
+
+#[test]
+fn two_instances_of_both_frameworks_on_one_redis_act_as_one() {
+    let Some(redis) = RedisServer::shared() else { return };
+    let rt = rt();
+    let mut failures = Vec::new();
+    for (dialect, cases) in [("standard", standard_cases()), ("keytoken", keytoken_cases())] {
+        let prefix = unique_prefix();
+        let flags = store_flags(&redis, &prefix);
+        let a = start_with(dialect, "axum", &flags);
+        let b = start_with(dialect, "actix", &flags);
+        let client = pair_client(a.addr, b.addr);
+        failures.extend(rt.block_on(replay(&format!("redis/{dialect}"), client, &cases)));
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+fn request(method: &'static str, path: &str, auth: Option<&str>, body: Option<Value>) -> Req {
+    let mut headers = Vec::new();
+    if let Some(auth) = auth {
+        headers.push(("authorization", auth.to_owned()));
+    }
+    let body = body.map_or_else(Vec::new, |b| {
+        headers.push(("content-type", "application/json".to_owned()));
+        b.to_string().into_bytes()
+    });
+    Req { method, path: path.to_owned(), headers, body, peer: None }
+}
+
+fn json_of(res: &Res) -> Value {
+    serde_json::from_slice(&res.body).unwrap_or(Value::Null)
+}
+
+async fn login(server: &Server) -> (String, String) {
+    let res = send(
+        server.addr,
+        request("POST", "/auth/login", None, Some(serde_json::from_str(ALICE).expect("json"))),
+    )
+    .await;
+    assert_eq!(res.status, 200, "login: {}", String::from_utf8_lossy(&res.body));
+    let body = json_of(&res);
+    let field = |name: &str| body[name].as_str().expect("a token").to_owned();
+    (field("access_token"), field("refresh_token"))
+}
+
+async fn whoami_status(server: &Server, access: &str) -> Res {
+    send(server.addr, request("GET", "/whoami", Some(&format!("Bearer {access}")), None)).await
+}
+
+/// Every command `MONITOR` sees on keys under `{prefix}`, sent by a client
+/// (the commands a script runs inside Redis are marked `lua` and left out).
+struct Monitor {
+    lines: Arc<Mutex<Vec<String>>>,
+    port: u16,
+}
+
+impl Monitor {
+    fn start(url: &str) -> Self {
+        let port: u16 = url
+            .trim_start_matches("redis://")
+            .split(['/', ':'])
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .expect("redis://HOST:PORT/DB");
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect for MONITOR");
+        stream.write_all(b"MONITOR\r\n").expect("MONITOR");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                sink.lock().expect("lines").push(line);
+            }
+        });
+        Self { lines, port }
+    }
+
+    /// The client commands on `prefix` since the last call: waits for a
+    /// marker sent after them, so nothing in flight is missed.
+    fn round_trips(&self, prefix: &str) -> Vec<String> {
+        let marker = format!("marker-{:016x}", rand::random::<u64>());
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.write_all(format!("ECHO {marker}\r\n").as_bytes()).expect("ECHO");
+        for _ in 0..500 {
+            let mut lines = self.lines.lock().expect("lines");
+            if let Some(end) = lines.iter().position(|l| l.contains(&marker)) {
+                let seen: Vec<String> = lines.drain(..=end).collect();
+                return seen
+                    .into_iter()
+                    .filter(|l| l.contains(&format!("{{{prefix}}}")) && !l.contains(" lua]"))
+                    .collect();
+            }
+            drop(lines);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("MONITOR never showed the marker");
+    }
+}
+
+#[test]
+fn a_protected_request_is_one_redis_round_trip() {
+    // A server of our own: MONITOR sees everything on it.
+    let Some(redis) = RedisServer::own() else { return };
+    let rt = rt();
+    let prefix = unique_prefix();
+    for framework in ["axum", "actix"] {
+        let server = start_with("standard", framework, &store_flags(&redis, &prefix));
+        let (access, _) = rt.block_on(login(&server));
+        // The first call on a server that has not seen the script yet
+        // loads it (EVALSHA, NOSCRIPT, SCRIPT LOAD, EVALSHA): once per
+        // server start, not per request.
+        assert_eq!(rt.block_on(whoami_status(&server, &access)).status, 200);
+        let monitor = Monitor::start(redis.url());
+        monitor.round_trips(&prefix);
+        for _ in 0..3 {
+            assert_eq!(rt.block_on(whoami_status(&server, &access)).status, 200);
+            let trips = monitor.round_trips(&prefix);
+            assert_eq!(trips.len(), 1, "{framework}: one round trip per protected request: {trips:#?}");
+            assert!(trips[0].contains("\"EVALSHA\""), "{framework}: the is_revoked script: {trips:?}");
+        }
+    }
+}
+
+#[test]
+fn a_redis_outage_answers_503_on_both_frameworks_and_ends_by_itself() {
+    let Some(mut redis) = RedisServer::own() else { return };
+    let rt = rt();
+    let prefix = unique_prefix();
+    let servers = [
+        start_with("standard", "axum", &store_flags(&redis, &prefix)),
+        start_with("standard", "actix", &store_flags(&redis, &prefix)),
+    ];
+    let tokens: Vec<(String, String)> = servers.iter().map(|s| rt.block_on(login(s))).collect();
+    redis.kill();
+    for (server, (access, refresh)) in servers.iter().zip(&tokens) {
+        rt.block_on(async {
+            let attempts = [
+                ("whoami", request("GET", "/whoami", Some(&format!("Bearer {access}")), None)),
+                (
+                    "login",
+                    request("POST", "/auth/login", None, Some(serde_json::from_str(ALICE).expect("json"))),
+                ),
+                ("refresh", request("POST", "/auth/refresh", None, Some(json!({"refresh_token": refresh})))),
+                ("logout", request("POST", "/auth/logout", Some(&format!("Bearer {access}")), None)),
+            ];
+            for (name, req) in attempts {
+                let res = send(server.addr, req).await;
+                assert_eq!(res.status, 503, "{name} without Redis: {}", String::from_utf8_lossy(&res.body));
+                assert_eq!(res.header("retry-after"), Some("1"), "{name}: Retry-After");
+                assert_eq!(
+                    json_of(&res)["error"],
+                    "temporarily_unavailable",
+                    "{name}: the dialect's envelope"
+                );
+            }
+            let public = send(server.addr, request("GET", "/public", None, None)).await;
+            assert_eq!(public.status, 200, "routes that need no store still answer");
+        });
+    }
+    redis.restart();
+    for (server, (access, _)) in servers.iter().zip(&tokens) {
+        rt.block_on(async {
+            let mut status = 0;
+            for _ in 0..100 {
+                status = whoami_status(server, access).await.status;
+                if status != 503 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(status, 200, "the service resumes without a restart");
+            login(server).await;
+        });
+    }
+}
+
+#[test]
+fn a_logout_survives_a_demo_restart() {
+    let Some(redis) = RedisServer::shared() else { return };
+    let rt = rt();
+    for framework in ["axum", "actix"] {
+        let prefix = unique_prefix();
+        let flags = store_flags(&redis, &prefix);
+        let server = start_with("standard", framework, &flags);
+        let (out, _) = rt.block_on(login(&server));
+        let (kept, _) = rt.block_on(login(&server));
+        let res = rt.block_on(send(
+            server.addr,
+            request("POST", "/auth/logout", Some(&format!("Bearer {out}")), None),
+        ));
+        assert_eq!(res.status, 204, "{framework}: logout");
+        drop(server); // SIGKILL
+        let server = start_with("standard", framework, &flags);
+        assert_eq!(rt.block_on(whoami_status(&server, &out)).status, 401, "{framework}: still logged out");
+        assert_eq!(
+            rt.block_on(whoami_status(&server, &kept)).status,
+            200,
+            "{framework}: the other token lives"
+        );
+    }
+}
