@@ -8,6 +8,13 @@ use clap::error::ErrorKind;
 use demo_app::{Demo, DemoConfig, Framework};
 
 fn main() -> ExitCode {
+    // Warnings (a store outage, once; refresh-token reuse) and their ends
+    // on stderr. The library never logs a token or a secret.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .with_target(false)
+        .init();
     let config = match DemoConfig::try_parse() {
         Ok(c) => c,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => e.exit(),

@@ -340,6 +340,9 @@ fn a_redis_outage_answers_503_on_both_frameworks_and_ends_by_itself() {
             assert_eq!(status, 200, "the service resumes without a restart");
             login(server).await;
         });
+        // Dozens of failed requests, one warning; and one line when it ended.
+        assert_eq!(server.logged("auth store unreachable"), 1, "warned once per outage");
+        assert_eq!(server.logged("auth store reachable again"), 1, "and once when it ended");
     }
 }
 

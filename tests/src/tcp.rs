@@ -33,6 +33,15 @@ fn demo_binary() -> PathBuf {
 pub(crate) struct Server {
     child: Child,
     pub(crate) addr: SocketAddr,
+    /// What the demo wrote to stderr so far (also echoed to the test's).
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// The demo's stderr lines that contain `text`.
+    pub(crate) fn logged(&self, text: &str) -> usize {
+        self.stderr.lock().expect("stderr lines").iter().filter(|l| l.contains(text)).count()
+    }
 }
 
 impl Drop for Server {
@@ -59,10 +68,19 @@ pub(crate) fn start_with(dialect: &str, framework: &str, extra: &[&str]) -> Serv
     let mut child = Command::new(demo_binary())
         .args(&args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("demo starts");
     let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = stderr.clone();
+    let err_pipe = child.stderr.take().expect("piped stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+            eprintln!("demo: {line}");
+            sink.lock().expect("stderr lines").push(line);
+        }
+    });
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -72,7 +90,7 @@ pub(crate) fn start_with(dialect: &str, framework: &str, extra: &[&str]) -> Serv
         }
     });
     let addr = rx.recv_timeout(Duration::from_secs(30)).expect("demo prints `listening on http://ADDR`");
-    Server { child, addr: addr.parse().expect("a socket address") }
+    Server { child, addr: addr.parse().expect("a socket address"), stderr }
 }
 
 /// Sends `req` to the demo at `addr` over a new TCP connection.
