@@ -12,6 +12,8 @@
 #   storm    demo /whoami p99 alone vs while 16 clients hammer POST /auth/login (argon2id)
 #            with the right password (a flood of real users)
 #   guess    the same with a wrong password (an attacker guessing from one address)
+#   redis    demo /whoami on --store memory vs --store redis://... (a local redis-server
+#            on CPU 1 beside wrk), axum and actix, and Redis commands per request
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10s}
@@ -57,6 +59,7 @@ load() {
   p50=$(awk '$1=="50%" {print $2}' <<<"$res")
   p99=$(awk '$1=="99%" {print $2}' <<<"$res")
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$res")
+  awk '/requests in/ {print $1}' <<<"$res" >"$OUT/last-total"
   if [ -n "$non2xx" ]; then echo "$name: $non2xx non-2xx answers" >&2; exit 1; fi
   printf '%s %s %s %s\n' "$name" "$rps" "$(to_us "$p50")" "$(to_us "$p99")" | tee -a "$OUT/runs.txt"
 }
@@ -72,8 +75,42 @@ login_token() { # login_token BASE
 }
 
 : >"$OUT/runs.txt"
+REDIS_PORT=6399
+stop_redis() { redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }
+trap 'stop_server; stop_redis' EXIT
 for suite in $SUITES; do
   case $suite in
+  redis)
+    command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+    taskset -c 1 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+      --logfile "$OUT/redis.log" --dir "$OUT"
+    for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    : >"$OUT/redis-trips.txt"
+    for round in $(seq "$ROUNDS"); do
+      for fw in axum actix; do
+        for store in memory redis; do
+          flags=()
+          [ "$store" = redis ] && flags=(--store "redis://127.0.0.1:$REDIS_PORT/0" --store-prefix "bench$round$fw")
+          start_server "$OUT/redis-$fw-$store.log" "$DEMO" --framework "$fw" --addr 127.0.0.1:3103 "${flags[@]}"
+          tok=$(login_token http://127.0.0.1:3103)
+          curl -s -o /dev/null -H "Authorization: Bearer $tok" http://127.0.0.1:3103/whoami # loads the script
+          redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
+          load "redis-$fw-$store" http://127.0.0.1:3103/whoami "Authorization: Bearer $tok"
+          if [ "$store" = redis ]; then
+            # top-level commands only: calls made inside a script are counted under their
+            # own names (get, hget, hmget), never as evalsha
+            calls=$(redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' |
+              awk -F'[=,:]' '/^cmdstat_/ && !/cmdstat_(get|hget|hmget|info|config)/ {printf "%s=%s ", $1, $3}')
+            evalsha=$(redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' | awk -F'[=,:]' '/^cmdstat_evalsha:/ {print $3}')
+            echo "redis-$fw round $round: requests=$(cat "$OUT/last-total") $calls per_request=$(awk -v c="$evalsha" -v t="$(cat "$OUT/last-total")" 'BEGIN {printf "%.3f", c / t}')" |
+              tee -a "$OUT/redis-trips.txt"
+          fi
+          stop_server
+        done
+      done
+    done
+    stop_redis
+    ;;
   demo)
     for fw in axum actix; do
       for round in $(seq "$ROUNDS"); do

@@ -9,9 +9,14 @@
 //! - `verify_asymmetric/*`: the same `verify` with ES256 and EdDSA keys;
 //! - `header_parse_bearer`, `issue_pair`;
 //! - `login_argon2id/*`: the route engine's login vs the argon2id hash alone
-//!   (the cost of a login is the hash).
+//!   (the cost of a login is the hash);
+//! - `store/*` (features `redis,store-tests`): `Authority::authenticate` of
+//!   the same token on a `MemoryStore` vs a `RedisStore` on a local
+//!   `redis-server` (`AUTH_TEST_REDIS_URL`, else one started for the run),
+//!   and the Redis round trip alone (`PING`), side by side.
 //!
-//! `cargo bench -p auth-core`; results in BENCHMARKS.md.
+//! `cargo bench -p auth-core` (add `--features redis,store-tests -- store`
+//! for the store group); results in BENCHMARKS.md.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
@@ -150,5 +155,36 @@ fn login(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, verify_hs256, verify_asymmetric, login);
+#[cfg(all(feature = "redis", feature = "store-tests"))]
+fn stores(c: &mut Criterion) {
+    let Some(redis) = auth_core::store_tests::RedisServer::shared() else { return };
+    let rt = runtime();
+    let keys = || KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key");
+    let memory = Authority::builder(keys()).build();
+    let options = auth_core::RedisOptions::default().prefix("bench");
+    let store = rt.block_on(auth_core::RedisStore::connect_with(redis.url(), options)).expect("redis");
+    let on_redis = Authority::builder(keys()).store(store).build();
+    let principal = Principal::new("42", "alice");
+    // One token for both: same keys, and a fresh token is revoked in neither.
+    let credentials = Credentials::Bearer(rt.block_on(memory.issue(&principal)).expect("issue").access_token);
+    let client = redis::Client::open(redis.url()).expect("url");
+    let mut conn = rt.block_on(client.get_multiplexed_async_connection()).expect("connect");
+    rt.block_on(on_redis.authenticate(&credentials)).expect("valid (and the script loaded)");
+    let mut group = c.benchmark_group("store");
+    group.bench_function("authenticate_memory", |b| {
+        b.iter(|| rt.block_on(memory.authenticate(black_box(&credentials))).expect("valid"))
+    });
+    group.bench_function("authenticate_redis", |b| {
+        b.iter(|| rt.block_on(on_redis.authenticate(black_box(&credentials))).expect("valid"))
+    });
+    group.bench_function("redis_ping_only", |b| {
+        b.iter(|| rt.block_on(redis::cmd("PING").query_async::<String>(&mut conn)).expect("pong"))
+    });
+    group.finish();
+}
+
+#[cfg(not(all(feature = "redis", feature = "store-tests")))]
+fn stores(_: &mut Criterion) {}
+
+criterion_group!(benches, verify_hs256, verify_asymmetric, login, stores);
 criterion_main!(benches);
