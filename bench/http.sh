@@ -83,7 +83,7 @@ for suite in $SUITES; do
   redis)
     command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
     taskset -c 1 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-      --logfile "$OUT/redis.log" --dir "$OUT"
+      --logfile "$(realpath "$OUT")/redis.log" --dir "$(realpath "$OUT")"
     for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
     : >"$OUT/redis-trips.txt"
     for round in $(seq "$ROUNDS"); do
