@@ -30,6 +30,11 @@
 //! assert_eq!(identity.username(), "alice");
 //! # })
 //! ```
+//!
+//! Features: `rust_crypto` (default) or `aws_lc_rs` for JWT crypto;
+//! `redis` for `RedisStore` (state shared by many
+//! instances); `store-tests` for the contract suite a [`Store`] backend
+//! runs in its own tests (`store_tests::run`).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::harness::SECRET;
 use crate::table::Challenge::{Error as Err, None as NoChallenge, Scheme};
-use crate::table::{Case, Keys, WHOAMI, case};
+use crate::table::{ALICE, Case, Keys, WHOAMI, case};
 
 /// A JWS over exactly these header and payload bytes, HS256 with `secret`.
 fn sign_raw(header: &[u8], payload: &[u8], secret: &[u8]) -> String {
@@ -147,16 +147,15 @@ fn refused(name: &'static str, auth: &'static str, description: &'static str) ->
 }
 
 const TOKENS: &[&str] = &["access_token", "expires_in", "refresh_token", "token_type"];
-const ALICE: &str = r#"{"username":"alice","password":"alice-pw"}"#;
 
 /// The standard dialect's hostile rows (run after `table::cases()`).
-const GUESSER: &str = "198.51.100.7:40000";
+pub(crate) const GUESSER: &str = "198.51.100.7:40000";
 const OTHER: &str = "198.51.100.8:40000";
-const BOB: &str = r#"{"username":"bob","password":"bob-pw"}"#;
-const BOB_WRONG: &str = r#"{"username":"bob","password":"guess"}"#;
+pub(crate) const BOB: &str = r#"{"username":"bob","password":"bob-pw"}"#;
+pub(crate) const BOB_WRONG: &str = r#"{"username":"bob","password":"guess"}"#;
 
 /// A wrong password for bob from the guessing address.
-fn guess(name: &'static str) -> Case {
+pub(crate) fn guess(name: &'static str) -> Case {
     case(name, "POST", "/auth/login").from(GUESSER).json(BOB_WRONG).error(
         401,
         Scheme("Bearer"),

@@ -13,15 +13,12 @@ use auth_core::store_tests::RedisServer;
 use serde_json::{Value, json};
 
 use crate::harness::{Client, Req, Res, replay};
-use crate::table::{Case, Challenge, Keys, TOKENS, WHOAMI, case};
+use crate::hostile::{BOB, BOB_WRONG, GUESSER, guess};
+use crate::table::{ALICE, Case, Challenge, Keys, TOKENS, WHOAMI, case};
 use crate::tcp::{Server, send, start_with};
 
 /// Which of the two instances a case goes to (stripped before sending).
 const INSTANCE: &str = "x-test-instance";
-const GUESSER: &str = "198.51.100.7:40000";
-const ALICE: &str = r#"{"username":"alice","password":"alice-pw"}"#;
-const BOB: &str = r#"{"username":"bob","password":"bob-pw"}"#;
-const BOB_WRONG: &str = r#"{"username":"bob","password":"guess"}"#;
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
@@ -55,14 +52,6 @@ fn invalid() -> Challenge {
 
 fn whoami(name: &'static str, token: &'static str) -> Case {
     case(name, "GET", "/whoami").auth(token)
-}
-
-fn guess(name: &'static str) -> Case {
-    case(name, "POST", "/auth/login").from(GUESSER).json(BOB_WRONG).error(
-        401,
-        Challenge::Scheme("Bearer"),
-        "invalid_grant",
-    )
 }
 
 /// The standard dialect: A is axum, B is actix, one Redis, one secret.

@@ -170,7 +170,7 @@ impl Case {
 pub(crate) const TOKENS: &[&str] = &["access_token", "expires_in", "refresh_token", "token_type"];
 const ERROR: &[&str] = &["error", "error_description"];
 pub(crate) const WHOAMI: &[&str] = &["roles", "sub", "username"];
-const ALICE: &str = r#"{"username":"alice","password":"alice-pw"}"#;
+pub(crate) const ALICE: &str = r#"{"username":"alice","password":"alice-pw"}"#;
 
 use Challenge::{Error as Err, None as NoChallenge, Scheme};
 
