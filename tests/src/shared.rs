@@ -300,6 +300,7 @@ fn a_redis_outage_answers_503_on_both_frameworks_and_ends_by_itself() {
                 ),
                 ("refresh", request("POST", "/auth/refresh", None, Some(json!({"refresh_token": refresh})))),
                 ("logout", request("POST", "/auth/logout", Some(&format!("Bearer {access}")), None)),
+                ("verify", request("POST", "/auth/verify", None, Some(json!({"token": access})))),
             ];
             for (name, req) in attempts {
                 let res = send(server.addr, req).await;
