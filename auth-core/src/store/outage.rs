@@ -1,6 +1,7 @@
 //! One warning per outage of a store's backend, not one per request.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use super::StoreError;
 
@@ -52,5 +53,34 @@ impl OutageLog {
         if self.down.load(Ordering::Relaxed) && self.down.swap(false, Ordering::Relaxed) {
             tracing::info!(backend = self.backend, "auth store reachable again");
         }
+    }
+
+    /// Runs one backend call bounded by `timeout` (past it:
+    /// [`StoreError::Timeout`]) and reports its outcome here: the
+    /// fail-closed path every network store of this crate shares.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::time::Duration;
+    /// let log = auth_core::OutageLog::new("example");
+    /// let slow = async {
+    ///     tokio::time::sleep(Duration::from_secs(5)).await;
+    ///     Ok::<_, auth_core::StoreError>(())
+    /// };
+    /// let err = log.run(Duration::from_millis(10), slow).await.unwrap_err();
+    /// assert!(matches!(err, auth_core::StoreError::Timeout(_)) && log.is_down());
+    /// # })
+    /// ```
+    pub async fn run<T>(
+        &self,
+        timeout: Duration,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let result = tokio::time::timeout(timeout, call).await.unwrap_or(Err(StoreError::Timeout(timeout)));
+        match &result {
+            Ok(_) => self.succeeded(),
+            Err(err) => self.failed(err),
+        }
+        result
     }
 }

@@ -194,17 +194,13 @@ impl RedisStore {
 
     /// Runs one call under the timeout, reporting to the outage log.
     async fn call<T>(&self, fut: impl Future<Output = Result<T, RedisError>>) -> Result<T, StoreError> {
-        let result = match tokio::time::timeout(self.inner.timeout, fut).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) if err.is_timeout() => Err(StoreError::Timeout(self.inner.timeout)),
-            Ok(Err(err)) => Err(StoreError::from_source(err)),
-            Err(_) => Err(StoreError::Timeout(self.inner.timeout)),
+        let timeout = self.inner.timeout;
+        let call = async move {
+            fut.await.map_err(|err| {
+                if err.is_timeout() { StoreError::Timeout(timeout) } else { StoreError::from_source(err) }
+            })
         };
-        match &result {
-            Ok(_) => self.inner.outage.succeeded(),
-            Err(err) => self.inner.outage.failed(err),
-        }
-        result
+        self.inner.outage.run(timeout, call).await
     }
 
     fn conn(&self) -> ConnectionManager {
