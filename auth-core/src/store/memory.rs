@@ -4,6 +4,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::family::Family;
 use super::{OpaqueRecord, OpaqueRotation, Rotation, Store, StoreError, TokenRef};
 use crate::throttle::{Attempt, AttemptRule, AttemptState};
 
@@ -50,13 +51,6 @@ enum Kind {
     Family,
     Opaque,
     Attempt,
-}
-
-struct Family {
-    current: String,
-    previous: Option<(String, i64, bool)>,
-    revoked: bool,
-    expires_at: i64,
 }
 
 impl State {
@@ -195,7 +189,7 @@ impl Store for MemoryStore {
         expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        let fam = Family { current: jti.to_owned(), previous: None, revoked: false, expires_at };
+        let fam = Family::new(jti, expires_at);
         let mut s = self.write(now);
         let old = s.families.insert(family.to_owned(), fam).map(|f| f.expires_at);
         s.track(Kind::Family, family, old, expires_at);
@@ -213,38 +207,16 @@ impl Store for MemoryStore {
     ) -> Result<Rotation, StoreError> {
         let mut s = self.write(now);
         let Some(fam) = s.families.get_mut(family) else { return Ok(Rotation::Dead) };
-        if fam.revoked || fam.expires_at <= now {
-            return Ok(Rotation::Dead);
-        }
-        if fam.current == presented {
-            let old = std::mem::replace(&mut fam.current, next.to_owned());
-            fam.previous = Some((old, now, false));
-            fam.expires_at = fam.expires_at.max(expires_at);
-            return Ok(Rotation::Rotated);
-        }
-        if let Some((prev, at, used)) = &mut fam.previous {
-            if prev == presented && !*used && grace_secs > 0 && now.saturating_sub(*at) <= grace_secs {
-                *used = true;
-                return Ok(Rotation::Grace { current: fam.current.clone() });
-            }
-        }
-        fam.revoked = true;
-        Ok(Rotation::Reused)
+        Ok(fam.rotate(presented, next, grace_secs, expires_at, now))
     }
 
     async fn family_is_current(&self, family: &str, jti: &str, now: i64) -> Result<bool, StoreError> {
         let s = self.read();
-        Ok(s.families.get(family).is_some_and(|f| !f.revoked && f.expires_at > now && f.current == jti))
+        Ok(s.families.get(family).is_some_and(|f| f.is_current(jti, now)))
     }
 
     async fn extend_family(&self, family: &str, expires_at: i64, now: i64) -> Result<bool, StoreError> {
-        let mut s = self.write(now);
-        let Some(fam) = s.families.get_mut(family) else { return Ok(false) };
-        if fam.revoked || fam.expires_at <= now {
-            return Ok(false);
-        }
-        fam.expires_at = fam.expires_at.max(expires_at);
-        Ok(true)
+        Ok(self.write(now).families.get_mut(family).is_some_and(|f| f.extend(expires_at, now)))
     }
 
     async fn revoke_family(&self, family: &str, now: i64) -> Result<(), StoreError> {

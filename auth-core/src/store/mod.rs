@@ -23,8 +23,11 @@
 //! [`Authority`](crate::Authority) needs one `Arc<dyn Store>`, not four
 //! that might disagree about which server they talk to.
 
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+mod codec;
 #[cfg(any(test, feature = "store-tests"))]
 pub(crate) mod contract;
+mod family;
 mod memory;
 mod outage;
 #[cfg(feature = "redis")]

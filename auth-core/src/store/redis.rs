@@ -33,13 +33,10 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script, ScriptInvocation};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use super::codec::{corrupt, decode_record, encode_record};
 use super::{
     MAX_RETIRED_SECRETS, OpaqueRecord, OpaqueRotation, OutageLog, Rotation, Store, StoreError, TokenRef,
 };
@@ -217,7 +214,7 @@ impl RedisStore {
     }
 
     fn opaque_key(&self, key: &str) -> String {
-        self.key("o", &B64.encode(Sha256::digest(key.as_bytes())))
+        self.key("o", &super::codec::hashed_key(key))
     }
 
     /// Runs a prepared script call, in one round trip (`EVALSHA`).
@@ -241,65 +238,6 @@ fn invocation(script: &'static Script, keys: &[&str]) -> ScriptInvocation<'stati
 
 fn t(time: i64) -> i64 {
     time.clamp(-MAX_TIME, MAX_TIME)
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Backend(format!("malformed {what} in Redis"))
-}
-
-/// The parts of an [`OpaqueRecord`] the scripts never look at.
-#[derive(Serialize, Deserialize)]
-struct StoredOpaque {
-    sub: String,
-    username: String,
-    roles: Vec<String>,
-    token_hash: String,
-    expires_at: i64,
-    auth_time: i64,
-    issued_at: i64,
-}
-
-fn encode_record(record: &OpaqueRecord) -> Result<Vec<u8>, StoreError> {
-    let stored = StoredOpaque {
-        sub: record.sub.clone(),
-        username: record.username.clone(),
-        roles: record.roles.clone(),
-        token_hash: B64.encode(record.token_hash),
-        expires_at: record.expires_at,
-        auth_time: record.auth_time,
-        issued_at: record.issued_at,
-    };
-    serde_json::to_vec(&stored).map_err(StoreError::from_source)
-}
-
-fn hash32(bytes: &[u8]) -> Option<[u8; 32]> {
-    bytes.try_into().ok()
-}
-
-fn decode_record(rec: &[u8], rh: &[u8], retired: &[u8], exp: i64) -> Result<OpaqueRecord, StoreError> {
-    let stored: StoredOpaque = serde_json::from_slice(rec).map_err(|_| corrupt("opaque record"))?;
-    let token_hash = B64
-        .decode(stored.token_hash)
-        .ok()
-        .and_then(|h| hash32(&h))
-        .ok_or_else(|| corrupt("opaque token hash"))?;
-    let refresh_hash = hash32(rh).ok_or_else(|| corrupt("opaque refresh hash"))?;
-    if retired.len() % 32 != 0 {
-        return Err(corrupt("opaque retired hashes"));
-    }
-    let retired = retired.chunks_exact(32).filter_map(hash32).collect();
-    Ok(OpaqueRecord {
-        sub: stored.sub,
-        username: stored.username,
-        roles: stored.roles,
-        token_hash,
-        refresh_hash,
-        expires_at: stored.expires_at,
-        refresh_expires_at: exp,
-        auth_time: stored.auth_time,
-        issued_at: stored.issued_at,
-        retired,
-    })
 }
 
 // The scripts. Times are whole seconds; `now` is always the caller's. A
