@@ -94,6 +94,8 @@ pub use response::{AuthRequest, AuthResponse};
 pub use routes::{DEFAULT_BODY_LIMIT, RouteContext, RouteSet};
 #[cfg(feature = "redis")]
 pub use store::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisOptions, RedisStore};
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use store::{DEFAULT_SQL_PREFIX, DEFAULT_SQL_TIMEOUT, SqlOptions, SqlStore};
 pub use store::{
     MAX_RETIRED_SECRETS, MemoryStore, OpaqueRecord, OpaqueRotation, OutageLog, Rotation, Store, StoreError,
     TokenRef,
@@ -107,7 +109,7 @@ pub use time::{now, parse_duration};
 #[cfg(feature = "store-tests")]
 pub mod store_tests {
     pub use crate::store::contract::run;
-    pub use crate::store::test_redis::RedisServer;
+    pub use crate::store::test_services::{RedisServer, postgres_url};
 }
 pub use users::{
     HashingPool, MemoryUsers, Principal, Registration, UserStore, UserStoreError, hash_password,

@@ -49,7 +49,12 @@ fn hash32(bytes: &[u8]) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
 
-pub(crate) fn decode_record(rec: &[u8], rh: &[u8], retired: &[u8], exp: i64) -> Result<OpaqueRecord, StoreError> {
+pub(crate) fn decode_record(
+    rec: &[u8],
+    rh: &[u8],
+    retired: &[u8],
+    exp: i64,
+) -> Result<OpaqueRecord, StoreError> {
     let stored: StoredOpaque = serde_json::from_slice(rec).map_err(|_| corrupt("opaque record"))?;
     let token_hash = B64
         .decode(stored.token_hash)
@@ -74,4 +79,3 @@ pub(crate) fn decode_record(rec: &[u8], rh: &[u8], retired: &[u8], exp: i64) -> 
         retired,
     })
 }
-

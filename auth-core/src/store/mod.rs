@@ -32,8 +32,10 @@ mod memory;
 mod outage;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod sql;
 #[cfg(any(test, feature = "store-tests"))]
-pub(crate) mod test_redis;
+pub(crate) mod test_services;
 
 use std::sync::Arc;
 
@@ -41,6 +43,8 @@ pub use memory::MemoryStore;
 pub use outage::OutageLog;
 #[cfg(feature = "redis")]
 pub use redis::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisOptions, RedisStore};
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use sql::{DEFAULT_SQL_PREFIX, DEFAULT_SQL_TIMEOUT, SqlOptions, SqlStore};
 
 use subtle::ConstantTimeEq;
 

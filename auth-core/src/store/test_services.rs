@@ -1,5 +1,6 @@
-//! A real `redis-server` for tests (feature `store-tests`): the one CI
-//! started (`AUTH_TEST_REDIS_URL`), or one of the test's own.
+//! Real servers for tests (feature `store-tests`): a `redis-server` (the
+//! one CI started, `AUTH_TEST_REDIS_URL`, or one of the test's own) and
+//! the PostgreSQL CI started (`AUTH_TEST_POSTGRES_URL`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -36,7 +37,7 @@ impl RedisServer {
     /// A server of this test's own (needed to stop and restart it).
     pub fn own() -> Option<Self> {
         let Some(port) = free_port() else {
-            skip_or_fail("no free loopback port");
+            skip_or_fail("no free loopback port for redis-server");
             return None;
         };
         let mut server = Self { url: format!("redis://127.0.0.1:{port}/0"), port, child: None };
@@ -110,6 +111,25 @@ impl Drop for RedisServer {
     }
 }
 
+/// The PostgreSQL server CI started (`AUTH_TEST_POSTGRES_URL`, a
+/// `postgres://` URL of a throw-away database). Without it, prints that
+/// the test is skipped and answers `None`, unless `CI=true`: then the
+/// test fails.
+///
+/// ```no_run
+/// let Some(url) = auth_core::store_tests::postgres_url() else { return };
+/// println!("testing against {url}");
+/// ```
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("AUTH_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            skip_or_fail("AUTH_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL and sets it)");
+            None
+        }
+    }
+}
+
 fn free_port() -> Option<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
     listener.local_addr().ok().map(|a| a.port())
@@ -127,7 +147,7 @@ fn ping(port: u16) -> bool {
 
 fn skip_or_fail(why: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true and no Redis for this test: {why}");
+        panic!("CI=true and a service this test needs is missing: {why}");
     }
-    eprintln!("SKIPPED (no Redis): {why}");
+    eprintln!("SKIPPED (service missing): {why}");
 }
