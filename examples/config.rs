@@ -38,6 +38,12 @@ pub enum StoreSpec {
     /// On a Redis server, shared by every instance that uses it
     /// (`redis://HOST:PORT/DB`).
     Redis(String),
+    /// In a SQLite file, created if missing (`sqlite://PATH`): kept
+    /// across restarts on one machine.
+    Sqlite(String),
+    /// In a PostgreSQL database (`postgres://USER@HOST:PORT/DB`), shared
+    /// by every instance that uses it.
+    Postgres(String),
 }
 
 impl std::fmt::Display for StoreSpec {
@@ -46,17 +52,27 @@ impl std::fmt::Display for StoreSpec {
             Self::Memory => f.write_str("memory"),
             // Not the URL: it may carry a password.
             Self::Redis(_) => f.write_str("redis"),
+            Self::Sqlite(_) => f.write_str("sqlite"),
+            Self::Postgres(_) => f.write_str("postgres"),
         }
     }
 }
 
+const STORES: &str =
+    "expected `memory`, `redis://HOST:PORT/DB`, `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`";
+
 fn parse_store(value: &str) -> Result<StoreSpec, String> {
-    match value {
-        "memory" => Ok(StoreSpec::Memory),
-        url if url.starts_with("redis://") && url.len() > "redis://".len() => {
-            Ok(StoreSpec::Redis(url.to_owned()))
-        }
-        _ => Err("expected `memory` or `redis://HOST:PORT/DB`".into()),
+    let has = |scheme: &str| value.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty());
+    if value == "memory" {
+        Ok(StoreSpec::Memory)
+    } else if has("redis://") {
+        Ok(StoreSpec::Redis(value.to_owned()))
+    } else if has("sqlite://") {
+        Ok(StoreSpec::Sqlite(value.to_owned()))
+    } else if has("postgres://") || has("postgresql://") {
+        Ok(StoreSpec::Postgres(value.to_owned()))
+    } else {
+        Err(STORES.into())
     }
 }
 
@@ -146,13 +162,15 @@ pub struct DemoConfig {
     #[arg(long = "trusted-proxy", value_name = "ADDR|CIDR", value_parser = parse_proxy)]
     pub trusted_proxies: Vec<String>,
     /// Where revocations, refresh families, keytoken pairs and login
-    /// counters live: `memory` (this process only) or
-    /// `redis://HOST:PORT/DB` (shared by every instance on that Redis,
-    /// kept across restarts).
-    #[arg(long, value_name = "memory|redis://HOST:PORT/DB", default_value = "memory", value_parser = parse_store)]
+    /// counters live: `memory` (this process only), `redis://HOST:PORT/DB`
+    /// or `postgres://USER@HOST:PORT/DB` (shared by every instance using
+    /// it), or `sqlite://PATH` (one machine; the file is created if
+    /// missing). All but memory keep their state across restarts.
+    #[arg(long, value_name = "memory|redis://...|sqlite://PATH|postgres://...", default_value = "memory", value_parser = parse_store)]
     pub store: StoreSpec,
-    /// Key prefix in a shared store: instances with the same prefix (and
-    /// secret) act as one service.
+    /// Key prefix in a shared store (Redis keys `{PREFIX}:...`, SQL tables
+    /// `PREFIX_...`): instances with the same prefix (and secret) act as
+    /// one service.
     #[arg(long, default_value = auth_core::DEFAULT_REDIS_PREFIX, value_parser = parse_prefix)]
     pub store_prefix: String,
     /// How long one call to a shared store may take before the request

@@ -19,15 +19,14 @@ mod axum_app;
 mod config;
 mod curl;
 pub mod samples;
+mod store;
 
 pub use config::{DemoConfig, DialectName, Framework, StoreSpec, UserSpec};
 
 use auth_core::dialects::{Datarhei, Drf, Echome, Keytoken, Sachet, Standard};
 use std::sync::Arc;
 
-use auth_core::{
-    Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RedisOptions, RedisStore, RouteSet,
-};
+use auth_core::{Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet};
 
 /// The signing secret of the copy-paste examples: `JWT_SECRET` from the
 /// environment, or (so that no example ever signs with a secret printed in
@@ -104,12 +103,8 @@ impl Demo {
             .config(authority_config);
         let authority = match &config.store {
             StoreSpec::Memory => builder,
-            StoreSpec::Redis(url) => {
-                let options =
-                    RedisOptions::default().prefix(&config.store_prefix).timeout(config.store_timeout);
-                let store =
-                    RedisStore::connect_with(url, options).await.map_err(|e| format!("--store: {e}"))?;
-                builder.store(store)
+            shared => {
+                builder.shared_store(store::open(shared, config).await.map_err(|e| format!("--store: {e}"))?)
             }
         }
         .build();

@@ -285,6 +285,21 @@ impl AuthorityBuilder {
         self
     }
 
+    /// Uses a store that is already shared (chosen at run time, say).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use auth_core::{Authority, Key, KeySet, MemoryStore, Store};
+    /// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    /// let key = Key::hs256("k1", &[7; 32]).unwrap();
+    /// let authority = Authority::builder(KeySet::new(key).unwrap()).shared_store(store).build();
+    /// # let _ = authority;
+    /// ```
+    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = store;
+        self
+    }
+
     /// Uses `users` to check passwords (default: an empty [`MemoryUsers`]).
     pub fn users(mut self, users: impl UserStore) -> Self {
         self.users = Arc::new(users);
