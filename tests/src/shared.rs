@@ -1,7 +1,9 @@
 //! Many instances, one truth: demo servers of both frameworks on one real
-//! `redis-server` (`--store redis://...`), over real TCP. Redis is CI's
-//! (`AUTH_TEST_REDIS_URL`) or one these tests start; without either they
-//! print that they skipped (and fail under `CI=true`).
+//! `redis-server` or PostgreSQL (`--store redis://...`, `postgres://...`),
+//! and on a SQLite file across a SIGKILL restart, over real TCP. Redis is
+//! CI's (`AUTH_TEST_REDIS_URL`) or one these tests start; PostgreSQL is
+//! CI's (`AUTH_TEST_POSTGRES_URL`); without them the tests print that
+//! they skipped (and fail under `CI=true`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -29,8 +31,8 @@ fn unique_prefix() -> String {
 }
 
 /// The flags that put a demo on `redis` under `prefix`.
-fn store_flags<'a>(redis: &'a RedisServer, prefix: &'a str) -> [&'a str; 6] {
-    ["--store", redis.url(), "--store-prefix", prefix, "--store-timeout", "200ms"]
+fn store_flags<'a>(url: &'a str, prefix: &'a str) -> [&'a str; 6] {
+    ["--store", url, "--store-prefix", prefix, "--store-timeout", "500ms"]
 }
 
 /// Sends a case to instance A, or to B when it carries [`INSTANCE`].
@@ -158,20 +160,31 @@ fn keytoken_cases() -> Vec<Case> {
     ]
 }
 
-#[test]
-fn two_instances_of_both_frameworks_on_one_redis_act_as_one() {
-    let Some(redis) = RedisServer::shared() else { return };
+/// An axum and an actix demo of each dialect on the store at `url`.
+fn instances_act_as_one(url: &str, label: &str) {
     let rt = rt();
     let mut failures = Vec::new();
     for (dialect, cases) in [("standard", standard_cases()), ("keytoken", keytoken_cases())] {
         let prefix = unique_prefix();
-        let flags = store_flags(&redis, &prefix);
+        let flags = store_flags(url, &prefix);
         let a = start_with(dialect, "axum", &flags);
         let b = start_with(dialect, "actix", &flags);
         let client = pair_client(a.addr, b.addr);
-        failures.extend(rt.block_on(replay(&format!("redis/{dialect}"), client, &cases)));
+        failures.extend(rt.block_on(replay(&format!("{label}/{dialect}"), client, &cases)));
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn two_instances_of_both_frameworks_on_one_redis_act_as_one() {
+    let Some(redis) = RedisServer::shared() else { return };
+    instances_act_as_one(redis.url(), "redis");
+}
+
+#[test]
+fn two_instances_of_both_frameworks_on_one_postgres_act_as_one() {
+    let Some(url) = auth_core::store_tests::postgres_url() else { return };
+    instances_act_as_one(&url, "postgres");
 }
 
 fn request(method: &'static str, path: &str, auth: Option<&str>, body: Option<Value>) -> Req {
@@ -200,6 +213,11 @@ async fn login(server: &Server) -> (String, String) {
     let body = json_of(&res);
     let field = |name: &str| body[name].as_str().expect("a token").to_owned();
     (field("access_token"), field("refresh_token"))
+}
+
+async fn refresh(server: &Server, refresh_token: &str) -> Res {
+    send(server.addr, request("POST", "/auth/refresh", None, Some(json!({"refresh_token": refresh_token}))))
+        .await
 }
 
 async fn whoami_status(server: &Server, access: &str) -> Res {
@@ -262,7 +280,7 @@ fn a_protected_request_is_one_redis_round_trip() {
     let rt = rt();
     let prefix = unique_prefix();
     for framework in ["axum", "actix"] {
-        let server = start_with("standard", framework, &store_flags(&redis, &prefix));
+        let server = start_with("standard", framework, &store_flags(redis.url(), &prefix));
         let (access, _) = rt.block_on(login(&server));
         // The first call on a server that has not seen the script yet
         // loads it (EVALSHA, NOSCRIPT, SCRIPT LOAD, EVALSHA): once per
@@ -285,8 +303,8 @@ fn a_redis_outage_answers_503_on_both_frameworks_and_ends_by_itself() {
     let rt = rt();
     let prefix = unique_prefix();
     let servers = [
-        start_with("standard", "axum", &store_flags(&redis, &prefix)),
-        start_with("standard", "actix", &store_flags(&redis, &prefix)),
+        start_with("standard", "axum", &store_flags(redis.url(), &prefix)),
+        start_with("standard", "actix", &store_flags(redis.url(), &prefix)),
     ];
     let tokens: Vec<(String, String)> = servers.iter().map(|s| rt.block_on(login(s))).collect();
     redis.kill();
@@ -342,7 +360,7 @@ fn a_logout_survives_a_demo_restart() {
     let rt = rt();
     for framework in ["axum", "actix"] {
         let prefix = unique_prefix();
-        let flags = store_flags(&redis, &prefix);
+        let flags = store_flags(redis.url(), &prefix);
         let server = start_with("standard", framework, &flags);
         let (out, _) = rt.block_on(login(&server));
         let (kept, _) = rt.block_on(login(&server));
@@ -359,5 +377,51 @@ fn a_logout_survives_a_demo_restart() {
             200,
             "{framework}: the other token lives"
         );
+    }
+}
+
+/// A SQLite file for one test, removed when dropped.
+struct TempDb(std::path::PathBuf);
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+#[test]
+fn sqlite_state_survives_a_sigkill_restart_on_both_frameworks() {
+    let rt = rt();
+    for framework in ["axum", "actix"] {
+        let db = TempDb(std::env::temp_dir().join(format!("tokenauth-{}.db", unique_prefix())));
+        let url = format!("sqlite://{}", db.0.display());
+        let flags = store_flags(&url, "auth");
+        let server = start_with("standard", framework, &flags);
+        let (out, _) = rt.block_on(login(&server));
+        let res = rt.block_on(send(
+            server.addr,
+            request("POST", "/auth/logout", Some(&format!("Bearer {out}")), None),
+        ));
+        assert_eq!(res.status, 204, "{framework}: logout");
+        // family x: rotated once, its first token kept to replay; family y: rotated once, its current kept
+        let (_, x0) = rt.block_on(login(&server));
+        let x1 =
+            json_of(&rt.block_on(refresh(&server, &x0)))["refresh_token"].as_str().expect("x1").to_owned();
+        let (_, y0) = rt.block_on(login(&server));
+        let y1 =
+            json_of(&rt.block_on(refresh(&server, &y0)))["refresh_token"].as_str().expect("y1").to_owned();
+        drop(server); // SIGKILL: nothing is flushed on the way out
+        let server = start_with("standard", framework, &flags);
+        let res = rt.block_on(whoami_status(&server, &out));
+        assert_eq!(res.status, 401, "{framework}: the logged-out token is still refused");
+        assert_eq!(json_of(&res)["error_description"], "the token has been revoked");
+        let reuse = rt.block_on(refresh(&server, &x0));
+        assert_eq!(reuse.status, 401, "{framework}: the rotated-away refresh token");
+        assert_eq!(json_of(&reuse)["error_description"], "the refresh token was already used", "{framework}");
+        assert_eq!(rt.block_on(refresh(&server, &x1)).status, 401, "{framework}: reuse killed its family");
+        let current = rt.block_on(refresh(&server, &y1));
+        assert_eq!(current.status, 200, "{framework}: the current refresh token still refreshes");
     }
 }
