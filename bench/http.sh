@@ -14,6 +14,9 @@
 #   guess    the same with a wrong password (an attacker guessing from one address)
 #   redis    demo /whoami on --store memory vs --store redis://... (a local redis-server
 #            on CPU 1 beside wrk), axum and actix, and Redis commands per request
+#   sql      demo /whoami on --store memory vs sqlite://FILE (and vs postgres://... when
+#            AUTH_TEST_POSTGRES_URL is set; its server on CPU 1), axum and actix, and
+#            PostgreSQL transactions per request (pg_stat_database)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10s}
@@ -80,6 +83,34 @@ stop_redis() { redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || tru
 trap 'stop_server; stop_redis' EXIT
 for suite in $SUITES; do
   case $suite in
+  sql)
+    pg=${AUTH_TEST_POSTGRES_URL:-}
+    stores="memory sqlite"
+    [ -n "$pg" ] && stores="$stores postgres"
+    : >"$OUT/sql-queries.txt"
+    for round in $(seq "$ROUNDS"); do
+      for fw in axum actix; do
+        for store in $stores; do
+          rm -f "$OUT"/bench.db*
+          flags=()
+          [ "$store" = sqlite ] && flags=(--store "sqlite://$OUT/bench.db")
+          [ "$store" = postgres ] && flags=(--store "$pg" --store-prefix "bench$round$fw")
+          start_server "$OUT/sql-$fw-$store.log" "$DEMO" --framework "$fw" --addr 127.0.0.1:3104 "${flags[@]}"
+          tok=$(login_token http://127.0.0.1:3104)
+          commits() { psql "$pg" -Atc "select xact_commit from pg_stat_database where datname = current_database()"; }
+          [ "$store" = postgres ] && { sleep 1; before=$(commits); }
+          load "sql-$fw-$store" http://127.0.0.1:3104/whoami "Authorization: Bearer $tok"
+          if [ "$store" = postgres ]; then
+            sleep 1 # statistics reach pg_stat_database within a second
+            echo "sql-$fw round $round: requests=$(cat "$OUT/last-total") transactions=$(($(commits) - before - 1))" |
+              tee -a "$OUT/sql-queries.txt"
+          fi
+          stop_server
+        done
+      done
+    done
+    rm -f "$OUT"/bench.db*
+    ;;
   redis)
     command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
     taskset -c 1 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \

@@ -10,13 +10,15 @@
 //! - `header_parse_bearer`, `issue_pair`;
 //! - `login_argon2id/*`: the route engine's login vs the argon2id hash alone
 //!   (the cost of a login is the hash);
-//! - `store/*` (features `redis,store-tests`): `Authority::authenticate` of
-//!   the same token on a `MemoryStore` vs a `RedisStore` on a local
-//!   `redis-server` (`AUTH_TEST_REDIS_URL`, else one started for the run),
-//!   and the Redis round trip alone (`PING`), side by side.
+//! - `store/*`: `Authority::authenticate` of the same token on every store
+//!   the build has: `MemoryStore`; with `redis,store-tests` a `RedisStore`
+//!   on a local `redis-server` (`AUTH_TEST_REDIS_URL`, else one started
+//!   for the run) and the Redis round trip alone (`PING`); with `sqlite` a
+//!   `SqlStore` on a temporary file; with `postgres` and
+//!   `AUTH_TEST_POSTGRES_URL` a `SqlStore` on that server.
 //!
-//! `cargo bench -p auth-core` (add `--features redis,store-tests -- store`
-//! for the store group); results in BENCHMARKS.md.
+//! `cargo bench -p auth-core` (add `--features redis,sqlite,postgres,store-tests
+//! -- store` for every store); results in BENCHMARKS.md.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
@@ -155,36 +157,73 @@ fn login(c: &mut Criterion) {
     group.finish();
 }
 
-#[cfg(all(feature = "redis", feature = "store-tests"))]
+/// `authenticate` of one token on every store this build has, side by
+/// side; and, for the SQL stores, the statements each check sends.
 fn stores(c: &mut Criterion) {
-    let Some(redis) = auth_core::store_tests::RedisServer::shared() else { return };
     let rt = runtime();
     let keys = || KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key");
     let memory = Authority::builder(keys()).build();
-    let options = auth_core::RedisOptions::default().prefix("bench");
-    let store = rt.block_on(auth_core::RedisStore::connect_with(redis.url(), options)).expect("redis");
-    let on_redis = Authority::builder(keys()).store(store).build();
     let principal = Principal::new("42", "alice");
-    // One token for both: same keys, and a fresh token is revoked in neither.
+    // One token for all: same keys, and a fresh token is revoked in none.
     let credentials = Credentials::Bearer(rt.block_on(memory.issue(&principal)).expect("issue").access_token);
-    let client = redis::Client::open(redis.url()).expect("url");
-    let mut conn = rt.block_on(client.get_multiplexed_async_connection()).expect("connect");
-    rt.block_on(on_redis.authenticate(&credentials)).expect("valid (and the script loaded)");
+    let mut on: Vec<(&str, Authority)> = vec![("memory", memory)];
+    #[cfg(all(feature = "redis", feature = "store-tests"))]
+    let redis = auth_core::store_tests::RedisServer::shared();
+    #[cfg(all(feature = "redis", feature = "store-tests"))]
+    if let Some(redis) = &redis {
+        let options = auth_core::RedisOptions::default().prefix("bench");
+        let store = rt.block_on(auth_core::RedisStore::connect_with(redis.url(), options)).expect("redis");
+        on.push(("redis", Authority::builder(keys()).store(store).build()));
+    }
+    let mut sql = Vec::new();
+    #[cfg(feature = "sqlite")]
+    let db = std::env::temp_dir().join(format!("tokenauth-bench-{}.db", std::process::id()));
+    #[cfg(feature = "sqlite")]
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let pool = rt.block_on(sqlx::SqlitePool::connect_with(options)).expect("sqlite");
+        let store = rt.block_on(auth_core::SqlStore::sqlite(pool, Default::default())).expect("store");
+        sql.push(("sqlite", store));
+    }
+    #[cfg(feature = "postgres")]
+    if let Ok(url) = std::env::var("AUTH_TEST_POSTGRES_URL") {
+        let pool =
+            sqlx::postgres::PgPoolOptions::new().test_before_acquire(false).connect_lazy(&url).expect("url");
+        let options = auth_core::SqlOptions::default().prefix("bench_");
+        sql.push(("postgres", rt.block_on(auth_core::SqlStore::postgres(pool, options)).expect("store")));
+    }
+    for (name, store) in &sql {
+        let authority = Authority::builder(keys()).store(store.clone()).build();
+        let before = store.queries();
+        for _ in 0..1000 {
+            rt.block_on(authority.authenticate(&credentials)).expect("valid");
+        }
+        println!("store/{name}: {} statements per authenticate", (store.queries() - before) as f64 / 1000.0);
+        on.push((name, authority));
+    }
     let mut group = c.benchmark_group("store");
-    group.bench_function("authenticate_memory", |b| {
-        b.iter(|| rt.block_on(memory.authenticate(black_box(&credentials))).expect("valid"))
-    });
-    group.bench_function("authenticate_redis", |b| {
-        b.iter(|| rt.block_on(on_redis.authenticate(black_box(&credentials))).expect("valid"))
-    });
-    group.bench_function("redis_ping_only", |b| {
-        b.iter(|| rt.block_on(redis::cmd("PING").query_async::<String>(&mut conn)).expect("pong"))
-    });
+    for (name, authority) in &on {
+        group.bench_function(format!("authenticate_{name}"), |b| {
+            b.iter(|| rt.block_on(authority.authenticate(black_box(&credentials))).expect("valid"))
+        });
+    }
+    #[cfg(all(feature = "redis", feature = "store-tests"))]
+    if let Some(redis) = &redis {
+        let client = redis::Client::open(redis.url()).expect("url");
+        let mut conn = rt.block_on(client.get_multiplexed_async_connection()).expect("connect");
+        group.bench_function("redis_ping_only", |b| {
+            b.iter(|| rt.block_on(redis::cmd("PING").query_async::<String>(&mut conn)).expect("pong"))
+        });
+    }
     group.finish();
+    #[cfg(feature = "sqlite")]
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
 }
-
-#[cfg(not(all(feature = "redis", feature = "store-tests")))]
-fn stores(_: &mut Criterion) {}
 
 criterion_group!(benches, verify_hs256, verify_asymmetric, login, stores);
 criterion_main!(benches);

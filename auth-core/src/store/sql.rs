@@ -147,6 +147,8 @@ struct Inner {
     sql: Queries,
     timeout: Duration,
     outage: OutageLog,
+    /// Statements sent (for [`SqlStore::queries`]).
+    queries: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone)]
@@ -188,11 +190,6 @@ macro_rules! on_pool {
 
 /// A query built at start-up (the table names are configured), shared.
 type Sql = Arc<str>;
-
-fn q(sql: &Sql) -> sqlx::AssertSqlSafe<Sql> {
-    // Only the validated prefix is spliced in; every value is a bind parameter.
-    sqlx::AssertSqlSafe(sql.clone())
-}
 
 /// Every statement, with the configured table names, for one database.
 struct Queries {
@@ -374,7 +371,13 @@ impl SqlStore {
 
     async fn start(pool: Backend, sql: Queries, options: SqlOptions) -> Result<Self, StoreError> {
         let store = Self {
-            inner: Arc::new(Inner { pool, sql, timeout: options.timeout, outage: OutageLog::new("sql") }),
+            inner: Arc::new(Inner {
+                pool,
+                sql,
+                timeout: options.timeout,
+                outage: OutageLog::new("sql"),
+                queries: Default::default(),
+            }),
         };
         store.migrate().await?;
         tokio::spawn(sweep_loop(Arc::downgrade(&store.inner), options.sweep_every, options.sweep_batch));
@@ -387,11 +390,11 @@ impl SqlStore {
         let sql = &self.inner.sql;
         self.call(async {
             on_pool!(self, pool => {
-                let mut tx = pool.begin_with(sql.begin).await?;
+                let mut tx = pool.begin_with(self.begin()).await?;
                 if let Some(lock) = &sql.migration_lock {
-                    sqlx::query(q(lock)).execute(&mut *tx).await?;
+                    sqlx::query(self.q(lock)).execute(&mut *tx).await?;
                 }
-                sqlx::raw_sql(q(&sql.schema)).execute(&mut *tx).await?;
+                sqlx::raw_sql(self.q(&sql.schema)).execute(&mut *tx).await?;
                 Ok(tx.commit().await?)
             })
         })
@@ -405,7 +408,7 @@ impl SqlStore {
         for query in &self.inner.sql.sweep {
             removed += self
                 .call(async {
-                    on_pool!(self, pool => sqlx::query(q(query))
+                    on_pool!(self, pool => sqlx::query(self.q(query))
                         .bind(now)
                         .bind(i64::from(batch))
                         .execute(pool)
@@ -418,6 +421,26 @@ impl SqlStore {
         Ok(removed)
     }
 
+    /// How many statements this store has sent (a transaction's `BEGIN`
+    /// and `COMMIT` included), for metrics: a protected request's
+    /// revocation check is one.
+    pub fn queries(&self) -> u64 {
+        self.inner.queries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A statement about to be sent, counted. Only the validated prefix is
+    /// spliced into the text; every value is a bind parameter.
+    fn q(&self, sql: &Sql) -> sqlx::AssertSqlSafe<Sql> {
+        self.inner.queries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        sqlx::AssertSqlSafe(sql.clone())
+    }
+
+    /// A transaction about to begin: its `BEGIN` and its end, counted.
+    fn begin(&self) -> &'static str {
+        self.inner.queries.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+        self.inner.sql.begin
+    }
+
     async fn call<T>(&self, fut: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
         self.inner.outage.run(self.inner.timeout, fut).await
     }
@@ -425,7 +448,7 @@ impl SqlStore {
     async fn execute(&self, query: &Sql, binds: impl FnOnce(Binder) -> Binder) -> Result<u64, StoreError> {
         let binder = binds(Binder::default());
         self.call(async {
-            let done = on_pool!(self, pool => binder.apply(sqlx::query(q(query))).execute(pool).await.map(|r| r.rows_affected()));
+            let done = on_pool!(self, pool => binder.apply(sqlx::query(self.q(query))).execute(pool).await.map(|r| r.rows_affected()));
             Ok(done?)
         })
         .await
@@ -564,7 +587,7 @@ impl Store for SqlStore {
         let query = &self.inner.sql.is_revoked;
         let revoked: i64 = self
             .call(async {
-                on_pool!(self, pool => sqlx::query_scalar(q(query))
+                on_pool!(self, pool => sqlx::query_scalar(self.q(query))
                     .bind(token.jti)
                     .bind(token.family)
                     .bind(token.sub)
@@ -602,13 +625,13 @@ impl Store for SqlStore {
         let sql = &self.inner.sql;
         self.call(async {
             on_pool!(self, pool => {
-                let mut tx = pool.begin_with(sql.begin).await?;
+                let mut tx = pool.begin_with(self.begin()).await?;
                 let row: Option<FamilyRow> =
-                    sqlx::query_as(q(&sql.lock_family)).bind(family).fetch_optional(&mut *tx).await?;
+                    sqlx::query_as(self.q(&sql.lock_family)).bind(family).fetch_optional(&mut *tx).await?;
                 let Some(mut fam) = row.map(family_of) else { return Ok(Rotation::Dead) };
                 let rotation = fam.rotate(presented, next, grace_secs, expires_at, now);
                 if rotation != Rotation::Dead {
-                    family_binds(family, &fam).apply(sqlx::query(q(&sql.save_family))).execute(&mut *tx).await?;
+                    family_binds(family, &fam).apply(sqlx::query(self.q(&sql.save_family))).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(rotation)
@@ -621,7 +644,7 @@ impl Store for SqlStore {
         let query = &self.inner.sql.family_is_current;
         let count: i64 = self
             .call(async {
-                on_pool!(self, pool => sqlx::query_scalar(q(query)).bind(family).bind(jti).bind(now).fetch_one(pool).await)
+                on_pool!(self, pool => sqlx::query_scalar(self.q(query)).bind(family).bind(jti).bind(now).fetch_one(pool).await)
                     .map_err(StoreError::from)
             })
             .await?;
@@ -647,7 +670,7 @@ impl Store for SqlStore {
         let (id, query) = (hashed_key(key), &self.inner.sql.get_opaque);
         let row: Option<OpaqueRow> = self
             .call(async {
-                on_pool!(self, pool => sqlx::query_as(q(query)).bind(&id).bind(now).fetch_optional(pool).await)
+                on_pool!(self, pool => sqlx::query_as(self.q(query)).bind(&id).bind(now).fetch_optional(pool).await)
                     .map_err(StoreError::from)
             })
             .await?;
@@ -664,16 +687,16 @@ impl Store for SqlStore {
         let (id, sql) = (hashed_key(key), &self.inner.sql);
         self.call(async {
             on_pool!(self, pool => {
-                let mut tx = pool.begin_with(sql.begin).await?;
+                let mut tx = pool.begin_with(self.begin()).await?;
                 let row: Option<OpaqueRow> =
-                    sqlx::query_as(q(&sql.lock_opaque)).bind(&id).bind(now).fetch_optional(&mut *tx).await?;
+                    sqlx::query_as(self.q(&sql.lock_opaque)).bind(&id).bind(now).fetch_optional(&mut *tx).await?;
                 let Some(record) = row.map(record_of).transpose()? else { return Ok(OpaqueRotation::Unknown) };
                 let answer = if record.is_current(refresh_hash) {
                     let binds = opaque_binds(&id, &record.succeeded_by(next))?;
-                    binds.apply(sqlx::query(q(&sql.put_opaque))).execute(&mut *tx).await?;
+                    binds.apply(sqlx::query(self.q(&sql.put_opaque))).execute(&mut *tx).await?;
                     OpaqueRotation::Rotated
                 } else if record.is_retired(refresh_hash) {
-                    sqlx::query(q(&sql.delete_opaque)).bind(&id).execute(&mut *tx).await?;
+                    sqlx::query(self.q(&sql.delete_opaque)).bind(&id).execute(&mut *tx).await?;
                     OpaqueRotation::Reused
                 } else {
                     OpaqueRotation::Unknown
@@ -694,13 +717,13 @@ impl Store for SqlStore {
         let sql = &self.inner.sql;
         self.call(async {
             on_pool!(self, pool => {
-                let mut tx = pool.begin_with(sql.begin).await?;
-                sqlx::query(q(&sql.touch_attempt)).bind(key).execute(&mut *tx).await?;
+                let mut tx = pool.begin_with(self.begin()).await?;
+                sqlx::query(self.q(&sql.touch_attempt)).bind(key).execute(&mut *tx).await?;
                 let (count, passed, next_at, expires_at): AttemptRow =
-                    sqlx::query_as(q(&sql.lock_attempt)).bind(key).fetch_one(&mut *tx).await?;
+                    sqlx::query_as(self.q(&sql.lock_attempt)).bind(key).fetch_one(&mut *tx).await?;
                 let old = AttemptState { count: to_u32(count), passed: to_u32(passed), next_at, expires_at };
                 let (state, attempt) = rule.apply(Some(old), now);
-                sqlx::query(q(&sql.save_attempt))
+                sqlx::query(self.q(&sql.save_attempt))
                     .bind(key)
                     .bind(i64::from(state.count))
                     .bind(i64::from(state.passed))
@@ -723,7 +746,7 @@ impl Store for SqlStore {
         let query = &self.inner.sql.attempts;
         let count: Option<i64> = self
             .call(async {
-                on_pool!(self, pool => sqlx::query_scalar(q(query)).bind(key).bind(now).fetch_optional(pool).await)
+                on_pool!(self, pool => sqlx::query_scalar(self.q(query)).bind(key).bind(now).fetch_optional(pool).await)
                     .map_err(StoreError::from)
             })
             .await?;
@@ -869,6 +892,48 @@ mod tests {
             for secret in [&creds.key, &creds.token, &creds.refresh] {
                 assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret in clear");
             }
+        });
+    }
+
+    /// A protected request's check (what the guard of every adapter runs)
+    /// sends exactly one statement.
+    async fn one_statement_per_check(store: SqlStore) {
+        let authority = crate::Authority::builder(crate::tests::keys())
+            .users(crate::tests::users())
+            .store(store.clone())
+            .build();
+        let pair = authority.login("alice", "alice-pw").await.expect("login");
+        let credentials = crate::Credentials::Bearer(pair.access_token);
+        for _ in 0..3 {
+            let before = store.queries();
+            authority.authenticate(&credentials).await.expect("a valid token");
+            assert_eq!(store.queries() - before, 1, "one statement per protected request");
+        }
+        authority.revoke(&pair.access_claims).await.expect("logout");
+        let before = store.queries();
+        assert!(authority.authenticate(&credentials).await.is_err(), "revoked");
+        assert_eq!(store.queries() - before, 1, "a refusal costs one statement too");
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_checks_a_request_with_one_statement() {
+        let db = TempDb::new();
+        rt().block_on(async {
+            one_statement_per_check(SqlStore::sqlite(db.pool().await, prefixed()).await.expect("store"))
+                .await;
+        });
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_checks_a_request_with_one_statement() {
+        let Some(url) = crate::store::test_services::postgres_url() else { return };
+        rt().block_on(async {
+            one_statement_per_check(
+                SqlStore::postgres(pg_pool(&url).await, prefixed()).await.expect("store"),
+            )
+            .await;
         });
     }
 
