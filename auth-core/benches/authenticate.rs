@@ -190,8 +190,8 @@ fn stores(c: &mut Criterion) {
     }
     #[cfg(feature = "postgres")]
     if let Ok(url) = std::env::var("AUTH_TEST_POSTGRES_URL") {
-        let pool =
-            sqlx::postgres::PgPoolOptions::new().test_before_acquire(false).connect_lazy(&url).expect("url");
+        let connect = sqlx::postgres::PgPoolOptions::new().test_before_acquire(false).connect(&url);
+        let pool = rt.block_on(connect).expect("postgres");
         let options = auth_core::SqlOptions::default().prefix("bench_");
         sql.push(("postgres", rt.block_on(auth_core::SqlStore::postgres(pool, options)).expect("store")));
     }
