@@ -16,7 +16,7 @@
 #            on CPU 1 beside wrk), axum and actix, and Redis commands per request
 #   sql      demo /whoami on --store memory vs sqlite://FILE (and vs postgres://... when
 #            AUTH_TEST_POSTGRES_URL is set; its server on CPU 1), axum and actix, and
-#            PostgreSQL transactions per request (pg_stat_database)
+#            PostgreSQL transactions (pg_stat_database: flushed asynchronously, so it lags)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10s}

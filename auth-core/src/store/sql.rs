@@ -229,8 +229,10 @@ impl Queries {
             (t("revoked"), t("subjects"), t("families"), t("opaque"), t("attempts"));
         let (bytes, for_update) = if postgres { ("BYTEA", " FOR UPDATE") } else { ("BLOB", "") };
         let sql = |s: String| -> Sql { s.into() };
+        // (PostgreSQL says "already exists, skipping" at every start otherwise)
+        let quiet = if postgres { "SET LOCAL client_min_messages = warning;\n" } else { "" };
         let mut schema = format!(
-            "CREATE TABLE IF NOT EXISTS {revoked} (id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
+            "{quiet}CREATE TABLE IF NOT EXISTS {revoked} (id TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS {subjects} (id TEXT PRIMARY KEY, cutoff BIGINT NOT NULL, expires_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS {families} (id TEXT PRIMARY KEY, cur TEXT NOT NULL, prev TEXT, prev_at BIGINT NOT NULL,
   prev_used BIGINT NOT NULL, revoked BIGINT NOT NULL, expires_at BIGINT NOT NULL);
