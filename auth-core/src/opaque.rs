@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 use crate::authority::{Authority, secs};
 use crate::claims::{Claims, Identity, TokenUse};
 use crate::error::{AuthError, TokenRejection};
-use crate::store::{OpaqueRecord, OpaqueRotation, TokenRef};
+use crate::store::{OpaqueRecord, OpaqueRotation};
 use crate::users::Principal;
 
 /// Freshly issued opaque credentials. Only here are the secrets in clear.
@@ -88,25 +88,29 @@ impl Authority {
         Ok(OpaqueCredentials { key, token, refresh, expires_at, roles: principal.roles.clone() })
     }
 
-    /// Fails with [`TokenRejection::Revoked`] if the record's subject was
-    /// revoked ("log out everywhere") after its secrets were issued.
-    async fn check_opaque_revocation(&self, record: &OpaqueRecord, now: i64) -> Result<(), AuthError> {
-        let token = TokenRef { jti: None, family: None, sub: &record.sub, iat: record.issued_at };
-        self.check_revoked(&token, now).await
+    /// The live record under `key` and whether its subject was revoked
+    /// ("log out everywhere") after its secrets were issued: one store call.
+    async fn live_opaque(&self, key: &str, now: i64) -> Result<(OpaqueRecord, bool), AuthError> {
+        self.store()
+            .get_opaque_checked(key, now)
+            .await?
+            .ok_or(AuthError::InvalidToken(TokenRejection::Unknown))
     }
 
     /// Checks a key and access secret.
     pub async fn authenticate_opaque(&self, key: &str, token: &str) -> Result<Identity, AuthError> {
         let now = crate::time::now();
-        let unknown = AuthError::InvalidToken(TokenRejection::Unknown);
-        let record = self.store().get_opaque(key, now).await?.ok_or(unknown.clone())?;
+        let (record, revoked) = self.live_opaque(key, now).await?;
+        // the secret first: without it, nothing about the pair is told
         if !bool::from(record.token_hash.ct_eq(&hash(token))) {
-            return Err(unknown);
+            return Err(AuthError::InvalidToken(TokenRejection::Unknown));
         }
         if record.expires_at <= now {
             return Err(AuthError::InvalidToken(TokenRejection::Expired));
         }
-        self.check_opaque_revocation(&record, now).await?;
+        if revoked {
+            return Err(AuthError::InvalidToken(TokenRejection::Revoked));
+        }
         self.check_principal(&record.sub).await?;
         let claims = Claims {
             sub: record.sub,
@@ -130,8 +134,10 @@ impl Authority {
     pub async fn refresh_opaque(&self, key: &str, refresh: &str) -> Result<OpaqueCredentials, AuthError> {
         let now = crate::time::now();
         let unknown = AuthError::InvalidToken(TokenRejection::Unknown);
-        let old = self.store().get_opaque(key, now).await?.ok_or(unknown.clone())?;
-        self.check_opaque_revocation(&old, now).await?;
+        let (old, revoked) = self.live_opaque(key, now).await?;
+        if revoked {
+            return Err(AuthError::InvalidToken(TokenRejection::Revoked));
+        }
         self.check_window(old.auth_time, now)?;
         // The principal as the user store knows it now: a deleted or
         // disabled user cannot refresh, new roles show up.

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use auth_core::store_tests::RedisServer;
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::harness::{Client, Req, Res, replay};
@@ -280,20 +281,43 @@ fn a_protected_request_is_one_redis_round_trip() {
     let Some(redis) = RedisServer::own() else { return };
     let rt = rt();
     let prefix = unique_prefix();
-    for framework in ["axum", "actix"] {
-        let server = start_with("standard", framework, &store_flags(redis.url(), &prefix));
-        let (access, _) = rt.block_on(login(&server));
+    for (dialect, framework) in
+        [("standard", "axum"), ("standard", "actix"), ("keytoken", "axum"), ("keytoken", "actix")]
+    {
+        let server = start_with(dialect, framework, &store_flags(redis.url(), &prefix));
+        let protected = match dialect {
+            "standard" => {
+                let (access, _) = rt.block_on(login(&server));
+                request("GET", "/whoami", Some(&format!("Bearer {access}")), None)
+            }
+            _ => {
+                let login = json!({"client": "demo", "email": "ann@example.com", "password": "ann-pw"});
+                let res = rt.block_on(send(server.addr, request("POST", "/users/token", None, Some(login))));
+                let creds = json_of(&res);
+                let pair = format!(
+                    "{}:{}",
+                    creds["key"].as_str().expect("key"),
+                    creds["token"].as_str().expect("token")
+                );
+                let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
+                request("PATCH", "/users", Some(&basic), Some(json!({"email": "ann@example.com"})))
+            }
+        };
         // The first call on a server that has not seen the script yet
         // loads it (EVALSHA, NOSCRIPT, SCRIPT LOAD, EVALSHA): once per
         // server start, not per request.
-        assert_eq!(rt.block_on(whoami_status(&server, &access)).status, 200);
+        assert_eq!(rt.block_on(send(server.addr, protected.clone())).status, 200);
         let monitor = Monitor::start(redis.url());
         monitor.round_trips(&prefix);
         for _ in 0..3 {
-            assert_eq!(rt.block_on(whoami_status(&server, &access)).status, 200);
+            assert_eq!(rt.block_on(send(server.addr, protected.clone())).status, 200);
             let trips = monitor.round_trips(&prefix);
-            assert_eq!(trips.len(), 1, "{framework}: one round trip per protected request: {trips:#?}");
-            assert!(trips[0].contains("\"EVALSHA\""), "{framework}: the is_revoked script: {trips:?}");
+            assert_eq!(
+                trips.len(),
+                1,
+                "{dialect}/{framework}: one round trip per protected request: {trips:#?}"
+            );
+            assert!(trips[0].contains("\"EVALSHA\""), "{dialect}/{framework}: one script: {trips:?}");
         }
     }
 }

@@ -172,6 +172,26 @@ async fn opaque(store: &impl Store, ns: &str, now: i64) {
     assert_eq!(store.get_opaque(&other, now).await.expect("get"), None);
     let late = store.rotate_opaque(&other, &[6; 32], record(now, [7; 32]), now).await.expect("rotate");
     assert_eq!(late, OpaqueRotation::Unknown, "a deleted pair cannot rotate");
+    opaque_checked(store, ns, now).await;
+}
+
+async fn opaque_checked(store: &impl Store, ns: &str, now: i64) {
+    let key = format!("{ns}-opaque3");
+    let rec = OpaqueRecord { sub: format!("{ns}-opaque-sub"), ..record(now, [8; 32]) };
+    let checked = |at: i64| {
+        let key = key.clone();
+        async move { store.get_opaque_checked(&key, at).await.expect("get_opaque_checked") }
+    };
+    store.put_opaque(&key, rec.clone(), now).await.expect("put_opaque");
+    assert_eq!(checked(now).await, Some((rec.clone(), false)), "a live record, its subject not revoked");
+    store.revoke_subject(&rec.sub, now, now + 1000, now).await.expect("revoke_subject");
+    assert_eq!(checked(now).await, Some((rec.clone(), true)), "issued at the subject's cut-off: revoked");
+    let later = OpaqueRecord { issued_at: now + 1, ..rec.clone() };
+    store.put_opaque(&key, later.clone(), now + 1).await.expect("put_opaque");
+    assert_eq!(checked(now + 1).await, Some((later, false)), "issued after the cut-off: not revoked");
+    assert_eq!(checked(now + 100).await, None, "forgotten at its refresh expiry");
+    let unknown = format!("{ns}-opaque-none");
+    assert_eq!(store.get_opaque_checked(&unknown, now).await.expect("get_opaque_checked"), None);
 }
 
 async fn counters(store: &impl Store, ns: &str, now: i64) {

@@ -270,6 +270,23 @@ pub trait Store: Send + Sync + 'static {
     /// The opaque credential under `key`, if live.
     async fn get_opaque(&self, key: &str, now: i64) -> Result<Option<OpaqueRecord>, StoreError>;
 
+    /// The live opaque credential under `key`, and whether a subject-wide
+    /// revocation covers it (its `issued_at` at or before the subject's
+    /// cut-off): [`get_opaque`](Store::get_opaque) and
+    /// [`is_revoked`](Store::is_revoked) together, so that a backend can
+    /// check a `Basic key:token` request in one round trip. The default
+    /// makes the two calls.
+    async fn get_opaque_checked(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
+        let Some(record) = self.get_opaque(key, now).await? else { return Ok(None) };
+        let token = TokenRef { jti: None, family: None, sub: &record.sub, iat: record.issued_at };
+        let revoked = self.is_revoked(&token, now).await?;
+        Ok(Some((record, revoked)))
+    }
+
     /// Atomically: if `refresh_hash` is the live record's current refresh
     /// hash, store `record.succeeded_by(next)` and answer
     /// [`OpaqueRotation::Rotated`] (of N concurrent calls exactly one

@@ -357,14 +357,15 @@ return 0
     )
 });
 
-/// KEYS: opaque key. ARGV: record, refresh hash, retired hashes, refresh expiry, now.
+/// KEYS: opaque key. ARGV: record, refresh hash, retired hashes, refresh
+/// expiry, now, subject, issued at.
 static PUT_OPAQUE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local exp, now = tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('DEL', KEYS[1])
 if exp <= now then return 0 end
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'rh', ARGV[2], 'ret', ARGV[3], 'exp', exp)
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'rh', ARGV[2], 'ret', ARGV[3], 'exp', exp, 'sub', ARGV[6], 'iat', ARGV[7])
 redis.call('EXPIRE', KEYS[1], exp - now + 1)
 return 1
 ",
@@ -372,7 +373,8 @@ return 1
 });
 
 /// KEYS: opaque key. ARGV: presented hash, next record, next refresh
-/// hash, next refresh expiry, now, how many retired hashes to keep.
+/// hash, next refresh expiry, now, how many retired hashes to keep, next
+/// subject, next issued at.
 /// Hashes are 32 raw bytes; comparing a SHA-256 of a random secret tells a
 /// timing observer nothing about the secret, and Lua compares interned
 /// strings by identity anyway.
@@ -388,7 +390,7 @@ if o[1] == ARGV[1] then
   if #ret > max then ret = string.sub(ret, #ret - max + 1) end
   local exp = tonumber(ARGV[4])
   if exp <= now then redis.call('DEL', KEYS[1]); return 'rotated' end
-  redis.call('HSET', KEYS[1], 'rec', ARGV[2], 'rh', ARGV[3], 'ret', ret, 'exp', exp)
+  redis.call('HSET', KEYS[1], 'rec', ARGV[2], 'rh', ARGV[3], 'ret', ret, 'exp', exp, 'sub', ARGV[7], 'iat', ARGV[8])
   redis.call('EXPIRE', KEYS[1], exp - now + 1)
   return 'rotated'
 end
@@ -400,6 +402,25 @@ for i = 1, #ret, 32 do
   end
 end
 return 'unknown'
+",
+    )
+});
+
+/// KEYS: opaque key. ARGV: now, this store's subject key prefix. Answers
+/// nil, or {record, refresh hash, retired hashes, refresh expiry, revoked}.
+/// The subject's key is read without being declared: its name is in the
+/// record. It carries this store's hash tag like every key of the store,
+/// so it is in the same slot and the script still runs on Redis Cluster.
+static GET_OPAQUE_CHECKED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local now = tonumber(ARGV[1])
+local o = redis.call('HMGET', KEYS[1], 'rec', 'rh', 'ret', 'exp', 'sub', 'iat')
+if not o[1] or not o[5] or tonumber(o[4]) <= now then return false end
+local s = redis.call('HMGET', ARGV[2] .. o[5], 'cut', 'keep')
+local revoked = 0
+if s[1] and tonumber(o[6]) <= tonumber(s[1]) and tonumber(s[2]) > now then revoked = 1 end
+return {o[1], o[2], o[3] or '', tonumber(o[4]), revoked}
 ",
     )
 });
@@ -547,7 +568,9 @@ impl Store for RedisStore {
             .arg(record.refresh_hash.as_slice())
             .arg(retired)
             .arg(t(record.refresh_expires_at))
-            .arg(t(now));
+            .arg(t(now))
+            .arg(&record.sub)
+            .arg(t(record.issued_at));
         self.invoke::<i64>(call).await.map(drop)
     }
 
@@ -575,6 +598,22 @@ impl Store for RedisStore {
         }
     }
 
+    async fn get_opaque_checked(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
+        let key = self.opaque_key(key);
+        let mut call = invocation(&GET_OPAQUE_CHECKED, &[&key]);
+        call.arg(t(now)).arg(self.key("s", ""));
+        type Row = Option<(Vec<u8>, Vec<u8>, Vec<u8>, i64, i64)>;
+        let row: Row = self.invoke(call).await?;
+        row.map(|(rec, rh, retired, exp, revoked)| {
+            Ok((decode_record(&rec, &rh, &retired, exp)?, revoked == 1))
+        })
+        .transpose()
+    }
+
     async fn rotate_opaque(
         &self,
         key: &str,
@@ -590,7 +629,9 @@ impl Store for RedisStore {
             .arg(next.refresh_hash.as_slice())
             .arg(t(next.refresh_expires_at))
             .arg(t(now))
-            .arg(MAX_RETIRED_SECRETS);
+            .arg(MAX_RETIRED_SECRETS)
+            .arg(&next.sub)
+            .arg(t(next.issued_at));
         let answer: String = self.invoke(call).await?;
         match answer.as_str() {
             "rotated" => Ok(OpaqueRotation::Rotated),

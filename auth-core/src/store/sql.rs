@@ -209,6 +209,7 @@ struct Queries {
     revoke_family: Sql,
     put_opaque: Sql,
     get_opaque: Sql,
+    get_opaque_checked: Sql,
     lock_opaque: Sql,
     delete_opaque: Sql,
     touch_attempt: Sql,
@@ -237,7 +238,7 @@ CREATE TABLE IF NOT EXISTS {subjects} (id TEXT PRIMARY KEY, cutoff BIGINT NOT NU
 CREATE TABLE IF NOT EXISTS {families} (id TEXT PRIMARY KEY, cur TEXT NOT NULL, prev TEXT, prev_at BIGINT NOT NULL,
   prev_used BIGINT NOT NULL, revoked BIGINT NOT NULL, expires_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS {opaque} (id TEXT PRIMARY KEY, record {bytes} NOT NULL, refresh_hash {bytes} NOT NULL,
-  retired {bytes} NOT NULL, expires_at BIGINT NOT NULL);
+  retired {bytes} NOT NULL, expires_at BIGINT NOT NULL, sub TEXT NOT NULL, issued_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS {attempts} (id TEXT PRIMARY KEY, count BIGINT NOT NULL, passed BIGINT NOT NULL,
   next_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
 "
@@ -296,12 +297,20 @@ CREATE TABLE IF NOT EXISTS {attempts} (id TEXT PRIMARY KEY, count BIGINT NOT NUL
             )),
             revoke_family: sql(format!("UPDATE {families} SET revoked = 1 WHERE id = $1")),
             put_opaque: sql(format!(
-                "INSERT INTO {opaque} (id, record, refresh_hash, retired, expires_at) VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO {opaque} (id, record, refresh_hash, retired, expires_at, sub, issued_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (id) DO UPDATE SET record = excluded.record, refresh_hash = excluded.refresh_hash,
-                 retired = excluded.retired, expires_at = excluded.expires_at"
+                 retired = excluded.retired, expires_at = excluded.expires_at, sub = excluded.sub,
+                 issued_at = excluded.issued_at"
             )),
             get_opaque: sql(format!(
                 "SELECT record, refresh_hash, retired, expires_at FROM {opaque} WHERE id = $1 AND expires_at > $2"
+            )),
+            get_opaque_checked: sql(format!(
+                "SELECT o.record, o.refresh_hash, o.retired, o.expires_at, CAST(CASE WHEN EXISTS
+                   (SELECT 1 FROM {subjects} s WHERE s.id = o.sub AND s.cutoff >= o.issued_at AND s.expires_at > $2)
+                 THEN 1 ELSE 0 END AS BIGINT)
+                 FROM {opaque} o WHERE o.id = $1 AND o.expires_at > $2"
             )),
             lock_opaque: sql(format!(
                 "SELECT record, refresh_hash, retired, expires_at FROM {opaque}
@@ -565,7 +574,9 @@ fn opaque_binds(id: &str, record: &OpaqueRecord) -> Result<Binder, StoreError> {
         .bytes(encode_record(record)?)
         .bytes(record.refresh_hash.to_vec())
         .bytes(record.retired.concat())
-        .int(record.refresh_expires_at))
+        .int(record.refresh_expires_at)
+        .text(&record.sub)
+        .int(record.issued_at))
 }
 
 #[async_trait::async_trait]
@@ -677,6 +688,24 @@ impl Store for SqlStore {
             })
             .await?;
         row.map(record_of).transpose()
+    }
+
+    async fn get_opaque_checked(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
+        let (id, query) = (hashed_key(key), &self.inner.sql.get_opaque_checked);
+        let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>, i64, i64)> = self
+            .call(async {
+                on_pool!(self, pool => sqlx::query_as(self.q(query)).bind(&id).bind(now).fetch_optional(pool).await)
+                    .map_err(StoreError::from)
+            })
+            .await?;
+        row.map(|(record, refresh_hash, retired, exp, revoked)| {
+            Ok((record_of((record, refresh_hash, retired, exp))?, revoked == 1))
+        })
+        .transpose()
     }
 
     async fn rotate_opaque(
@@ -915,6 +944,11 @@ mod tests {
         let before = store.queries();
         assert!(authority.authenticate(&credentials).await.is_err(), "revoked");
         assert_eq!(store.queries() - before, 1, "a refusal costs one statement too");
+        // keytoken's `Basic key:token`: the pair and its subject's revocation, one statement
+        let creds = authority.issue_opaque(&crate::Principal::new("u-alice", "alice")).await.expect("opaque");
+        let before = store.queries();
+        authority.authenticate_opaque(&creds.key, &creds.token).await.expect("a live pair");
+        assert_eq!(store.queries() - before, 1, "one statement per opaque check");
     }
 
     #[cfg(feature = "sqlite")]
