@@ -101,13 +101,8 @@ impl Demo {
         let builder = Authority::builder(KeySet::new(key).map_err(|e| e.to_string())?)
             .users(users)
             .config(authority_config);
-        let authority = match &config.store {
-            StoreSpec::Memory => builder,
-            shared => {
-                builder.shared_store(store::open(shared, config).await.map_err(|e| format!("--store: {e}"))?)
-            }
-        }
-        .build();
+        let store = store::open(&config.store, config).await.map_err(|e| format!("--store: {e}"))?;
+        let authority = builder.shared_store(store).build();
         let mount = dialect.default_mount();
         let routes = RouteSet::from_shared(authority.clone(), dialect).at(mount);
         let guard = Guard::for_routes(&routes);

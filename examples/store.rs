@@ -10,8 +10,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 use crate::{DemoConfig, StoreSpec};
 
-/// Connects the store `spec` names (not `memory`), with the configured
-/// prefix and timeout; the SQL stores create their tables.
+/// The store `spec` names, connected with the configured prefix and
+/// timeout (the SQL stores create their tables).
 pub(crate) async fn open(spec: &StoreSpec, config: &DemoConfig) -> Result<Arc<dyn Store>, String> {
     let (prefix, timeout) = (&config.store_prefix, config.store_timeout);
     let sql_options = || SqlOptions::default().prefix(format!("{prefix}_")).timeout(timeout);

@@ -491,10 +491,11 @@ impl Store for RedisStore {
     async fn is_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<bool, StoreError> {
         let subject = self.key("s", token.sub);
         // Absent parts are flagged off; the subject's key stands in for them.
-        let jti = token.jti.map_or_else(|| subject.clone(), |j| self.key("r", j));
-        let family = token.family.map_or_else(|| subject.clone(), |f| self.key("f", f));
+        let jti = token.jti.map(|j| self.key("r", j));
+        let family = token.family.map(|f| self.key("f", f));
+        let keys = [jti.as_deref().unwrap_or(&subject), family.as_deref().unwrap_or(&subject), &subject];
         let flag = |on: bool| if on { "1" } else { "0" };
-        let mut call = invocation(&IS_REVOKED, &[&jti, &family, &subject]);
+        let mut call = invocation(&IS_REVOKED, &keys);
         call.arg(t(now)).arg(flag(token.jti.is_some())).arg(flag(token.family.is_some())).arg(t(token.iat));
         let revoked: i64 = self.invoke(call).await?;
         Ok(revoked == 1)
