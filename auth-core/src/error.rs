@@ -4,8 +4,8 @@
 //! `WWW-Authenticate` error code and a short, safe description. No message
 //! ever says whether a user exists, and none contains a token or password.
 
-use crate::header::Scheme;
 use crate::response::AuthResponse;
+use crate::scheme::Scheme;
 
 /// Why a presented token was refused (the `invalid_token` family).
 ///
@@ -307,10 +307,10 @@ impl From<crate::store::StoreError> for AuthError {
     }
 }
 
-impl From<crate::users::UserStoreError> for AuthError {
-    fn from(err: crate::users::UserStoreError) -> Self {
+impl From<UserStoreError> for AuthError {
+    fn from(err: UserStoreError) -> Self {
         match err {
-            crate::users::UserStoreError::Busy => {
+            UserStoreError::Busy => {
                 // Once per refusal would flood the log in the very flood it
                 // is refusing: debug level.
                 tracing::debug!("password hashing queue full; login refused with 503");
@@ -322,4 +322,23 @@ impl From<crate::users::UserStoreError> for AuthError {
             }
         }
     }
+}
+
+/// A user store could not answer (not: the password was wrong).
+///
+/// ```
+/// let err = auth_core::UserStoreError::Failed("db down".into());
+/// assert_eq!(err.to_string(), "user store failed: db down");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UserStoreError {
+    /// The backend failed (answered 503; the text is logged, not shown).
+    #[error("user store failed: {0}")]
+    Failed(String),
+    /// Too many password checks are waiting already ([`HashingPool`](crate::HashingPool)'s
+    /// queue is full): answered at once with 503 and `Retry-After`, without
+    /// hashing.
+    #[error("too many password checks in flight")]
+    Busy,
 }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::users::UserStoreError;
+use crate::error::UserStoreError;
 
 type Job = Box<dyn FnOnce() + Send>;
 

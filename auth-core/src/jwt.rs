@@ -13,8 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 
-use crate::authority::ClaimStyle;
-use crate::claims::{Claims, Spelling, TokenUse};
+use crate::claims::{ClaimStyle, Claims, Spelling, TokenUse};
 use crate::error::TokenRejection;
 use crate::keys::KeySet;
 use crate::strict_json::{Checked, Key, Seen, duplicate};
@@ -347,28 +346,4 @@ pub(crate) fn sign(
         }
     }
     jsonwebtoken::encode(&header, &value, encoding)
-}
-
-impl ClaimStyle {
-    /// Renames and adds claims in a serialized token payload.
-    fn apply(&self, claims: &Claims, map: &mut serde_json::Map<String, serde_json::Value>) {
-        let rename = |map: &mut serde_json::Map<String, serde_json::Value>, from: &str, to: &str| {
-            if from != to {
-                if let Some(v) = map.remove(from) {
-                    map.insert(to.to_owned(), v);
-                }
-            }
-        };
-        rename(map, "token_use", self.token_use);
-        rename(map, "auth_time", self.auth_time);
-        if self.exi {
-            let lifetime = claims.exp.saturating_sub(claims.iat.unwrap_or(claims.exp));
-            map.insert("exi".into(), lifetime.into());
-        }
-        if self.user_id {
-            let id =
-                claims.sub.parse::<i64>().map_or_else(|_| claims.sub.clone().into(), serde_json::Value::from);
-            map.insert("user_id".into(), id);
-        }
-    }
 }

@@ -52,11 +52,13 @@ mod error;
 mod guard;
 mod hashing;
 mod header;
+mod id;
 mod jwt;
 mod keys;
 mod opaque;
 mod response;
 mod routes;
+mod scheme;
 mod store;
 mod strict_json;
 mod throttle;
@@ -67,13 +69,12 @@ mod users;
 mod tests;
 
 pub use authority::{
-    Authority, AuthorityBuilder, AuthorityConfig, BasicCredentials, ClaimStyle, DEFAULT_SESSION_CAP,
-    TokenPair,
+    Authority, AuthorityBuilder, AuthorityConfig, BasicCredentials, DEFAULT_SESSION_CAP, TokenPair,
 };
 pub use body::Body;
-pub use claims::{Audience, Claims, Identity, TokenUse};
+pub use claims::{Audience, ClaimStyle, Claims, Identity, TokenUse};
 pub use client::{Peer, ProxyListError, TrustedProxies};
-pub use dialect::{Action, Dialect, Route, Standard};
+pub use dialect::{Action, Dialect, Route, RouteContext, Standard};
 pub use opaque::OpaqueCredentials;
 
 /// The wire formats this crate ships: pick one and mount it with a [`RouteSet`].
@@ -91,7 +92,8 @@ pub use header::{
 pub use jwt::{FORBIDDEN_HEADER_PARAMS, MAX_JTI_LEN, Validation};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
 pub use response::{AuthRequest, AuthResponse};
-pub use routes::{DEFAULT_BODY_LIMIT, RouteContext, RouteSet};
+pub use routes::{DEFAULT_BODY_LIMIT, RouteSet};
+pub use store::{Attempt, AttemptRule, AttemptState};
 #[cfg(feature = "redis")]
 pub use store::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisOptions, RedisStore};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
@@ -100,9 +102,7 @@ pub use store::{
     MAX_RETIRED_SECRETS, MemoryStore, OpaqueRecord, OpaqueRotation, OutageLog, Rotation, Store, StoreError,
     TokenRef,
 };
-pub use throttle::{
-    Attempt, AttemptRule, AttemptState, throttle_key_address, throttle_key_pair, throttle_key_user,
-};
+pub use throttle::{throttle_key_address, throttle_key_pair, throttle_key_user};
 pub use time::{now, parse_duration};
 
 /// The contract every [`Store`] must pass (feature `store-tests`).

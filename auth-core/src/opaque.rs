@@ -8,10 +8,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::authority::{Authority, secs};
+use crate::authority::Authority;
 use crate::claims::{Claims, Identity, TokenUse};
 use crate::error::{AuthError, TokenRejection};
 use crate::store::{OpaqueRecord, OpaqueRotation};
+use crate::time::secs;
 use crate::users::Principal;
 
 /// Freshly issued opaque credentials. Only here are the secrets in clear.
@@ -80,7 +81,7 @@ impl Authority {
 
     /// Issues opaque credentials for `principal` under a new key.
     pub async fn issue_opaque(&self, principal: &Principal) -> Result<OpaqueCredentials, AuthError> {
-        let key = crate::authority::new_id().replace('-', "");
+        let key = crate::id::new_id().replace('-', "");
         let now = crate::time::now();
         let (record, token, refresh) = self.opaque_record(principal, now, now);
         let expires_at = record.expires_at;

@@ -20,31 +20,12 @@ use std::sync::Arc;
 
 use crate::authority::Authority;
 use crate::body::Body;
-use crate::dialect::{Action, Dialect};
+use crate::dialect::{Action, Dialect, RouteContext};
 use crate::error::AuthError;
 use crate::response::{AuthRequest, AuthResponse};
 
 /// The default body cap: 16 KiB is plenty for any login or refresh.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
-
-/// What a dialect's handler gets: the authority, the request and its parsed body.
-#[derive(Debug)]
-pub struct RouteContext<'a> {
-    /// The authority to call.
-    pub authority: &'a Authority,
-    /// The request (path relative to the mount point).
-    pub request: &'a AuthRequest,
-    /// The request body's fields.
-    pub body: Body,
-}
-
-impl RouteContext<'_> {
-    /// The client address the login throttle counts this request under
-    /// ([`Authority::client_address`]).
-    pub fn client(&self) -> Option<std::net::IpAddr> {
-        self.authority.client_address(&self.request.peer)
-    }
-}
 
 /// A dialect mounted on an authority. Cheap to clone.
 #[derive(Clone)]

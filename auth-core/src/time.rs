@@ -41,3 +41,8 @@ pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
     };
     n.checked_mul(factor).map(std::time::Duration::from_secs)
 }
+
+/// Whole seconds of `d`, saturating.
+pub(crate) fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}

@@ -45,25 +45,6 @@ impl Principal {
     }
 }
 
-/// A user store could not answer (not: the password was wrong).
-///
-/// ```
-/// let err = auth_core::UserStoreError::Failed("db down".into());
-/// assert_eq!(err.to_string(), "user store failed: db down");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum UserStoreError {
-    /// The backend failed (answered 503; the text is logged, not shown).
-    #[error("user store failed: {0}")]
-    Failed(String),
-    /// Too many password checks are waiting already ([`HashingPool`]'s
-    /// queue is full): answered at once with 503 and `Retry-After`, without
-    /// hashing.
-    #[error("too many password checks in flight")]
-    Busy,
-}
-
 /// The application's users.
 ///
 /// ```
@@ -139,6 +120,7 @@ fn verify_hash(phc: &str, password: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| hasher().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+pub use crate::error::UserStoreError;
 pub use crate::hashing::HashingPool;
 
 #[derive(Clone)]
@@ -323,7 +305,7 @@ impl UserStore for MemoryUsers {
         if users.by_name.contains_key(username) {
             return Ok(Registration::Taken);
         }
-        let principal = Principal::new(format!("u-{}", crate::authority::new_id()), username);
+        let principal = Principal::new(format!("u-{}", crate::id::new_id()), username);
         users.insert(UserEntry { phc: phc.into(), principal: principal.clone(), active: true });
         Ok(Registration::Created(principal))
     }

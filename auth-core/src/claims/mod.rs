@@ -6,8 +6,10 @@
 //! and are read back with [`Identity::custom`].
 
 mod parse;
+mod style;
 
 pub(crate) use parse::Spelling;
+pub use style::ClaimStyle;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -19,13 +19,14 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::RouteContext;
 use super::util::{bearer, reason};
 use super::{Action, Dialect, Route};
-use crate::authority::{AuthorityConfig, ClaimStyle};
+use crate::authority::AuthorityConfig;
+use crate::claims::ClaimStyle;
 use crate::error::AuthError;
 use crate::jwt::Validation;
 use crate::response::AuthResponse;
-use crate::routes::RouteContext;
 use crate::users::Principal;
 
 const ROUTES: &[Route] =

@@ -17,14 +17,15 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::RouteContext;
 use super::util::{id_value, iso8601};
 use super::{Action, Dialect, Route};
-use crate::authority::{AuthorityConfig, ClaimStyle};
+use crate::authority::AuthorityConfig;
+use crate::claims::ClaimStyle;
 use crate::claims::Claims;
 use crate::error::{AuthError, TokenRejection};
 use crate::header::Scheme;
 use crate::response::AuthResponse;
-use crate::routes::RouteContext;
 
 const ROUTES: &[Route] = &[
     Route::new("POST", "/access_token/", Action::Login),

@@ -19,13 +19,14 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::RouteContext;
 use super::util::bearer;
 use super::{Action, Dialect, Route};
-use crate::authority::{AuthorityConfig, ClaimStyle};
+use crate::authority::AuthorityConfig;
+use crate::claims::ClaimStyle;
 use crate::claims::TokenUse;
 use crate::error::AuthError;
 use crate::response::AuthResponse;
-use crate::routes::RouteContext;
 
 const ROUTES: &[Route] =
     &[Route::new("POST", "/token", Action::Login), Route::new("POST", "/token/refresh", Action::Refresh)];

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::RouteContext;
 use super::util::iso8601;
 use super::{Action, Dialect, Route};
 use crate::authority::{AuthorityConfig, BasicCredentials};
@@ -29,7 +30,6 @@ use crate::error::AuthError;
 use crate::header::{Credentials, Scheme, credentials_of};
 use crate::opaque::OpaqueCredentials;
 use crate::response::AuthResponse;
-use crate::routes::RouteContext;
 use crate::users::Registration;
 
 const ROUTES: &[Route] = &[

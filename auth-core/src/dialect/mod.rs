@@ -4,6 +4,7 @@
 //! [`Action`] and an error renderer. [`Standard`] is ours; users can write
 //! their own.
 
+mod context;
 mod datarhei;
 mod drf;
 mod echome;
@@ -11,6 +12,7 @@ mod keytoken;
 mod sachet;
 mod standard;
 
+pub use context::RouteContext;
 pub use datarhei::{Datarhei, ExternalIdentity};
 pub use drf::Drf;
 pub use echome::Echome;
@@ -22,7 +24,6 @@ use crate::authority::AuthorityConfig;
 use crate::error::AuthError;
 use crate::header::Scheme;
 use crate::response::AuthResponse;
-use crate::routes::RouteContext;
 
 /// What a route does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -18,13 +18,13 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::RouteContext;
 use super::util::bearer;
 use super::{Action, Dialect, Route};
 use crate::authority::AuthorityConfig;
 use crate::claims::TokenUse;
 use crate::error::AuthError;
 use crate::response::AuthResponse;
-use crate::routes::RouteContext;
 
 const ROUTES: &[Route] = &[
     Route::new("POST", "/login", Action::Login),

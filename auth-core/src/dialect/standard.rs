@@ -21,13 +21,13 @@
 
 use serde_json::json;
 
+use super::RouteContext;
 use super::util::bearer;
 use super::{Action, Dialect, Route};
 use crate::authority::TokenPair;
 use crate::claims::TokenUse;
 use crate::error::AuthError;
 use crate::response::AuthResponse;
-use crate::routes::RouteContext;
 
 const ROUTES: &[Route] = &[
     Route::new("POST", "/login", Action::Login),

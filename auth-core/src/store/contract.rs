@@ -17,8 +17,8 @@
 //! random prefix, so it can run against a shared server. It panics, naming
 //! the broken rule, at the first failure.
 
+use super::AttemptRule;
 use crate::store::{OpaqueRecord, OpaqueRotation, Rotation, Store, TokenRef};
-use crate::throttle::AttemptRule;
 
 /// Runs the whole contract against `store` (on the caller's tokio
 /// runtime; the concurrency checks spawn tasks).

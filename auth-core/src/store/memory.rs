@@ -5,8 +5,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::family::Family;
+use super::{Attempt, AttemptRule, AttemptState};
 use super::{OpaqueRecord, OpaqueRotation, Rotation, Store, StoreError, TokenRef};
-use crate::throttle::{Attempt, AttemptRule, AttemptState};
 
 /// Expired entries removed (at most) per write: the sweep is spread over
 /// writes, so no write holds the lock for long whatever the map's size.

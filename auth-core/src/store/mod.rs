@@ -24,6 +24,7 @@
 //! that might disagree about which server they talk to.
 
 #[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+mod attempt;
 mod codec;
 #[cfg(any(test, feature = "store-tests"))]
 pub(crate) mod contract;
@@ -48,7 +49,7 @@ pub use sql::{DEFAULT_SQL_PREFIX, DEFAULT_SQL_TIMEOUT, SqlOptions, SqlStore};
 
 use subtle::ConstantTimeEq;
 
-use crate::throttle::{Attempt, AttemptRule};
+pub use attempt::{Attempt, AttemptRule, AttemptState};
 
 /// A backend failure. Its text goes to the log, never to a client, which
 /// gets 503.

@@ -37,10 +37,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script, ScriptInvocation};
 
 use super::codec::{corrupt, decode_record, encode_record};
+use super::{Attempt, AttemptRule};
 use super::{
     MAX_RETIRED_SECRETS, OpaqueRecord, OpaqueRotation, OutageLog, Rotation, Store, StoreError, TokenRef,
 };
-use crate::throttle::{Attempt, AttemptRule};
 
 /// How long a call to Redis may take before it fails with
 /// [`StoreError::Timeout`], unless [`RedisOptions::timeout`] says otherwise.

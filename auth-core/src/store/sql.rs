@@ -37,8 +37,8 @@ use std::time::Duration;
 
 use super::codec::{decode_record, encode_record, hashed_key};
 use super::family::Family;
+use super::{Attempt, AttemptRule, AttemptState};
 use super::{OpaqueRecord, OpaqueRotation, OutageLog, Rotation, Store, StoreError, TokenRef};
-use crate::throttle::{Attempt, AttemptRule, AttemptState};
 
 /// How long one call to the database may take unless [`SqlOptions::timeout`] says otherwise.
 pub const DEFAULT_SQL_TIMEOUT: Duration = Duration::from_millis(500);

@@ -1,0 +1,193 @@
+//! [`AuthorityConfig`]: lifetimes, checks and policies, plain data.
+
+use std::time::Duration;
+
+use crate::claims::{ClaimStyle, TokenUse};
+use crate::client::TrustedProxies;
+use crate::jwt::Validation;
+
+/// Lifetimes, checks and policies of an [`Authority`]. Plain data with safe
+/// defaults and builder-style setters.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = auth_core::AuthorityConfig::default()
+///     .access_ttl(Duration::from_secs(300))
+///     .refresh_window(Some(Duration::from_secs(7 * 86_400)));
+/// assert!(config.rotate_refresh);
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthorityConfig {
+    /// Lifetime of access tokens. Default 15 minutes.
+    pub access_ttl: Duration,
+    /// Lifetime of refresh tokens. Default 1 day.
+    pub refresh_ttl: Duration,
+    /// Absolute session cap: no refresh or extension after the original
+    /// login plus this, whatever the tokens' own lifetimes (each dialect
+    /// documents its own). Default 30 days; `None` lets a session that
+    /// keeps refreshing live for ever.
+    pub refresh_window: Option<Duration>,
+    /// Whether a refresh returns a new refresh token and retires the old
+    /// one (reuse then revokes the family). Default on.
+    pub rotate_refresh: bool,
+    /// How long a just-rotated refresh token may be presented once more
+    /// (two tabs refreshing at once). Default zero.
+    pub reuse_grace: Duration,
+    /// Claims checks (leeway, issuer, audience, size cap). The issuer and
+    /// audience set here are also written into issued tokens.
+    pub validation: Validation,
+    /// Login attempts for one username from one client address within
+    /// `failure_window` before that address answers 429 for the rest of
+    /// the window. Default 5; zero turns this counter off. See
+    /// [`AttemptRule`](crate::AttemptRule) for all three counters.
+    pub max_failed_logins: u32,
+    /// Login attempts for one username from all addresses together before
+    /// each further attempt must wait 1 s, 2 s, 4 s … (up to the window):
+    /// a slow-down, not a lock-out, so that nobody can lock a user out.
+    /// Default 20; zero turns it off.
+    pub max_failed_logins_per_user: u32,
+    /// Failed logins from one client address, whatever the username
+    /// (password spraying), before each further attempt must wait 1 s,
+    /// 2 s, 4 s … Successful logins do not count. Default 100; zero turns
+    /// it off.
+    pub max_failed_logins_per_address: u32,
+    /// The window login attempts are counted in: a counter is forgotten
+    /// after this long without attempts. Default 15 minutes.
+    pub failure_window: Duration,
+    /// The proxies whose `X-Forwarded-For` names the client address the
+    /// login throttle counts. Default none: the TCP peer is the client.
+    pub trusted_proxies: TrustedProxies,
+    /// How issued tokens spell their claims. Default: ours.
+    pub claim_style: ClaimStyle,
+    /// What `Basic` credentials are. Default: username and password.
+    pub basic: BasicCredentials,
+    /// Asks the [`UserStore`] on every authentication whether the token's
+    /// subject still exists ([`UserStore::load`]), so that deleting or
+    /// disabling a user cuts their tokens off at once rather than when they
+    /// expire (simplejwt does this by default). Costs one user-store lookup
+    /// per request (see BENCHMARKS.md). Default off.
+    pub check_principal: bool,
+}
+
+/// The default absolute session cap ([`AuthorityConfig::refresh_window`]): 30 days.
+pub const DEFAULT_SESSION_CAP: Duration = Duration::from_secs(30 * 86_400);
+
+/// What the user-id and password of `Authorization: Basic` are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BasicCredentials {
+    /// A username and password, checked by the user store.
+    #[default]
+    Password,
+    /// An opaque key and token issued by [`Authority::issue_opaque`].
+    KeyToken,
+}
+
+impl Default for AuthorityConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(86_400),
+            refresh_window: Some(DEFAULT_SESSION_CAP),
+            rotate_refresh: true,
+            reuse_grace: Duration::ZERO,
+            validation: Validation::default(),
+            max_failed_logins: 5,
+            max_failed_logins_per_user: 20,
+            max_failed_logins_per_address: 100,
+            trusted_proxies: TrustedProxies::none(),
+            failure_window: Duration::from_secs(15 * 60),
+            claim_style: ClaimStyle::default(),
+            basic: BasicCredentials::default(),
+            check_principal: false,
+        }
+    }
+}
+
+impl AuthorityConfig {
+    /// Sets the access token lifetime.
+    pub fn access_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// Sets the refresh token lifetime.
+    pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_ttl = ttl;
+        self
+    }
+
+    /// Sets the absolute session cap.
+    pub fn refresh_window(mut self, window: Option<Duration>) -> Self {
+        self.refresh_window = window;
+        self
+    }
+
+    /// Turns refresh token rotation on or off.
+    pub fn rotate_refresh(mut self, rotate: bool) -> Self {
+        self.rotate_refresh = rotate;
+        self
+    }
+
+    /// Sets the reuse grace window.
+    pub fn reuse_grace(mut self, grace: Duration) -> Self {
+        self.reuse_grace = grace;
+        self
+    }
+
+    /// Sets the claims checks.
+    pub fn validation(mut self, validation: Validation) -> Self {
+        self.validation = validation;
+        self
+    }
+
+    /// Turns the per-request principal check on or off.
+    ///
+    /// ```
+    /// assert!(auth_core::AuthorityConfig::default().check_principal(true).check_principal);
+    /// ```
+    pub fn check_principal(mut self, check: bool) -> Self {
+        self.check_principal = check;
+        self
+    }
+
+    /// The longest lifetime (`exp - iat`) this configuration issues tokens
+    /// of `token_use` for; verification refuses longer ones.
+    pub fn max_lifetime(&self, token_use: TokenUse) -> Duration {
+        match token_use {
+            TokenUse::Access => self.access_ttl,
+            TokenUse::Refresh => self.refresh_ttl,
+        }
+    }
+
+    /// Sets the per-username-and-address limit and the window.
+    pub fn login_throttle(mut self, max_failures: u32, window: Duration) -> Self {
+        self.max_failed_logins = max_failures;
+        self.failure_window = window;
+        self
+    }
+
+    /// Sets the per-username limit (past it, logins slow down) and the
+    /// per-address limit (password spraying).
+    ///
+    /// ```
+    /// let config = auth_core::AuthorityConfig::default().login_slowdown(50, 500);
+    /// assert_eq!(config.max_failed_logins_per_user, 50);
+    /// ```
+    pub fn login_slowdown(mut self, per_user: u32, per_address: u32) -> Self {
+        self.max_failed_logins_per_user = per_user;
+        self.max_failed_logins_per_address = per_address;
+        self
+    }
+
+    /// Believes `X-Forwarded-For` from these proxies.
+    ///
+    /// ```
+    /// let proxies = auth_core::TrustedProxies::parse("10.0.0.0/8").unwrap();
+    /// let config = auth_core::AuthorityConfig::default().trusted_proxies(proxies);
+    /// assert!(!config.trusted_proxies.is_empty());
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+}

@@ -1,0 +1,168 @@
+//! The engine: issue, authenticate, refresh, extend, verify and revoke.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use auth_core::{Authority, Credentials, Key, KeySet, MemoryUsers, Principal};
+//! let users = MemoryUsers::new();
+//! users.add_user(Principal::new("1", "alice"), "s3cret").await.unwrap();
+//! let authority = Authority::builder(KeySet::new(Key::hs256("k1", &[7u8; 32]).unwrap()).unwrap())
+//!     .users(users)
+//!     .build();
+//! let pair = authority.login("alice", "s3cret").await.unwrap();
+//! let identity = authority.authenticate(&Credentials::Bearer(pair.access_token)).await.unwrap();
+//! assert_eq!(identity.username(), "alice");
+//! # })
+//! ```
+
+use std::sync::Arc;
+
+use crate::claims::Claims;
+pub(crate) use crate::id::new_id;
+use crate::keys::KeySet;
+use crate::store::{MemoryStore, Store};
+pub(crate) use crate::time::secs;
+use crate::users::{MemoryUsers, UserStore};
+
+mod config;
+mod issue;
+mod password;
+mod revoke;
+mod session;
+mod verify;
+
+pub use config::{AuthorityConfig, BasicCredentials, DEFAULT_SESSION_CAP};
+
+/// A freshly issued access token, and a refresh token where there is one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// The signed access token.
+    pub access_token: String,
+    /// The access token's claims.
+    pub access_claims: Claims,
+    /// The signed refresh token, when one was issued.
+    pub refresh_token: Option<String>,
+    /// The refresh token's claims.
+    pub refresh_claims: Option<Claims>,
+}
+
+impl TokenPair {
+    /// Seconds until the access token expires, from its `iat`.
+    pub fn expires_in(&self) -> i64 {
+        self.access_claims.exp.saturating_sub(self.access_claims.iat.unwrap_or(self.access_claims.exp))
+    }
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_claims", &self.access_claims)
+            .field("refresh_claims", &self.refresh_claims)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Authority`].
+pub struct AuthorityBuilder {
+    keys: KeySet,
+    store: Arc<dyn Store>,
+    users: Arc<dyn UserStore>,
+    config: AuthorityConfig,
+}
+
+impl AuthorityBuilder {
+    /// Uses `store` for server-side state (default: a new [`MemoryStore`]).
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
+    /// Uses a store that is already shared (chosen at run time, say).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use auth_core::{Authority, Key, KeySet, MemoryStore, Store};
+    /// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    /// let key = Key::hs256("k1", &[7; 32]).unwrap();
+    /// let authority = Authority::builder(KeySet::new(key).unwrap()).shared_store(store).build();
+    /// # let _ = authority;
+    /// ```
+    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Uses `users` to check passwords (default: an empty [`MemoryUsers`]).
+    pub fn users(mut self, users: impl UserStore) -> Self {
+        self.users = Arc::new(users);
+        self
+    }
+
+    /// Sets the configuration.
+    pub fn config(mut self, config: AuthorityConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Builds the authority.
+    pub fn build(self) -> Authority {
+        Authority {
+            inner: Arc::new(Inner {
+                keys: self.keys,
+                store: self.store,
+                users: self.users,
+                config: self.config,
+            }),
+        }
+    }
+}
+
+struct Inner {
+    keys: KeySet,
+    store: Arc<dyn Store>,
+    users: Arc<dyn UserStore>,
+    config: AuthorityConfig,
+}
+
+/// Issues and checks tokens. Cheap to clone; share one per application.
+#[derive(Clone)]
+pub struct Authority {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+impl Authority {
+    /// Starts building an authority that signs with `keys`.
+    pub fn builder(keys: KeySet) -> AuthorityBuilder {
+        AuthorityBuilder {
+            keys,
+            store: Arc::new(MemoryStore::new()),
+            users: Arc::new(MemoryUsers::new()),
+            config: AuthorityConfig::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuthorityConfig {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    /// The user store.
+    pub fn users(&self) -> &dyn UserStore {
+        self.inner.users.as_ref()
+    }
+
+    /// The key set.
+    pub fn keys(&self) -> &KeySet {
+        &self.inner.keys
+    }
+}

@@ -1,0 +1,135 @@
+//! Verification: signature and claims, revocation, the principal.
+
+use std::net::IpAddr;
+
+use super::{Authority, BasicCredentials, secs};
+use crate::claims::Spelling;
+use crate::claims::{Claims, Identity, TokenUse};
+use crate::error::{AuthError, TokenRejection};
+use crate::header::Credentials;
+use crate::jwt::{self, Expect, Expiry};
+use crate::store::TokenRef;
+use crate::users::Principal;
+
+impl Authority {
+    pub(super) fn expect(&self, token_use: TokenUse, expiry: Expiry) -> Expect {
+        let cfg = &self.inner.config;
+        let spelling =
+            Spelling { token_use: cfg.claim_style.token_use, auth_time: cfg.claim_style.auth_time };
+        Expect { token_use, spelling, max_lifetime: secs(cfg.max_lifetime(token_use)), expiry }
+    }
+
+    /// asking the store. `now` is seconds since the epoch.
+    pub fn verify(&self, token: &str, expected: TokenUse, now: i64) -> Result<Identity, TokenRejection> {
+        let cfg = &self.inner.config;
+        let expect = self.expect(expected, Expiry::Enforce);
+        let v = jwt::verify(&self.inner.keys, &cfg.validation, token, expect, now)?;
+        Ok(Identity::new(v.claims, v.payload))
+    }
+
+    /// Verifies signature, issuer, audience and use but not expiry: for a
+    /// just-expired access token that a dialect requires beside a refresh.
+    pub fn verify_ignoring_expiry(
+        &self,
+        token: &str,
+        expected: TokenUse,
+    ) -> Result<Identity, TokenRejection> {
+        let cfg = &self.inner.config;
+        let expect = self.expect(expected, Expiry::Ignore);
+        let v = jwt::verify(&self.inner.keys, &cfg.validation, token, expect, crate::time::now())?;
+        Ok(Identity::new(v.claims, v.payload))
+    }
+
+    /// Fails with [`TokenRejection::Revoked`] if the store says the token,
+    /// its family or its subject was revoked.
+    pub async fn check_revocation(&self, claims: &Claims, now: i64) -> Result<(), AuthError> {
+        let token = TokenRef {
+            jti: claims.jti.as_deref(),
+            family: claims.fam.as_deref(),
+            sub: &claims.sub,
+            iat: claims.iat.unwrap_or(i64::MIN),
+        };
+        self.check_revoked(&token, now).await
+    }
+
+    /// Fails with [`TokenRejection::Revoked`] if the store says so of `token`.
+    pub(crate) async fn check_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<(), AuthError> {
+        if self.inner.store.is_revoked(token, now).await? {
+            return Err(AuthError::InvalidToken(TokenRejection::Revoked));
+        }
+        Ok(())
+    }
+
+    /// With [`AuthorityConfig::check_principal`] on, fails with
+    /// [`TokenRejection::InactivePrincipal`] unless the user store still
+    /// knows `sub`.
+    pub async fn check_principal(&self, sub: &str) -> Result<(), AuthError> {
+        if self.inner.config.check_principal {
+            self.active_principal(sub).await?;
+        }
+        Ok(())
+    }
+
+    /// The principal `sub` names, as the user store knows it now;
+    /// [`TokenRejection::InactivePrincipal`] if it is gone or disabled.
+    pub(crate) async fn active_principal(&self, sub: &str) -> Result<Principal, AuthError> {
+        self.inner.users.load(sub).await?.ok_or(AuthError::InvalidToken(TokenRejection::InactivePrincipal))
+    }
+
+    /// Authenticates an access token: signature, claims, use, revocation
+    /// and (when configured) the principal.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Identity, AuthError> {
+        let now = crate::time::now();
+        let identity = self.verify(token, TokenUse::Access, now).map_err(AuthError::InvalidToken)?;
+        self.check_revocation(&identity.claims, now).await?;
+        self.check_principal(&identity.claims.sub).await?;
+        Ok(identity)
+    }
+
+    /// Authenticates credentials from an `Authorization` header: a JWT
+    /// access token for `Bearer` and `Token`, a username and password for
+    /// `Basic` (the identity then has no token claims beyond the principal).
+    pub async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+        self.authenticate_from(credentials, None).await
+    }
+
+    /// [`authenticate`](Self::authenticate) for a request from `client`
+    /// (it matters to the login throttle behind `Basic` passwords).
+    pub async fn authenticate_from(
+        &self,
+        credentials: &Credentials,
+        client: Option<IpAddr>,
+    ) -> Result<Identity, AuthError> {
+        match credentials {
+            Credentials::Bearer(token) | Credentials::Token(token) => self.authenticate_token(token).await,
+            Credentials::Basic { user, password }
+                if self.inner.config.basic == BasicCredentials::KeyToken =>
+            {
+                self.authenticate_opaque(user, password).await
+            }
+            Credentials::Basic { user, password } => {
+                let principal = self.check_password_from(client, user, password).await?;
+                let now = crate::time::now();
+                let claims = self.base_claims(&principal, TokenUse::Access, now, 0);
+                let payload = serde_json::to_vec(&claims).unwrap_or_default();
+                Ok(Identity::new(claims, payload))
+            }
+        }
+    }
+
+    /// `token_use`, `None` for anything else (a refresh token asked about
+    /// as an access token included).
+    pub async fn introspect(&self, token: &str, token_use: TokenUse) -> Result<Option<Claims>, AuthError> {
+        let now = crate::time::now();
+        let Ok(identity) = self.verify(token, token_use, now) else { return Ok(None) };
+        let live = async {
+            self.check_revocation(&identity.claims, now).await?;
+            self.check_principal(&identity.claims.sub).await
+        };
+        match live.await {
+            Ok(()) => Ok(Some(Claims::clone(&identity.claims))),
+            Err(AuthError::InvalidToken(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+}
