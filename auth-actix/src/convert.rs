@@ -3,11 +3,11 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use auth_core::{AuthResponse, AuthorizationHeader, Peer};
+use auth_core::{AuthResponse, AuthorizationRef, Peer};
 
-/// Every `Authorization` value of a request, for the core to judge.
-pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationHeader {
-    AuthorizationHeader::from_values(headers.get_all(AUTHORIZATION).map(HeaderValue::as_bytes))
+/// Every `Authorization` value of a request, borrowed, for the core to judge.
+pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationRef<'_> {
+    AuthorizationRef::from_values(headers.get_all(AUTHORIZATION).map(HeaderValue::as_bytes))
 }
 
 /// Who sent the request: the TCP peer and every `X-Forwarded-For` value

@@ -10,8 +10,11 @@ use std::ops::Deref;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
-use auth_core::{AuthError, Credentials, Guard, Identity, Rejection, Scheme, credentials_of, require_role};
-use futures_util::future::LocalBoxFuture;
+use auth_core::{
+    AuthError, Check, CheckResult, Credentials, Guard, Identity, Rejection, Scheme, credentials_of,
+    require_role,
+};
+use futures_util::future::{Either, LocalBoxFuture};
 
 use crate::convert::{authorization, peer, to_http};
 
@@ -73,7 +76,7 @@ fn guard_of(req: &HttpRequest) -> Option<Guard> {
 }
 
 fn credentials(req: &HttpRequest, scheme: Scheme) -> Result<Credentials, AuthRejection> {
-    credentials_of(&authorization(req.headers()), scheme)
+    credentials_of(&authorization(req.headers()).into_owned(), scheme)
         .map_err(|e| AuthRejection(Rejection::new(e, guard_of(req).as_ref(), scheme)))
 }
 
@@ -157,30 +160,42 @@ impl FromRequest for Basic {
     }
 }
 
-/// Identity from the middleware, else verified here through the guard
-/// (`None`: no credentials); also the guard, for rendering later refusals.
-async fn identity(req: HttpRequest) -> Result<(Option<Identity>, Option<Guard>), AuthRejection> {
-    let guard = guard_of(&req);
-    if let Some(identity) = req.extensions().get::<Identity>().cloned() {
-        return Ok((Some(identity), guard));
-    }
-    // Neither the middleware nor a registered guard: a wiring mistake, shown as 503.
-    let guard = guard.ok_or(AuthError::Unavailable)?;
-    let header = authorization(req.headers());
-    let peer = peer(req.headers(), req.peer_addr());
-    match guard.identify_request(&header, &peer).await {
-        Ok(identity) => Ok((identity, Some(guard))),
-        Err(err) => Err(AuthRejection(Rejection::from_guard(err, Some(&guard)))),
+/// What the identity extractors answer with: at once when the middleware
+/// already decided (or the check needed no I/O), boxed only when the check
+/// must wait.
+type Extracted<T> =
+    Either<Ready<Result<T, AuthRejection>>, LocalBoxFuture<'static, Result<T, AuthRejection>>>;
+
+/// The core's rule ([`Guard::extract`]): the middleware's identity, else
+/// the request's guard on its credentials, else 503; then `finish` turns
+/// the outcome into the extractor (rendering refusals through the guard).
+fn extract<T: 'static>(
+    req: &HttpRequest,
+    finish: fn(CheckResult, Option<&Guard>) -> Result<T, AuthRejection>,
+) -> Extracted<T> {
+    let extensions = req.extensions();
+    let guard = extensions
+        .get::<Guard>()
+        .or_else(|| req.app_data::<web::Data<Guard>>().map(|g| g.get_ref()))
+        .or_else(|| req.app_data::<Guard>());
+    let found = extensions.get::<Identity>();
+    let check =
+        Guard::extract(found, guard, authorization(req.headers()), || peer(req.headers(), req.peer_addr()));
+    match check {
+        Check::Ready(outcome) => Either::Left(ready(finish(outcome, guard))),
+        Check::Pending(pending) => {
+            let guard = guard.cloned();
+            Either::Right(Box::pin(async move { finish(pending.await, guard.as_ref()) }))
+        }
     }
 }
 
 /// The identity, or the 401 for its absence rendered by the guard.
-async fn required(req: HttpRequest) -> Result<(Identity, Option<Guard>), AuthRejection> {
-    match identity(req).await? {
-        (Some(identity), guard) => Ok((identity, guard)),
-        (None, guard) => {
-            Err(AuthRejection(Rejection::from_guard(AuthError::MissingCredentials, guard.as_ref())))
-        }
+fn required(outcome: CheckResult, guard: Option<&Guard>) -> Result<Identity, AuthRejection> {
+    match outcome {
+        Ok(Some(identity)) => Ok(identity),
+        Ok(None) => Err(AuthRejection(Rejection::from_guard(AuthError::MissingCredentials, guard))),
+        Err(err) => Err(AuthRejection(Rejection::from_guard(err, guard))),
     }
 }
 
@@ -206,11 +221,10 @@ impl Deref for Authenticated {
 
 impl FromRequest for Authenticated {
     type Error = AuthRejection;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move { Ok(Self(required(req).await?.0)) })
+        extract(req, |outcome, guard| required(outcome, guard).map(Self))
     }
 }
 
@@ -229,11 +243,13 @@ pub struct MaybeAuthenticated(pub Option<Identity>);
 
 impl FromRequest for MaybeAuthenticated {
     type Error = AuthRejection;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move { Ok(Self(identity(req).await?.0)) })
+        extract(req, |outcome, guard| match outcome {
+            Ok(identity) => Ok(Self(identity)),
+            Err(err) => Err(AuthRejection(Rejection::from_guard(err, guard))),
+        })
     }
 }
 
@@ -288,14 +304,12 @@ impl<R: Role> Deref for RequireRole<R> {
 
 impl<R: Role> FromRequest for RequireRole<R> {
     type Error = AuthRejection;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let (identity, guard) = required(req).await?;
-            require_role(&identity, R::NAME)
-                .map_err(|e| AuthRejection(Rejection::from_guard(e, guard.as_ref())))?;
+        extract(req, |outcome, guard| {
+            let identity = required(outcome, guard)?;
+            require_role(&identity, R::NAME).map_err(|e| AuthRejection(Rejection::from_guard(e, guard)))?;
             Ok(Self { identity, _role: PhantomData })
         })
     }

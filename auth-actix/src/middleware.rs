@@ -1,13 +1,15 @@
 //! [`AuthMiddleware`]: authenticate every request in front of a service.
 
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, ready};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
-use auth_core::Guard;
-use futures_util::future::LocalBoxFuture;
+use auth_core::{Check, Guard, PendingCheck};
+use pin_project_lite::pin_project;
 
 use crate::convert::{authorization, peer, to_http};
 
@@ -76,26 +78,119 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = AuthFuture<S, B>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let service = Rc::clone(&self.service);
-        let guard = self.guard.clone();
-        Box::pin(async move {
-            let header = authorization(req.headers());
-            let peer = peer(req.headers(), req.peer_addr());
-            match guard.check_request(&header, &peer).await {
-                Ok(identity) => {
-                    if let Some(identity) = identity {
-                        req.extensions_mut().insert(identity);
-                    }
-                    req.extensions_mut().insert(guard);
-                    Ok(service.call(req).await?.map_into_left_body())
-                }
-                Err(err) => Ok(req.into_response(to_http(guard.reject(&err))).map_into_right_body()),
+        let check = self.guard.begin(authorization(req.headers()), || peer(req.headers(), req.peer_addr()));
+        let state = match check {
+            // Decided now: the inner service is called at once, nothing boxed.
+            Check::Ready(Ok(identity)) => {
+                admit(&req, identity, &self.guard);
+                State::Calling { future: self.service.call(req) }
             }
-        })
+            Check::Ready(Err(err)) => {
+                let response = req.into_response(to_http(self.guard.reject(&err)));
+                State::Refused { response: Some(response.map_into_right_body()) }
+            }
+            Check::Pending(check) => State::Checking {
+                check,
+                request: Some(req),
+                service: Rc::clone(&self.service),
+                guard: self.guard.clone(),
+            },
+        };
+        AuthFuture { state }
+    }
+}
+
+/// Puts what the extractors read into the request: the identity, and the
+/// guard (its error shape, and proof that a guard ran).
+fn admit(req: &ServiceRequest, identity: Option<auth_core::Identity>, guard: &Guard) {
+    let mut extensions = req.extensions_mut();
+    if let Some(identity) = identity {
+        extensions.insert(identity);
+    }
+    extensions.insert(guard.clone());
+}
+
+pin_project! {
+    /// The response future of [`AuthMiddlewareService`]: the inner
+    /// service's future at once when the check needed no I/O, else the
+    /// check first.
+    pub struct AuthFuture<S, B>
+    where
+        S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    {
+        Checking {
+            #[pin]
+            check: PendingCheck,
+            request: Option<ServiceRequest>,
+            service: Rc<S>,
+            guard: Guard,
+        },
+        Calling {
+            #[pin]
+            future: S::Future,
+        },
+        Refused {
+            response: Option<ServiceResponse<EitherBody<B>>>,
+        },
+    }
+}
+
+impl<S, B> Future for AuthFuture<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Checking { check, request, service, guard } => {
+                    let outcome = ready!(check.poll(cx));
+                    let Some(req) = request.take() else {
+                        // Only reachable if polled again after completing.
+                        return Poll::Ready(Err(actix_web::error::ErrorServiceUnavailable(
+                            "polled after completion",
+                        )));
+                    };
+                    match outcome {
+                        Ok(identity) => {
+                            admit(&req, identity, guard);
+                            let future = service.call(req);
+                            this.state.set(State::Calling { future });
+                        }
+                        Err(err) => {
+                            let response = req.into_response(to_http(guard.reject(&err)));
+                            return Poll::Ready(Ok(response.map_into_right_body()));
+                        }
+                    }
+                }
+                StateProj::Calling { future } => {
+                    return Poll::Ready(ready!(future.poll(cx)).map(ServiceResponse::map_into_left_body));
+                }
+                StateProj::Refused { response } => {
+                    return Poll::Ready(response.take().ok_or_else(|| {
+                        actix_web::error::ErrorServiceUnavailable("polled after completion")
+                    }));
+                }
+            }
+        }
     }
 }

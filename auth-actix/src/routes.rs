@@ -62,7 +62,7 @@ async fn serve(routes: &RouteSet, req: HttpRequest, payload: web::Payload) -> au
     let request = AuthRequest {
         method: method.to_owned(),
         path,
-        authorization: authorization(req.headers()),
+        authorization: authorization(req.headers()).into_owned(),
         content_type: header(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v).into_owned()),
         body: body.to_vec(),
         peer: peer(req.headers(), req.peer_addr()),

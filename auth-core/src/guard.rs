@@ -19,14 +19,18 @@
 
 use std::sync::Arc;
 
-use crate::authority::Authority;
+use crate::authority::{Authority, Now};
+use crate::check::Check;
 use crate::claims::Identity;
 use crate::client::Peer;
 use crate::dialect::Dialect;
 use crate::error::AuthError;
-use crate::header::{AuthorizationHeader, Credentials, Scheme, credentials_in};
+use crate::header::{
+    AuthorizationHeader, AuthorizationRef, Credentials, Presented, credentials_in, presented_in,
+};
 use crate::response::AuthResponse;
 use crate::routes::RouteSet;
+use crate::scheme::Scheme;
 
 /// Renders an error's JSON body in the application's own shape. Status and
 /// headers (`WWW-Authenticate`...) are still the core's. Any
@@ -73,22 +77,25 @@ where
 
 /// The checks in front of a protected resource: which schemes count,
 /// whether anonymous requests pass, the realm, and how errors look.
-/// Cheap to clone.
+/// Cheap to clone (one `Arc`).
 #[derive(Clone)]
-pub struct Guard {
+pub struct Guard(Arc<Settings>);
+
+#[derive(Clone)]
+struct Settings {
     authority: Authority,
-    schemes: Arc<[Scheme]>,
+    schemes: Vec<Scheme>,
     optional: bool,
-    realm: Arc<str>,
+    realm: String,
     renderer: Option<Arc<dyn ErrorRenderer>>,
 }
 
 impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guard")
-            .field("schemes", &self.schemes)
-            .field("optional", &self.optional)
-            .field("realm", &self.realm)
+            .field("schemes", &self.0.schemes)
+            .field("optional", &self.0.optional)
+            .field("realm", &self.0.realm)
             .finish_non_exhaustive()
     }
 }
@@ -96,13 +103,17 @@ impl std::fmt::Debug for Guard {
 impl Guard {
     /// A guard that requires a `Bearer` token, in realm `api`.
     pub fn new(authority: Authority) -> Self {
-        Self {
+        Self(Arc::new(Settings {
             authority,
-            schemes: Arc::new([Scheme::Bearer]),
+            schemes: vec![Scheme::Bearer],
             optional: false,
             realm: "api".into(),
             renderer: None,
-        }
+        }))
+    }
+
+    fn settings(&mut self) -> &mut Settings {
+        Arc::make_mut(&mut self.0)
     }
 
     /// A guard for the protected routes of an app that mounts `routes`:
@@ -116,7 +127,7 @@ impl Guard {
     /// ```
     pub fn for_routes(routes: &RouteSet) -> Self {
         let mut guard = Self::new(routes.authority().clone()).schemes(&[routes.dialect().scheme()]);
-        guard.renderer = Some(Arc::new(DialectErrors(routes.shared_dialect())));
+        guard.settings().renderer = Some(Arc::new(DialectErrors(routes.shared_dialect())));
         guard
     }
 
@@ -130,7 +141,7 @@ impl Guard {
     /// ```
     pub fn schemes(mut self, schemes: &[Scheme]) -> Self {
         if !schemes.is_empty() {
-            self.schemes = schemes.into();
+            self.settings().schemes = schemes.to_vec();
         }
         self
     }
@@ -138,55 +149,127 @@ impl Guard {
     /// Lets requests without credentials through (a present but invalid
     /// credential is still refused).
     pub fn optional(mut self, optional: bool) -> Self {
-        self.optional = optional;
+        self.settings().optional = optional;
         self
     }
 
     /// Sets the realm named in challenges.
     pub fn realm(mut self, realm: &str) -> Self {
-        self.realm = realm.into();
+        self.settings().realm = realm.into();
         self
     }
 
     /// Renders error bodies with `renderer`.
     pub fn render_errors_with(mut self, renderer: impl ErrorRenderer) -> Self {
-        self.renderer = Some(Arc::new(renderer));
+        self.settings().renderer = Some(Arc::new(renderer));
         self
     }
 
     /// The authority behind this guard.
     pub fn authority(&self) -> &Authority {
-        &self.authority
+        &self.0.authority
     }
 
     /// Whether anonymous requests pass.
     pub fn is_optional(&self) -> bool {
-        self.optional
+        self.0.optional
     }
 
     /// The scheme challenges name.
     pub fn challenge_scheme(&self) -> Scheme {
-        self.schemes.first().copied().unwrap_or(Scheme::Bearer)
+        self.0.schemes.first().copied().unwrap_or(Scheme::Bearer)
     }
 
     /// Reads credentials of an accepted scheme from one header value:
     /// `Ok(None)` when there are none, or only of another scheme (whatever
     /// its value: this route does not read it).
     pub fn credentials(&self, authorization: Option<&[u8]>) -> Result<Option<Credentials>, AuthError> {
-        Ok(credentials_in(authorization, &self.schemes)?)
+        Ok(credentials_in(authorization, &self.0.schemes)?)
+    }
+
+    /// What a middleware calls for each request: the verdict at once when
+    /// no I/O is needed (a `Bearer`/`Token` token verified or found in the
+    /// verified-token cache, a store that answers in memory, no principal
+    /// check), else a future to await. `peer` is called only for `Basic`
+    /// credentials (the login throttle counts by address). A request
+    /// without credentials is refused unless the guard is optional.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+    /// use auth_core::{AuthorizationRef, Check, Guard, Peer};
+    /// let guard = Guard::new(authority);
+    /// let check = guard.begin(AuthorizationRef::Absent, Peer::default);
+    /// assert!(matches!(check, Check::Ready(Err(_))));
+    /// assert_eq!(check.outcome().await.unwrap_err().status(), 401);
+    /// # })
+    /// ```
+    pub fn begin(&self, header: AuthorizationRef<'_>, peer: impl FnOnce() -> Peer) -> Check {
+        self.start(header, peer, !self.0.optional)
+    }
+
+    /// [`begin`](Self::begin) as in optional mode, whatever this guard's
+    /// mode: `Ok(None)` without credentials.
+    pub fn begin_identify(&self, header: AuthorizationRef<'_>, peer: impl FnOnce() -> Peer) -> Check {
+        self.start(header, peer, false)
+    }
+
+    /// The rule every extractor follows, in both adapters: the identity a
+    /// middleware already put in the request (`found`); else the verdict
+    /// of the request's guard on its credentials (`Ok(None)`: there were
+    /// none); else, with neither a middleware nor a guard, 503 (a wiring
+    /// mistake, never a silent pass).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use auth_core::{AuthorizationRef, Guard, Peer};
+    /// let none = Guard::extract(None, None, AuthorizationRef::Absent, Peer::default);
+    /// assert_eq!(none.outcome().await.unwrap_err().status(), 503);
+    /// # })
+    /// ```
+    pub fn extract(
+        found: Option<&Identity>,
+        guard: Option<&Guard>,
+        header: AuthorizationRef<'_>,
+        peer: impl FnOnce() -> Peer,
+    ) -> Check {
+        match (found, guard) {
+            (Some(identity), _) => Check::Ready(Ok(Some(identity.clone()))),
+            (None, Some(guard)) => guard.begin_identify(header, peer),
+            (None, None) => Check::Ready(Err(AuthError::Unavailable)),
+        }
+    }
+
+    fn start(&self, header: AuthorizationRef<'_>, peer: impl FnOnce() -> Peer, required: bool) -> Check {
+        let presented = match header.value().and_then(|v| presented_in(v, &self.0.schemes)) {
+            Ok(presented) => presented,
+            Err(e) => return Check::Ready(Err(e.into())),
+        };
+        let authority = &self.0.authority;
+        match presented {
+            None if required => Check::Ready(Err(AuthError::MissingCredentials)),
+            None => Check::Ready(Ok(None)),
+            Some(Presented::Token(_, token)) => match authority.authenticate_token_now(token) {
+                Now::Done(outcome) => Check::Ready(outcome.map(Some)),
+                Now::Later(identity, now) => {
+                    let authority = authority.clone();
+                    Check::later(async move { authority.check_live(identity, now).await.map(Some) })
+                }
+            },
+            Some(Presented::Basic(credentials)) => {
+                // Only a password check is throttled by address.
+                let client = authority.client_address(&peer());
+                let authority = authority.clone();
+                Check::later(async move { authority.authenticate_from(&credentials, client).await.map(Some) })
+            }
+        }
     }
 
     /// Authenticates a request from its raw `Authorization` value.
     /// `Ok(None)` only in optional mode, for a request without credentials.
     pub async fn check(&self, authorization: Option<&[u8]>) -> Result<Option<Identity>, AuthError> {
-        self.required(self.identify(authorization).await?)
-    }
-
-    fn required(&self, identity: Option<Identity>) -> Result<Option<Identity>, AuthError> {
-        match identity {
-            None if !self.optional => Err(AuthError::MissingCredentials),
-            outcome => Ok(outcome),
-        }
+        let header = authorization.map_or(AuthorizationRef::Absent, AuthorizationRef::One);
+        self.begin(header, Peer::default).outcome().await
     }
 
     /// [`check`](Self::check) for the request's `Authorization` header as
@@ -202,12 +285,11 @@ impl Guard {
     /// # })
     /// ```
     pub async fn check_header(&self, header: &AuthorizationHeader) -> Result<Option<Identity>, AuthError> {
-        self.check_request(header, &Peer::default()).await
+        self.begin(header.as_ref(), Peer::default).outcome().await
     }
 
-    /// [`check_header`](Self::check_header) for a request from `peer`: what
-    /// the adapters' middleware calls, so that `Basic` password guesses
-    /// are throttled per client address too.
+    /// [`check_header`](Self::check_header) for a request from `peer`, so
+    /// that `Basic` password guesses are throttled per client address too.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -224,35 +306,20 @@ impl Guard {
         header: &AuthorizationHeader,
         peer: &Peer,
     ) -> Result<Option<Identity>, AuthError> {
-        self.required(self.identify_request(header, peer).await?)
+        self.begin(header.as_ref(), || peer.clone()).outcome().await
     }
 
     /// Like [`check`](Self::check) in optional mode, whatever this guard's
     /// mode: `Ok(None)` without credentials, an error for bad ones. What
     /// extractors use when no middleware ran before them.
     pub async fn identify(&self, authorization: Option<&[u8]>) -> Result<Option<Identity>, AuthError> {
-        self.identify_from(authorization, &Peer::default()).await
-    }
-
-    async fn identify_from(
-        &self,
-        authorization: Option<&[u8]>,
-        peer: &Peer,
-    ) -> Result<Option<Identity>, AuthError> {
-        match self.credentials(authorization)? {
-            Some(credentials) => {
-                // Only a password check is throttled by address.
-                let is_password = matches!(credentials, Credentials::Basic { .. });
-                let client = is_password.then(|| self.authority.client_address(peer)).flatten();
-                self.authority.authenticate_from(&credentials, client).await.map(Some)
-            }
-            None => Ok(None),
-        }
+        let header = authorization.map_or(AuthorizationRef::Absent, AuthorizationRef::One);
+        self.begin_identify(header, Peer::default).outcome().await
     }
 
     /// [`identify`](Self::identify) for the request's header as the adapter found it.
     pub async fn identify_header(&self, header: &AuthorizationHeader) -> Result<Option<Identity>, AuthError> {
-        self.identify_request(header, &Peer::default()).await
+        self.begin_identify(header.as_ref(), Peer::default).outcome().await
     }
 
     /// [`identify_header`](Self::identify_header) for a request from `peer`.
@@ -261,18 +328,18 @@ impl Guard {
         header: &AuthorizationHeader,
         peer: &Peer,
     ) -> Result<Option<Identity>, AuthError> {
-        self.identify_from(header.value()?, peer).await
+        self.begin_identify(header.as_ref(), || peer.clone()).outcome().await
     }
 
     /// The response for a refused request: the core's status and headers,
     /// the body from the renderer when one is set.
     pub fn reject(&self, err: &AuthError) -> AuthResponse {
         let scheme = self.challenge_scheme();
-        match &self.renderer {
+        match &self.0.renderer {
             Some(r) => {
-                err.with_headers(AuthResponse::json(r.status(err), &r.render(err)), scheme, &self.realm)
+                err.with_headers(AuthResponse::json(r.status(err), &r.render(err)), scheme, &self.0.realm)
             }
-            None => err.to_response(scheme, &self.realm),
+            None => err.to_response(scheme, &self.0.realm),
         }
     }
 }

@@ -172,6 +172,29 @@ fn trim_ows(value: &[u8]) -> &[u8] {
 }
 
 fn parse_credentials(scheme: Scheme, rest: &[u8]) -> Result<Credentials, HeaderError> {
+    parse_presented(scheme, rest).map(Presented::into_owned)
+}
+
+/// Credentials as the header presents them: a token borrowed from the
+/// header (nothing copied on the hot path), or decoded `Basic` credentials.
+pub(crate) enum Presented<'a> {
+    /// A `Bearer` or `Token` token.
+    Token(Scheme, &'a str),
+    /// `Basic` credentials.
+    Basic(Credentials),
+}
+
+impl Presented<'_> {
+    pub(crate) fn into_owned(self) -> Credentials {
+        match self {
+            Self::Token(Scheme::Token, token) => Credentials::Token(token.to_owned()),
+            Self::Token(_, token) => Credentials::Bearer(token.to_owned()),
+            Self::Basic(credentials) => credentials,
+        }
+    }
+}
+
+fn parse_presented(scheme: Scheme, rest: &[u8]) -> Result<Presented<'_>, HeaderError> {
     if rest.is_empty() {
         return Err(HeaderError::Malformed);
     }
@@ -184,9 +207,8 @@ fn parse_credentials(scheme: Scheme, rest: &[u8]) -> Result<Credentials, HeaderE
     // token68 is ASCII, so this cannot fail; map the impossible case anyway.
     let text = std::str::from_utf8(rest).map_err(|_| HeaderError::Malformed)?;
     match scheme {
-        Scheme::Bearer => Ok(Credentials::Bearer(text.to_owned())),
-        Scheme::Token => Ok(Credentials::Token(text.to_owned())),
-        Scheme::Basic => parse_basic(rest),
+        Scheme::Bearer | Scheme::Token => Ok(Presented::Token(scheme, text)),
+        Scheme::Basic => parse_basic(rest).map(Presented::Basic),
     }
 }
 
@@ -216,8 +238,16 @@ pub(crate) fn credentials_in(
     value: Option<&[u8]>,
     accepted: &[Scheme],
 ) -> Result<Option<Credentials>, HeaderError> {
+    Ok(presented_in(value, accepted)?.map(Presented::into_owned))
+}
+
+/// [`credentials_in`], borrowing a token from the header.
+pub(crate) fn presented_in<'a>(
+    value: Option<&'a [u8]>,
+    accepted: &[Scheme],
+) -> Result<Option<Presented<'a>>, HeaderError> {
     match split_scheme(value) {
-        Ok((scheme, rest)) if accepted.contains(&scheme) => parse_credentials(scheme, rest).map(Some),
+        Ok((scheme, rest)) if accepted.contains(&scheme) => parse_presented(scheme, rest).map(Some),
         Ok(_) | Err(HeaderError::Missing | HeaderError::UnsupportedScheme) => Ok(None),
         Err(other) => Err(other),
     }
@@ -262,16 +292,62 @@ pub enum AuthorizationHeader {
 impl AuthorizationHeader {
     /// From every value of the header, in any order.
     pub fn from_values<'a, I: IntoIterator<Item = &'a [u8]>>(values: I) -> Self {
+        AuthorizationRef::from_values(values).into_owned()
+    }
+
+    /// The one value, `None` without a header, an error when repeated.
+    pub fn value(&self) -> Result<Option<&[u8]>, HeaderError> {
+        self.as_ref().value()
+    }
+
+    /// The header borrowed, as [`Guard::begin`](crate::Guard::begin) takes it.
+    pub fn as_ref(&self) -> AuthorizationRef<'_> {
+        match self {
+            Self::Absent => AuthorizationRef::Absent,
+            Self::One(v) => AuthorizationRef::One(v),
+            Self::Repeated => AuthorizationRef::Repeated,
+        }
+    }
+
+    /// Whether the request had any `Authorization` header.
+    pub fn is_present(&self) -> bool {
+        !matches!(self, Self::Absent)
+    }
+}
+
+/// A request's `Authorization` header borrowed from the request, as an
+/// adapter's middleware finds it: nothing is copied.
+///
+/// ```
+/// use auth_core::{AuthorizationRef, HeaderError};
+/// let values: [&[u8]; 1] = [b"Bearer abc"];
+/// assert_eq!(AuthorizationRef::from_values(values).value(), Ok(Some(&b"Bearer abc"[..])));
+/// assert_eq!(AuthorizationRef::from_values([&b"a"[..], b"b"]).value(), Err(HeaderError::Repeated));
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub enum AuthorizationRef<'a> {
+    /// No `Authorization` header.
+    #[default]
+    Absent,
+    /// Exactly one, with this raw value.
+    One(&'a [u8]),
+    /// Two or more.
+    Repeated,
+}
+
+impl<'a> AuthorizationRef<'a> {
+    /// From every value of the header, in any order.
+    pub fn from_values<I: IntoIterator<Item = &'a [u8]>>(values: I) -> Self {
         let mut values = values.into_iter();
         match (values.next(), values.next()) {
             (None, _) => Self::Absent,
-            (Some(one), None) => Self::One(one.to_vec()),
+            (Some(one), None) => Self::One(one),
             (Some(_), Some(_)) => Self::Repeated,
         }
     }
 
     /// The one value, `None` without a header, an error when repeated.
-    pub fn value(&self) -> Result<Option<&[u8]>, HeaderError> {
+    pub fn value(self) -> Result<Option<&'a [u8]>, HeaderError> {
         match self {
             Self::Absent => Ok(None),
             Self::One(v) => Ok(Some(v)),
@@ -279,9 +355,20 @@ impl AuthorizationHeader {
         }
     }
 
-    /// Whether the request had any `Authorization` header.
-    pub fn is_present(&self) -> bool {
-        !matches!(self, Self::Absent)
+    /// An owned copy.
+    pub fn into_owned(self) -> AuthorizationHeader {
+        match self {
+            Self::Absent => AuthorizationHeader::Absent,
+            Self::One(v) => AuthorizationHeader::One(v.to_vec()),
+            Self::Repeated => AuthorizationHeader::Repeated,
+        }
+    }
+}
+
+/// Never prints the value (it holds a token or a password).
+impl std::fmt::Debug for AuthorizationRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.into_owned().fmt(f)
     }
 }
 

@@ -292,15 +292,7 @@ fn check_claims(claims: &Claims, v: &Validation, expect: Expect, now: i64) -> Re
     if claims.auth_time.is_some_and(|t| t < 0 || t > iat) {
         return Err(TokenRejection::InvalidClaim("auth_time"));
     }
-    if expect.expiry == Expiry::Enforce && now >= claims.exp.saturating_add(v.leeway) {
-        return Err(TokenRejection::Expired);
-    }
-    if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(v.leeway)) {
-        return Err(TokenRejection::NotYetValid);
-    }
-    if iat > now.saturating_add(v.leeway) {
-        return Err(TokenRejection::IssuedInFuture);
-    }
+    check_times(claims, iat, v, expect.expiry, now)?;
     if claims.exp.saturating_sub(iat) > expect.max_lifetime.saturating_add(v.leeway) {
         return Err(TokenRejection::Lifetime);
     }
@@ -313,6 +305,28 @@ fn check_claims(claims: &Claims, v: &Validation, expect: Expect, now: i64) -> Re
         (Some(audience), Some(aud)) if aud.contains(audience) => {}
         (None, None) => {}
         _ => return Err(TokenRejection::Audience),
+    }
+    Ok(())
+}
+
+/// The rules that depend on the clock: `exp`, `nbf` and `iat` against
+/// `now`, with leeway. What a verified-token cache hit still checks on
+/// every request.
+pub(crate) fn check_times(
+    claims: &Claims,
+    iat: i64,
+    v: &Validation,
+    expiry: Expiry,
+    now: i64,
+) -> Result<(), TokenRejection> {
+    if expiry == Expiry::Enforce && now >= claims.exp.saturating_add(v.leeway) {
+        return Err(TokenRejection::Expired);
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(v.leeway)) {
+        return Err(TokenRejection::NotYetValid);
+    }
+    if iat > now.saturating_add(v.leeway) {
+        return Err(TokenRejection::IssuedInFuture);
     }
     Ok(())
 }

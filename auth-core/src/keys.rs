@@ -46,6 +46,9 @@ pub enum KeyError {
     /// The signing key of a [`KeySet`] holds no private material.
     #[error("key `{0}` cannot sign: a key set's signing key needs its private half")]
     CannotSign(String),
+    /// The signing key was asked to be removed from its own key set.
+    #[error("key `{0}` signs new tokens: it cannot be removed from its key set")]
+    SigningKey(String),
     /// The PEM could not be read.
     #[error("invalid key material: {0}")]
     Invalid(#[from] jsonwebtoken::errors::Error),
@@ -252,6 +255,27 @@ impl KeySet {
     pub fn with_verification_key(mut self, key: Key) -> Self {
         Arc::make_mut(&mut self.by_kid).insert(key.kid.clone(), key);
         self
+    }
+
+    /// This set without the key `kid` (rotation: a retired key's tokens
+    /// stop verifying). The signing key cannot be removed: make another
+    /// key the signing key first.
+    ///
+    /// ```
+    /// use auth_core::{Key, KeyError, KeySet};
+    /// let keys = KeySet::new(Key::hs256("new", &[1u8; 32]).unwrap()).unwrap()
+    ///     .with_verification_key(Key::hs256("old", &[2u8; 32]).unwrap());
+    /// let keys = keys.without_key("old").unwrap();
+    /// assert!(keys.get("old").is_none());
+    /// assert!(matches!(keys.without_key("new"), Err(KeyError::SigningKey(_))));
+    /// ```
+    pub fn without_key(&self, kid: &str) -> Result<Self, KeyError> {
+        if kid == self.signing.kid() {
+            return Err(KeyError::SigningKey(kid.to_owned()));
+        }
+        let mut keys = self.clone();
+        Arc::make_mut(&mut keys.by_kid).remove(kid);
+        Ok(keys)
     }
 
     /// The key new tokens are signed with.

@@ -44,6 +44,8 @@ compile_error!("auth-core needs a JWT crypto backend: enable `rust_crypto` (defa
 
 mod authority;
 mod body;
+mod cache;
+mod check;
 mod claims;
 mod client;
 mod crypto;
@@ -72,6 +74,8 @@ pub use authority::{
     Authority, AuthorityBuilder, AuthorityConfig, BasicCredentials, DEFAULT_SESSION_CAP, TokenPair,
 };
 pub use body::Body;
+pub use cache::{ENTRY_OVERHEAD, TokenCacheConfig, TokenCacheStats};
+pub use check::{Check, CheckResult, PendingCheck};
 pub use claims::{Audience, ClaimStyle, Claims, Identity, TokenUse};
 pub use client::{Peer, ProxyListError, TrustedProxies};
 pub use dialect::{Action, Dialect, Route, RouteContext, Standard};
@@ -86,8 +90,8 @@ pub mod dialects {
 pub use error::{AuthError, TokenRejection, UNAVAILABLE_RETRY_AFTER};
 pub use guard::{DialectErrors, ErrorRenderer, Guard, Rejection, require_role, require_self_or_role};
 pub use header::{
-    AuthorizationHeader, Credentials, HeaderError, MAX_HEADER_LEN, Scheme, credentials_among, credentials_of,
-    parse_authorization,
+    AuthorizationHeader, AuthorizationRef, Credentials, HeaderError, MAX_HEADER_LEN, Scheme,
+    credentials_among, credentials_of, parse_authorization,
 };
 pub use jwt::{FORBIDDEN_HEADER_PARAMS, MAX_JTI_LEN, Validation};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};

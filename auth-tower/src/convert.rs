@@ -2,15 +2,15 @@
 
 use std::net::SocketAddr;
 
-use auth_core::{AuthResponse, AuthorizationHeader, Peer};
+use auth_core::{AuthResponse, AuthorizationRef, Peer};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use http::header::AUTHORIZATION;
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
-/// Every `Authorization` value of a request, for the core to judge.
-pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationHeader {
-    AuthorizationHeader::from_values(headers.get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes))
+/// Every `Authorization` value of a request, borrowed, for the core to judge.
+pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationRef<'_> {
+    AuthorizationRef::from_values(headers.get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes))
 }
 
 /// Who sent the request: the TCP peer, when the server was started with

@@ -60,7 +60,7 @@ impl IntoResponse for AuthRejection {
 }
 
 fn credentials(parts: &Parts, scheme: Scheme) -> Result<Credentials, AuthRejection> {
-    credentials_of(&authorization(&parts.headers), scheme)
+    credentials_of(&authorization(&parts.headers).into_owned(), scheme)
         .map_err(|e| AuthRejection(Rejection::new(e, parts.extensions.get::<Guard>(), scheme)))
 }
 
@@ -170,19 +170,15 @@ impl Deref for Authenticated {
 }
 
 /// The identity the layer inserted, else the guard's verdict on the
-/// request's credentials (`None`: there were none).
+/// request's credentials (`None`: there were none): the core's rule
+/// ([`Guard::extract`]).
 async fn identity(parts: &Parts) -> Result<Option<Identity>, AuthRejection> {
-    if let Some(identity) = parts.extensions.get::<Identity>() {
-        return Ok(Some(identity.clone()));
-    }
-    // Neither the layer nor an `Extension(guard)`: a wiring mistake, shown as 503.
-    let guard = parts.extensions.get::<Guard>().ok_or(AuthError::Unavailable)?;
-    let header = authorization(&parts.headers);
-    let peer = peer(&parts.headers, &parts.extensions);
-    guard
-        .identify_request(&header, &peer)
-        .await
-        .map_err(|e| AuthRejection(Rejection::from_guard(e, Some(guard))))
+    let guard = parts.extensions.get::<Guard>();
+    let found = parts.extensions.get::<Identity>();
+    let check = Guard::extract(found, guard, authorization(&parts.headers), || {
+        peer(&parts.headers, &parts.extensions)
+    });
+    check.outcome().await.map_err(|e| AuthRejection(Rejection::from_guard(e, guard)))
 }
 
 /// The identity, or the 401 for its absence rendered by the request's guard.

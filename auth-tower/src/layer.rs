@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use auth_core::{AuthError, Guard, Identity};
+use auth_core::{AuthError, Check, Guard, Identity, PendingCheck};
 use axum::body::Body;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -58,10 +58,9 @@ pub struct AuthService<S> {
     guard: Guard,
 }
 
-type CheckFuture = Pin<Box<dyn Future<Output = Result<Option<Identity>, AuthError>> + Send>>;
-
 pin_project! {
-    /// The response future of [`AuthService`]: first the check, then the inner service.
+    /// The response future of [`AuthService`]: the inner service's future
+    /// at once when the check needed no I/O, else the check first.
     pub struct ResponseFuture<S, B>
     where
         S: Service<Request<B>>,
@@ -78,7 +77,8 @@ pin_project! {
         S: Service<Request<B>>,
     {
         Checking {
-            check: CheckFuture,
+            #[pin]
+            check: PendingCheck,
             request: Option<Request<B>>,
             inner: S,
             guard: Guard,
@@ -86,6 +86,9 @@ pin_project! {
         Calling {
             #[pin]
             future: S::Future,
+        },
+        Refused {
+            response: Option<Response<Body>>,
         },
     }
 }
@@ -104,17 +107,37 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        // The ready service goes into the future; a clone stays for the next call.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let guard = self.guard.clone();
-        let header = authorization(request.headers());
-        let peer = peer(request.headers(), request.extensions());
-        let check_guard = guard.clone();
-        let check: CheckFuture = Box::pin(async move { check_guard.check_request(&header, &peer).await });
-        ResponseFuture { state: State::Checking { check, request: Some(request), inner, guard } }
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let check = {
+            let (headers, extensions) = (request.headers(), request.extensions());
+            self.guard.begin(authorization(headers), || peer(headers, extensions))
+        };
+        let state = match check {
+            // Decided now: the ready inner service is called at once, no clone of it.
+            Check::Ready(Ok(identity)) => {
+                admit(&mut request, identity, &self.guard);
+                State::Calling { future: self.inner.call(request) }
+            }
+            Check::Ready(Err(err)) => State::Refused { response: Some(to_http(self.guard.reject(&err))) },
+            Check::Pending(check) => {
+                // The ready service goes into the future; a clone stays for the next call.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                State::Checking { check, request: Some(request), inner, guard: self.guard.clone() }
+            }
+        };
+        ResponseFuture { state }
     }
+}
+
+/// Puts what the extractors read into the request: the identity, and the
+/// guard (its error shape, and proof that a guard ran).
+fn admit<B>(request: &mut Request<B>, identity: Option<Identity>, guard: &Guard) {
+    let extensions = request.extensions_mut();
+    if let Some(identity) = identity {
+        extensions.insert(identity);
+    }
+    extensions.insert(guard.clone());
 }
 
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
@@ -130,17 +153,14 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Checking { check, request, inner, guard } => {
-                    let outcome = ready!(check.as_mut().poll(cx));
+                    let outcome = ready!(check.poll(cx));
                     let Some(mut request) = request.take() else {
                         // Only reachable if polled again after an error response.
                         return Poll::Ready(Ok(to_http(guard.reject(&AuthError::Unavailable))));
                     };
                     match outcome {
                         Ok(identity) => {
-                            if let Some(identity) = identity {
-                                request.extensions_mut().insert(identity);
-                            }
-                            request.extensions_mut().insert(guard.clone());
+                            admit(&mut request, identity, guard);
                             let future = inner.call(request);
                             this.state.set(State::Calling { future });
                         }
@@ -150,6 +170,13 @@ where
                 StateProj::Calling { future } => {
                     let response = ready!(future.poll(cx))?;
                     return Poll::Ready(Ok(response.map(Body::new)));
+                }
+                StateProj::Refused { response } => {
+                    let response = response.take().unwrap_or_else(|| {
+                        // Only reachable if polled again after completing.
+                        to_http(AuthError::Unavailable.to_response(auth_core::Scheme::Bearer, "api"))
+                    });
+                    return Poll::Ready(Ok(response));
                 }
             }
         }

@@ -80,7 +80,7 @@ where
     let request = AuthRequest {
         method: method.to_owned(),
         path: path.to_owned(),
-        authorization: authorization(&parts.headers),
+        authorization: authorization(&parts.headers).into_owned(),
         content_type: header(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v).into_owned()),
         body: bytes.to_vec(),
         peer: peer(&parts.headers, &parts.extensions),

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::cache::TokenCacheConfig;
 use crate::claims::{ClaimStyle, TokenUse};
 use crate::client::TrustedProxies;
 use crate::jwt::Validation;
@@ -67,6 +68,9 @@ pub struct AuthorityConfig {
     /// expire (simplejwt does this by default). Costs one user-store lookup
     /// per request (see BENCHMARKS.md). Default off.
     pub check_principal: bool,
+    /// The verified-token cache in front of access-token verification
+    /// (on by default; see [`TokenCacheConfig`]).
+    pub token_cache: TokenCacheConfig,
 }
 
 /// The default absolute session cap ([`AuthorityConfig::refresh_window`]): 30 days.
@@ -99,6 +103,7 @@ impl Default for AuthorityConfig {
             claim_style: ClaimStyle::default(),
             basic: BasicCredentials::default(),
             check_principal: false,
+            token_cache: TokenCacheConfig::default(),
         }
     }
 }
@@ -147,6 +152,18 @@ impl AuthorityConfig {
     /// ```
     pub fn check_principal(mut self, check: bool) -> Self {
         self.check_principal = check;
+        self
+    }
+
+    /// Sets the verified-token cache's settings.
+    ///
+    /// ```
+    /// use auth_core::{AuthorityConfig, TokenCacheConfig};
+    /// let config = AuthorityConfig::default().token_cache(TokenCacheConfig::disabled());
+    /// assert!(!config.token_cache.enabled);
+    /// ```
+    pub fn token_cache(mut self, cache: TokenCacheConfig) -> Self {
+        self.token_cache = cache;
         self
     }
 

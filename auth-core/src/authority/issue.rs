@@ -57,14 +57,14 @@ impl Authority {
 
     pub(super) fn sign(&self, claims: &Claims, principal: &Principal) -> Result<String, AuthError> {
         let cfg = &self.inner.config;
-        jwt::sign(&self.inner.keys, &cfg.validation, claims, &principal.extra, &cfg.claim_style).map_err(
-            |e| {
+        jwt::sign(&self.inner.keys.load(), &cfg.validation, claims, &principal.extra, &cfg.claim_style)
+            .map_err(|e| {
                 tracing::error!(error = %e, "signing a token failed");
                 AuthError::Unavailable
-            },
-        )
+            })
     }
 
+    /// How long a family's state must be kept once tokens are issued in it
     /// now: until its newest refresh token and the access token issued with
     /// it have expired, plus the leeway verification grants them (a
     /// revoked family forgotten earlier would bring them back).

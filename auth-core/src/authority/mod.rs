@@ -16,6 +16,9 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
+use crate::cache::{TokenCache, TokenCacheStats};
 use crate::claims::Claims;
 pub(crate) use crate::id::new_id;
 use crate::keys::KeySet;
@@ -31,6 +34,7 @@ mod session;
 mod verify;
 
 pub use config::{AuthorityConfig, BasicCredentials, DEFAULT_SESSION_CAP};
+pub(crate) use verify::Now;
 
 /// A freshly issued access token, and a refresh token where there is one.
 #[derive(Clone, PartialEq, Eq)]
@@ -107,7 +111,8 @@ impl AuthorityBuilder {
     pub fn build(self) -> Authority {
         Authority {
             inner: Arc::new(Inner {
-                keys: self.keys,
+                cache: TokenCache::new(&self.config.token_cache),
+                keys: ArcSwap::from_pointee(self.keys),
                 store: self.store,
                 users: self.users,
                 config: self.config,
@@ -117,7 +122,8 @@ impl AuthorityBuilder {
 }
 
 struct Inner {
-    keys: KeySet,
+    keys: ArcSwap<KeySet>,
+    cache: TokenCache,
     store: Arc<dyn Store>,
     users: Arc<dyn UserStore>,
     config: AuthorityConfig,
@@ -161,8 +167,36 @@ impl Authority {
         self.inner.users.as_ref()
     }
 
-    /// The key set.
-    pub fn keys(&self) -> &KeySet {
-        &self.inner.keys
+    /// The key set now (a snapshot: [`set_keys`](Self::set_keys) may
+    /// replace it at any time).
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.inner.keys.load_full()
+    }
+
+    /// Replaces the key set (rotation: add the next key, later remove the
+    /// old one). Tokens signed by a key no longer in the set are refused
+    /// from the next request on: the verified-token cache is emptied.
+    ///
+    /// ```
+    /// use auth_core::{Authority, Key, KeySet};
+    /// let old = Key::hs256("2024-01", &[1u8; 32]).unwrap();
+    /// let new = Key::hs256("2024-06", &[2u8; 32]).unwrap();
+    /// let authority = Authority::builder(KeySet::new(old.clone()).unwrap()).build();
+    /// // sign with the new key, still accept the old one
+    /// authority.set_keys(KeySet::new(new).unwrap().with_verification_key(old));
+    /// // later: the old key is gone
+    /// authority.set_keys(authority.keys().without_key("2024-01").unwrap());
+    /// assert!(authority.keys().get("2024-01").is_none());
+    /// ```
+    pub fn set_keys(&self, keys: KeySet) {
+        self.inner.keys.store(Arc::new(keys));
+        // After the store: a miss that read the old generation may still
+        // verify with the old set, and its entry is never used.
+        self.inner.cache.invalidate();
+    }
+
+    /// The verified-token cache's counters (hits, misses, size), for metrics.
+    pub fn token_cache_stats(&self) -> TokenCacheStats {
+        self.inner.cache.stats()
     }
 }

@@ -9,6 +9,7 @@ use crate::throttle::{self, LoginRules};
 use crate::users::Principal;
 
 impl Authority {
+    /// Checks a username and password and issues a pair. Unknown users and
     /// wrong passwords give the same error in the same time; too many
     /// attempts give 429 with `Retry-After`. The client address is unknown
     /// here, so only the per-username counters apply: servers call

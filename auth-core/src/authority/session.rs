@@ -17,8 +17,7 @@ impl Authority {
         }
     }
 
-    /// How long a family's state must be kept once tokens are issued in it
-
+    /// Exchanges a refresh token for a new pair (rotation on) or a new
     /// access token (rotation off; `refresh_token` is then `None`).
     /// Presenting a rotated refresh token revokes its whole family.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {

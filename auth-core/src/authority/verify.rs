@@ -19,12 +19,37 @@ impl Authority {
         Expect { token_use, spelling, max_lifetime: secs(cfg.max_lifetime(token_use)), expiry }
     }
 
-    /// asking the store. `now` is seconds since the epoch.
+    /// Verifies a token's signature and claims for `expected` use, without
+    /// asking the store and without the cache. `now` is seconds since the epoch.
     pub fn verify(&self, token: &str, expected: TokenUse, now: i64) -> Result<Identity, TokenRejection> {
         let cfg = &self.inner.config;
         let expect = self.expect(expected, Expiry::Enforce);
-        let v = jwt::verify(&self.inner.keys, &cfg.validation, token, expect, now)?;
+        let v = jwt::verify(&self.inner.keys.load(), &cfg.validation, token, expect, now)?;
         Ok(Identity::new(v.claims, v.payload))
+    }
+
+    /// [`verify`](Self::verify) of an access token through the
+    /// verified-token cache: a hit skips the signature and the claims that
+    /// cannot change for the same bytes, and still checks the clock
+    /// (`exp`, `nbf`, `iat` with leeway). Not the store: callers check
+    /// revocation next, on every request.
+    pub fn verify_access(&self, token: &str, now: i64) -> Result<Identity, TokenRejection> {
+        let cache = &self.inner.cache;
+        if let Some(identity) = cache.get(token, now) {
+            let claims = &identity.claims;
+            let iat = claims.iat.unwrap_or(i64::MIN);
+            return match jwt::check_times(claims, iat, &self.inner.config.validation, Expiry::Enforce, now) {
+                Ok(()) => Ok(identity),
+                Err(rejection) => {
+                    cache.remove(token);
+                    Err(rejection)
+                }
+            };
+        }
+        let generation = cache.generation();
+        let identity = self.verify(token, TokenUse::Access, now)?;
+        cache.insert(token, &identity, now, generation);
+        Ok(identity)
     }
 
     /// Verifies signature, issuer, audience and use but not expiry: for a
@@ -36,20 +61,14 @@ impl Authority {
     ) -> Result<Identity, TokenRejection> {
         let cfg = &self.inner.config;
         let expect = self.expect(expected, Expiry::Ignore);
-        let v = jwt::verify(&self.inner.keys, &cfg.validation, token, expect, crate::time::now())?;
+        let v = jwt::verify(&self.inner.keys.load(), &cfg.validation, token, expect, crate::time::now())?;
         Ok(Identity::new(v.claims, v.payload))
     }
 
     /// Fails with [`TokenRejection::Revoked`] if the store says the token,
     /// its family or its subject was revoked.
     pub async fn check_revocation(&self, claims: &Claims, now: i64) -> Result<(), AuthError> {
-        let token = TokenRef {
-            jti: claims.jti.as_deref(),
-            family: claims.fam.as_deref(),
-            sub: &claims.sub,
-            iat: claims.iat.unwrap_or(i64::MIN),
-        };
-        self.check_revoked(&token, now).await
+        self.check_revoked(&TokenRef::of(claims), now).await
     }
 
     /// Fails with [`TokenRejection::Revoked`] if the store says so of `token`.
@@ -80,10 +99,38 @@ impl Authority {
     /// and (when configured) the principal.
     pub async fn authenticate_token(&self, token: &str) -> Result<Identity, AuthError> {
         let now = crate::time::now();
-        let identity = self.verify(token, TokenUse::Access, now).map_err(AuthError::InvalidToken)?;
+        let identity = self.verify_access(token, now).map_err(AuthError::InvalidToken)?;
+        self.check_live(identity, now).await
+    }
+
+    /// What follows verification on every request: revocation, and the
+    /// principal when configured.
+    pub(crate) async fn check_live(&self, identity: Identity, now: i64) -> Result<Identity, AuthError> {
         self.check_revocation(&identity.claims, now).await?;
         self.check_principal(&identity.claims.sub).await?;
         Ok(identity)
+    }
+
+    /// [`authenticate_token`](Self::authenticate_token) without waiting,
+    /// when nothing needs I/O: the token verified (or found in the cache)
+    /// and the store able to answer at once ([`Store::is_revoked_now`]),
+    /// with the principal check off. Otherwise the verified identity is
+    /// handed back for [`check_live`](Self::check_live).
+    pub(crate) fn authenticate_token_now(&self, token: &str) -> Now {
+        let now = crate::time::now();
+        let identity = match self.verify_access(token, now) {
+            Ok(identity) => identity,
+            Err(rejection) => return Now::Done(Err(AuthError::InvalidToken(rejection))),
+        };
+        if self.inner.config.check_principal {
+            return Now::Later(identity, now);
+        }
+        match self.inner.store.is_revoked_now(&TokenRef::of(&identity.claims), now) {
+            Some(Ok(false)) => Now::Done(Ok(identity)),
+            Some(Ok(true)) => Now::Done(Err(AuthError::InvalidToken(TokenRejection::Revoked))),
+            Some(Err(e)) => Now::Done(Err(e.into())),
+            None => Now::Later(identity, now),
+        }
     }
 
     /// Authenticates credentials from an `Authorization` header: a JWT
@@ -117,6 +164,7 @@ impl Authority {
         }
     }
 
+    /// RFC 7662-style introspection: the claims of a live token of use
     /// `token_use`, `None` for anything else (a refresh token asked about
     /// as an access token included).
     pub async fn introspect(&self, token: &str, token_use: TokenUse) -> Result<Option<Claims>, AuthError> {
@@ -132,4 +180,13 @@ impl Authority {
             Err(other) => Err(other),
         }
     }
+}
+
+/// What [`Authority::authenticate_token_now`] could decide at once.
+pub(crate) enum Now {
+    /// The verdict.
+    Done(Result<Identity, AuthError>),
+    /// A verified identity whose liveness needs I/O (the store, the user
+    /// store), checked at `now`.
+    Later(Identity, i64),
 }

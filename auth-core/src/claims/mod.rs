@@ -185,6 +185,11 @@ impl Identity {
         Self { claims: Arc::new(claims), payload: payload.into() }
     }
 
+    /// The size of the token's JSON payload, in bytes.
+    pub(crate) fn payload_len(&self) -> usize {
+        self.payload.len()
+    }
+
     /// The subject (principal id).
     pub fn sub(&self) -> &str {
         &self.claims.sub

@@ -23,8 +23,8 @@
 //! [`Authority`](crate::Authority) needs one `Arc<dyn Store>`, not four
 //! that might disagree about which server they talk to.
 
-#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 mod attempt;
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 mod codec;
 #[cfg(any(test, feature = "store-tests"))]
 pub(crate) mod contract;
@@ -94,6 +94,25 @@ pub struct TokenRef<'a> {
     /// The token's `iat` (tokens issued at or before a subject-wide
     /// revocation are revoked).
     pub iat: i64,
+}
+
+impl<'a> TokenRef<'a> {
+    /// What the store needs of a token with these claims.
+    ///
+    /// ```
+    /// use auth_core::{Claims, TokenRef};
+    /// let claims = Claims { sub: "1".into(), jti: Some("j".into()), iat: Some(5), ..Default::default() };
+    /// let token = TokenRef::of(&claims);
+    /// assert_eq!((token.jti, token.family, token.sub, token.iat), (Some("j"), None, "1", 5));
+    /// ```
+    pub fn of(claims: &'a crate::claims::Claims) -> Self {
+        Self {
+            jti: claims.jti.as_deref(),
+            family: claims.fam.as_deref(),
+            sub: &claims.sub,
+            iat: claims.iat.unwrap_or(i64::MIN),
+        }
+    }
 }
 
 /// The outcome of presenting a refresh token to [`Store::rotate_family`].
@@ -225,6 +244,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the token, its family or its subject was revoked.
     async fn is_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<bool, StoreError>;
+
+    /// [`is_revoked`](Store::is_revoked) answered at once, without I/O and
+    /// without a future, by a store that holds its state in this process;
+    /// `None` (the default) means "ask `is_revoked`". What lets a protected
+    /// request be checked without allocating: a store that returns `Some`
+    /// must answer exactly what `is_revoked` would.
+    fn is_revoked_now(&self, token: &TokenRef<'_>, now: i64) -> Option<Result<bool, StoreError>> {
+        let _ = (token, now);
+        None
+    }
 
     /// Starts a refresh family whose current token id is `jti`.
     async fn create_family(

@@ -89,7 +89,7 @@ fn asymmetric_keys_sign_and_verify() {
             ..Default::default()
         };
         let token = crate::jwt::sign(
-            a.keys(),
+            &a.keys(),
             &Default::default(),
             &claims,
             &Default::default(),

@@ -1,0 +1,74 @@
+//! [`Check`]: a guard's verdict on a request, now or later.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::claims::Identity;
+use crate::error::AuthError;
+
+/// The outcome a guard reaches for a request: `Ok(Some(identity))`,
+/// `Ok(None)` (no credentials, where that is allowed) or the error.
+pub type CheckResult = Result<Option<Identity>, AuthError>;
+
+/// What [`Guard::begin`](crate::Guard::begin) answers: the verdict at once
+/// when it needed no I/O (the common case: a cached token and an in-memory
+/// store), or a future that reaches it. Adapters act on `Ready` in the
+/// same call, without allocating a future.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use auth_core::{AuthError, Check};
+/// let check = Check::Ready(Err(AuthError::MissingCredentials));
+/// assert_eq!(check.outcome().await.unwrap_err().status(), 401);
+/// # })
+/// ```
+#[must_use = "a check does nothing until its outcome is used"]
+pub enum Check {
+    /// The verdict.
+    Ready(CheckResult),
+    /// The verdict needs I/O (a remote store, a password hash, the user
+    /// store): await it.
+    Pending(PendingCheck),
+}
+
+impl Check {
+    pub(crate) fn later(future: impl Future<Output = CheckResult> + Send + 'static) -> Self {
+        Self::Pending(PendingCheck(Box::pin(future)))
+    }
+
+    /// The verdict, awaiting it if need be.
+    pub async fn outcome(self) -> CheckResult {
+        match self {
+            Self::Ready(outcome) => outcome,
+            Self::Pending(pending) => pending.await,
+        }
+    }
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ready(outcome) => f.debug_tuple("Ready").field(outcome).finish(),
+            Self::Pending(_) => f.write_str("Pending"),
+        }
+    }
+}
+
+/// A verdict still being reached: a `Send` future an adapter can keep in
+/// its own response future.
+pub struct PendingCheck(Pin<Box<dyn Future<Output = CheckResult> + Send>>);
+
+impl Future for PendingCheck {
+    type Output = CheckResult;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CheckResult> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for PendingCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingCheck")
+    }
+}
