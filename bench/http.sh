@@ -155,7 +155,7 @@ for suite in $SUITES; do
     ;;
   alt)
     for round in $(seq "$ROUNDS"); do
-      for v in axum-none axum-ours axum-fromfn actix-none actix-ours actix-httpauth; do
+      for v in ${VARIANTS:-axum-none axum-ours axum-fromfn actix-none actix-ours actix-httpauth}; do
         start_server "$OUT/$v.log" "$BENCH" --variant "$v" --addr 127.0.0.1:3101
         load "alt-$v" http://127.0.0.1:3101/hello "Authorization: Bearer $(token_of "$OUT/$v.log")"
         stop_server

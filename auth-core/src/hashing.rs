@@ -7,12 +7,14 @@
 //! bounded memory and bounded latency instead of a queue that grows without
 //! limit. A job whose caller has gone away (the client disconnected, the
 //! request timed out) is dropped before it is hashed. The pool's threads
-//! run at the lowest priority (nice 19): when the machine is busy, the
+//! run at the lowest priority the OS grants: `SCHED_IDLE` on Linux (they
+//! run only when no other thread wants the CPU), else nice 19
+//! ([`HashingPool::priority`] tells which): when the machine is busy, the
 //! executors that serve other requests win the CPU. The pool is independent
 //! of the async runtime, so it serves tokio and actix alike.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -37,6 +39,7 @@ pub struct HashingPool {
 
 struct PoolInner {
     jobs: SyncSender<Job>,
+    priority: Arc<AtomicU8>,
     threads: usize,
     queue: usize,
     queued: AtomicUsize,
@@ -60,16 +63,26 @@ impl HashingPool {
         let threads = threads.max(1);
         let (jobs, rx) = sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
+        let priority = Arc::new(AtomicU8::new(HashingPriority::Unknown as u8));
         for i in 0..threads {
             let rx = Arc::clone(&rx);
-            let spawned =
-                std::thread::Builder::new().name(format!("auth-hash-{i}")).spawn(move || worker(&rx));
+            let granted = Arc::clone(&priority);
+            let spawned = std::thread::Builder::new().name(format!("auth-hash-{i}")).spawn(move || {
+                granted.store(lower_priority() as u8, Ordering::Relaxed);
+                worker(&rx);
+            });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a password hashing thread");
             }
         }
-        let inner =
-            PoolInner { jobs, threads, queue, queued: AtomicUsize::new(0), dropped: AtomicU64::new(0) };
+        let inner = PoolInner {
+            jobs,
+            priority,
+            threads,
+            queue,
+            queued: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
+        };
         Self { inner: Arc::new(inner) }
     }
 
@@ -82,6 +95,21 @@ impl HashingPool {
             let threads = (cpus / 2).max(1);
             HashingPool::new(threads, threads * 4)
         })
+    }
+
+    /// The priority the OS granted the pool's threads (the last thread to
+    /// start tells; they all ask for the same).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use auth_core::{HashingPool, HashingPriority};
+    /// let pool = HashingPool::new(1, 1);
+    /// pool.run(|| ()).await.unwrap();
+    /// assert_ne!(pool.priority(), HashingPriority::Unknown);
+    /// # })
+    /// ```
+    pub fn priority(&self) -> HashingPriority {
+        HashingPriority::from_u8(self.inner.priority.load(Ordering::Relaxed))
     }
 
     /// `(threads, queue)`.
@@ -132,10 +160,47 @@ impl HashingPool {
     }
 }
 
+/// How a [`HashingPool`]'s threads are scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum HashingPriority {
+    /// No thread has started yet.
+    Unknown = 0,
+    /// Linux `SCHED_IDLE`: a hash runs only on CPU time nothing else wants.
+    Idle = 1,
+    /// The lowest niceness (19): where `SCHED_IDLE` is not available.
+    Lowest = 2,
+    /// The OS refused both; the threads run at the default priority.
+    Default = 3,
+}
+
+impl HashingPriority {
+    fn from_u8(v: u8) -> Self {
+        [Self::Idle, Self::Lowest, Self::Default].into_iter().find(|p| *p as u8 == v).unwrap_or(Self::Unknown)
+    }
+}
+
+/// Lowers the calling thread's priority as far as the OS allows. Best
+/// effort: where the OS refuses, the thread keeps the default priority.
+fn lower_priority() -> HashingPriority {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle).is_ok() {
+            return HashingPriority::Idle;
+        }
+    }
+    match thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
+        Ok(()) => HashingPriority::Lowest,
+        Err(_) => HashingPriority::Default,
+    }
+}
+
 fn worker(jobs: &Mutex<Receiver<Job>>) {
-    // Nice 19 for normal threads. Best effort: where the OS refuses, the
-    // thread keeps the default priority.
-    let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
@@ -172,6 +237,24 @@ mod tests {
         });
         wait.recv().expect("the blocking job started");
         release
+    }
+
+    #[test]
+    fn reports_the_priority_the_os_granted() {
+        rt().block_on(async {
+            let pool = HashingPool::new(1, 1);
+            let policy = pool.run(thread_priority::thread_schedule_policy).await.expect("ran");
+            let policy = policy.expect("the worker's scheduling policy");
+            let idle = thread_priority::ThreadSchedulePolicy::Normal(
+                thread_priority::NormalThreadSchedulePolicy::Idle,
+            );
+            assert_ne!(pool.priority(), HashingPriority::Unknown);
+            assert_eq!(pool.priority() == HashingPriority::Idle, policy == idle, "{policy:?}");
+            if cfg!(target_os = "linux") {
+                // Any thread may lower itself to SCHED_IDLE on Linux.
+                assert_eq!(pool.priority(), HashingPriority::Idle);
+            }
+        });
     }
 
     #[test]

@@ -121,7 +121,7 @@ fn verify_hash(phc: &str, password: &str) -> bool {
 }
 
 pub use crate::error::UserStoreError;
-pub use crate::hashing::HashingPool;
+pub use crate::hashing::{HashingPool, HashingPriority};
 
 #[derive(Clone)]
 struct UserEntry {
