@@ -116,5 +116,6 @@ pub mod store_tests {
     pub use crate::store::test_services::{RedisServer, postgres_url};
 }
 pub use users::{
-    HashingPool, HashingPriority, MemoryUsers, Principal, Registration, UserStore, UserStoreError, hash_password,
+    HashingPool, HashingPriority, MemoryUsers, Principal, Registration, UserStore, UserStoreError,
+    hash_password,
 };

@@ -344,6 +344,9 @@ fn flow() -> Vec<Case> {
             .json(ALICE)
             .ok(TOKENS)
             .capture(&[("access3", "access_token"), ("refresh3", "refresh_token")]),
+        // Twice: the second answer comes from the verified-token cache.
+        case("whoami before logout", "GET", "/whoami").auth("Bearer {access3}").ok(WHOAMI),
+        case("whoami before logout, cached", "GET", "/whoami").auth("Bearer {access3}").ok(WHOAMI),
         case("logout", "POST", "/auth/logout").auth("Bearer {access3}").expect(204, NoChallenge, Keys::Empty),
         case("logged-out token refused", "GET", "/whoami").auth("Bearer {access3}").error(
             401,

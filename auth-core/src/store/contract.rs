@@ -34,6 +34,39 @@ pub async fn run<S: Store + Clone>(store: S) {
     concurrent_family_rotations(&store, &ns, now).await;
     concurrent_opaque_rotations(&store, &ns, now).await;
     concurrent_attempts(&store, &ns, now).await;
+    cached_tokens_still_ask_the_store(store).await;
+}
+
+/// The verified-token cache in front of this store: every kind of
+/// revocation refuses a cached token on the very next request.
+async fn cached_tokens_still_ask_the_store<S: Store + Clone>(store: S) {
+    use crate::{AuthError, Authority, Credentials, Key, KeySet, Principal, TokenRejection};
+    let key = Key::hs256("contract", &[7; 32]).expect("key");
+    let authority = Authority::builder(KeySet::new(key).expect("keys")).store(store).build();
+    let revoked = Err(AuthError::InvalidToken(TokenRejection::Revoked));
+    let sub = format!("contract-{}", uuid::Uuid::new_v4().simple());
+    let principal = Principal::new(&sub, "contract-user");
+    let cached = |token: String| async {
+        let credentials = Credentials::Bearer(token);
+        let hits = authority.token_cache_stats().hits;
+        authority.authenticate(&credentials).await.expect("valid");
+        authority.authenticate(&credentials).await.expect("valid, from the cache");
+        assert_eq!(authority.token_cache_stats().hits, hits + 1, "cached");
+        credentials
+    };
+    let pair = authority.issue(&principal).await.expect("issue");
+    let credentials = cached(pair.access_token).await;
+    authority.revoke(&pair.access_claims).await.expect("revoke");
+    assert_eq!(authority.authenticate(&credentials).await.map(|_| ()), revoked, "token revoked");
+    let pair = authority.issue(&principal).await.expect("issue");
+    let credentials = cached(pair.access_token).await;
+    let family = pair.access_claims.fam.as_deref().expect("a family");
+    authority.revoke_family(family).await.expect("revoke family");
+    assert_eq!(authority.authenticate(&credentials).await.map(|_| ()), revoked, "family revoked");
+    let pair = authority.issue(&principal).await.expect("issue");
+    let credentials = cached(pair.access_token).await;
+    authority.revoke_subject(&sub).await.expect("revoke subject");
+    assert_eq!(authority.authenticate(&credentials).await.map(|_| ()), revoked, "subject revoked");
 }
 
 fn token<'a>(jti: Option<&'a str>, family: Option<&'a str>, sub: &'a str, iat: i64) -> TokenRef<'a> {

@@ -1,6 +1,7 @@
 //! Unit tests across modules: hostile tokens, the authority's flows and the
 //! route engine. Shared fixtures live here, once.
 
+mod cache;
 mod flows;
 mod props;
 mod routes;
