@@ -6,7 +6,11 @@
 //!   the same with the principal check on (one `MemoryUsers` lookup), and
 //!   for a token carrying four application claims (each checked for
 //!   duplicate member names) against `jsonwebtoken::decode` of that token;
-//! - `verify_asymmetric/*`: the same `verify` with ES256 and EdDSA keys;
+//!   `auth_core_authenticate` hits the verified-token cache (the default),
+//!   `auth_core_authenticate_uncached` runs with the cache off;
+//! - `verify_rust_crypto/*` (or `verify_aws_lc_rs/*` with `--features
+//!   aws_lc_rs`): HS256, ES256 and EdDSA, each verified in full, as a
+//!   cache hit, and as a middleware's whole per-request check on a hit;
 //! - `header_parse_bearer`, `issue_pair`;
 //! - `login_argon2id/*`: the route engine's login vs the argon2id hash alone
 //!   (the cost of a login is the hash);
@@ -25,8 +29,9 @@
 use std::hint::black_box;
 
 use auth_core::{
-    AuthRequest, Authority, AuthorityConfig, Credentials, Key, KeySet, MemoryUsers, Principal, RouteSet,
-    Standard, TokenUse, hash_password, parse_authorization,
+    AuthRequest, Authority, AuthorityConfig, AuthorizationRef, Check, Credentials, Guard, Key, KeySet,
+    MemoryUsers, Peer, Principal, RouteSet, Standard, TokenCacheConfig, TokenUse, hash_password,
+    parse_authorization,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
@@ -52,6 +57,10 @@ fn verify_hs256(c: &mut Criterion) {
     let (message, signature) = token.rsplit_once('.').expect("three parts");
     let signature = base64_decode(signature);
 
+    let uncached =
+        Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key"))
+            .config(AuthorityConfig::default().token_cache(TokenCacheConfig::disabled()))
+            .build();
     let users = MemoryUsers::new().with_user(principal.clone(), "pw").expect("user");
     let checking =
         Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key"))
@@ -69,6 +78,9 @@ fn verify_hs256(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify_hs256");
     group.bench_function("auth_core_authenticate", |b| {
         b.iter(|| rt.block_on(authority.authenticate(black_box(&credentials))).expect("valid"))
+    });
+    group.bench_function("auth_core_authenticate_uncached", |b| {
+        b.iter(|| rt.block_on(uncached.authenticate(black_box(&credentials))).expect("valid"))
     });
     group.bench_function("auth_core_authenticate_principal_check", |b| {
         b.iter(|| rt.block_on(checking.authenticate(black_box(&credentials))).expect("valid"))
@@ -111,21 +123,48 @@ fn base64_decode(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).expect("base64url")
 }
 
-fn verify_asymmetric(c: &mut Criterion) {
+/// Every algorithm's verify path, on the crypto backend this build has:
+/// the full verification (no cache), a verified-token cache hit
+/// (`verify_access`: lookup and clock checks), and what a middleware runs
+/// per request on a hit (`Guard::begin`: header parse, cache, memory-store
+/// revocation check), all in one group so the ratios are side by side.
+fn verify_cached(c: &mut Criterion) {
     let rt = runtime();
+    let backend = if cfg!(feature = "aws_lc_rs") { "aws_lc_rs" } else { "rust_crypto" };
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/");
     let read = |name: &str| std::fs::read(format!("{dir}{name}")).expect("test key fixture");
-    let mut group = c.benchmark_group("verify_asymmetric");
-    for (name, alg, private, public) in [
-        ("es256", Algorithm::ES256, "ec_private.pem", "ec_public.pem"),
-        ("eddsa", Algorithm::EdDSA, "ed_private.pem", "ed_public.pem"),
-    ] {
-        let key = Key::pem_pair("k", alg, &read(private), &read(public)).expect("fixture key");
+    let mut group = c.benchmark_group(format!("verify_{backend}"));
+    let keys = [
+        ("hs256", Key::hs256("k", SECRET).expect("key")),
+        (
+            "es256",
+            Key::pem_pair("k", Algorithm::ES256, &read("ec_private.pem"), &read("ec_public.pem"))
+                .expect("fixture key"),
+        ),
+        (
+            "eddsa",
+            Key::pem_pair("k", Algorithm::EdDSA, &read("ed_private.pem"), &read("ed_public.pem"))
+                .expect("fixture key"),
+        ),
+    ];
+    for (name, key) in keys {
         let authority = Authority::builder(KeySet::new(key).expect("a signing key")).build();
-        let token = rt.block_on(authority.issue(&Principal::new("42", "alice"))).expect("issue").access_token;
+        let principal = Principal::new("42", "alice").with_role("admin");
+        let token = rt.block_on(authority.issue(&principal)).expect("issue").access_token;
+        let header = format!("Bearer {token}");
+        let guard = Guard::new(authority.clone());
         let now = auth_core::now();
-        group.bench_function(name, |b| {
+        group.bench_function(format!("{name}_uncached"), |b| {
             b.iter(|| authority.verify(black_box(&token), TokenUse::Access, now).expect("valid"))
+        });
+        group.bench_function(format!("{name}_cache_hit"), |b| {
+            b.iter(|| authority.verify_access(black_box(&token), now).expect("valid"))
+        });
+        group.bench_function(format!("{name}_guard_begin_cached"), |b| {
+            b.iter(|| match guard.begin(AuthorizationRef::One(black_box(header.as_bytes())), Peer::default) {
+                Check::Ready(Ok(Some(identity))) => identity,
+                other => panic!("expected a ready identity: {other:?}"),
+            })
         });
     }
     group.finish();
@@ -166,6 +205,7 @@ fn stores(c: &mut Criterion) {
     let principal = Principal::new("42", "alice");
     // One token for all: same keys, and a fresh token is revoked in none.
     let credentials = Credentials::Bearer(rt.block_on(memory.issue(&principal)).expect("issue").access_token);
+    #[allow(unused_mut)] // pushed to only when a store feature is on
     let mut on: Vec<(&str, Authority)> = vec![("memory", memory)];
     #[cfg(all(feature = "redis", feature = "store-tests"))]
     let redis = auth_core::store_tests::RedisServer::shared();
@@ -175,7 +215,8 @@ fn stores(c: &mut Criterion) {
         let store = rt.block_on(auth_core::RedisStore::connect_with(redis.url(), options)).expect("redis");
         on.push(("redis", Authority::builder(keys()).store(store).build()));
     }
-    let mut sql = Vec::new();
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    let mut sql: Vec<(&str, auth_core::SqlStore)> = Vec::new();
     #[cfg(feature = "sqlite")]
     let db = std::env::temp_dir().join(format!("tokenauth-bench-{}.db", std::process::id()));
     #[cfg(feature = "sqlite")]
@@ -195,6 +236,7 @@ fn stores(c: &mut Criterion) {
         let options = auth_core::SqlOptions::default().prefix("bench_");
         sql.push(("postgres", rt.block_on(auth_core::SqlStore::postgres(pool, options)).expect("store")));
     }
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     for (name, store) in &sql {
         let authority = Authority::builder(keys()).store(store.clone()).build();
         let before = store.queries();
@@ -225,5 +267,5 @@ fn stores(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, verify_hs256, verify_asymmetric, login, stores);
+criterion_group!(benches, verify_hs256, verify_cached, login, stores);
 criterion_main!(benches);
