@@ -129,8 +129,8 @@ struct Entry {
 #[derive(Clone, Copy)]
 struct ByBytes;
 
-impl Weighter<Box<str>, Entry> for ByBytes {
-    fn weight(&self, token: &Box<str>, entry: &Entry) -> u64 {
+impl Weighter<Box<[u8]>, Entry> for ByBytes {
+    fn weight(&self, token: &Box<[u8]>, entry: &Entry) -> u64 {
         (token.len() + 2 * entry.identity.payload_len() + ENTRY_OVERHEAD) as u64
     }
 }
@@ -143,7 +143,7 @@ struct Counter(AtomicU64);
 
 /// The cache an [`Authority`](crate::Authority) keeps for access tokens.
 pub(crate) struct TokenCache {
-    map: Option<Cache<Box<str>, Entry, ByBytes>>,
+    map: Option<Cache<Box<[u8]>, Entry, ByBytes>>,
     max_age: i64,
     max_token_len: usize,
     max_bytes: u64,
@@ -178,23 +178,24 @@ impl TokenCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// The identity cached for exactly `token`, if it may still be used at
-    /// `now` (the caller still checks the clock claims and revocation).
-    pub(crate) fn get(&self, token: &str, now: i64) -> Option<Identity> {
+    /// The identity cached for exactly the bytes `token`, if it may still
+    /// be used at `now`, counted as a hit (the caller still checks the
+    /// clock claims and revocation). A byte-equal key was a valid token
+    /// when it was cached, so the caller need not parse `token` first.
+    pub(crate) fn hit(&self, token: &[u8], now: i64) -> Option<Identity> {
         let map = self.map.as_ref()?;
-        let found = (token.len() <= self.max_token_len)
-            .then(|| map.get(token))
-            .flatten()
-            .filter(|e| e.generation == self.generation() && now < e.until);
-        match found {
-            Some(entry) => {
-                self.hits.0.fetch_add(1, Ordering::Relaxed);
-                Some(entry.identity)
-            }
-            None => {
-                self.misses.0.fetch_add(1, Ordering::Relaxed);
-                None
-            }
+        if token.len() > self.max_token_len {
+            return None;
+        }
+        let entry = map.get(token).filter(|e| e.generation == self.generation() && now < e.until)?;
+        self.hits.0.fetch_add(1, Ordering::Relaxed);
+        Some(entry.identity)
+    }
+
+    /// Counts a token that had to be verified.
+    pub(crate) fn miss(&self) {
+        if self.map.is_some() {
+            self.misses.0.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -206,12 +207,12 @@ impl TokenCache {
         }
         let until = now.saturating_add(self.max_age).min(identity.claims.exp);
         if until > now {
-            map.insert(token.into(), Entry { identity: identity.clone(), until, generation });
+            map.insert(token.as_bytes().into(), Entry { identity: identity.clone(), until, generation });
         }
     }
 
     /// Drops `token`'s entry (it failed a clock check).
-    pub(crate) fn remove(&self, token: &str) {
+    pub(crate) fn remove(&self, token: &[u8]) {
         if let Some(map) = &self.map {
             map.remove(token);
         }

@@ -26,7 +26,7 @@ use crate::client::Peer;
 use crate::dialect::Dialect;
 use crate::error::AuthError;
 use crate::header::{
-    AuthorizationHeader, AuthorizationRef, Credentials, Presented, credentials_in, presented_in,
+    AuthorizationHeader, AuthorizationRef, Credentials, Presented, credentials_in, presented_in, raw_token,
 };
 use crate::response::AuthResponse;
 use crate::routes::RouteSet;
@@ -241,26 +241,43 @@ impl Guard {
     }
 
     fn start(&self, header: AuthorizationRef<'_>, peer: impl FnOnce() -> Peer, required: bool) -> Check {
-        let presented = match header.value().and_then(|v| presented_in(v, &self.0.schemes)) {
+        let authority = &self.0.authority;
+        let value = match header.value() {
+            Ok(value) => value,
+            Err(e) => return Check::Ready(Err(e.into())),
+        };
+        // A token whose exact bytes were verified before needs no parsing.
+        let raw = value.and_then(|v| raw_token(v, &self.0.schemes));
+        if let Some(now) = raw.and_then(|token| authority.authenticate_cached_now(token)) {
+            return Self::decided(authority, now);
+        }
+        let presented = match presented_in(value, &self.0.schemes) {
             Ok(presented) => presented,
             Err(e) => return Check::Ready(Err(e.into())),
         };
-        let authority = &self.0.authority;
         match presented {
             None if required => Check::Ready(Err(AuthError::MissingCredentials)),
             None => Check::Ready(Ok(None)),
-            Some(Presented::Token(_, token)) => match authority.authenticate_token_now(token) {
-                Now::Done(outcome) => Check::Ready(outcome.map(Some)),
-                Now::Later(identity, now) => {
-                    let authority = authority.clone();
-                    Check::later(async move { authority.check_live(identity, now).await.map(Some) })
-                }
-            },
+            Some(Presented::Token(_, token)) => {
+                Self::decided(authority, authority.authenticate_uncached_now(token))
+            }
             Some(Presented::Basic(credentials)) => {
                 // Only a password check is throttled by address.
                 let client = authority.client_address(&peer());
                 let authority = authority.clone();
                 Check::later(async move { authority.authenticate_from(&credentials, client).await.map(Some) })
+            }
+        }
+    }
+
+    /// The check for a token's verdict: ready, or the liveness checks that
+    /// need I/O.
+    fn decided(authority: &Authority, now: Now) -> Check {
+        match now {
+            Now::Done(outcome) => Check::Ready(outcome.map(Some)),
+            Now::Later(identity, now) => {
+                let authority = authority.clone();
+                Check::later(async move { authority.check_live(identity, now).await.map(Some) })
             }
         }
     }

@@ -241,6 +241,16 @@ pub(crate) fn credentials_in(
     Ok(presented_in(value, accepted)?.map(Presented::into_owned))
 }
 
+/// The raw bytes after an accepted `Bearer` or `Token` scheme, not yet
+/// checked against the token68 grammar: only for a lookup of exact bytes
+/// that were a valid token before (the verified-token cache).
+pub(crate) fn raw_token<'a>(value: &'a [u8], accepted: &[Scheme]) -> Option<&'a [u8]> {
+    match split_scheme(Some(value)) {
+        Ok((scheme, rest)) if scheme != Scheme::Basic && accepted.contains(&scheme) => Some(rest),
+        _ => None,
+    }
+}
+
 /// [`credentials_in`], borrowing a token from the header.
 pub(crate) fn presented_in<'a>(
     value: Option<&'a [u8]>,
@@ -439,23 +449,27 @@ pub(crate) fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 
-/// The characters of token68 before its `=` padding, as a lookup table
-/// (the check runs over every byte of every token).
-const TOKEN68: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        table[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        i += 1;
-    }
-    table
-};
+/// Whether `b` is a token68 character before the `=` padding.
+const fn is_token68_char(b: u8) -> bool {
+    // `b | 0x20` folds A-Z onto a-z and maps nothing else into a-z.
+    let lower = b | 0x20;
+    (lower.wrapping_sub(b'a') < 26)
+        | (b.wrapping_sub(b'0') < 10)
+        | (b == b'-')
+        | (b == b'.')
+        | (b == b'_')
+        | (b == b'~')
+        | (b == b'+')
+        | (b == b'/')
+}
 
 /// `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="` (RFC 7235).
+/// It runs over every byte of every token: branch-free, so that it
+/// compiles to vector compares (one pass, no early exit: a valid token is
+/// read to the end anyway).
 fn is_token68(s: &[u8]) -> bool {
     let body_len = s.len() - s.iter().rev().take_while(|b| **b == b'=').count();
-    body_len > 0 && s[..body_len].iter().all(|b| TOKEN68[usize::from(*b)])
+    body_len > 0 && s[..body_len].iter().fold(true, |ok, b| ok & is_token68_char(*b))
 }
 
 #[cfg(test)]
@@ -464,6 +478,14 @@ mod tests {
 
     fn parse(v: &[u8]) -> Result<Credentials, HeaderError> {
         parse_authorization(Some(v))
+    }
+
+    #[test]
+    fn token68_characters_are_exactly_the_grammar() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+            assert_eq!(is_token68_char(b), expected, "byte {b:#04x}");
+        }
     }
 
     #[test]

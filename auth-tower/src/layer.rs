@@ -79,9 +79,9 @@ pin_project! {
         Checking {
             #[pin]
             check: PendingCheck,
-            request: Option<Request<B>>,
-            inner: S,
-            guard: Guard,
+            // Boxed: only the slow path pays for it, and the future every
+            // request moves around stays small.
+            waiting: Option<Box<Waiting<S, B>>>,
         },
         Calling {
             #[pin]
@@ -123,11 +123,19 @@ where
                 // The ready service goes into the future; a clone stays for the next call.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                State::Checking { check, request: Some(request), inner, guard: self.guard.clone() }
+                let waiting = Waiting { request, inner, guard: self.guard.clone() };
+                State::Checking { check, waiting: Some(Box::new(waiting)) }
             }
         };
         ResponseFuture { state }
     }
+}
+
+/// What a request waiting for its check keeps.
+struct Waiting<S, B> {
+    request: Request<B>,
+    inner: S,
+    guard: Guard,
 }
 
 /// Puts what the extractors read into the request: the identity, and the
@@ -152,15 +160,16 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Checking { check, request, inner, guard } => {
+                StateProj::Checking { check, waiting } => {
                     let outcome = ready!(check.poll(cx));
-                    let Some(mut request) = request.take() else {
-                        // Only reachable if polled again after an error response.
-                        return Poll::Ready(Ok(to_http(guard.reject(&AuthError::Unavailable))));
+                    let Some(waiting) = waiting.take() else {
+                        // Only reachable if polled again after completing.
+                        return Poll::Ready(Ok(unavailable()));
                     };
+                    let Waiting { mut request, mut inner, guard } = *waiting;
                     match outcome {
                         Ok(identity) => {
-                            admit(&mut request, identity, guard);
+                            admit(&mut request, identity, &guard);
                             let future = inner.call(request);
                             this.state.set(State::Calling { future });
                         }
@@ -172,13 +181,16 @@ where
                     return Poll::Ready(Ok(response.map(Body::new)));
                 }
                 StateProj::Refused { response } => {
-                    let response = response.take().unwrap_or_else(|| {
-                        // Only reachable if polled again after completing.
-                        to_http(AuthError::Unavailable.to_response(auth_core::Scheme::Bearer, "api"))
-                    });
-                    return Poll::Ready(Ok(response));
+                    // `None` only if polled again after completing.
+                    return Poll::Ready(Ok(response.take().unwrap_or_else(unavailable)));
                 }
             }
         }
     }
+}
+
+/// The answer to a future polled again after it completed (a caller's
+/// bug): 503, never a panic.
+fn unavailable() -> Response<Body> {
+    to_http(AuthError::Unavailable.to_response(auth_core::Scheme::Bearer, "api"))
 }

@@ -34,18 +34,31 @@ impl Authority {
     /// (`exp`, `nbf`, `iat` with leeway). Not the store: callers check
     /// revocation next, on every request.
     pub fn verify_access(&self, token: &str, now: i64) -> Result<Identity, TokenRejection> {
-        let cache = &self.inner.cache;
-        if let Some(identity) = cache.get(token, now) {
-            let claims = &identity.claims;
-            let iat = claims.iat.unwrap_or(i64::MIN);
-            return match jwt::check_times(claims, iat, &self.inner.config.validation, Expiry::Enforce, now) {
-                Ok(()) => Ok(identity),
-                Err(rejection) => {
-                    cache.remove(token);
-                    Err(rejection)
-                }
-            };
+        match self.cached_access(token.as_bytes(), now) {
+            Some(outcome) => outcome,
+            None => self.verify_access_uncached(token, now),
         }
+    }
+
+    /// A cache hit for exactly the bytes `token`, with the clock checked;
+    /// `None` for a miss.
+    fn cached_access(&self, token: &[u8], now: i64) -> Option<Result<Identity, TokenRejection>> {
+        let identity = self.inner.cache.hit(token, now)?;
+        let claims = &identity.claims;
+        let iat = claims.iat.unwrap_or(i64::MIN);
+        Some(match jwt::check_times(claims, iat, &self.inner.config.validation, Expiry::Enforce, now) {
+            Ok(()) => Ok(identity),
+            Err(rejection) => {
+                self.inner.cache.remove(token);
+                Err(rejection)
+            }
+        })
+    }
+
+    /// Verifies an access token in full and caches it when it passes.
+    fn verify_access_uncached(&self, token: &str, now: i64) -> Result<Identity, TokenRejection> {
+        let cache = &self.inner.cache;
+        cache.miss();
         let generation = cache.generation();
         let identity = self.verify(token, TokenUse::Access, now)?;
         cache.insert(token, &identity, now, generation);
@@ -112,16 +125,32 @@ impl Authority {
     }
 
     /// [`authenticate_token`](Self::authenticate_token) without waiting,
-    /// when nothing needs I/O: the token verified (or found in the cache)
-    /// and the store able to answer at once ([`Store::is_revoked_now`]),
-    /// with the principal check off. Otherwise the verified identity is
-    /// handed back for [`check_live`](Self::check_live).
-    pub(crate) fn authenticate_token_now(&self, token: &str) -> Now {
+    /// for a token found in the verified-token cache by its exact header
+    /// bytes (no parsing needed: they were a valid token when cached);
+    /// `None` when they are not cached. See [`Now`].
+    pub(crate) fn authenticate_cached_now(&self, token: &[u8]) -> Option<Now> {
         let now = crate::time::now();
-        let identity = match self.verify_access(token, now) {
-            Ok(identity) => identity,
-            Err(rejection) => return Now::Done(Err(AuthError::InvalidToken(rejection))),
-        };
+        Some(match self.cached_access(token, now)? {
+            Ok(identity) => self.live_now(identity, now),
+            Err(rejection) => Now::Done(Err(AuthError::InvalidToken(rejection))),
+        })
+    }
+
+    /// [`authenticate_token`](Self::authenticate_token) without waiting,
+    /// for a token not in the cache (it is verified, and cached if valid).
+    pub(crate) fn authenticate_uncached_now(&self, token: &str) -> Now {
+        let now = crate::time::now();
+        match self.verify_access_uncached(token, now) {
+            Ok(identity) => self.live_now(identity, now),
+            Err(rejection) => Now::Done(Err(AuthError::InvalidToken(rejection))),
+        }
+    }
+
+    /// The liveness of a verified identity decided at once when nothing
+    /// needs I/O: the store answers in memory ([`Store::is_revoked_now`])
+    /// and the principal check is off. Otherwise handed back for
+    /// [`check_live`](Self::check_live).
+    fn live_now(&self, identity: Identity, now: i64) -> Now {
         if self.inner.config.check_principal {
             return Now::Later(identity, now);
         }
@@ -182,7 +211,8 @@ impl Authority {
     }
 }
 
-/// What [`Authority::authenticate_token_now`] could decide at once.
+/// What [`Authority::authenticate_cached_now`] and
+/// [`Authority::authenticate_uncached_now`] could decide at once.
 pub(crate) enum Now {
     /// The verdict.
     Done(Result<Identity, AuthError>),

@@ -233,3 +233,35 @@ fn a_flood_of_distinct_tokens_stays_within_the_bound() {
     // One-hit tokens pass through probation; the token that keeps coming back stays.
     assert!(hot_hits >= 990, "the hot token kept its place: {hot_hits} hits of 1000");
 }
+
+#[test]
+fn a_cached_token_gets_the_same_verdict_in_any_header_spelling() {
+    rt().block_on(async {
+        let cached = authority(AuthorityConfig::default());
+        let plain = authority(AuthorityConfig::default().token_cache(TokenCacheConfig::disabled()));
+        let pair = cached.issue(&Principal::new("u-alice", "alice")).await.expect("issued");
+        let t = pair.access_token;
+        let (with_cache, without) = (Guard::new(cached.clone()), Guard::new(plain));
+        with_cache.check(Some(format!("Bearer {t}").as_bytes())).await.expect("cached now");
+        let spellings = [
+            format!("Bearer {t}"),
+            format!("bearer {t}"),
+            format!("Bearer   {t}"),
+            format!(" Bearer {t}\t"),
+            format!("Bearer\t{t}"),
+            format!("Bearer {t} "),
+            format!("Bearer {t}="),
+            format!("Bearer {t},"),
+            format!("Bearer {t} x"),
+            format!("Token {t}"),
+            format!("Basic {t}"),
+            format!("Bearer{t}"),
+        ];
+        for header in &spellings {
+            let got = with_cache.check(Some(header.as_bytes())).await;
+            let expected = without.check(Some(header.as_bytes())).await;
+            assert_eq!(got, expected, "{header:?}");
+        }
+        assert!(stats(&cached).hits >= 4, "the well-formed spellings were hits: {:?}", stats(&cached));
+    });
+}
