@@ -76,7 +76,7 @@ pub use authority::{
 pub use body::Body;
 pub use cache::{ENTRY_OVERHEAD, TokenCacheConfig, TokenCacheStats};
 pub use check::{Check, CheckResult, PendingCheck};
-pub use claims::{Audience, ClaimStyle, Claims, Identity, TokenUse};
+pub use claims::{Audience, ClaimStyle, Claims, Identity, IdentityData, TokenUse};
 pub use client::{Peer, ProxyListError, TrustedProxies};
 pub use dialect::{Action, Dialect, Route, RouteContext, Standard};
 pub use opaque::OpaqueCredentials;

@@ -171,18 +171,32 @@ impl Claims {
 /// struct Tenant { tenant: String }
 /// assert_eq!(identity.custom::<Tenant>().unwrap().tenant, "acme");
 /// ```
-/// Cheap to clone: the claims and payload are shared.
+/// Cheap to clone: one `Arc` (one reference count to touch per clone,
+/// which matters when every core clones the same cached identity); its
+/// fields are read through [`IdentityData`] (`identity.claims.sub`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
+pub struct Identity(Arc<IdentityData>);
+
+/// What an [`Identity`] holds: the verified claims and the raw payload.
+#[derive(Debug, PartialEq, Eq)]
+pub struct IdentityData {
     /// The verified claims.
-    pub claims: Arc<Claims>,
-    payload: Arc<[u8]>,
+    pub claims: Claims,
+    payload: Box<[u8]>,
+}
+
+impl std::ops::Deref for Identity {
+    type Target = IdentityData;
+
+    fn deref(&self) -> &IdentityData {
+        &self.0
+    }
 }
 
 impl Identity {
     /// An identity from verified claims and the token's JSON payload.
     pub fn new(claims: Claims, payload: Vec<u8>) -> Self {
-        Self { claims: Arc::new(claims), payload: payload.into() }
+        Self(Arc::new(IdentityData { claims, payload: payload.into() }))
     }
 
     /// The size of the token's JSON payload, in bytes.

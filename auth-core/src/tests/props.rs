@@ -135,7 +135,7 @@ proptest! {
         prop_assert_eq!(identity.sub(), id.as_str());
         prop_assert_eq!(identity.username(), username.as_str());
         prop_assert_eq!(identity.roles(), roles.as_slice());
-        prop_assert_eq!(&*identity.claims, &pair.access_claims);
+        prop_assert_eq!(&identity.claims, &pair.access_claims);
     }
 }
 
