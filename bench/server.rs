@@ -107,45 +107,48 @@ mod actix_variants {
         }
     }
 
+    async fn none() -> HttpResponse {
+        HttpResponse::Ok().json(body("1", "demo", &["admin".to_owned()]))
+    }
+
+    async fn ours(id: Authenticated) -> HttpResponse {
+        HttpResponse::Ok().json(body(id.sub(), id.username(), id.roles()))
+    }
+
+    async fn httpauth(c: web::ReqData<Claims>) -> HttpResponse {
+        HttpResponse::Ok().json(body(&c.sub, &c.username, &c.roles))
+    }
+
+    /// Binds `HttpServer::new($factory)`, prints the token and address, runs it.
+    macro_rules! run {
+        ($addr:expr, $token:expr, $factory:expr) => {{
+            let server = HttpServer::new($factory).bind($addr).map_err(|e| e.to_string())?;
+            println!("token: {}", $token);
+            println!(
+                "listening on http://{}",
+                server.addrs().first().map(ToString::to_string).unwrap_or_default()
+            );
+            server.run().await.map_err(|e| e.to_string())
+        }};
+    }
+
+    /// The middleware of `actix-ours` and `actix-httpauth` wraps the `App`:
+    /// `Route::wrap` would put actix's `Compat` adapter around it, which
+    /// boxes every request's future and response body, whatever the
+    /// middleware (BENCHMARKS.md §7).
     pub async fn serve(variant: &str, guard: Guard, addr: &str, token: &str) -> Result<(), String> {
-        let variant = variant.to_owned();
-        if !matches!(variant.as_str(), "actix-none" | "actix-ours" | "actix-httpauth") {
-            return Err(format!("unknown variant `{variant}`"));
+        match variant {
+            "actix-none" => run!(addr, token, || App::new().route("/hello", web::get().to(none))),
+            "actix-ours" => run!(addr, token, move || {
+                App::new().wrap(AuthMiddleware::new(guard.clone())).route("/hello", web::get().to(ours))
+            }),
+            "actix-httpauth" => run!(addr, token, || {
+                App::new()
+                    .wrap(HttpAuthentication::bearer(validator))
+                    .route("/hello", web::get().to(httpauth))
+            }),
+            other => Err(format!("unknown variant `{other}`")),
         }
-        let server = HttpServer::new(move || {
-            let app = App::new();
-            match variant.as_str() {
-                "actix-none" => app.route(
-                    "/hello",
-                    web::get()
-                        .to(|| async { HttpResponse::Ok().json(body("1", "demo", &["admin".to_owned()])) }),
-                ),
-                "actix-ours" => app.route(
-                    "/hello",
-                    web::get()
-                        .to(|id: Authenticated| async move {
-                            HttpResponse::Ok().json(body(id.sub(), id.username(), id.roles()))
-                        })
-                        .wrap(AuthMiddleware::new(guard.clone())),
-                ),
-                _ => app.route(
-                    "/hello",
-                    web::get()
-                        .to(|c: web::ReqData<Claims>| async move {
-                            HttpResponse::Ok().json(body(&c.sub, &c.username, &c.roles))
-                        })
-                        .wrap(HttpAuthentication::bearer(validator)),
-                ),
-            }
-        })
-        .bind(addr)
-        .map_err(|e| e.to_string())?;
-        println!("token: {token}");
-        println!(
-            "listening on http://{}",
-            server.addrs().first().map(ToString::to_string).unwrap_or_default()
-        );
-        server.run().await.map_err(|e| e.to_string())
     }
 }
 
