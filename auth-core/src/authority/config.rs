@@ -7,7 +7,7 @@ use crate::claims::{ClaimStyle, TokenUse};
 use crate::client::TrustedProxies;
 use crate::jwt::Validation;
 
-/// Lifetimes, checks and policies of an [`Authority`]. Plain data with safe
+/// Lifetimes, checks and policies of an [`Authority`](crate::Authority). Plain data with safe
 /// defaults and builder-style setters.
 ///
 /// ```
@@ -62,8 +62,8 @@ pub struct AuthorityConfig {
     pub claim_style: ClaimStyle,
     /// What `Basic` credentials are. Default: username and password.
     pub basic: BasicCredentials,
-    /// Asks the [`UserStore`] on every authentication whether the token's
-    /// subject still exists ([`UserStore::load`]), so that deleting or
+    /// Asks the [`UserStore`](crate::UserStore) on every authentication whether the token's
+    /// subject still exists ([`UserStore::load`](crate::UserStore::load)), so that deleting or
     /// disabling a user cuts their tokens off at once rather than when they
     /// expire (simplejwt does this by default). Costs one user-store lookup
     /// per request (see BENCHMARKS.md). Default off.
@@ -82,7 +82,7 @@ pub enum BasicCredentials {
     /// A username and password, checked by the user store.
     #[default]
     Password,
-    /// An opaque key and token issued by [`Authority::issue_opaque`].
+    /// An opaque key and token issued by [`Authority::issue_opaque`](crate::Authority::issue_opaque).
     KeyToken,
 }
 

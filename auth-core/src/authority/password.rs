@@ -92,7 +92,7 @@ impl Authority {
 
     /// The client address the login throttle counts for a request from
     /// `peer`: the TCP peer, or what a trusted proxy says
-    /// ([`AuthorityConfig::trusted_proxies`]).
+    /// ([`AuthorityConfig::trusted_proxies`](crate::AuthorityConfig::trusted_proxies)).
     pub fn client_address(&self, peer: &Peer) -> Option<IpAddr> {
         self.inner.config.trusted_proxies.client_address(peer)
     }

@@ -92,7 +92,7 @@ impl Authority {
         Ok(())
     }
 
-    /// With [`AuthorityConfig::check_principal`] on, fails with
+    /// With [`AuthorityConfig::check_principal`](crate::AuthorityConfig::check_principal) on, fails with
     /// [`TokenRejection::InactivePrincipal`] unless the user store still
     /// knows `sub`.
     pub async fn check_principal(&self, sub: &str) -> Result<(), AuthError> {

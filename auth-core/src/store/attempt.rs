@@ -30,7 +30,7 @@ pub struct AttemptState {
     pub expires_at: i64,
 }
 
-/// What [`Store::count_attempt`] answers.
+/// What [`Store::count_attempt`](crate::Store::count_attempt) answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attempt {
     /// Whether this attempt may go on to the password check.
