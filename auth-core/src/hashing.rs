@@ -123,6 +123,13 @@ impl HashingPool {
         self.inner.queued.load(Ordering::Relaxed)
     }
 
+    /// Whether the queue is full now, so that a job would be refused as
+    /// [`UserStoreError::Busy`]: a hint (the answer can change at once),
+    /// for callers that can skip work before a refusal.
+    pub fn is_saturated(&self) -> bool {
+        self.inner.queue > 0 && self.queued() >= self.inner.queue
+    }
+
     /// Jobs dropped unstarted because their caller had gone away.
     pub fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)

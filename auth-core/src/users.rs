@@ -75,6 +75,15 @@ pub trait UserStore: Send + Sync + 'static {
     /// The principal with this id, if it (still) exists.
     async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError>;
 
+    /// Whether a password check would be refused as
+    /// [`UserStoreError::Busy`] right now (a full hashing queue): a hint
+    /// that lets a login flood be answered 503 before the login throttle
+    /// does any work, since a check that never runs is not counted anyway.
+    /// Default `false`.
+    fn saturated(&self) -> bool {
+        false
+    }
+
     /// Creates a user (for dialects with a sign-up route). By default
     /// sign-up is not offered.
     async fn register(&self, username: &str, password: &str) -> Result<Registration, UserStoreError> {
@@ -287,6 +296,10 @@ impl UserStore for MemoryUsers {
         let password = password.to_owned();
         let ok = self.pool.run(move || verify_hash(&phc, &password)).await?;
         Ok(entry.filter(|e| ok && e.active).map(|e| e.principal))
+    }
+
+    fn saturated(&self) -> bool {
+        self.pool.is_saturated()
     }
 
     async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError> {

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use super::{Authority, TokenPair};
 use crate::client::Peer;
-use crate::error::AuthError;
+use crate::error::{AuthError, UserStoreError};
 use crate::throttle::{self, LoginRules};
 use crate::users::Principal;
 
@@ -66,6 +66,11 @@ impl Authority {
         username: &str,
         password: &str,
     ) -> Result<Principal, AuthError> {
+        if self.inner.users.saturated() {
+            // The check would be refused unrun, and so not counted: refuse
+            // it before the throttle hashes keys and writes counters.
+            return Err(UserStoreError::Busy.into());
+        }
         let now = crate::time::now();
         let store = self.inner.store.as_ref();
         let cfg = &self.inner.config;

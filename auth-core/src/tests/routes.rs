@@ -146,6 +146,51 @@ fn an_exp_in_the_year_10000_is_refused_without_a_panic() {
 }
 
 #[test]
+fn a_full_hashing_queue_refuses_logins_before_the_throttle_touches_the_store() {
+    let pool = crate::HashingPool::new(1, 2);
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let (started, wait) = std::sync::mpsc::channel::<()>();
+    let blocker = pool.clone();
+    let holder = std::thread::spawn(move || {
+        rt().block_on(blocker.run(move || {
+            let _ = started.send(());
+            let _ = gate.recv();
+        }))
+    });
+    wait.recv().expect("the blocking job started");
+    let store = super::Outage::default();
+    let authority =
+        Authority::builder(keys()).users(users().with_pool(pool.clone())).store(store.clone()).build();
+    let r = RouteSet::new(authority, Standard);
+    rt().block_on(async {
+        let login = || r.handle(post("/login", json!({"username": "alice", "password": "alice-pw"})));
+        // Two logins fill the queue (each counted by the throttle first).
+        let mut queued = vec![Box::pin(login()), Box::pin(login())];
+        for l in &mut queued {
+            let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(l.as_mut().poll(cx))).await;
+            assert!(polled.is_pending());
+        }
+        assert!(pool.is_saturated());
+        let calls = store.calls_left.load(std::sync::atomic::Ordering::SeqCst);
+        for _ in 0..50 {
+            let res = login().await;
+            assert_eq!(res.status, 503);
+            assert_eq!(res.header("retry-after"), Some("1"));
+        }
+        assert_eq!(
+            store.calls_left.load(std::sync::atomic::Ordering::SeqCst),
+            calls,
+            "refused without a store call"
+        );
+        drop(release);
+        for l in queued {
+            assert_eq!(l.await.status, 200);
+        }
+    });
+    holder.join().expect("holder").expect("the blocking job ran");
+}
+
+#[test]
 fn a_login_flood_on_a_full_hashing_queue_gets_503_at_once() {
     let pool = crate::HashingPool::new(1, 8);
     // Occupy the pool's one thread until `release` is dropped.
