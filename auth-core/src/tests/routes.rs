@@ -145,9 +145,16 @@ fn an_exp_in_the_year_10000_is_refused_without_a_panic() {
     });
 }
 
-#[test]
-fn a_full_hashing_queue_refuses_logins_before_the_throttle_touches_the_store() {
-    let pool = crate::HashingPool::new(1, 2);
+/// A one-thread hashing pool with room for `queue` jobs, its thread
+/// occupied until the returned sender is dropped; join the handle after.
+fn blocked_pool(
+    queue: usize,
+) -> (
+    crate::HashingPool,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<Result<(), crate::UserStoreError>>,
+) {
+    let pool = crate::HashingPool::new(1, queue);
     let (release, gate) = std::sync::mpsc::channel::<()>();
     let (started, wait) = std::sync::mpsc::channel::<()>();
     let blocker = pool.clone();
@@ -158,6 +165,12 @@ fn a_full_hashing_queue_refuses_logins_before_the_throttle_touches_the_store() {
         }))
     });
     wait.recv().expect("the blocking job started");
+    (pool, release, holder)
+}
+
+#[test]
+fn a_full_hashing_queue_refuses_logins_before_the_throttle_touches_the_store() {
+    let (pool, release, holder) = blocked_pool(2);
     let store = super::Outage::default();
     let authority =
         Authority::builder(keys()).users(users().with_pool(pool.clone())).store(store.clone()).build();
@@ -192,18 +205,7 @@ fn a_full_hashing_queue_refuses_logins_before_the_throttle_touches_the_store() {
 
 #[test]
 fn a_login_flood_on_a_full_hashing_queue_gets_503_at_once() {
-    let pool = crate::HashingPool::new(1, 8);
-    // Occupy the pool's one thread until `release` is dropped.
-    let (release, gate) = std::sync::mpsc::channel::<()>();
-    let (started, wait) = std::sync::mpsc::channel::<()>();
-    let blocker = pool.clone();
-    let holder = std::thread::spawn(move || {
-        rt().block_on(blocker.run(move || {
-            let _ = started.send(());
-            let _ = gate.recv();
-        }))
-    });
-    wait.recv().expect("the blocking job started");
+    let (pool, release, holder) = blocked_pool(8);
     let users = users().with_pool(pool.clone());
     let config = AuthorityConfig::default().login_throttle(0, std::time::Duration::from_secs(60));
     let r = RouteSet::new(Authority::builder(keys()).users(users).config(config).build(), Standard);
