@@ -7,7 +7,7 @@ use std::future::{Ready, ready};
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use actix_web::dev::Payload;
+use actix_web::dev::{Extensions, Payload};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use auth_core::{
@@ -65,14 +65,19 @@ impl ResponseError for AuthRejection {
     }
 }
 
-/// The guard for this request: the middleware's, else one registered as
-/// `web::Data<Guard>` or plain app data.
-fn guard_of(req: &HttpRequest) -> Option<Guard> {
-    req.extensions()
+/// The guard for this request: the middleware's (in `extensions`, the
+/// request's own), else one registered as `web::Data<Guard>` or plain app
+/// data.
+fn guard_in<'a>(req: &'a HttpRequest, extensions: &'a Extensions) -> Option<&'a Guard> {
+    extensions
         .get::<Guard>()
-        .cloned()
-        .or_else(|| req.app_data::<web::Data<Guard>>().map(|g| g.get_ref().clone()))
-        .or_else(|| req.app_data::<Guard>().cloned())
+        .or_else(|| req.app_data::<web::Data<Guard>>().map(|g| g.get_ref()))
+        .or_else(|| req.app_data::<Guard>())
+}
+
+/// [`guard_in`], owned.
+fn guard_of(req: &HttpRequest) -> Option<Guard> {
+    guard_in(req, &req.extensions()).cloned()
 }
 
 fn credentials(req: &HttpRequest, scheme: Scheme) -> Result<Credentials, AuthRejection> {
@@ -174,10 +179,7 @@ fn extract<T: 'static>(
     finish: fn(CheckResult, Option<&Guard>) -> Result<T, AuthRejection>,
 ) -> Extracted<T> {
     let extensions = req.extensions();
-    let guard = extensions
-        .get::<Guard>()
-        .or_else(|| req.app_data::<web::Data<Guard>>().map(|g| g.get_ref()))
-        .or_else(|| req.app_data::<Guard>());
+    let guard = guard_in(req, &extensions);
     let found = extensions.get::<Identity>();
     let check =
         Guard::extract(found, guard, authorization(req.headers()), || peer(req.headers(), req.peer_addr()));

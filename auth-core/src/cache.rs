@@ -180,7 +180,7 @@ impl TokenCache {
         let max_age = crate::time::secs(config.max_age);
         let on = config.enabled && max_age > 0 && config.max_bytes > 0 && config.max_token_len > 0;
         // A guess at the number of entries, for the map's initial sizing.
-        let typical = (512 + ENTRY_OVERHEAD).max(1);
+        let typical = 512 + ENTRY_OVERHEAD;
         let map = on
             .then(|| Cache::with_weighter(config.max_bytes / typical + 1, config.max_bytes as u64, ByBytes));
         Self {

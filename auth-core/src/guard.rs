@@ -26,7 +26,8 @@ use crate::client::Peer;
 use crate::dialect::Dialect;
 use crate::error::AuthError;
 use crate::header::{
-    AuthorizationHeader, AuthorizationRef, Credentials, Presented, credentials_in, presented_in, raw_token,
+    AuthorizationHeader, AuthorizationRef, Credentials, Presented, accepted_in, credentials_in,
+    parse_presented,
 };
 use crate::response::AuthResponse;
 use crate::routes::RouteSet;
@@ -242,26 +243,25 @@ impl Guard {
 
     fn start(&self, header: AuthorizationRef<'_>, peer: impl FnOnce() -> Peer, required: bool) -> Check {
         let authority = &self.0.authority;
-        let value = match header.value() {
-            Ok(value) => value,
+        let accepted = match header.value().and_then(|v| accepted_in(v, &self.0.schemes)) {
+            Ok(accepted) => accepted,
             Err(e) => return Check::Ready(Err(e.into())),
+        };
+        let Some((scheme, rest)) = accepted else {
+            return Check::Ready(if required { Err(AuthError::MissingCredentials) } else { Ok(None) });
         };
         // A token whose exact bytes were verified before needs no parsing.
-        let raw = value.and_then(|v| raw_token(v, &self.0.schemes));
-        if let Some(now) = raw.and_then(|token| authority.authenticate_cached_now(token)) {
-            return Self::decided(authority, now);
+        if scheme != Scheme::Basic {
+            if let Some(now) = authority.authenticate_cached_now(rest) {
+                return Self::decided(authority, now);
+            }
         }
-        let presented = match presented_in(value, &self.0.schemes) {
-            Ok(presented) => presented,
-            Err(e) => return Check::Ready(Err(e.into())),
-        };
-        match presented {
-            None if required => Check::Ready(Err(AuthError::MissingCredentials)),
-            None => Check::Ready(Ok(None)),
-            Some(Presented::Token(_, token)) => {
+        match parse_presented(scheme, rest) {
+            Err(e) => Check::Ready(Err(e.into())),
+            Ok(Presented::Token(_, token)) => {
                 Self::decided(authority, authority.authenticate_uncached_now(token))
             }
-            Some(Presented::Basic(credentials)) => {
+            Ok(Presented::Basic(credentials)) => {
                 // Only a password check is throttled by address.
                 let client = authority.client_address(&peer());
                 let authority = authority.clone();

@@ -194,7 +194,7 @@ impl Presented<'_> {
     }
 }
 
-fn parse_presented(scheme: Scheme, rest: &[u8]) -> Result<Presented<'_>, HeaderError> {
+pub(crate) fn parse_presented(scheme: Scheme, rest: &[u8]) -> Result<Presented<'_>, HeaderError> {
     if rest.is_empty() {
         return Err(HeaderError::Malformed);
     }
@@ -241,23 +241,24 @@ pub(crate) fn credentials_in(
     Ok(presented_in(value, accepted)?.map(Presented::into_owned))
 }
 
-/// The raw bytes after an accepted `Bearer` or `Token` scheme, not yet
-/// checked against the token68 grammar: only for a lookup of exact bytes
-/// that were a valid token before (the verified-token cache).
-pub(crate) fn raw_token<'a>(value: &'a [u8], accepted: &[Scheme]) -> Option<&'a [u8]> {
-    match split_scheme(Some(value)) {
-        Ok((scheme, rest)) if scheme != Scheme::Basic && accepted.contains(&scheme) => Some(rest),
-        _ => None,
-    }
-}
-
 /// [`credentials_in`], borrowing a token from the header.
 pub(crate) fn presented_in<'a>(
     value: Option<&'a [u8]>,
     accepted: &[Scheme],
 ) -> Result<Option<Presented<'a>>, HeaderError> {
+    accepted_in(value, accepted)?.map(|(scheme, rest)| parse_presented(scheme, rest)).transpose()
+}
+
+/// The scheme of a header value, when `accepted`, and the bytes after it,
+/// not yet read as credentials (`Ok(None)`: no credentials, or another
+/// scheme). [`parse_presented`] reads them; the verified-token cache may
+/// first look them up as exact bytes that were a valid token before.
+pub(crate) fn accepted_in<'a>(
+    value: Option<&'a [u8]>,
+    accepted: &[Scheme],
+) -> Result<Option<(Scheme, &'a [u8])>, HeaderError> {
     match split_scheme(value) {
-        Ok((scheme, rest)) if accepted.contains(&scheme) => parse_presented(scheme, rest).map(Some),
+        Ok((scheme, rest)) if accepted.contains(&scheme) => Ok(Some((scheme, rest))),
         Ok(_) | Err(HeaderError::Missing | HeaderError::UnsupportedScheme) => Ok(None),
         Err(other) => Err(other),
     }
