@@ -144,7 +144,7 @@ pub enum AuthError {
     #[error("the authentication service is unavailable")]
     Unavailable,
     /// Too much work in flight (the password-hashing queue is full): 503
-    /// with `Retry-After`, answered at once without doing the work.
+    /// with `Retry-After`, answered without doing the work.
     #[error("the authentication service is busy, try again shortly")]
     Busy {
         /// Seconds to wait before retrying.
@@ -337,8 +337,8 @@ pub enum UserStoreError {
     #[error("user store failed: {0}")]
     Failed(String),
     /// Too many password checks are waiting already ([`HashingPool`](crate::HashingPool)'s
-    /// queue is full): answered at once with 503 and `Retry-After`, without
-    /// hashing.
+    /// queue is full, after a stay in its waiting room if it has one):
+    /// answered with 503 and `Retry-After`, without hashing.
     #[error("too many password checks in flight")]
     Busy,
 }

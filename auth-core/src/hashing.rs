@@ -2,10 +2,17 @@
 //! threads with a bounded queue, never the async executor.
 //!
 //! At most `threads` hashes run at once and at most `queue` wait; a job
-//! that finds the queue full is refused at once ([`UserStoreError::Busy`],
-//! which a login answers with 503 and `Retry-After`), so a login flood costs
+//! that finds the queue full is refused ([`UserStoreError::Busy`], which a
+//! login answers with 503 and `Retry-After`), so a login flood costs
 //! bounded memory and bounded latency instead of a queue that grows without
-//! limit. A job whose caller has gone away (the client disconnected, the
+//! limit. A pool may also have a bounded *waiting room*
+//! ([`HashingPool::with_waiting_room`]; the [global](HashingPool::global)
+//! pool has one): a job that finds the queue full waits there, without a
+//! thread and in arrival order, for at most a fixed time before it is
+//! refused. A flood of real users is then served in turn instead of being
+//! told to retry at once, and a client that retries on every refusal
+//! (a closed loop) is slowed to the pool's pace instead of costing the
+//! server a refused request per round trip. A job whose caller has gone away (the client disconnected, the
 //! request timed out) is dropped before it is hashed. The pool's threads
 //! run at the lowest priority the OS grants: `SCHED_IDLE` on Linux (they
 //! run only when no other thread wants the CPU), else nice 19
@@ -17,8 +24,12 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use crate::error::UserStoreError;
+use crate::places::Place;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -44,6 +55,12 @@ struct PoolInner {
     queue: usize,
     queued: AtomicUsize,
     dropped: AtomicU64,
+    /// Waiting-room places and how long a job may wait in one.
+    waiters: usize,
+    max_wait: Duration,
+    waiting: AtomicUsize,
+    /// Signalled each time a thread takes a job (a queue slot frees).
+    slot_freed: Arc<Notify>,
 }
 
 impl std::fmt::Debug for HashingPool {
@@ -52,24 +69,52 @@ impl std::fmt::Debug for HashingPool {
             .field("threads", &self.inner.threads)
             .field("queue", &self.inner.queue)
             .field("queued", &self.queued())
+            .field("waiters", &self.inner.waiters)
+            .field("max_wait", &self.inner.max_wait)
             .finish()
     }
 }
 
 impl HashingPool {
     /// `threads` hashing threads (at least 1) and room for `queue` waiting
-    /// jobs (0: a job is taken only when a thread is free).
+    /// jobs (0: a job is taken only when a thread is free); no waiting
+    /// room: a job that finds the queue full is refused at once.
     pub fn new(threads: usize, queue: usize) -> Self {
+        Self::with_waiting_room(threads, queue, 0, Duration::ZERO)
+    }
+
+    /// Like [`new`](Self::new), plus a waiting room of `waiters` places: a
+    /// job that finds the queue full waits (asynchronously, in arrival
+    /// order) up to `max_wait` for a place in the queue, and is refused
+    /// as [`UserStoreError::Busy`] when the time is up or the waiting room
+    /// is full too. With a waiting room the queue holds at least one job
+    /// (a waiter is woken when a thread takes one from the queue). Waiting
+    /// needs the tokio timer (`#[tokio::main]`, and actix-web's runtime,
+    /// have it).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use std::time::Duration;
+    /// let pool = auth_core::HashingPool::with_waiting_room(1, 4, 64, Duration::from_secs(1));
+    /// assert_eq!(pool.run(|| 6 * 7).await, Ok(42));
+    /// assert_eq!(pool.waiting_room(), (64, Duration::from_secs(1)));
+    /// # })
+    /// ```
+    pub fn with_waiting_room(threads: usize, queue: usize, waiters: usize, max_wait: Duration) -> Self {
         let threads = threads.max(1);
+        let waiters = if max_wait.is_zero() { 0 } else { waiters };
+        let queue = if waiters > 0 { queue.max(1) } else { queue };
         let (jobs, rx) = sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
         let priority = Arc::new(AtomicU8::new(HashingPriority::Unknown as u8));
+        let slot_freed = Arc::new(Notify::new());
         for i in 0..threads {
             let rx = Arc::clone(&rx);
             let granted = Arc::clone(&priority);
+            let freed = Arc::clone(&slot_freed);
             let spawned = std::thread::Builder::new().name(format!("auth-hash-{i}")).spawn(move || {
                 granted.store(lower_priority() as u8, Ordering::Relaxed);
-                worker(&rx);
+                worker(&rx, &freed);
             });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a password hashing thread");
@@ -82,20 +127,29 @@ impl HashingPool {
             queue,
             queued: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
+            waiters,
+            max_wait,
+            waiting: AtomicUsize::new(0),
+            slot_freed,
         };
         Self { inner: Arc::new(inner) }
     }
 
-    /// The process-wide default: `max(1, cpus / 2)` threads and a queue of
-    /// four jobs per thread.
+    /// The process-wide default: `max(1, cpus / 2)` threads, a queue of
+    /// four jobs per thread, and a waiting room of 32 places per thread
+    /// where a job waits at most [`GLOBAL_MAX_WAIT`](Self::GLOBAL_MAX_WAIT).
     pub fn global() -> &'static HashingPool {
         static POOL: OnceLock<HashingPool> = OnceLock::new();
         POOL.get_or_init(|| {
             let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
             let threads = (cpus / 2).max(1);
-            HashingPool::new(threads, threads * 4)
+            HashingPool::with_waiting_room(threads, threads * 4, threads * 32, Self::GLOBAL_MAX_WAIT)
         })
     }
+
+    /// How long a job may wait in the [global](Self::global) pool's waiting
+    /// room: about the `Retry-After` (1 s) a refused login is told.
+    pub const GLOBAL_MAX_WAIT: Duration = Duration::from_secs(1);
 
     /// The priority the OS granted the pool's threads (the last thread to
     /// start tells; they all ask for the same).
@@ -123,11 +177,22 @@ impl HashingPool {
         self.inner.queued.load(Ordering::Relaxed)
     }
 
-    /// Whether the queue is full now, so that a job would be refused as
-    /// [`UserStoreError::Busy`]: a hint (the answer can change at once),
-    /// for callers that can skip work before a refusal.
+    /// `(places, max_wait)` of the waiting room (`(0, 0)`: none).
+    pub fn waiting_room(&self) -> (usize, Duration) {
+        (self.inner.waiters, self.inner.max_wait)
+    }
+
+    /// Jobs in the waiting room now.
+    pub fn waiting(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Whether the queue and the waiting room are full now, so that a job
+    /// would be refused as [`UserStoreError::Busy`] at once: a hint (the
+    /// answer can change at once), for callers that can skip work before a
+    /// refusal.
     pub fn is_saturated(&self) -> bool {
-        self.inner.queue > 0 && self.queued() >= self.inner.queue
+        self.inner.queue > 0 && self.queued() >= self.inner.queue && self.waiting() >= self.inner.waiters
     }
 
     /// Jobs dropped unstarted because their caller had gone away.
@@ -136,9 +201,10 @@ impl HashingPool {
     }
 
     /// Runs a CPU-heavy closure on the pool and awaits its result without
-    /// blocking the async executor. [`UserStoreError::Busy`] at once when
-    /// the queue is full; if the returned future is dropped before a thread
-    /// takes the job, the closure never runs.
+    /// blocking the async executor. [`UserStoreError::Busy`] when the queue
+    /// is full (after a stay in the waiting room, if the pool has one); if
+    /// the returned future is dropped before a thread takes the job, the
+    /// closure never runs.
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
@@ -153,17 +219,55 @@ impl HashingPool {
             }
             let _ = reply.send(f());
         });
-        self.inner.queued.fetch_add(1, Ordering::Relaxed);
-        if let Err(refused) = self.inner.jobs.try_send(job) {
-            self.inner.queued.fetch_sub(1, Ordering::Relaxed);
-            return Err(match refused {
-                TrySendError::Full(_) => UserStoreError::Busy,
-                TrySendError::Disconnected(_) => {
-                    UserStoreError::Failed("the password hashing pool is gone".into())
-                }
-            });
+        match self.submit(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) if self.inner.waiters > 0 => self.wait_for_a_slot(job).await?,
+            Err(refused) => return Err(refusal(&refused)),
         }
         result.await.map_err(|_| UserStoreError::Failed("password hashing failed".into()))
+    }
+
+    fn submit(&self, job: Job) -> Result<(), TrySendError<Job>> {
+        self.inner.queued.fetch_add(1, Ordering::Relaxed);
+        let sent = self.inner.jobs.try_send(job);
+        if sent.is_err() {
+            self.inner.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// The waiting room: a place if one is free, then a queue slot within
+    /// `max_wait`. `Notify` wakes waiters in arrival order, one per slot a
+    /// thread frees.
+    async fn wait_for_a_slot(&self, mut job: Job) -> Result<(), UserStoreError> {
+        let inner = &self.inner;
+        let Some(_place) = Place::take(&inner.waiting, inner.waiters) else {
+            return Err(UserStoreError::Busy);
+        };
+        let waited = tokio::time::timeout(inner.max_wait, async {
+            loop {
+                let freed = inner.slot_freed.notified();
+                tokio::pin!(freed);
+                // Registered before the retry, so a slot freed in between
+                // is not missed.
+                freed.as_mut().enable();
+                match self.submit(job) {
+                    Ok(()) => return Ok(()),
+                    Err(TrySendError::Full(back)) => job = back,
+                    Err(refused) => return Err(refusal(&refused)),
+                }
+                freed.await;
+            }
+        })
+        .await;
+        waited.unwrap_or(Err(UserStoreError::Busy))
+    }
+}
+
+fn refusal(refused: &TrySendError<Job>) -> UserStoreError {
+    match refused {
+        TrySendError::Full(_) => UserStoreError::Busy,
+        TrySendError::Disconnected(_) => UserStoreError::Failed("the password hashing pool is gone".into()),
     }
 }
 
@@ -207,13 +311,14 @@ fn lower_priority() -> HashingPriority {
     }
 }
 
-fn worker(jobs: &Mutex<Receiver<Job>>) {
+fn worker(jobs: &Mutex<Receiver<Job>>, slot_freed: &Notify) {
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
             Err(poisoned) => poisoned.into_inner().recv(),
         };
         let Ok(job) = job else { return };
+        slot_freed.notify_one();
         // A panicking job drops its reply channel (the caller sees an
         // error); the worker lives on.
         let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
@@ -317,6 +422,52 @@ mod tests {
         assert_eq!(rt().block_on(pool.run(|| 1)), Ok(1));
         assert!(!ran.load(Ordering::SeqCst));
         assert_eq!(pool.dropped(), 1);
+    }
+
+    #[test]
+    fn the_waiting_room_serves_in_turn_and_refuses_past_its_places() {
+        let pool = HashingPool::with_waiting_room(1, 1, 2, Duration::from_secs(30));
+        let release = block(&pool);
+        rt().block_on(async {
+            let mut queued = Box::pin(pool.run(|| 1));
+            assert!(futures_poll_once(&mut queued).await.is_none(), "queued");
+            let mut first = Box::pin(pool.run(|| 2));
+            let mut second = Box::pin(pool.run(|| 3));
+            assert!(futures_poll_once(&mut first).await.is_none(), "waits");
+            assert!(futures_poll_once(&mut second).await.is_none(), "waits");
+            assert_eq!(pool.waiting(), 2);
+            assert!(pool.is_saturated());
+            // No place left: refused at once.
+            let mut third = Box::pin(pool.run(|| 4));
+            assert_eq!(futures_poll_once(&mut third).await, Some(Err(UserStoreError::Busy)));
+            drop(release);
+            assert_eq!(queued.await, Ok(1));
+            assert_eq!(first.await, Ok(2));
+            assert_eq!(second.await, Ok(3));
+            assert_eq!(pool.waiting(), 0);
+            assert!(!pool.is_saturated());
+        });
+    }
+
+    #[test]
+    fn a_wait_ends_in_busy_and_gives_its_place_back() {
+        let pool = HashingPool::with_waiting_room(1, 0, 1, Duration::from_millis(50));
+        assert_eq!(pool.capacity(), (1, 1), "a waiting room needs a queue");
+        let release = block(&pool);
+        rt().block_on(async {
+            let mut queued = Box::pin(pool.run(|| 0));
+            assert!(futures_poll_once(&mut queued).await.is_none(), "queued");
+            assert_eq!(pool.run(|| 1).await, Err(UserStoreError::Busy), "the deadline");
+            assert_eq!(pool.waiting(), 0);
+            let mut gone = Box::pin(pool.run(|| 2));
+            assert!(futures_poll_once(&mut gone).await.is_none(), "waits");
+            assert_eq!(pool.waiting(), 1);
+            drop(gone); // the client went away
+            assert_eq!(pool.waiting(), 0);
+            drop(release);
+            assert_eq!(queued.await, Ok(0));
+        });
+        assert_eq!(rt().block_on(pool.run(|| 3)), Ok(3));
     }
 
     /// Polls a future once: `Some` if it finished.

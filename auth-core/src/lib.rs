@@ -58,6 +58,7 @@ mod id;
 mod jwt;
 mod keys;
 mod opaque;
+mod places;
 mod response;
 mod routes;
 mod scheme;

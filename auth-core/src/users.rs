@@ -2,10 +2,11 @@
 //!
 //! The application implements [`UserStore`]; [`MemoryUsers`] is an
 //! in-memory implementation with argon2id hashes for examples and tests.
-//! Hashing runs on tokio's blocking pool, never on the async executor, and
+//! Hashing never runs on the async executor, and
 //! an unknown user costs one hash too, so timing does not tell whether a
 //! user exists. Hashing runs on a bounded [`HashingPool`]: when its queue
-//! is full a login is refused at once (503, `Retry-After`) without hashing.
+//! (and its waiting room, if it has one) is full a login is refused (503,
+//! `Retry-After`) without hashing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -71,6 +71,18 @@ pub struct AuthorityConfig {
     /// The verified-token cache in front of access-token verification
     /// (on by default; see [`TokenCacheConfig`]).
     pub token_cache: TokenCacheConfig,
+    /// How long a password check refused before any hashing (429 from the
+    /// throttle, 503 from a full hashing queue and waiting room) is held
+    /// before it is answered. A refusal costs the server almost nothing,
+    /// so a client that retries on every refusal would otherwise send
+    /// them as fast as the server answers, at the expense of every other
+    /// route; held, it is slowed to a few attempts a second. Default
+    /// 250 ms; zero answers at once.
+    pub refusal_delay: Duration,
+    /// How many refusals may be held at once (each holds only its request
+    /// and a timer); past this, refusals are answered at once, so the
+    /// delay never holds more memory than this many requests. Default 1024.
+    pub max_held_refusals: usize,
 }
 
 /// The default absolute session cap ([`AuthorityConfig::refresh_window`]): 30 days.
@@ -104,6 +116,8 @@ impl Default for AuthorityConfig {
             basic: BasicCredentials::default(),
             check_principal: false,
             token_cache: TokenCacheConfig::default(),
+            refusal_delay: Duration::from_millis(250),
+            max_held_refusals: 1024,
         }
     }
 }
@@ -193,6 +207,20 @@ impl AuthorityConfig {
     pub fn login_slowdown(mut self, per_user: u32, per_address: u32) -> Self {
         self.max_failed_logins_per_user = per_user;
         self.max_failed_logins_per_address = per_address;
+        self
+    }
+
+    /// Sets how long a refused password check is held and how many may be
+    /// held at once ([`refusal_delay`](Self::refusal_delay)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = auth_core::AuthorityConfig::default().hold_refusals(Duration::ZERO, 0);
+    /// assert!(config.refusal_delay.is_zero());
+    /// ```
+    pub fn hold_refusals(mut self, delay: Duration, max_held: usize) -> Self {
+        self.refusal_delay = delay;
+        self.max_held_refusals = max_held;
         self
     }
 

@@ -15,6 +15,7 @@
 //! ```
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use arc_swap::ArcSwap;
 
@@ -116,6 +117,7 @@ impl AuthorityBuilder {
                 store: self.store,
                 users: self.users,
                 config: self.config,
+                held_refusals: AtomicUsize::new(0),
             }),
         }
     }
@@ -127,6 +129,8 @@ struct Inner {
     store: Arc<dyn Store>,
     users: Arc<dyn UserStore>,
     config: AuthorityConfig,
+    /// Refusals being held now ([`AuthorityConfig::refusal_delay`]).
+    held_refusals: AtomicUsize,
 }
 
 /// Issues and checks tokens. Cheap to clone; share one per application.

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use super::{Authority, TokenPair};
 use crate::client::Peer;
 use crate::error::{AuthError, UserStoreError};
+use crate::places::Place;
 use crate::throttle::{self, LoginRules};
 use crate::users::Principal;
 
@@ -69,7 +70,7 @@ impl Authority {
         if self.inner.users.saturated() {
             // The check would be refused unrun, and so not counted: refuse
             // it before the throttle hashes keys and writes counters.
-            return Err(UserStoreError::Busy.into());
+            return self.refuse(UserStoreError::Busy.into()).await;
         }
         let now = crate::time::now();
         let store = self.inner.store.as_ref();
@@ -80,7 +81,11 @@ impl Authority {
             cfg.max_failed_logins_per_address,
             cfg.max_failed_logins_per_user,
         );
-        let admitted = throttle::admit(store, &rules, username, client, now).await?;
+        let admitted = match throttle::admit(store, &rules, username, client, now).await {
+            Ok(admitted) => admitted,
+            Err(refused @ AuthError::TooManyAttempts { .. }) => return self.refuse(refused).await,
+            Err(other) => return Err(other),
+        };
         match self.inner.users.verify_password(username, password).await {
             Ok(Some(principal)) => {
                 admitted.succeeded().await?;
@@ -93,6 +98,21 @@ impl Authority {
                 Err(err.into())
             }
         }
+    }
+
+    /// Answers a refusal that cost no hash after
+    /// [`refusal_delay`](crate::AuthorityConfig::refusal_delay), unless
+    /// [`max_held_refusals`](crate::AuthorityConfig::max_held_refusals) are
+    /// held already.
+    async fn refuse(&self, refusal: AuthError) -> Result<Principal, AuthError> {
+        let (delay, max) = (self.inner.config.refusal_delay, self.inner.config.max_held_refusals);
+        if delay.is_zero() {
+            return Err(refusal);
+        }
+        if let Some(_held) = Place::take(&self.inner.held_refusals, max) {
+            tokio::time::sleep(delay).await;
+        }
+        Err(refusal)
     }
 
     /// The client address the login throttle counts for a request from

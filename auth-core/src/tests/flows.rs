@@ -310,7 +310,9 @@ fn an_attempt_the_pool_refused_is_not_counted() {
         // one thread and no queue: while it is busy, logins are refused at once
         let pool = crate::HashingPool::new(1, 0);
         let users = users().with_pool(pool.clone());
-        let a = crate::Authority::builder(keys()).users(users).store(store.clone()).build();
+        // refusals answered at once here: the test counts, not times
+        let config = AuthorityConfig::default().hold_refusals(Duration::ZERO, 0);
+        let a = crate::Authority::builder(keys()).users(users).store(store.clone()).config(config).build();
         let (started, running) = tokio::sync::oneshot::channel();
         let blocker = tokio::spawn({
             let pool = pool.clone();
@@ -519,5 +521,43 @@ fn extensions_join_the_family_of_the_token_they_extend() {
             assert_eq!(a.authenticate_token(&pair.access_token).await.unwrap_err(), revoked);
             assert_eq!(a.extend(&pair.access_token).await.unwrap_err(), revoked);
         }
+    });
+}
+
+#[test]
+fn a_refusal_that_cost_no_hash_is_held_and_the_holds_are_bounded() {
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("rt");
+    rt.block_on(async {
+        let delay = Duration::from_millis(250);
+        let config =
+            AuthorityConfig::default().login_throttle(1, Duration::from_secs(60)).hold_refusals(delay, 1);
+        let a = authority(config);
+        let from = addr("203.0.113.40");
+        assert_eq!(a.login_from(from, "alice", "wrong").await, Err(AuthError::InvalidCredentials));
+        // Past the limit: refused before any hash, and held for the delay
+        // (the clock is tokio's paused one: it moves only by the timer).
+        let start = tokio::time::Instant::now();
+        assert_eq!(
+            a.login_from(from, "alice", "x").await,
+            Err(AuthError::TooManyAttempts { retry_after: 60 })
+        );
+        assert_eq!(start.elapsed(), delay);
+        // One hold at a time: a second refusal while one is held is
+        // answered at once, and holds are available again afterwards.
+        let mut held = Box::pin(a.login_from(from, "alice", "x"));
+        let first_poll =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(held.as_mut().poll(cx).is_pending()));
+        assert!(first_poll.await, "held");
+        let start = tokio::time::Instant::now();
+        assert_eq!(
+            a.login_from(from, "alice", "x").await,
+            Err(AuthError::TooManyAttempts { retry_after: 60 })
+        );
+        assert_eq!(start.elapsed(), Duration::ZERO, "answered at once");
+        assert_eq!(held.await, Err(AuthError::TooManyAttempts { retry_after: 60 }));
+        let start = tokio::time::Instant::now();
+        let _ = a.login_from(from, "alice", "x").await;
+        assert_eq!(start.elapsed(), delay, "the hold was given back");
     });
 }

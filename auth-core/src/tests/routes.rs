@@ -172,8 +172,13 @@ fn blocked_pool(
 fn a_full_hashing_queue_refuses_logins_before_the_throttle_touches_the_store() {
     let (pool, release, holder) = blocked_pool(2);
     let store = super::Outage::default();
-    let authority =
-        Authority::builder(keys()).users(users().with_pool(pool.clone())).store(store.clone()).build();
+    // Refusals answered unheld: this test counts store calls, not time.
+    let config = AuthorityConfig::default().hold_refusals(std::time::Duration::ZERO, 0);
+    let authority = Authority::builder(keys())
+        .users(users().with_pool(pool.clone()))
+        .store(store.clone())
+        .config(config)
+        .build();
     let r = RouteSet::new(authority, Standard);
     rt().block_on(async {
         let login = || r.handle(post("/login", json!({"username": "alice", "password": "alice-pw"})));
@@ -204,10 +209,12 @@ fn a_full_hashing_queue_refuses_logins_before_the_throttle_touches_the_store() {
 }
 
 #[test]
-fn a_login_flood_on_a_full_hashing_queue_gets_503_at_once() {
+fn a_login_flood_on_a_full_hashing_queue_gets_503_at_once_when_refusals_are_not_held() {
     let (pool, release, holder) = blocked_pool(8);
     let users = users().with_pool(pool.clone());
-    let config = AuthorityConfig::default().login_throttle(0, std::time::Duration::from_secs(60));
+    let config = AuthorityConfig::default()
+        .login_throttle(0, std::time::Duration::from_secs(60))
+        .hold_refusals(std::time::Duration::ZERO, 0);
     let r = RouteSet::new(Authority::builder(keys()).users(users).config(config).build(), Standard);
     rt().block_on(async {
         let mut waiting = Vec::new();
