@@ -6,7 +6,7 @@ use auth_actix::{AuthMiddleware, AuthRejection, Authenticated, MaybeAuthenticate
 use auth_core::Guard;
 
 use crate::samples::{GET, POST};
-use crate::{Admin, Demo, DialectName, admin_body, maybe_body, public_body, samples};
+use crate::{Admin, Demo, DialectName, JWKS_PATH, admin_body, maybe_body, public_body, samples};
 
 async fn whoami(id: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(id.summary())
@@ -99,6 +99,9 @@ pub(crate) fn configure(demo: Demo) -> impl Fn(&mut web::ServiceConfig) + Clone 
                 );
             }
             DialectName::Standard | DialectName::Datarhei => {}
+        }
+        if let Some(jwks) = &demo.jwks {
+            cfg.service(web::resource(JWKS_PATH).default_service(auth_actix::service(jwks.clone())));
         }
         cfg.default_service(auth());
     }

@@ -8,7 +8,7 @@ use axum::{Extension, Json, Router};
 use serde_json::Value;
 
 use crate::samples::{GET, POST};
-use crate::{Admin, Demo, DialectName, admin_body, maybe_body, public_body, samples};
+use crate::{Admin, Demo, DialectName, JWKS_PATH, admin_body, maybe_body, public_body, samples};
 
 async fn whoami(id: Authenticated) -> Json<Value> {
     Json(id.summary())
@@ -66,6 +66,10 @@ pub(crate) fn router(demo: &Demo) -> Router {
         ),
         DialectName::Drf => router.route("/protected-url/", protect(post(whoami), POST)),
         DialectName::Standard | DialectName::Datarhei => router,
+    };
+    let router = match &demo.jwks {
+        Some(jwks) => router.route_service(JWKS_PATH, AuthRoutes::new(jwks.clone())),
+        None => router,
     };
     router.fallback_service(auth)
 }

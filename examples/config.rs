@@ -177,6 +177,52 @@ pub struct DemoConfig {
     /// gets 503 (250ms, 1s, ...).
     #[arg(long, value_parser = parse_ttl, default_value = "250ms")]
     pub store_timeout: Duration,
+    /// An external identity provider (an Auth0 tenant: `https://TENANT/`)
+    /// whose access tokens log in at `POST /api/login` (with `--dialect
+    /// datarhei`); repeatable. Its tokens must carry exactly this `iss`.
+    #[arg(long = "idp-issuer", value_name = "URL", value_parser = parse_url)]
+    pub idp_issuers: Vec<String>,
+    /// The audience IdP tokens must name: once for every issuer, or once
+    /// per `--idp-issuer`, in the same order.
+    #[arg(long = "idp-audience", value_name = "AUD")]
+    pub idp_audiences: Vec<String>,
+    /// The JWKS URL of each `--idp-issuer`, in the same order. Default:
+    /// the `jwks_uri` of the issuer's `/.well-known/openid-configuration`.
+    #[arg(long = "idp-jwks", value_name = "URL", value_parser = parse_url)]
+    pub idp_jwks: Vec<String>,
+    /// A subject (`sub`) allowed to log in with an IdP token; repeatable
+    /// (datarhei's allowed users). Required with `--idp-issuer`.
+    #[arg(long = "idp-user", value_name = "SUB")]
+    pub idp_users: Vec<String>,
+    /// An IdP token with an unknown `kid` fetches the issuer's keys again
+    /// at most once per this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl, default_value = "30s")]
+    pub idp_kid_cooldown: Duration,
+    /// A PEM private key (EC P-256/P-384, Ed25519, or RSA with the
+    /// `aws_lc_rs` feature) to sign tokens with; repeatable, newest first:
+    /// the first signs, the others still verify (rotation). The demo then
+    /// serves its public keys at `GET /.well-known/jwks.json`.
+    #[arg(long = "signing-key", value_name = "PATH")]
+    pub signing_keys: Vec<std::path::PathBuf>,
+}
+
+fn parse_url(value: &str) -> Result<String, String> {
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(value.to_owned()),
+        _ => Err("expected an http:// or https:// URL".into()),
+    }
+}
+
+/// One configured identity provider, from the `--idp-*` flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpSpec {
+    /// `iss`.
+    pub issuer: String,
+    /// The accepted audience.
+    pub audience: String,
+    /// The JWKS URL, or `None` for discovery.
+    pub jwks: Option<String>,
 }
 
 impl DemoConfig {
@@ -202,6 +248,41 @@ impl DemoConfig {
                 bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes()
             }
         }
+    }
+
+    /// The identity providers the `--idp-*` flags describe, checked for
+    /// consistency.
+    pub fn idps(&self) -> Result<Vec<IdpSpec>, String> {
+        let n = self.idp_issuers.len();
+        if n == 0 {
+            if !(self.idp_audiences.is_empty() && self.idp_jwks.is_empty() && self.idp_users.is_empty()) {
+                return Err("--idp-audience, --idp-jwks and --idp-user need an --idp-issuer".into());
+            }
+            return Ok(Vec::new());
+        }
+        if self.dialect != DialectName::Datarhei {
+            return Err("--idp-issuer: IdP logins are served by --dialect datarhei".into());
+        }
+        let audience = |i: usize| match self.idp_audiences.len() {
+            1 => Ok(self.idp_audiences[0].clone()),
+            len if len == n => Ok(self.idp_audiences[i].clone()),
+            _ => Err(format!("--idp-audience: give one for all issuers or one per --idp-issuer ({n})")),
+        };
+        if !(self.idp_jwks.is_empty() || self.idp_jwks.len() == n) {
+            return Err(format!("--idp-jwks: give none (discovery) or one per --idp-issuer ({n})"));
+        }
+        if self.idp_users.is_empty() {
+            return Err("--idp-issuer needs at least one --idp-user (the subjects allowed to log in)".into());
+        }
+        (0..n)
+            .map(|i| {
+                Ok(IdpSpec {
+                    issuer: self.idp_issuers[i].clone(),
+                    audience: audience(i)?,
+                    jwks: self.idp_jwks.get(i).cloned(),
+                })
+            })
+            .collect()
     }
 
     /// The client ids, or `demo`.

@@ -21,9 +21,9 @@ mod curl;
 pub mod samples;
 mod store;
 
-pub use config::{DemoConfig, DialectName, Framework, StoreSpec, UserSpec};
+pub use config::{DemoConfig, DialectName, Framework, IdpSpec, StoreSpec, UserSpec};
 
-use auth_core::dialects::{Datarhei, Drf, Echome, Keytoken, Sachet, Standard};
+use auth_core::dialects::{Datarhei, Drf, Echome, Jwks, Keytoken, Sachet, Standard};
 use std::sync::Arc;
 
 use auth_core::{Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet};
@@ -43,6 +43,9 @@ pub fn secret_from_env() -> String {
     }
 }
 
+/// Where the demo publishes its public keys (with `--signing-key`).
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
 /// The key id the demo signs with.
 pub const DEMO_KID: &str = "demo-1";
 
@@ -61,14 +64,68 @@ pub struct Demo {
     pub dialect: DialectName,
     /// Where the server-side state lives.
     pub store: StoreSpec,
+    /// `GET /.well-known/jwks.json`, when the demo signs with `--signing-key`.
+    pub jwks: Option<RouteSet>,
+    /// The identity providers of `--idp-issuer`.
+    pub idp: Option<auth_core::jwks::JwksVerifier>,
+}
+
+/// A signing key from a PEM file: EC (P-256 or P-384), Ed25519, or RSA
+/// (RS256, with the `aws_lc_rs` feature); the `kid` is the key's RFC 7638
+/// thumbprint.
+pub fn load_signing_key(path: &std::path::Path) -> Result<Key, String> {
+    use auth_core::Algorithm;
+    let pem = std::fs::read(path).map_err(|e| format!("--signing-key {}: {e}", path.display()))?;
+    let mut last = None;
+    for alg in [Algorithm::ES256, Algorithm::ES384, Algorithm::EdDSA, Algorithm::RS256] {
+        match Key::private_pem(alg, &pem) {
+            Ok(key) => return Ok(key),
+            Err(e @ auth_core::KeyError::RsaNeedsAwsLc) => last = Some(e),
+            Err(e) => last = last.or(Some(e)),
+        }
+    }
+    let why = last.map_or_else(|| "unreadable".to_owned(), |e| e.to_string());
+    Err(format!("--signing-key {}: not an EC, Ed25519 or RSA private key PEM ({why})", path.display()))
+}
+
+/// The IdP verifier the `--idp-*` flags describe, if any.
+fn idp_verifier(config: &DemoConfig) -> Result<Option<auth_core::jwks::JwksVerifier>, String> {
+    use auth_core::jwks::{IssuerConfig, JwksOptions, JwksVerifier};
+    let idps = config.idps()?;
+    if idps.is_empty() {
+        return Ok(None);
+    }
+    let issuers = idps
+        .into_iter()
+        .map(|idp| {
+            let tenant = IssuerConfig::new(idp.issuer, idp.audience).allow_subjects(config.idp_users.clone());
+            match idp.jwks {
+                Some(url) => tenant.jwks_url(url),
+                None => tenant,
+            }
+        })
+        .collect();
+    let options = JwksOptions { unknown_kid_cooldown: config.idp_kid_cooldown, ..JwksOptions::default() };
+    JwksVerifier::new(issuers, options).map(Some).map_err(|e| format!("--idp-issuer: {e}"))
 }
 
 impl Demo {
     /// Builds the demo from its configuration (hashes the users' passwords).
     pub async fn new(config: &DemoConfig) -> Result<Self, String> {
-        let secret = config.secret_bytes();
-        let key = Key::hs256(DEMO_KID, &secret).map_err(|e| format!("--secret: {e}"))?;
+        let keys = if config.signing_keys.is_empty() {
+            let secret = config.secret_bytes();
+            KeySet::new(Key::hs256(DEMO_KID, &secret).map_err(|e| format!("--secret: {e}"))?)
+        } else {
+            let keys =
+                config.signing_keys.iter().map(|p| load_signing_key(p)).collect::<Result<Vec<_>, _>>()?;
+            KeySet::newest_first(keys)
+        }
+        .map_err(|e| e.to_string())?;
+        let idp = idp_verifier(config)?;
         let users = MemoryUsers::new();
+        for sub in config.idp_users.iter().filter(|_| idp.is_some()) {
+            users.add_external(Principal::new(sub.clone(), sub.clone()));
+        }
         let specs = config.users_or_default();
         for (i, spec) in specs.iter().enumerate() {
             let mut principal = Principal::new((i + 1).to_string(), spec.name.clone());
@@ -78,7 +135,10 @@ impl Demo {
         let dialect: Arc<dyn Dialect> = match config.dialect {
             DialectName::Standard => Arc::new(Standard),
             DialectName::Echome => Arc::new(Echome),
-            DialectName::Datarhei => Arc::new(Datarhei::default()),
+            DialectName::Datarhei => Arc::new(match &idp {
+                Some(verifier) => Datarhei::default().with_external_identity(verifier.clone()),
+                None => Datarhei::default(),
+            }),
             DialectName::Sachet => Arc::new(Sachet),
             DialectName::Keytoken => Arc::new(Keytoken::new(config.clients_or_default())),
             DialectName::Drf => Arc::new(Drf),
@@ -98,14 +158,18 @@ impl Demo {
                 .map_err(|e| format!("--trusted-proxy: {e}"))?;
         // A deleted or disabled user's tokens stop working at once.
         authority_config.check_principal = true;
-        let builder = Authority::builder(KeySet::new(key).map_err(|e| e.to_string())?)
-            .users(users)
-            .config(authority_config);
+        let builder = Authority::builder(keys).users(users).config(authority_config);
         let store = store::open(&config.store, config).await.map_err(|e| format!("--store: {e}"))?;
         let authority = builder.shared_store(store).build();
         let mount = dialect.default_mount();
         let routes = RouteSet::from_shared(authority.clone(), dialect).at(mount);
         let guard = Guard::for_routes(&routes);
+        if let Some(verifier) = &idp {
+            if !verifier.prefetch().await {
+                eprintln!("demo: an identity provider's keys could not be fetched yet; IdP logins retry");
+            }
+        }
+        let jwks = (!config.signing_keys.is_empty()).then(|| RouteSet::new(authority.clone(), Jwks));
         Ok(Self {
             authority,
             routes,
@@ -113,6 +177,8 @@ impl Demo {
             users: specs,
             dialect: config.dialect,
             store: config.store.clone(),
+            jwks,
+            idp,
         })
     }
 
@@ -146,6 +212,20 @@ impl Demo {
                 u.password,
                 u.role.as_deref().unwrap_or("-")
             ));
+        }
+        if self.jwks.is_some() {
+            out.push_str(&format!("public keys: http://{addr}{JWKS_PATH}\n"));
+        }
+        if let Some(external) =
+            self.routes.dialect().name().eq("datarhei").then_some(()).and(self.idp.as_ref())
+        {
+            for issuer in external.issuers() {
+                out.push_str(&format!(
+                    "IdP login: POST {}/login with `Authorization: Bearer <token of {}>`\n",
+                    self.mount(),
+                    issuer.issuer
+                ));
+            }
         }
         out.push_str("try:\n");
         for line in crate::curl::lines(self, &format!("http://{addr}")) {

@@ -78,6 +78,10 @@ pub enum TokenRejection {
     /// The token's subject no longer exists or is disabled (principal check on).
     #[error("the token's subject is no longer active")]
     InactivePrincipal,
+    /// A valid token of an external identity provider whose subject is not
+    /// on the allow-list.
+    #[error("the token's subject is not allowed to log in here")]
+    SubjectNotAllowed,
     /// Opaque credentials that match nothing the store knows.
     #[error("the credentials are not valid")]
     Unknown,

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 
 /// The shortest HMAC secret accepted, in bytes.
@@ -49,6 +50,12 @@ pub enum KeyError {
     /// The signing key was asked to be removed from its own key set.
     #[error("key `{0}` signs new tokens: it cannot be removed from its key set")]
     SigningKey(String),
+    /// An RSA private key with the RustCrypto backend: its `rsa` crate has
+    /// a timing side channel on private-key operations (RUSTSEC-2023-0071,
+    /// "Marvin"), so RSA signing keys need the `aws_lc_rs` feature.
+    /// Verification-only RSA keys are fine on either backend.
+    #[error("RSA signing keys need the `aws_lc_rs` feature (RustCrypto's RSA has a timing side channel)")]
+    RsaNeedsAwsLc,
     /// The PEM could not be read.
     #[error("invalid key material: {0}")]
     Invalid(#[from] jsonwebtoken::errors::Error),
@@ -115,14 +122,97 @@ impl Key {
         private_pem: &[u8],
         public_pem: &[u8],
     ) -> Result<Self, KeyError> {
-        let encoding = match family(alg)? {
-            Family::Rsa => EncodingKey::from_rsa_pem(private_pem)?,
-            Family::Ec => EncodingKey::from_ec_pem(private_pem)?,
-            Family::Ed => EncodingKey::from_ed_pem(private_pem)?,
-        };
+        let encoding = private_key(alg, private_pem)?;
         let mut key = Self::public_pem(kid, alg, public_pem)?;
         key.encoding = Some(Arc::new(encoding));
         Ok(key)
+    }
+
+    /// A signing key from its private PEM alone (PKCS#8, or SEC1 for EC):
+    /// the public half is derived from it, and the `kid` is the RFC 7638
+    /// thumbprint of the public key (SHA-256), so the same PEM always gets
+    /// the same `kid`. `alg` is ES256, ES384, EdDSA, or (with the
+    /// `aws_lc_rs` feature) RS256/384/512 and PS256/384/512.
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key};
+    /// let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/ec_private.pem")).unwrap();
+    /// let key = Key::private_pem(Algorithm::ES256, &pem).unwrap();
+    /// assert!(key.can_sign());
+    /// assert_eq!(key.kid(), Key::private_pem(Algorithm::ES256, &pem).unwrap().kid());
+    /// ```
+    pub fn private_pem(alg: Algorithm, private_pem: &[u8]) -> Result<Self, KeyError> {
+        crate::crypto::ensure_provider();
+        let encoding = private_key(alg, private_pem)?;
+        let mut public = Jwk::from_encoding_key(&encoding, alg)?;
+        public.common = Default::default();
+        let kid = public.thumbprint(ThumbprintHash::SHA256)?;
+        let decoding = DecodingKey::from_jwk(&public)?;
+        Self::build(&kid, alg, Some(encoding), decoding)
+    }
+
+    /// A verification-only key from a JWK (another issuer's published key).
+    /// The algorithm is the JWK's `alg`, or `fallback` when the JWK has
+    /// none; either way it must fit the key type, and HMAC (`oct`) keys
+    /// are refused: a published key is never a shared secret.
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key};
+    /// let json = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"ed-1","alg":"EdDSA"}"#;
+    /// let jwk = serde_json::from_str(json).unwrap();
+    /// let key = Key::from_jwk(&jwk, None).unwrap();
+    /// assert_eq!((key.kid(), key.algorithm()), ("ed-1", Algorithm::EdDSA));
+    /// ```
+    pub fn from_jwk(jwk: &Jwk, fallback: Option<Algorithm>) -> Result<Self, KeyError> {
+        use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
+        let declared = match jwk.common.key_algorithm {
+            Some(alg) => Some(alg.to_string().parse::<Algorithm>()?),
+            None => None,
+        };
+        // The key type decides the family; `alg` (declared, or the
+        // fallback) must belong to it.
+        let fits = |alg: Algorithm| match (&jwk.algorithm, family(alg)) {
+            (AlgorithmParameters::RSA(_), Ok(Family::Rsa)) => true,
+            (AlgorithmParameters::EllipticCurve(p), Ok(Family::Ec)) => matches!(
+                (p.curve.clone(), alg),
+                (EllipticCurve::P256, Algorithm::ES256) | (EllipticCurve::P384, Algorithm::ES384)
+            ),
+            (AlgorithmParameters::OctetKeyPair(p), Ok(Family::Ed)) => p.curve == EllipticCurve::Ed25519,
+            _ => false,
+        };
+        let alg = declared.or(fallback).or_else(|| match &jwk.algorithm {
+            AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => Some(Algorithm::ES256),
+            AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P384 => Some(Algorithm::ES384),
+            AlgorithmParameters::OctetKeyPair(_) => Some(Algorithm::EdDSA),
+            _ => None,
+        });
+        let alg = alg.ok_or(KeyError::WrongAlgorithm(Algorithm::HS256))?;
+        if !fits(alg) {
+            return Err(KeyError::WrongAlgorithm(alg));
+        }
+        crate::crypto::ensure_provider();
+        let kid = jwk.common.key_id.as_deref().unwrap_or_default();
+        Self::build(kid, alg, None, DecodingKey::from_jwk(jwk)?)
+    }
+
+    /// The public half as a JWK (`kid`, `alg`, `use: sig`), for publishing;
+    /// `None` for HMAC keys, whose secret must never be published.
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key};
+    /// let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/ec_private.pem")).unwrap();
+    /// let jwk = Key::private_pem(Algorithm::ES256, &pem).unwrap().public_jwk().unwrap();
+    /// assert_eq!(serde_json::to_value(&jwk).unwrap()["kty"], "EC");
+    /// assert!(Key::hs256("k", &[1u8; 32]).unwrap().public_jwk().is_none());
+    /// ```
+    pub fn public_jwk(&self) -> Option<Jwk> {
+        if family(self.alg).is_err() {
+            return None;
+        }
+        let mut jwk = Jwk::from_decoding_key(&self.decoding, Some(self.alg)).ok()?;
+        jwk.common.key_id = Some(self.kid.to_string());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        Some(jwk)
     }
 
     /// A verification-only asymmetric key from a public PEM (a key another
@@ -184,6 +274,15 @@ impl Key {
     pub(crate) fn decoding(&self) -> &DecodingKey {
         &self.decoding
     }
+}
+
+fn private_key(alg: Algorithm, pem: &[u8]) -> Result<EncodingKey, KeyError> {
+    Ok(match family(alg)? {
+        Family::Rsa if cfg!(not(feature = "aws_lc_rs")) => return Err(KeyError::RsaNeedsAwsLc),
+        Family::Rsa => EncodingKey::from_rsa_pem(pem)?,
+        Family::Ec => EncodingKey::from_ec_pem(pem)?,
+        Family::Ed => EncodingKey::from_ed_pem(pem)?,
+    })
 }
 
 enum Family {
@@ -248,6 +347,62 @@ impl KeySet {
         let mut by_kid = HashMap::new();
         by_kid.insert(signing.kid.clone(), signing.clone());
         Ok(Self { signing, by_kid: Arc::new(by_kid) })
+    }
+
+    /// A key set from keys listed newest first: the first signs new
+    /// tokens, the others (retired, still trusted) only verify, until they
+    /// are removed.
+    ///
+    /// ```
+    /// use auth_core::{Key, KeySet};
+    /// let keys = KeySet::newest_first(vec![
+    ///     Key::hs256("2024-06", &[1u8; 32]).unwrap(),
+    ///     Key::hs256("2024-01", &[2u8; 32]).unwrap(),
+    /// ]).unwrap();
+    /// assert_eq!(keys.signing_key().kid(), "2024-06");
+    /// assert!(keys.get("2024-01").is_some());
+    /// ```
+    pub fn newest_first(keys: Vec<Key>) -> Result<Self, KeyError> {
+        let mut keys = keys.into_iter();
+        let newest = keys.next().ok_or_else(|| KeyError::CannotSign(String::new()))?;
+        Ok(keys.fold(Self::new(newest)?, Self::with_verification_key))
+    }
+
+    /// Rotation: `newest` signs from now on; the previous signing key stays
+    /// in the set and keeps verifying the tokens it signed until it is
+    /// removed ([`without_key`](Self::without_key)).
+    ///
+    /// ```
+    /// use auth_core::{Key, KeySet};
+    /// let keys = KeySet::new(Key::hs256("old", &[1u8; 32]).unwrap()).unwrap();
+    /// let keys = keys.rotated(Key::hs256("new", &[2u8; 32]).unwrap()).unwrap();
+    /// assert_eq!(keys.signing_key().kid(), "new");
+    /// assert!(keys.get("old").is_some());
+    /// ```
+    pub fn rotated(&self, newest: Key) -> Result<Self, KeyError> {
+        if !newest.can_sign() {
+            return Err(KeyError::CannotSign(newest.kid().to_owned()));
+        }
+        let mut keys = self.clone();
+        Arc::make_mut(&mut keys.by_kid).insert(newest.kid.clone(), newest.clone());
+        keys.signing = newest;
+        Ok(keys)
+    }
+
+    /// The public keys as a JWK Set (`{"keys": [...]}`), for
+    /// `/.well-known/jwks.json`: asymmetric keys only, newest (the signing
+    /// key) first; HMAC secrets are never included.
+    ///
+    /// ```
+    /// use auth_core::{Key, KeySet};
+    /// let keys = KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap();
+    /// assert!(keys.public_jwks().keys.is_empty());
+    /// ```
+    pub fn public_jwks(&self) -> JwkSet {
+        let mut rest: Vec<&Key> = self.by_kid.values().filter(|k| k.kid != self.signing.kid).collect();
+        rest.sort_by(|a, b| a.kid.cmp(&b.kid));
+        let keys = std::iter::once(&self.signing).chain(rest).filter_map(Key::public_jwk).collect();
+        JwkSet { keys }
     }
 
     /// Adds a key that verifies but does not sign (rotation: tokens signed

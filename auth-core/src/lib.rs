@@ -55,6 +55,8 @@ mod guard;
 mod hashing;
 mod header;
 mod id;
+#[cfg(feature = "jwks")]
+pub mod jwks;
 mod jwt;
 mod keys;
 mod opaque;
@@ -85,7 +87,8 @@ pub use opaque::OpaqueCredentials;
 /// The wire formats this crate ships: pick one and mount it with a [`RouteSet`].
 pub mod dialects {
     pub use crate::dialect::{
-        Datarhei, Drf, Echome, ExternalIdentity, KEYTOKEN_SESSION_CAP, Keytoken, Sachet, Standard,
+        DATARHEI_APP, DATARHEI_VERSION, Datarhei, Drf, Echome, ExternalIdentity, JWKS_MAX_AGE, Jwks,
+        KEYTOKEN_SESSION_CAP, Keytoken, Sachet, Standard,
     };
 }
 pub use error::{AuthError, TokenRejection, UNAVAILABLE_RETRY_AFTER};
@@ -96,6 +99,11 @@ pub use header::{
 };
 pub use jwt::{FORBIDDEN_HEADER_PARAMS, MAX_JTI_LEN, Validation};
 pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
+/// JSON Web Keys, as `jsonwebtoken` models them ([`Key::public_jwk`],
+/// [`KeySet::public_jwks`], [`Key::from_jwk`]).
+pub mod jwk {
+    pub use jsonwebtoken::jwk::{Jwk, JwkSet};
+}
 pub use response::{AuthRequest, AuthResponse};
 pub use routes::{DEFAULT_BODY_LIMIT, RouteSet};
 pub use store::{Attempt, AttemptRule, AttemptState};

@@ -117,11 +117,30 @@ impl AuthResponse {
     /// assert_eq!(res.header("pragma"), Some("no-cache"));
     /// ```
     pub fn no_store(mut self) -> Self {
+        if self.header("cache-control").is_some() {
+            // Already decided (no-store, or public for a published key set).
+            return self;
+        }
         for (name, value) in [("cache-control", "no-store"), ("pragma", "no-cache")] {
             if self.header(name).is_none() {
                 self.headers.push((name, value.to_owned()));
             }
         }
+        self
+    }
+
+    /// Marks a public, non-secret answer (a published key set) as
+    /// cacheable for `max_age` seconds, replacing `no-store`.
+    ///
+    /// ```
+    /// let res = auth_core::AuthResponse::json(200, &serde_json::json!({"keys": []})).cacheable(300);
+    /// assert_eq!(res.header("cache-control"), Some("public, max-age=300"));
+    /// assert_eq!(res.header("pragma"), None);
+    /// assert_eq!(res.clone().no_store(), res);
+    /// ```
+    pub fn cacheable(mut self, max_age: u64) -> Self {
+        self.headers.retain(|(name, _)| *name != "cache-control" && *name != "pragma");
+        self.headers.push(("cache-control", format!("public, max-age={max_age}")));
         self
     }
 

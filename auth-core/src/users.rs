@@ -138,6 +138,9 @@ struct UserEntry {
     phc: Arc<str>,
     principal: Principal,
     active: bool,
+    /// `false` for a user who logs in elsewhere (an identity provider):
+    /// no password opens this account.
+    password_login: bool,
 }
 
 /// Users by username, and usernames by principal id.
@@ -225,7 +228,27 @@ impl MemoryUsers {
 
     /// Adds a user whose password is already an argon2 PHC string.
     pub fn insert_hashed(&self, principal: Principal, phc: String) {
-        self.write().insert(UserEntry { phc: phc.into(), principal, active: true });
+        self.write().insert(UserEntry { phc: phc.into(), principal, active: true, password_login: true });
+    }
+
+    /// Adds a user who has no password here: one an external identity
+    /// provider vouches for (datarhei's Auth0 users). They exist for
+    /// [`UserStore::load`] (so the principal check passes), can be removed
+    /// or disabled like any user, and no password logs them in (a login
+    /// attempt costs the same hash as any other).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use auth_core::{MemoryUsers, Principal, UserStore};
+    /// let users = MemoryUsers::new();
+    /// users.add_external(Principal::new("auth0|alice", "auth0|alice"));
+    /// assert!(users.load("auth0|alice").await.unwrap().is_some());
+    /// assert!(users.verify_password("auth0|alice", "dummy password for unknown users").await.unwrap().is_none());
+    /// # })
+    /// ```
+    pub fn add_external(&self, principal: Principal) {
+        let phc = self.dummy.clone();
+        self.write().insert(UserEntry { phc, principal, active: true, password_login: false });
     }
 
     /// Deletes a user; `false` if there was none. With
@@ -296,7 +319,7 @@ impl UserStore for MemoryUsers {
         let phc = entry.as_ref().map_or_else(|| self.dummy.clone(), |e| e.phc.clone());
         let password = password.to_owned();
         let ok = self.pool.run(move || verify_hash(&phc, &password)).await?;
-        Ok(entry.filter(|e| ok && e.active).map(|e| e.principal))
+        Ok(entry.filter(|e| ok && e.active && e.password_login).map(|e| e.principal))
     }
 
     fn saturated(&self) -> bool {
@@ -320,7 +343,12 @@ impl UserStore for MemoryUsers {
             return Ok(Registration::Taken);
         }
         let principal = Principal::new(format!("u-{}", crate::id::new_id()), username);
-        users.insert(UserEntry { phc: phc.into(), principal: principal.clone(), active: true });
+        users.insert(UserEntry {
+            phc: phc.into(),
+            principal: principal.clone(),
+            active: true,
+            password_login: true,
+        });
         Ok(Registration::Created(principal))
     }
 }

@@ -8,14 +8,16 @@ mod context;
 mod datarhei;
 mod drf;
 mod echome;
+mod jwks;
 mod keytoken;
 mod sachet;
 mod standard;
 
 pub use context::RouteContext;
-pub use datarhei::{Datarhei, ExternalIdentity};
+pub use datarhei::{DATARHEI_APP, DATARHEI_VERSION, Datarhei, ExternalIdentity};
 pub use drf::Drf;
 pub use echome::Echome;
+pub use jwks::{JWKS_MAX_AGE, Jwks};
 pub use keytoken::{KEYTOKEN_SESSION_CAP, Keytoken};
 pub use sachet::Sachet;
 pub use standard::Standard;
@@ -41,6 +43,10 @@ pub enum Action {
     Logout,
     /// Create a user and log them in.
     Signup,
+    /// The service's description (datarhei's `GET /api`).
+    About,
+    /// The public keys, as a JWK Set ([`Jwks`]).
+    Jwks,
 }
 
 /// One route of a dialect: method, path below the mount point, action.

@@ -115,7 +115,7 @@ impl Dialect for Standard {
                 authority.logout(&identity, refresh).await?;
                 Ok(AuthResponse::empty(204))
             }
-            Action::Extend | Action::Signup => Err(AuthError::NotFound),
+            Action::Extend | Action::Signup | Action::About | Action::Jwks => Err(AuthError::NotFound),
         }
     }
 }

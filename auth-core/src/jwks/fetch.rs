@@ -1,0 +1,132 @@
+//! Fetching a JWKS (or an OIDC discovery document) over HTTP, bounded in
+//! time and size, and turning it into keys.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::config::JwksOptions;
+use crate::keys::Key;
+
+/// Why a fetch failed (logged, never shown to clients).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    #[error("request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("answered {0}")]
+    Status(u16),
+    #[error("document larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("not a JWKS or discovery document: {0}")]
+    Invalid(String),
+}
+
+/// A fetched key set and how long it is fresh.
+pub(crate) struct Fetched {
+    pub(crate) keys: HashMap<String, Key>,
+    pub(crate) max_age: Duration,
+}
+
+/// GETs `url` and reads at most `max` bytes of a 200 answer.
+async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    max: usize,
+) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
+    let mut res = client.get(url).header("accept", "application/json").send().await?;
+    if res.status() != reqwest::StatusCode::OK {
+        return Err(FetchError::Status(res.status().as_u16()));
+    }
+    if res.content_length().is_some_and(|len| len > max as u64) {
+        return Err(FetchError::TooLarge(max));
+    }
+    let max_age = res.headers().get("cache-control").and_then(|v| v.to_str().ok()).and_then(max_age);
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await? {
+        if body.len() + chunk.len() > max {
+            return Err(FetchError::TooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, max_age))
+}
+
+/// `max-age` from a `Cache-Control` value; `no-cache`/`no-store` count as 0
+/// (clamped up to the minimum by the caller).
+fn max_age(value: &str) -> Option<Duration> {
+    let mut age = None;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-cache" || lower == "no-store" {
+            return Some(Duration::ZERO);
+        }
+        if let Some(secs) = lower.strip_prefix("max-age=") {
+            age = secs.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+        }
+    }
+    age
+}
+
+/// The `jwks_uri` of `issuer`'s discovery document, whose `issuer` must be
+/// `issuer` exactly.
+pub(crate) async fn discover(
+    client: &reqwest::Client,
+    issuer: &str,
+    options: &JwksOptions,
+) -> Result<String, FetchError> {
+    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let (body, _) = get(client, &url, options.max_document).await?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| FetchError::Invalid(e.to_string()))?;
+    if doc["issuer"].as_str() != Some(issuer) {
+        return Err(FetchError::Invalid("its `issuer` is not the configured issuer".into()));
+    }
+    doc["jwks_uri"]
+        .as_str()
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .map(str::to_owned)
+        .ok_or_else(|| FetchError::Invalid("no `jwks_uri`".into()))
+}
+
+/// Fetches and parses the JWKS at `url`. Keys that cannot verify
+/// signatures (`use: enc`, `oct` secrets, unknown types, no `kid`) are
+/// skipped, not fatal: providers publish those too.
+pub(crate) async fn jwks(
+    client: &reqwest::Client,
+    url: &str,
+    options: &JwksOptions,
+) -> Result<Fetched, FetchError> {
+    let (body, age) = get(client, url, options.max_document).await?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| FetchError::Invalid(e.to_string()))?;
+    let entries = doc["keys"].as_array().ok_or_else(|| FetchError::Invalid("no `keys` array".into()))?;
+    let mut keys = HashMap::new();
+    for entry in entries {
+        if keys.len() >= options.max_keys {
+            break;
+        }
+        if entry.get("use").is_some_and(|u| u != "sig") || entry.get("kid").and_then(|k| k.as_str()).is_none()
+        {
+            continue;
+        }
+        let Ok(jwk) = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(entry.clone()) else { continue };
+        if let Ok(key) = Key::from_jwk(&jwk, None) {
+            keys.insert(key.kid().to_owned(), key);
+        }
+    }
+    let max_age = age.unwrap_or(options.default_max_age).clamp(options.min_max_age, options.max_max_age);
+    Ok(Fetched { keys, max_age })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_max_age() {
+        assert_eq!(max_age("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(max_age("max-age=\"60\", must-revalidate"), Some(Duration::from_secs(60)));
+        assert_eq!(max_age("no-store"), Some(Duration::ZERO));
+        assert_eq!(max_age("public"), None);
+        assert_eq!(max_age("max-age=soon"), None);
+    }
+}
