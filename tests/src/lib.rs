@@ -13,6 +13,8 @@ mod harness;
 #[cfg(test)]
 mod hostile;
 #[cfg(test)]
+mod jwks;
+#[cfg(test)]
 mod pgproxy;
 #[cfg(test)]
 mod shared;

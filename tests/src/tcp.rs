@@ -18,15 +18,20 @@ use crate::harness::{Client, Req, Res, demo_args, http1_request, read_http1, rep
 /// The demo binary next to this test binary (`target/<profile>/examples/demo`),
 /// built by `cargo test --workspace` with everything else.
 fn demo_binary() -> PathBuf {
+    example_binary("demo")
+}
+
+/// An example binary of the workspace (`target/<profile>/examples/NAME`).
+pub(crate) fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    let demo = profile_dir.join("examples").join(format!("demo{}", std::env::consts::EXE_SUFFIX));
+    let path = profile_dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
-        demo.exists(),
+        path.exists(),
         "{} is missing: run the README's test command (cargo test --workspace), which builds it",
-        demo.display()
+        path.display()
     );
-    demo
+    path
 }
 
 /// A running demo server, killed (SIGKILL) when dropped.

@@ -1,0 +1,481 @@
+//! External identity providers and published keys, on both frameworks:
+//! a real local HTTP server plays the IdP (its JWKS, its OIDC discovery
+//! document), rotates its keys mid-test and goes down; the demo's datarhei
+//! route set logs IdP users in, refuses every bad token with the exact
+//! status, challenge and body, and serves `GET /api`; and a token the demo
+//! signs with its own ES256 key is verified by a separate process that
+//! knows only the demo's `/.well-known/jwks.json`.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use clap::Parser as _;
+use demo_app::{Demo, DemoConfig};
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::harness::{Client, Req, Res, actix_client, axum_client, demo_args};
+
+/// The audience the demo's IdP tenant expects.
+const AUDIENCE: &str = "https://core.example/api";
+/// The subject allowed to log in (datarhei's "allowed users").
+const ALICE: &str = "auth0|alice";
+
+fn testdata(path: &str) -> Vec<u8> {
+    let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+/// An IdP signing key: its `kid` (thumbprint), its public JWK, a signer.
+struct IdpKey {
+    kid: String,
+    alg: jsonwebtoken::Algorithm,
+    jwk: Value,
+    signer: EncodingKey,
+}
+
+fn idp_key(pem_path: &str) -> IdpKey {
+    let pem = testdata(pem_path);
+    let key = auth_core::Key::private_pem(auth_core::Algorithm::ES256, &pem).expect("an ES256 key");
+    let jwk = serde_json::to_value(key.public_jwk().expect("public half")).expect("JWK as JSON");
+    IdpKey {
+        kid: key.kid().to_owned(),
+        alg: jsonwebtoken::Algorithm::ES256,
+        jwk,
+        signer: EncodingKey::from_ec_pem(&pem).expect("EC PEM"),
+    }
+}
+
+/// A verification-only JWK from a public PEM of auth-core's test data.
+fn public_jwk(kid: &str, alg: auth_core::Algorithm, pem: &str) -> Value {
+    let pem = testdata(&format!("../auth-core/testdata/{pem}"));
+    let key = auth_core::Key::public_pem(kid, alg, &pem).expect("public key");
+    serde_json::to_value(key.public_jwk().expect("asymmetric")).expect("JSON")
+}
+
+/// The IdP: `GET /jwks.json` (counted; 503 while "down"; `Cache-Control:
+/// max-age=300`) and `GET /.well-known/openid-configuration`.
+struct Idp {
+    addr: std::net::SocketAddr,
+    state: Arc<IdpState>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+#[derive(Default)]
+struct IdpState {
+    keys: Mutex<Vec<Value>>,
+    fetches: AtomicUsize,
+    down: AtomicBool,
+    issuer: Mutex<String>,
+}
+
+async fn serve_jwks(State(state): State<Arc<IdpState>>) -> axum::response::Response {
+    state.fetches.fetch_add(1, Ordering::SeqCst);
+    if state.down.load(Ordering::SeqCst) {
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+    }
+    let keys = state.keys.lock().expect("keys").clone();
+    ([("cache-control", "public, max-age=300")], axum::Json(json!({ "keys": keys }))).into_response()
+}
+
+async fn serve_discovery(State(state): State<Arc<IdpState>>) -> axum::Json<Value> {
+    let issuer = state.issuer.lock().expect("issuer").clone();
+    axum::Json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}jwks.json")}))
+}
+
+impl Idp {
+    fn start(keys: Vec<Value>) -> Self {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = Arc::new(IdpState { keys: Mutex::new(keys), ..IdpState::default() });
+        *state.issuer.lock().expect("issuer") = format!("http://{addr}/");
+        let app = axum::Router::new()
+            .route("/jwks.json", axum::routing::get(serve_jwks))
+            .route("/.well-known/openid-configuration", axum::routing::get(serve_discovery))
+            .with_state(state.clone());
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Self { addr, state, _runtime: runtime }
+    }
+
+    fn issuer(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    fn fetches(&self) -> usize {
+        self.state.fetches.load(Ordering::SeqCst)
+    }
+
+    fn publish(&self, keys: Vec<Value>) {
+        *self.state.keys.lock().expect("keys") = keys;
+    }
+}
+
+fn now() -> i64 {
+    auth_core::now()
+}
+
+/// An IdP access token: `claims` over the defaults (issuer, audience,
+/// Alice, valid for an hour).
+fn idp_token(idp: &Idp, key: &IdpKey, claims: Value) -> String {
+    let mut body =
+        json!({"iss": idp.issuer(), "aud": AUDIENCE, "sub": ALICE, "iat": now(), "exp": now() + 3600});
+    for (k, v) in claims.as_object().expect("object") {
+        body[k] = v.clone();
+    }
+    let mut header = Header::new(key.alg);
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, &body, &key.signer).expect("sign")
+}
+
+/// A token with any header: `header` and `claims` as JSON, signed by
+/// `sign` over `header.payload` (HS256 with a chosen secret, say).
+fn forged(header: Value, claims: Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+    let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let signing_input =
+        format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let signature = sign(signing_input.as_bytes());
+    format!("{signing_input}.{}", b64(&signature))
+}
+
+fn hs256(secret: &[u8], input: &[u8]) -> Vec<u8> {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("any key length");
+    mac.update(input);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn demo_config(idp: &Idp, extra: &[&str]) -> DemoConfig {
+    let mut args = demo_args("datarhei");
+    let issuer = idp.issuer();
+    let jwks = format!("{issuer}jwks.json");
+    args.extend(
+        ["--idp-issuer", &issuer, "--idp-audience", AUDIENCE, "--idp-jwks", &jwks, "--idp-user", ALICE]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    DemoConfig::try_parse_from(args).expect("demo flags")
+}
+
+async fn send(client: &Client, method: &'static str, path: &str, bearer: Option<&str>) -> Res {
+    let headers = bearer.map(|t| ("authorization", format!("Bearer {t}"))).into_iter().collect();
+    client(Req { method, path: path.to_owned(), headers, body: Vec::new(), peer: None }).await
+}
+
+fn json_of(res: &Res) -> Value {
+    serde_json::from_slice(&res.body).unwrap_or(Value::Null)
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// Asserts a refused IdP login: 401, the Bearer challenge naming the
+/// reason, and datarhei's envelope with that reason.
+fn assert_refused(what: &str, res: &Res, reason: &str) {
+    assert_eq!(res.status, 401, "{what}: {}", String::from_utf8_lossy(&res.body));
+    assert_eq!(
+        res.header("www-authenticate"),
+        Some(
+            format!("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{reason}\"").as_str()
+        ),
+        "{what}"
+    );
+    assert_eq!(json_of(res), json!({"code": 401, "message": "Unauthorized", "details": [reason]}), "{what}");
+}
+
+/// The whole IdP story against one framework's app.
+async fn idp_story(framework: &str, client: Client, idp: &Idp, a: &IdpKey, b: &IdpKey) {
+    let fw = framework;
+    // Discovery as datarhei's clients do it: GET /api, with or without a token.
+    let about = send(&client, "GET", "/api", None).await;
+    assert_eq!(about.status, 200, "{fw}");
+    let domain = idp.issuer().trim_start_matches("http://").trim_end_matches('/').to_owned();
+    assert_eq!(
+        json_of(&about),
+        json!({
+            "app": "datarhei-core",
+            "auths": ["localjwt", format!("auth0 domain={domain} audience={AUDIENCE} clientid=")],
+            "version": {"number": "16.0.0"},
+        }),
+        "{fw}"
+    );
+
+    // IdP token in, the Core's own pair out.
+    let login = send(&client, "POST", "/api/login", Some(&idp_token(idp, a, json!({})))).await;
+    assert_eq!(login.status, 200, "{fw}: {}", String::from_utf8_lossy(&login.body));
+    let pair = json_of(&login);
+    let access = pair["access_token"].as_str().expect("access_token").to_owned();
+    let refresh = pair["refresh_token"].as_str().expect("refresh_token").to_owned();
+    assert_eq!(claims_of(&access)["sub"], ALICE, "{fw}");
+    assert_eq!(claims_of(&access)["iss"], "datarhei-core", "{fw}");
+    assert_eq!(claims_of(&access)["usefor"], "access", "{fw}");
+
+    // The pair works: protected route, full about, refresh.
+    let whoami = send(&client, "GET", "/whoami", Some(&access)).await;
+    assert_eq!((whoami.status, json_of(&whoami)["sub"].clone()), (200, json!(ALICE)), "{fw}");
+    let full = json_of(&send(&client, "GET", "/api", Some(&access)).await);
+    assert_eq!(full["version"]["number"], "16.16.0", "{fw}");
+    assert!(full["uptime_seconds"].is_u64() && full["id"].is_string(), "{fw}: {full}");
+    let refreshed = send(&client, "GET", "/api/login/refresh", Some(&refresh)).await;
+    assert_eq!(refreshed.status, 200, "{fw}");
+    let access2 = json_of(&refreshed)["access_token"].as_str().expect("access_token").to_owned();
+    let whoami = send(&client, "GET", "/whoami", Some(&access2)).await;
+    assert_eq!((whoami.status, json_of(&whoami)["sub"].clone()), (200, json!(ALICE)), "{fw}");
+
+    // Refusals, each with its exact answer.
+    let rsa_public_pem = testdata("../auth-core/testdata/rsa_public.pem");
+    let refusals: Vec<(&str, String, &str)> = vec![
+        (
+            "wrong audience",
+            idp_token(idp, a, json!({"aud": "https://other.example/api"})),
+            "the token's audience is not accepted",
+        ),
+        (
+            "wrong issuer",
+            idp_token(idp, a, json!({"iss": "https://evil.example/"})),
+            "the token's issuer is not accepted",
+        ),
+        (
+            "unknown kid",
+            idp_token(idp, &IdpKey { kid: "no-such-key".into(), ..idp_key("testdata/idp_a.pem") }, json!({})),
+            "the token's key is unknown",
+        ),
+        (
+            "subject not allowed",
+            idp_token(idp, a, json!({"sub": "auth0|mallory"})),
+            "the token's subject is not allowed to log in here",
+        ),
+        (
+            "expired",
+            idp_token(idp, a, json!({"iat": now() - 600, "exp": now() - 1})),
+            "the token has expired",
+        ),
+        ("not yet valid", idp_token(idp, a, json!({"nbf": now() + 600})), "the token is not valid yet"),
+        (
+            // An EdDSA key's kid on an ES256 token.
+            "alg does not match the JWK",
+            idp_token(idp, &IdpKey { kid: "ed-1".into(), ..idp_key("testdata/idp_a.pem") }, json!({})),
+            "the token's algorithm is not allowed",
+        ),
+        (
+            // The classic confusion: HS256 keyed with the published RSA key.
+            "HS256 with the RSA public key as secret",
+            forged(
+                json!({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}),
+                json!({"iss": idp.issuer(), "aud": AUDIENCE, "sub": ALICE, "iat": now(), "exp": now() + 3600}),
+                |input| hs256(&rsa_public_pem, input),
+            ),
+            "the token's algorithm is not allowed",
+        ),
+        (
+            "signature by another key",
+            idp_token(idp, &IdpKey { kid: a.kid.clone(), ..idp_key("testdata/idp_b.pem") }, json!({})),
+            "the token's signature is invalid",
+        ),
+    ];
+    for (what, token, reason) in &refusals {
+        let res = send(&client, "POST", "/api/login", Some(token)).await;
+        assert_refused(&format!("{fw}: {what}"), &res, reason);
+    }
+
+    // Rotation at the IdP: B replaces A. After the kid cooldown (1 s
+    // here), a token signed by B is accepted without a restart; A's are not.
+    idp.publish(vec![b.jwk.clone(), public_jwk("ed-1", auth_core::Algorithm::EdDSA, "ed_public.pem")]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let rotated = send(&client, "POST", "/api/login", Some(&idp_token(idp, b, json!({})))).await;
+    assert_eq!(rotated.status, 200, "{fw}: after rotation: {}", String::from_utf8_lossy(&rotated.body));
+    let old = send(&client, "POST", "/api/login", Some(&idp_token(idp, a, json!({})))).await;
+    assert_refused(&format!("{fw}: a key rotated out"), &old, "the token's key is unknown");
+
+    // The provider goes down: logins whose key is cached go on.
+    idp.state.down.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let bogus = send(
+        &client,
+        "POST",
+        "/api/login",
+        Some(&idp_token(idp, &IdpKey { kid: "new?".into(), ..idp_key("testdata/idp_b.pem") }, json!({}))),
+    )
+    .await;
+    assert_refused(&format!("{fw}: unknown kid while down"), &bogus, "the token's key is unknown");
+    let cached = send(&client, "POST", "/api/login", Some(&idp_token(idp, b, json!({})))).await;
+    assert_eq!(cached.status, 200, "{fw}: provider down, key cached");
+    idp.state.down.store(false, Ordering::SeqCst);
+}
+
+fn keys_before_rotation(a: &IdpKey) -> Vec<Value> {
+    vec![
+        a.jwk.clone(),
+        public_jwk("ed-1", auth_core::Algorithm::EdDSA, "ed_public.pem"),
+        public_jwk("rsa-1", auth_core::Algorithm::RS256, "rsa_public.pem"),
+    ]
+}
+
+#[test]
+fn idp_login_rotation_and_refusals_on_both_frameworks() {
+    let (a, b) = (idp_key("testdata/idp_a.pem"), idp_key("testdata/idp_b.pem"));
+    let extra = ["--idp-kid-cooldown", "1s"];
+
+    let idp = Idp::start(keys_before_rotation(&a));
+    let config = demo_config(&idp, &extra);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let demo = Demo::new(&config).await.expect("demo");
+        idp_story("axum", axum_client(&demo), &idp, &a, &b).await;
+    });
+
+    let idp = Idp::start(keys_before_rotation(&a));
+    let config = demo_config(&idp, &extra);
+    actix_rt::System::new().block_on(async {
+        let demo = Demo::new(&config).await.expect("demo");
+        idp_story("actix", actix_client(&demo).await, &idp, &a, &b).await;
+    });
+}
+
+/// 1,000 tokens with made-up `kid`s: each refused, and the provider sees
+/// at most a handful of fetches (the start-up fetch and one refetch per
+/// 30 s cooldown).
+async fn bogus_kids(framework: &str, client: Client, idp: &Idp) {
+    let template = idp_key("testdata/idp_a.pem");
+    let before = idp.fetches();
+    for i in 0..1000 {
+        let key =
+            IdpKey { kid: format!("bogus-{i}-{}", rand::random::<u64>()), ..idp_key("testdata/idp_a.pem") };
+        let res = send(&client, "POST", "/api/login", Some(&idp_token(idp, &key, json!({})))).await;
+        if i % 100 == 0 {
+            assert_refused(&format!("{framework}: bogus kid {i}"), &res, "the token's key is unknown");
+        } else {
+            assert_eq!(res.status, 401, "{framework}: bogus kid {i}");
+        }
+    }
+    let during = idp.fetches() - before;
+    assert!(during <= 1, "{framework}: 1000 bogus kids caused {during} JWKS fetches");
+    // and the real key still logs in
+    let ok = send(&client, "POST", "/api/login", Some(&idp_token(idp, &template, json!({})))).await;
+    assert_eq!(ok.status, 200, "{framework}");
+}
+
+#[test]
+fn bogus_kids_cost_at_most_a_handful_of_fetches() {
+    let a = idp_key("testdata/idp_a.pem");
+    let idp = Idp::start(keys_before_rotation(&a));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let demo = Demo::new(&demo_config(&idp, &[])).await.expect("demo");
+        assert_eq!(idp.fetches(), 1, "the start-up fetch");
+        bogus_kids("axum", axum_client(&demo), &idp).await;
+    });
+    let idp = Idp::start(keys_before_rotation(&a));
+    actix_rt::System::new().block_on(async {
+        let demo = Demo::new(&demo_config(&idp, &[])).await.expect("demo");
+        bogus_kids("actix", actix_client(&demo).await, &idp).await;
+    });
+}
+
+#[test]
+fn discovery_finds_the_jwks_and_a_provider_down_at_start_is_503_not_a_login() {
+    let a = idp_key("testdata/idp_a.pem");
+    let idp = Idp::start(keys_before_rotation(&a));
+    let issuer = idp.issuer();
+    let mut args = demo_args("datarhei");
+    args.extend(
+        ["--idp-issuer", &issuer, "--idp-audience", AUDIENCE, "--idp-user", ALICE].map(str::to_owned),
+    );
+    let config = DemoConfig::try_parse_from(args).expect("flags");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let demo = Demo::new(&config).await.expect("demo");
+        let client = axum_client(&demo);
+        let res = send(&client, "POST", "/api/login", Some(&idp_token(&idp, &a, json!({})))).await;
+        assert_eq!(res.status, 200, "via discovery: {}", String::from_utf8_lossy(&res.body));
+    });
+    // A provider that was never reachable: no keys, so no IdP login (503), never a pass.
+    let down = Idp::start(keys_before_rotation(&a));
+    down.state.down.store(true, Ordering::SeqCst);
+    let config = demo_config(&down, &[]);
+    actix_rt::System::new().block_on(async {
+        let demo = Demo::new(&config).await.expect("demo");
+        let client = actix_client(&demo).await;
+        let res = send(&client, "POST", "/api/login", Some(&idp_token(&down, &a, json!({})))).await;
+        assert_eq!(res.status, 503);
+        assert_eq!(res.header("retry-after"), Some("1"));
+        assert_eq!(json_of(&res)["code"], 503);
+    });
+}
+
+#[test]
+fn a_demo_token_is_verified_elsewhere_from_the_jwks_url_alone() {
+    let server = crate::tcp::start_with(
+        "standard",
+        "axum",
+        &["--signing-key", concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/demo_es256.pem")],
+    );
+    let base = format!("http://{}", server.addr);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let (token, jwks) = rt.block_on(async {
+        let login = Req {
+            method: "POST",
+            path: "/auth/login".into(),
+            headers: vec![("content-type", "application/json".into())],
+            body: br#"{"username":"alice","password":"alice-pw"}"#.to_vec(),
+            peer: None,
+        };
+        let res = crate::tcp::send(server.addr, login).await;
+        assert_eq!(res.status, 200);
+        let token = json_of(&res)["access_token"].as_str().expect("token").to_owned();
+        let jwks = crate::tcp::send(
+            server.addr,
+            Req {
+                method: "GET",
+                path: "/.well-known/jwks.json".into(),
+                headers: vec![],
+                body: vec![],
+                peer: None,
+            },
+        )
+        .await;
+        (token, jwks)
+    });
+    // Public keys only: no private or secret members.
+    assert_eq!(jwks.header("cache-control"), Some("public, max-age=300"));
+    let set = json_of(&jwks);
+    let key = &set["keys"][0];
+    assert_eq!(
+        (key["kty"].as_str(), key["alg"].as_str(), key["use"].as_str()),
+        (Some("EC"), Some("ES256"), Some("sig"))
+    );
+    for secret in ["d", "k", "p", "q"] {
+        assert!(key.get(secret).is_none(), "a private member `{secret}` was published");
+    }
+    let header = jsonwebtoken::decode_header(&token).expect("header");
+    assert_eq!((header.alg, header.kid.as_deref()), (jsonwebtoken::Algorithm::ES256, key["kid"].as_str()));
+
+    let checker = crate::tcp::example_binary("jwks_check");
+    let url = format!("{base}/.well-known/jwks.json");
+    let out = std::process::Command::new(&checker)
+        .args(["--jwks-url", &url, "--token", &token])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let claims: Value = serde_json::from_slice(&out.stdout).expect("claims on stdout");
+    assert_eq!(claims["username"], "alice");
+    // and it is a real check: a token with another signature fails there
+    let mut parts: Vec<&str> = token.split('.').collect();
+    let other = forged(json!({"alg": "ES256", "kid": key["kid"]}), claims_of(&token), |_| vec![7u8; 64]);
+    parts[2] = other.split('.').nth(2).expect("signature");
+    let tampered = parts.join(".");
+    let out = std::process::Command::new(&checker)
+        .args(["--jwks-url", &url, "--token", &tampered])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+}
