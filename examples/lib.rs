@@ -164,10 +164,10 @@ impl Demo {
         let mount = dialect.default_mount();
         let routes = RouteSet::from_shared(authority.clone(), dialect).at(mount);
         let guard = Guard::for_routes(&routes);
-        if let Some(verifier) = &idp {
-            if !verifier.prefetch().await {
-                eprintln!("demo: an identity provider's keys could not be fetched yet; IdP logins retry");
-            }
+        if let Some(verifier) = &idp
+            && !verifier.prefetch().await
+        {
+            eprintln!("demo: an identity provider's keys could not be fetched yet; IdP logins retry");
         }
         let jwks = (!config.signing_keys.is_empty()).then(|| RouteSet::new(authority.clone(), Jwks));
         Ok(Self {

@@ -479,3 +479,39 @@ fn a_demo_token_is_verified_elsewhere_from_the_jwks_url_alone() {
         .expect("runs");
     assert!(!out.status.success());
 }
+
+#[test]
+fn both_frameworks_publish_the_same_key_set() {
+    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/demo_es256.pem");
+    let retired = concat!(env!("CARGO_MANIFEST_DIR"), "/../auth-core/testdata/ed_private.pem");
+    let mut args = demo_args("standard");
+    args.extend(["--signing-key", key, "--signing-key", retired].map(str::to_owned));
+    let config = DemoConfig::try_parse_from(args).expect("flags");
+    let get = |client: Client| async move {
+        let req = |method| Req {
+            method,
+            path: "/.well-known/jwks.json".into(),
+            headers: vec![],
+            body: vec![],
+            peer: None,
+        };
+        (client(req("GET")).await, client(req("POST")).await)
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let (axum_get, axum_post) =
+        rt.block_on(async { get(axum_client(&Demo::new(&config).await.expect("demo"))).await });
+    let (actix_get, actix_post) = actix_rt::System::new()
+        .block_on(async { get(actix_client(&Demo::new(&config).await.expect("demo")).await).await });
+    for (fw, res) in [("axum", &axum_get), ("actix", &actix_get)] {
+        assert_eq!(res.status, 200, "{fw}");
+        assert_eq!(res.header("cache-control"), Some("public, max-age=300"), "{fw}");
+        assert_eq!(res.header("pragma"), None, "{fw}");
+        let algs: Vec<Value> =
+            json_of(res)["keys"].as_array().expect("keys").iter().map(|k| k["alg"].clone()).collect();
+        assert_eq!(algs, [json!("ES256"), json!("EdDSA")], "{fw}: newest (signing) key first");
+    }
+    assert_eq!(json_of(&axum_get), json_of(&actix_get));
+    assert_eq!((axum_post.status, actix_post.status), (405, 405));
+    assert_eq!(axum_post.header("allow"), Some("GET"));
+    assert_eq!(actix_post.header("allow"), Some("GET"));
+}

@@ -56,10 +56,11 @@ fn another_key_and_another_algorithm_are_refused() {
 
 #[test]
 fn rs_hs_key_confusion_is_refused() {
-    let rsa =
-        Key::pem_pair("rsa", Algorithm::RS256, &testdata("rsa_private.pem"), &testdata("rsa_public.pem"))
-            .expect("rsa fixture");
-    let a = Authority::builder(KeySet::new(rsa).expect("a signing key")).build();
+    // We sign with HS256 and also trust a (verification-only) RSA key.
+    let rsa = Key::public_pem("rsa", Algorithm::RS256, &testdata("rsa_public.pem")).expect("rsa fixture");
+    let signing = Key::hs256("hs", &[5u8; 32]).expect("hmac");
+    let a =
+        Authority::builder(KeySet::new(signing).expect("a signing key").with_verification_key(rsa)).build();
     // the classic attack: HS256 over the public key's PEM bytes, naming the RSA kid
     let forged = craft_hmac(
         json!({"alg": "HS256", "kid": "rsa"}),
@@ -78,7 +79,13 @@ fn asymmetric_keys_sign_and_verify() {
         (Algorithm::ES256, "ec_private.pem", "ec_public.pem"),
         (Algorithm::EdDSA, "ed_private.pem", "ed_public.pem"),
     ] {
-        let key = Key::pem_pair("k", alg, &testdata(private), &testdata(public)).expect("fixture key");
+        let pair = Key::pem_pair("k", alg, &testdata(private), &testdata(public));
+        if matches!(alg, Algorithm::RS256 | Algorithm::PS256) && cfg!(not(feature = "aws_lc_rs")) {
+            // RustCrypto's RSA has a timing side channel: no RSA signing keys there.
+            assert!(matches!(pair, Err(crate::KeyError::RsaNeedsAwsLc)), "{alg:?}");
+            continue;
+        }
+        let key = pair.expect("fixture key");
         let a = Authority::builder(KeySet::new(key).expect("a signing key")).build();
         let claims = crate::Claims {
             sub: "s".into(),
@@ -101,6 +108,61 @@ fn asymmetric_keys_sign_and_verify() {
     }
     assert!(matches!(Key::hs256("k", &[0; 31]), Err(crate::KeyError::SecretTooShort { min: 32, len: 31 })));
     assert!(matches!(Key::hmac("k", Algorithm::RS256, &[0; 32]), Err(crate::KeyError::WrongAlgorithm(_))));
+}
+
+#[test]
+fn rotation_keeps_retired_keys_verifying_until_they_are_removed() {
+    rt().block_on(async {
+        let old = Key::private_pem(Algorithm::ES256, &testdata("ec_private.pem")).expect("ES256");
+        let new = Key::private_pem(Algorithm::EdDSA, &testdata("ed_private.pem")).expect("EdDSA");
+        let (old_kid, new_kid) = (old.kid().to_owned(), new.kid().to_owned());
+        let a = Authority::builder(KeySet::new(old).expect("signs")).users(users()).build();
+        let before = a.login("alice", "alice-pw").await.expect("login").access_token;
+        assert_eq!(
+            jsonwebtoken::decode_header(&before).expect("header").kid.as_deref(),
+            Some(old_kid.as_str())
+        );
+        // The newest key signs; the retired one still verifies.
+        a.set_keys(a.keys().rotated(new).expect("rotate"));
+        let after = a.login("alice", "alice-pw").await.expect("login").access_token;
+        let header = jsonwebtoken::decode_header(&after).expect("header");
+        assert_eq!((header.alg, header.kid.as_deref()), (Algorithm::EdDSA, Some(new_kid.as_str())));
+        a.authenticate_token(&before).await.expect("a retired key's token still verifies");
+        a.authenticate_token(&after).await.expect("the new key's token verifies");
+        // Published: both public keys, newest first, nothing secret.
+        let published = serde_json::to_value(a.keys().public_jwks()).expect("JSON");
+        let kids: Vec<&str> =
+            published["keys"].as_array().expect("keys").iter().filter_map(|k| k["kid"].as_str()).collect();
+        assert_eq!(kids, [new_kid.as_str(), old_kid.as_str()]);
+        assert!(published["keys"].as_array().expect("keys").iter().all(|k| k.get("d").is_none()));
+        // Removed: its tokens stop verifying on the next request.
+        a.set_keys(a.keys().without_key(&old_kid).expect("not the signing key"));
+        assert_eq!(
+            a.authenticate_token(&before).await,
+            Err(AuthError::InvalidToken(TokenRejection::UnknownKey))
+        );
+        a.authenticate_token(&after).await.expect("still valid");
+    });
+}
+
+#[test]
+fn published_keys_are_never_secrets_and_jwks_keys_must_fit_their_alg() {
+    use crate::jwk::Jwk;
+    let hmac = KeySet::new(Key::hs256("hs", &[3u8; 32]).expect("hmac")).expect("set");
+    assert!(hmac.public_jwks().keys.is_empty());
+    let parse = |v: serde_json::Value| serde_json::from_value::<Jwk>(v).expect("a JWK");
+    // An `oct` key (a shared secret) is never taken from a JWKS.
+    assert!(
+        Key::from_jwk(&parse(json!({"kty": "oct", "k": "c2VjcmV0", "kid": "s", "alg": "HS256"})), None)
+            .is_err()
+    );
+    // A JWK whose `alg` does not fit its key type is refused.
+    let ed = Key::private_pem(Algorithm::EdDSA, &testdata("ed_private.pem")).expect("EdDSA");
+    let mut jwk = serde_json::to_value(ed.public_jwk().expect("public")).expect("JSON");
+    jwk["alg"] = json!("ES256");
+    assert!(Key::from_jwk(&parse(jwk.clone()), None).is_err());
+    jwk.as_object_mut().expect("object").remove("alg");
+    assert_eq!(Key::from_jwk(&parse(jwk), None).expect("inferred").algorithm(), Algorithm::EdDSA);
 }
 
 #[test]
