@@ -51,6 +51,7 @@ mod client;
 mod crypto;
 mod dialect;
 mod error;
+mod external;
 mod guard;
 mod hashing;
 mod header;

@@ -515,3 +515,65 @@ fn both_frameworks_publish_the_same_key_set() {
     assert_eq!(axum_post.header("allow"), Some("GET"));
     assert_eq!(actix_post.header("allow"), Some("GET"));
 }
+
+/// The standard dialect, opted in with `AuthorityBuilder::external_identity`:
+/// an IdP token as Bearer with no body logs in; passwords still work.
+async fn standard_idp_story(fw: &str, client: Client, idp: &Idp, a: &IdpKey) {
+    let login = |bearer: Option<String>, body: &'static [u8]| {
+        let mut headers = vec![("content-type", "application/json".to_owned())];
+        headers.extend(bearer.map(|t| ("authorization", format!("Bearer {t}"))));
+        client(Req { method: "POST", path: "/auth/login".into(), headers, body: body.to_vec(), peer: None })
+    };
+    let res = login(Some(idp_token(idp, a, json!({}))), b"").await;
+    assert_eq!(res.status, 200, "{fw}: {}", String::from_utf8_lossy(&res.body));
+    let body = json_of(&res);
+    assert_eq!(body["token_type"], "Bearer", "{fw}");
+    assert_eq!(claims_of(body["access_token"].as_str().expect("access_token"))["sub"], ALICE, "{fw}");
+    let res = login(Some(idp_token(idp, a, json!({"sub": "auth0|mallory"}))), b"").await;
+    assert_eq!(res.status, 401, "{fw}");
+    let reason = "the token's subject is not allowed to log in here";
+    assert_eq!(json_of(&res), json!({"error": "invalid_token", "error_description": reason}), "{fw}");
+    assert_eq!(
+        res.header("www-authenticate"),
+        Some(
+            format!("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{reason}\"").as_str()
+        ),
+        "{fw}"
+    );
+    let res = login(None, br#"{"username":"alice","password":"alice-pw"}"#).await;
+    assert_eq!(res.status, 200, "{fw}: password logins still work");
+}
+
+fn standard_with_idp(idp: &Idp) -> auth_core::RouteSet {
+    use auth_core::jwks::{IssuerConfig, JwksOptions, JwksVerifier};
+    let tenant = IssuerConfig::new(idp.issuer(), AUDIENCE)
+        .jwks_url(format!("{}jwks.json", idp.issuer()))
+        .allow_subjects([ALICE]);
+    let verifier = JwksVerifier::new(vec![tenant], JwksOptions::default()).expect("verifier");
+    let keys = auth_core::KeySet::new(auth_core::Key::hs256("k", &[9u8; 32]).expect("key")).expect("keys");
+    let users = auth_core::MemoryUsers::new()
+        .with_user(auth_core::Principal::new("u-alice", "alice"), "alice-pw")
+        .expect("user");
+    let authority = auth_core::Authority::builder(keys).users(users).external_identity(verifier).build();
+    auth_core::RouteSet::new(authority, auth_core::Standard).at("/auth")
+}
+
+#[test]
+fn the_standard_dialect_takes_idp_logins_when_opted_in() {
+    let a = idp_key("testdata/idp_a.pem");
+    let idp = Idp::start(keys_before_rotation(&a));
+    let routes = standard_with_idp(&idp);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let router = axum::Router::new().fallback_service(auth_tower::AuthRoutes::new(routes.clone()));
+        standard_idp_story("axum", crate::harness::router_client(router), &idp, &a).await;
+    });
+    actix_rt::System::new().block_on(async {
+        let routes = routes.clone();
+        let client = crate::harness::configured_client(move |cfg| {
+            cfg.default_service(auth_actix::service(routes));
+        })
+        .await;
+        standard_idp_story("actix", client, &idp, &a).await;
+    });
+}

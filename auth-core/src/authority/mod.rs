@@ -21,6 +21,8 @@ use arc_swap::ArcSwap;
 
 use crate::cache::{TokenCache, TokenCacheStats};
 use crate::claims::Claims;
+use crate::error::AuthError;
+use crate::external::ExternalIdentity;
 pub(crate) use crate::id::new_id;
 use crate::keys::KeySet;
 use crate::store::{MemoryStore, Store};
@@ -72,9 +74,19 @@ pub struct AuthorityBuilder {
     store: Arc<dyn Store>,
     users: Arc<dyn UserStore>,
     config: AuthorityConfig,
+    external: Option<Arc<dyn ExternalIdentity>>,
 }
 
 impl AuthorityBuilder {
+    /// Accepts logins vouched for by an external identity provider (opt-in;
+    /// for example `jwks::JwksVerifier`, feature `jwks`): the standard
+    /// dialect's `POST /login` with the provider's token as `Bearer` and no
+    /// username or password issues our own pair ([`Authority::login_external`]).
+    pub fn external_identity(mut self, external: impl ExternalIdentity) -> Self {
+        self.external = Some(Arc::new(external));
+        self
+    }
+
     /// Uses `store` for server-side state (default: a new [`MemoryStore`]).
     pub fn store(mut self, store: impl Store) -> Self {
         self.store = Arc::new(store);
@@ -118,6 +130,7 @@ impl AuthorityBuilder {
                 users: self.users,
                 config: self.config,
                 held_refusals: AtomicUsize::new(0),
+                external: self.external,
             }),
         }
     }
@@ -131,6 +144,7 @@ struct Inner {
     config: AuthorityConfig,
     /// Refusals being held now ([`AuthorityConfig::refusal_delay`]).
     held_refusals: AtomicUsize,
+    external: Option<Arc<dyn ExternalIdentity>>,
 }
 
 /// Issues and checks tokens. Cheap to clone; share one per application.
@@ -153,7 +167,23 @@ impl Authority {
             store: Arc::new(MemoryStore::new()),
             users: Arc::new(MemoryUsers::new()),
             config: AuthorityConfig::default(),
+            external: None,
         }
+    }
+
+    /// The external identity provider of
+    /// [`AuthorityBuilder::external_identity`], if any.
+    pub fn external_identity(&self) -> Option<&dyn ExternalIdentity> {
+        self.inner.external.as_deref()
+    }
+
+    /// Logs in the principal an external identity provider's `token`
+    /// stands for and issues our own pair. Without a provider configured
+    /// this is [`AuthError::MissingCredentials`].
+    pub async fn login_external(&self, token: &str) -> Result<TokenPair, AuthError> {
+        let external = self.external_identity().ok_or(AuthError::MissingCredentials)?;
+        let principal = external.verify(token).await?;
+        self.issue(&principal).await
     }
 
     /// The configuration.

@@ -34,9 +34,9 @@ use super::{Action, Dialect, Route};
 use crate::authority::AuthorityConfig;
 use crate::claims::ClaimStyle;
 use crate::error::AuthError;
+pub use crate::external::ExternalIdentity;
 use crate::jwt::Validation;
 use crate::response::AuthResponse;
-use crate::users::Principal;
 
 const ROUTES: &[Route] = &[
     Route::new("GET", "/", Action::About),
@@ -49,21 +49,6 @@ pub const DATARHEI_APP: &str = "datarhei-core";
 /// The version `GET /api` reports by default: a Core 16 release, the API
 /// version datarhei's clients speak.
 pub const DATARHEI_VERSION: &str = "16.16.0";
-
-/// Verifies a token from an external identity provider (datarhei's Auth0
-/// login) and names the principal it stands for. The seam a later JWKS
-/// implementation plugs into.
-#[async_trait::async_trait]
-pub trait ExternalIdentity: Send + Sync + 'static {
-    /// The principal for a valid IdP token; an [`AuthError`] otherwise.
-    async fn verify(&self, token: &str) -> Result<Principal, AuthError>;
-
-    /// How `GET /api` lists this login method in `auths` (datarhei writes
-    /// `auth0 domain=... audience=... clientid=...` per tenant).
-    fn describe(&self) -> Vec<String> {
-        Vec::new()
-    }
-}
 
 /// The `datarhei` dialect. Without an [`ExternalIdentity`], a login without
 /// username and password is a 400.
@@ -211,7 +196,8 @@ impl Dialect for Datarhei {
             Action::About => Ok(self.about(&ctx).await),
             Action::Login => {
                 let has_password = ctx.body.has("username") || ctx.body.has("password");
-                let pair = match (&self.external, has_password) {
+                let external = self.external.as_deref().or(authority.external_identity());
+                let pair = match (external, has_password) {
                     (Some(external), false) if ctx.request.authorization.is_present() => {
                         let principal = external.verify(&bearer(ctx.request)?).await?;
                         authority.issue(&principal).await?

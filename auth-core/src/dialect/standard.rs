@@ -75,9 +75,23 @@ impl Dialect for Standard {
         let authority = ctx.authority;
         match action {
             Action::Login => {
-                let pair = authority
-                    .login_from(ctx.client(), ctx.body.require("username")?, ctx.body.require("password")?)
-                    .await?;
+                let has_password = ctx.body.has("username") || ctx.body.has("password");
+                let pair = if !has_password
+                    && authority.external_identity().is_some()
+                    && ctx.request.authorization.is_present()
+                {
+                    // Opt-in (AuthorityBuilder::external_identity): an
+                    // identity provider's token as Bearer, no body.
+                    authority.login_external(&bearer(ctx.request)?).await?
+                } else {
+                    authority
+                        .login_from(
+                            ctx.client(),
+                            ctx.body.require("username")?,
+                            ctx.body.require("password")?,
+                        )
+                        .await?
+                };
                 Ok(token_response(&pair, None))
             }
             Action::Refresh => {

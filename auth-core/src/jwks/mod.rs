@@ -39,8 +39,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
 
-use crate::dialect::ExternalIdentity;
 use crate::error::{AuthError, TokenRejection};
+use crate::external::ExternalIdentity;
 use crate::users::Principal;
 use state::IssuerState;
 
