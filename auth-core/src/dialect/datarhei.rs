@@ -29,7 +29,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::RouteContext;
-use super::util::{bearer, reason};
+use super::util::{bearer, password_or_external, reason};
 use super::{Action, Dialect, Route};
 use crate::authority::AuthorityConfig;
 use crate::claims::ClaimStyle;
@@ -195,23 +195,8 @@ impl Dialect for Datarhei {
         match action {
             Action::About => Ok(self.about(&ctx).await),
             Action::Login => {
-                let has_password = ctx.body.has("username") || ctx.body.has("password");
                 let external = self.external.as_deref().or(authority.external_identity());
-                let pair = match (external, has_password) {
-                    (Some(external), false) if ctx.request.authorization.is_present() => {
-                        let principal = external.verify(&bearer(ctx.request)?).await?;
-                        authority.issue(&principal).await?
-                    }
-                    _ => {
-                        authority
-                            .login_from(
-                                ctx.client(),
-                                ctx.body.require("username")?,
-                                ctx.body.require("password")?,
-                            )
-                            .await?
-                    }
-                };
+                let pair = password_or_external(&ctx, external).await?;
                 Ok(AuthResponse::json(
                     200,
                     &json!({"access_token": pair.access_token, "refresh_token": pair.refresh_token}),

@@ -132,6 +132,26 @@ pub(crate) mod util {
 
     /// The request's `Bearer` token; 401 without one (or with another
     /// scheme), 400 if malformed or repeated.
+    /// A login route's pair: from `external` when the request carries a
+    /// token and no username or password (an identity provider's login),
+    /// else from the throttled password check.
+    pub(crate) async fn password_or_external(
+        ctx: &super::RouteContext<'_>,
+        external: Option<&dyn crate::external::ExternalIdentity>,
+    ) -> Result<crate::authority::TokenPair, AuthError> {
+        let has_password = ctx.body.has("username") || ctx.body.has("password");
+        match external {
+            Some(external) if !has_password && ctx.request.authorization.is_present() => {
+                let principal = external.verify(&bearer(ctx.request)?).await?;
+                ctx.authority.issue(&principal).await
+            }
+            _ => {
+                let (username, password) = (ctx.body.require("username")?, ctx.body.require("password")?);
+                ctx.authority.login_from(ctx.client(), username, password).await
+            }
+        }
+    }
+
     pub(crate) fn bearer(request: &AuthRequest) -> Result<String, AuthError> {
         match credentials_of(&request.authorization, Scheme::Bearer)? {
             Credentials::Bearer(token) => Ok(token),

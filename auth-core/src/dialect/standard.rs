@@ -22,7 +22,7 @@
 use serde_json::json;
 
 use super::RouteContext;
-use super::util::bearer;
+use super::util::{bearer, password_or_external};
 use super::{Action, Dialect, Route};
 use crate::authority::TokenPair;
 use crate::claims::TokenUse;
@@ -75,23 +75,9 @@ impl Dialect for Standard {
         let authority = ctx.authority;
         match action {
             Action::Login => {
-                let has_password = ctx.body.has("username") || ctx.body.has("password");
-                let pair = if !has_password
-                    && authority.external_identity().is_some()
-                    && ctx.request.authorization.is_present()
-                {
-                    // Opt-in (AuthorityBuilder::external_identity): an
-                    // identity provider's token as Bearer, no body.
-                    authority.login_external(&bearer(ctx.request)?).await?
-                } else {
-                    authority
-                        .login_from(
-                            ctx.client(),
-                            ctx.body.require("username")?,
-                            ctx.body.require("password")?,
-                        )
-                        .await?
-                };
+                // Opt-in (AuthorityBuilder::external_identity): an identity
+                // provider's token as Bearer, no body.
+                let pair = password_or_external(&ctx, authority.external_identity()).await?;
                 Ok(token_response(&pair, None))
             }
             Action::Refresh => {
