@@ -61,6 +61,22 @@ impl Credentials {
             Self::Basic { .. } => None,
         }
     }
+
+    /// The `Authorization` value that carries these credentials (what a
+    /// client sends; [`parse_authorization`] reads it back).
+    ///
+    /// ```
+    /// use auth_core::{Credentials, parse_authorization};
+    /// let basic = Credentials::Basic { user: "key".into(), password: "secret".into() };
+    /// assert_eq!(basic.header_value(), "Basic a2V5OnNlY3JldA==");
+    /// assert_eq!(parse_authorization(Some(basic.header_value().as_bytes())).unwrap(), basic);
+    /// ```
+    pub fn header_value(&self) -> String {
+        match self {
+            Self::Bearer(t) | Self::Token(t) => format!("{} {t}", self.scheme().as_str()),
+            Self::Basic { user, password } => format!("Basic {}", STANDARD.encode(format!("{user}:{password}"))),
+        }
+    }
 }
 
 /// Never prints a token or a password.

@@ -42,6 +42,8 @@
 #[cfg(not(any(feature = "rust_crypto", feature = "aws_lc_rs")))]
 compile_error!("auth-core needs a JWT crypto backend: enable `rust_crypto` (default) or `aws_lc_rs`");
 
+#[cfg(feature = "agent")]
+pub mod agent;
 mod authority;
 mod body;
 mod cache;

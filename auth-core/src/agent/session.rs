@@ -1,0 +1,509 @@
+//! [`Agent`]: one account's credentials, logged in lazily and renewed
+//! single-flight.
+//!
+//! Every request asks [`Agent::authorization`] for the header to send. The
+//! fast path reads the current credential under a short read lock. When
+//! there is none, or it is due for renewal, callers queue on one async
+//! mutex: the first renews (refresh, or log in), the others find the fresh
+//! credential when their turn comes and return it. After a 401,
+//! [`Agent::rejected`] does the same keyed by the credential's generation,
+//! so N requests refused with one token cause one renewal.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use super::error::{AgentError, BoxError};
+use super::persist::{MemoryTokenStore, TokenStore};
+use super::tokens::Tokens;
+use super::wire::{ClientDialect, Exchange, Reply, Step, Wire};
+
+/// Sends the client's own requests (logins and refreshes). Each adapter
+/// implements it over its HTTP client; it reads at most
+/// [`MAX_REPLY_LEN`](super::MAX_REPLY_LEN) bytes of an answer.
+pub trait Transport: Send + Sync {
+    /// Sends `exchange` and reads the answer.
+    fn send(&self, exchange: Exchange) -> impl Future<Output = Result<Reply, BoxError>> + Send;
+}
+
+/// What happened to the credentials, for [`AgentBuilder::on_event`]. Never
+/// carries a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AgentEvent {
+    /// A login succeeded.
+    LoggedIn {
+        /// How long the new access token lives, if known.
+        expires_in: Option<Duration>,
+    },
+    /// A refresh (or extend) succeeded.
+    Refreshed {
+        /// How long the new access token lives, if known.
+        expires_in: Option<Duration>,
+    },
+    /// Tokens were found in the [`TokenStore`] and are used without a login.
+    Restored {
+        /// How long the access token has left, if known.
+        expires_in: Option<Duration>,
+    },
+    /// The server refused a refresh; a login follows.
+    RefreshRefused {
+        /// The status it answered.
+        status: u16,
+    },
+}
+
+/// The `Authorization` value to send, and which credential it is (to hand
+/// back to [`Agent::rejected`] after a 401). `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    header: Arc<str>,
+    generation: u64,
+}
+
+impl Credential {
+    /// The `Authorization` header value.
+    pub fn header_value(&self) -> &str {
+        &self.header
+    }
+
+    /// Which credential this is: it changes at every login and refresh.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential {{ generation: {}, header: <redacted> }}", self.generation)
+    }
+}
+
+/// The credential in use.
+#[derive(Clone)]
+struct Held {
+    tokens: Arc<Tokens>,
+    credential: Credential,
+    /// The server refused it (a 401): renew before using it again.
+    dead: bool,
+}
+
+type Observer = Arc<dyn Fn(&AgentEvent) + Send + Sync>;
+
+struct Inner {
+    wire: Wire,
+    username: String,
+    password: String,
+    account: String,
+    origin: Origin,
+    margin: Option<Duration>,
+    store: Arc<dyn TokenStore>,
+    observer: Option<Observer>,
+    current: RwLock<Option<Held>>,
+    /// Held by whoever renews; `true` once the store has been read.
+    renewing: tokio::sync::Mutex<bool>,
+    generations: AtomicU64,
+    logins: AtomicU64,
+    refreshes: AtomicU64,
+}
+
+/// One account on one server, in one dialect: logs in when first needed,
+/// attaches the dialect's credential, renews it before it expires and after
+/// a 401, one renewal at a time. Cheap to clone (one `Arc`); clones share
+/// the credentials.
+///
+/// Adapters drive it: `auth_tower::client` (a tower layer for any HTTP
+/// client service, and a `reqwest-middleware` middleware).
+///
+/// ```
+/// use auth_core::agent::{Agent, ClientDialect};
+/// let agent = Agent::builder(ClientDialect::Standard, "http://127.0.0.1:3000", "demo", "demo-password")
+///     .refresh_margin(Some(std::time::Duration::from_secs(30)))
+///     .build()
+///     .unwrap();
+/// assert_eq!(agent.account(), "standard http://127.0.0.1:3000 demo");
+/// assert!(format!("{agent:?}").contains("<redacted>"));
+/// assert!(!format!("{agent:?}").contains("demo-password"));
+/// ```
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("account", &self.inner.account)
+            .field("password", &"<redacted>")
+            .field("margin", &self.inner.margin)
+            .field("logins", &self.logins())
+            .field("refreshes", &self.refreshes())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures an [`Agent`] ([`Agent::builder`]).
+pub struct AgentBuilder {
+    dialect: ClientDialect,
+    base: String,
+    username: String,
+    password: String,
+    mount: Option<String>,
+    margin: Option<Duration>,
+    store: Option<Arc<dyn TokenStore>>,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for AgentBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentBuilder")
+            .field("dialect", &self.dialect)
+            .field("base", &self.base)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default [`AgentBuilder::refresh_margin`]: renew 30 s before expiry
+/// (at most half way through a token's life).
+pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(30);
+
+impl AgentBuilder {
+    /// Where the dialect's routes are mounted below the base URL (default:
+    /// the seed API's, e.g. `/auth` for standard, `/api` for datarhei).
+    pub fn mount(mut self, mount: impl Into<String>) -> Self {
+        self.mount = Some(mount.into());
+        self
+    }
+
+    /// Renew this long before the access token expires (never earlier than
+    /// half way through its life); `None` renews only on expiry and after a
+    /// 401, as the ecHome SDK does. Default [`DEFAULT_REFRESH_MARGIN`].
+    pub fn refresh_margin(mut self, margin: Option<Duration>) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// Where tokens are kept between runs (default: memory).
+    pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Called after every login, refresh, restore and refused refresh.
+    pub fn on_event(mut self, observer: impl Fn(&AgentEvent) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// The agent; an error if the base URL is not `http://` or `https://`
+    /// with a host.
+    pub fn build(self) -> Result<Agent, AgentError> {
+        let base = self.base.trim_end_matches('/').to_owned();
+        let origin = Origin::parse(&base)
+            .ok_or_else(|| AgentError::Config(format!("`{base}` is not an http:// or https:// URL with a host")))?;
+        let account = format!("{} {base} {}", self.dialect.name(), self.username);
+        let wire = Wire::new(self.dialect, &base, self.mount.as_deref());
+        Ok(Agent {
+            inner: Arc::new(Inner {
+                wire,
+                username: self.username,
+                password: self.password,
+                account,
+                origin,
+                margin: self.margin,
+                store: self.store.unwrap_or_else(|| Arc::new(MemoryTokenStore::default())),
+                observer: self.observer,
+                current: RwLock::new(None),
+                renewing: tokio::sync::Mutex::new(false),
+                generations: AtomicU64::new(0),
+                logins: AtomicU64::new(0),
+                refreshes: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+/// Scheme, host and port of the base URL, to tell the server's requests
+/// from others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn parse(url: &str) -> Option<Self> {
+        let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else {
+            (false, url.strip_prefix("http://")?)
+        };
+        Self::from_parts(https, rest.split(['/', '?', '#']).next()?)
+    }
+
+    fn from_parts(https: bool, authority: &str) -> Option<Self> {
+        if authority.is_empty() || authority.contains('@') {
+            return None;
+        }
+        let default = if https { 443 } else { 80 };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => (host, port.parse().ok()?),
+            _ => (authority, default),
+        };
+        (!host.is_empty()).then(|| Self { https, host: host.to_ascii_lowercase(), port })
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Agent {
+    /// An agent for `username` on the server at `base` (`http://host:port`,
+    /// without the dialect's mount), speaking `dialect`.
+    pub fn builder(
+        dialect: ClientDialect,
+        base: impl Into<String>,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> AgentBuilder {
+        AgentBuilder {
+            dialect,
+            base: base.into(),
+            username: username.into(),
+            password: password.into(),
+            mount: None,
+            margin: Some(DEFAULT_REFRESH_MARGIN),
+            store: None,
+            observer: None,
+        }
+    }
+
+    /// `"<dialect> <base URL> <username>"`: the key of this account's
+    /// tokens in the [`TokenStore`].
+    pub fn account(&self) -> &str {
+        &self.inner.account
+    }
+
+    /// The dialect spoken.
+    pub fn dialect(&self) -> &ClientDialect {
+        &self.inner.wire.dialect
+    }
+
+    /// Successful logins so far.
+    pub fn logins(&self) -> u64 {
+        self.inner.logins.load(Ordering::Relaxed)
+    }
+
+    /// Successful refreshes (or extends) so far.
+    pub fn refreshes(&self) -> u64 {
+        self.inner.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Whether a request to `scheme://authority` goes to this agent's
+    /// server (only those get the credential: a token is never sent to
+    /// another host). Default ports count as given.
+    ///
+    /// ```
+    /// # use auth_core::agent::{Agent, ClientDialect};
+    /// let agent = Agent::builder(ClientDialect::Standard, "http://API.example:80/", "u", "p").build().unwrap();
+    /// assert!(agent.is_own_origin("http", "api.example"));
+    /// assert!(!agent.is_own_origin("https", "api.example"));
+    /// assert!(!agent.is_own_origin("http", "api.example.evil"));
+    /// ```
+    pub fn is_own_origin(&self, scheme: &str, authority: &str) -> bool {
+        let https = match scheme {
+            s if s.eq_ignore_ascii_case("https") => true,
+            s if s.eq_ignore_ascii_case("http") => false,
+            _ => return false,
+        };
+        Origin::from_parts(https, authority).is_some_and(|o| o == self.inner.origin)
+    }
+
+    /// The credential to send now: the current one, or a renewed one if it
+    /// is due (a login when there is none). Concurrent callers share one
+    /// renewal.
+    pub async fn authorization<T: Transport>(&self, transport: &T) -> Result<Credential, AgentError> {
+        if let Some(c) = self.usable(now_ms()) {
+            return Ok(c);
+        }
+        let mut loaded = self.inner.renewing.lock().await;
+        if !*loaded {
+            *loaded = true;
+            self.restore().await;
+        }
+        if let Some(c) = self.usable(now_ms()) {
+            return Ok(c);
+        }
+        self.renew(transport).await
+    }
+
+    /// The server answered 401 to a request sent with `refused`: renew,
+    /// unless another caller already has, and return the credential to
+    /// retry with.
+    pub async fn rejected<T: Transport>(&self, transport: &T, refused: &Credential) -> Result<Credential, AgentError> {
+        let _turn = self.inner.renewing.lock().await;
+        if let Some(held) = self.held().filter(|h| !h.dead && h.credential.generation != refused.generation) {
+            return Ok(held.credential);
+        }
+        self.invalidate(refused);
+        self.renew(transport).await
+    }
+
+    /// Marks `refused` dead without renewing now (a request that cannot be
+    /// retried got a 401): the next request renews.
+    pub fn invalidate(&self, refused: &Credential) {
+        if let Ok(mut current) = self.inner.current.write()
+            && let Some(held) = current.as_mut().filter(|h| h.credential.generation == refused.generation)
+        {
+            held.dead = true;
+        }
+    }
+
+    /// Forgets the credentials here and in the store: the next request
+    /// logs in.
+    pub async fn forget(&self) {
+        let _turn = self.inner.renewing.lock().await;
+        if let Ok(mut current) = self.inner.current.write() {
+            *current = None;
+        }
+        if let Err(e) = self.inner.store.clear(&self.inner.account).await {
+            tracing::warn!(error = %e, "the token store could not forget the tokens");
+        }
+    }
+
+    fn held(&self) -> Option<Held> {
+        self.inner.current.read().ok().and_then(|c| c.clone())
+    }
+
+    fn usable(&self, now: u64) -> Option<Credential> {
+        self.held()
+            .filter(|h| !h.dead && !h.tokens.renewal_due(now, self.inner.margin))
+            .map(|h| h.credential)
+    }
+
+    async fn restore(&self) {
+        match self.inner.store.load(&self.inner.account).await {
+            Ok(Some(tokens)) => {
+                let expires_in = tokens.expires_in(now_ms());
+                self.install(tokens);
+                tracing::debug!(dialect = self.dialect().name(), ?expires_in, "tokens restored from the store");
+                self.emit(&AgentEvent::Restored { expires_in });
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "the token store could not be read; logging in"),
+        }
+    }
+
+    /// Refresh if the held tokens allow it, else log in. Called with the
+    /// renewal lock held.
+    async fn renew<T: Transport>(&self, transport: &T) -> Result<Credential, AgentError> {
+        let now = now_ms();
+        let Some(held) = self.held() else { return self.login(transport).await };
+        let dialect = self.dialect();
+        let live = !held.dead && !held.tokens.access_expired(now);
+        let refreshable = if dialect.renews_live_access_only() { live } else { !held.tokens.refresh_expired(now) };
+        let exchange = refreshable.then(|| self.inner.wire.renew(&held.tokens)).flatten();
+        let Some(exchange) = exchange else { return self.login(transport).await };
+        match self.exchange(transport, Step::Refresh, exchange, Some(&held.tokens)).await {
+            Ok(tokens) => {
+                self.inner.refreshes.fetch_add(1, Ordering::Relaxed);
+                let expires_in = tokens.expires_in(now_ms());
+                let credential = self.install_and_save(tokens).await;
+                tracing::debug!(dialect = dialect.name(), ?expires_in, "access token refreshed");
+                self.emit(&AgentEvent::Refreshed { expires_in });
+                Ok(credential)
+            }
+            Err(AgentError::Refused { status, .. }) => {
+                tracing::debug!(dialect = dialect.name(), status, "refresh refused; logging in");
+                self.emit(&AgentEvent::RefreshRefused { status });
+                self.login(transport).await
+            }
+            // The server is unreachable or failing: a token that still
+            // lives is better than none.
+            Err(e) if live => {
+                tracing::debug!(dialect = dialect.name(), error = %e, "refresh failed; the current token still lives");
+                Ok(held.credential)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn login<T: Transport>(&self, transport: &T) -> Result<Credential, AgentError> {
+        let exchange = self.inner.wire.login(&self.inner.username, &self.inner.password);
+        let tokens = self.exchange(transport, Step::Login, exchange, None).await?;
+        self.inner.logins.fetch_add(1, Ordering::Relaxed);
+        let expires_in = tokens.expires_in(now_ms());
+        let credential = self.install_and_save(tokens).await;
+        tracing::debug!(dialect = self.dialect().name(), ?expires_in, "logged in");
+        self.emit(&AgentEvent::LoggedIn { expires_in });
+        Ok(credential)
+    }
+
+    /// Sends a login or refresh and reads its answer. A 4xx other than 429
+    /// is a refusal ([`AgentError::Refused`]).
+    async fn exchange<T: Transport>(
+        &self,
+        transport: &T,
+        step: Step,
+        exchange: Exchange,
+        previous: Option<&Tokens>,
+    ) -> Result<Tokens, AgentError> {
+        let reply = transport
+            .send(exchange)
+            .await
+            .map_err(|source| AgentError::Transport { step: step.as_str(), source })?;
+        match reply.status {
+            200 => self.inner.wire.read(step, &reply.body, previous, now_ms()),
+            status @ 400..=499 if status != 429 => Err(AgentError::Refused { step: step.as_str(), status }),
+            status => Err(AgentError::Unavailable { step: step.as_str(), status }),
+        }
+    }
+
+    fn install(&self, tokens: Tokens) -> Credential {
+        let generation = self.inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        let credential = Credential { header: self.inner.wire.authorization(&tokens).into(), generation };
+        let held = Held { tokens: Arc::new(tokens), credential: credential.clone(), dead: false };
+        if let Ok(mut current) = self.inner.current.write() {
+            *current = Some(held);
+        }
+        credential
+    }
+
+    async fn install_and_save(&self, tokens: Tokens) -> Credential {
+        if let Err(e) = self.inner.store.save(&self.inner.account, &tokens).await {
+            tracing::warn!(error = %e, "the token store could not save the tokens; keeping them in memory");
+        }
+        self.install(tokens)
+    }
+
+    fn emit(&self, event: &AgentEvent) {
+        if let Some(observer) = &self.inner.observer {
+            observer(event);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let o = Origin::parse("https://Example.com/api").unwrap();
+        assert_eq!(o, Origin { https: true, host: "example.com".into(), port: 443 });
+        assert_eq!(Origin::parse("http://127.0.0.1:3000").unwrap().port, 3000);
+        assert_eq!(Origin::parse("http://[::1]:8080/x").unwrap().host, "[::1]");
+        assert_eq!(Origin::parse("http://[::1]/x").unwrap().port, 80);
+        assert!(Origin::parse("ftp://h").is_none());
+        assert!(Origin::parse("http://").is_none());
+        assert!(Origin::parse("http://user:pw@h").is_none());
+        assert!(Origin::parse("http://h:port").is_none());
+    }
+}
