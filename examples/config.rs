@@ -156,6 +156,10 @@ pub struct DemoConfig {
     /// No refresh after the original login plus this. Default: the dialect's.
     #[arg(long, value_parser = parse_ttl)]
     pub refresh_window: Option<Duration>,
+    /// Clock skew tolerated when checking `exp` and `nbf` (0s, 5s, ...).
+    /// Default: the library's (5s).
+    #[arg(long, value_parser = parse_ttl)]
+    pub leeway: Option<Duration>,
     /// A proxy (address or CIDR network) whose `X-Forwarded-For` names the
     /// client for the login throttle; repeatable. Default: none (the TCP
     /// peer is the client).

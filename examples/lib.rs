@@ -153,6 +153,9 @@ impl Demo {
         if config.refresh_window.is_some() {
             authority_config.refresh_window = config.refresh_window;
         }
+        if let Some(leeway) = config.leeway {
+            authority_config.validation.leeway = i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX);
+        }
         authority_config.trusted_proxies =
             auth_core::TrustedProxies::parse(&config.trusted_proxies.join(","))
                 .map_err(|e| format!("--trusted-proxy: {e}"))?;

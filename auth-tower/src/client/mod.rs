@@ -1,0 +1,48 @@
+//! The client side (feature `client`): a tower layer for outgoing requests
+//! that logs in, attaches the dialect's credential and renews it, for any
+//! `Service<http::Request<B>>` (hyper-util's client, a tonic channel, a
+//! `tower::util::BoxCloneService`...), and (feature `reqwest`)
+//! [`AuthMiddleware`] for `reqwest-middleware`.
+//!
+//! The decisions are [`auth_core::agent`]'s ([`Agent`]: when to log in,
+//! refresh, give up); this module only turns its plain requests into HTTP
+//! requests and sends them through the wrapped service.
+//!
+//! What the layer does to a request:
+//! - a request to another origin than the agent's server, or one that
+//!   already has an `Authorization` header, passes untouched (a token is
+//!   never sent to another host);
+//! - otherwise it gets the agent's credential (a login first if there is
+//!   none, a refresh first if it is due; concurrent requests share one);
+//! - on a 401 the agent renews (once for any number of requests refused
+//!   with the same credential) and the request is sent once more, if its
+//!   body can be replayed ([`ClientBody::try_clone`]); if not, the 401 is
+//!   returned and the next request renews.
+//!
+//! ```no_run
+//! use auth_core::agent::{Agent, ClientDialect};
+//! use auth_tower::client::AuthClientLayer;
+//! use http_body_util::Full;
+//! use bytes::Bytes;
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//!
+//! # async fn run<S>(http_client: S) -> Result<(), auth_core::agent::BoxError>
+//! # where S: Service<http::Request<Full<Bytes>>, Response = http::Response<Full<Bytes>>> + Clone + Send + 'static,
+//! #       S::Future: Send, S::Error: Into<auth_core::agent::BoxError> {
+//! let agent = Agent::builder(ClientDialect::Datarhei, "http://127.0.0.1:8080", "admin", "secret").build()?;
+//! let mut api = ServiceBuilder::new().layer(AuthClientLayer::new(agent)).service(http_client);
+//! let req = http::Request::get("http://127.0.0.1:8080/api/v3/process").body(Full::new(Bytes::new()))?;
+//! let res = api.ready().await?.call(req).await?; // logged in, `Authorization: Bearer ...` attached
+//! # let _ = res; Ok(()) }
+//! ```
+
+mod body;
+#[cfg(feature = "reqwest")]
+mod reqwest_middleware;
+mod service;
+
+pub use auth_core::agent::{Agent, AgentError, AgentEvent, ClientDialect, TokenStore};
+pub use body::ClientBody;
+#[cfg(feature = "reqwest")]
+pub use reqwest_middleware::AuthMiddleware;
+pub use service::{AuthClient, AuthClientFuture, AuthClientLayer};

@@ -1,0 +1,203 @@
+//! [`AuthClientLayer`] and [`AuthClient`]: the tower side of the agent.
+
+use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use auth_core::agent::{Agent, BoxError, Credential, Exchange, MAX_REPLY_LEN, Reply, Transport};
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::request::Parts;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::body::ClientBody;
+
+/// Wraps an HTTP client service in [`AuthClient`]: every request to the
+/// agent's server carries the agent's credential.
+///
+/// ```
+/// use auth_core::agent::{Agent, ClientDialect};
+/// let agent = Agent::builder(ClientDialect::Drf, "http://127.0.0.1:8000", "ann", "pw").build().unwrap();
+/// let layer = auth_tower::client::AuthClientLayer::new(agent);
+/// # let _ = layer;
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthClientLayer {
+    agent: Agent,
+}
+
+impl AuthClientLayer {
+    /// A layer attaching `agent`'s credentials.
+    pub fn new(agent: Agent) -> Self {
+        Self { agent }
+    }
+}
+
+impl<S> Layer<S> for AuthClientLayer {
+    type Service = AuthClient<S>;
+
+    fn layer(&self, inner: S) -> AuthClient<S> {
+        AuthClient { inner, agent: self.agent.clone() }
+    }
+}
+
+/// The service [`AuthClientLayer`] builds. Its errors are the wrapped
+/// service's, boxed, or an [`AgentError`](auth_core::agent::AgentError)
+/// when no credential could be had (the login was refused, the server is
+/// down).
+#[derive(Debug, Clone)]
+pub struct AuthClient<S> {
+    inner: S,
+    agent: Agent,
+}
+
+impl<S> AuthClient<S> {
+    /// The agent whose credentials are attached.
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+}
+
+/// The future of [`AuthClient`].
+pub type AuthClientFuture<R> = Pin<Box<dyn Future<Output = Result<R, BoxError>> + Send>>;
+
+impl<S, B, RB> Service<Request<B>> for AuthClient<S>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: ClientBody + Send + 'static,
+    RB: http_body::Body + Send + 'static,
+    RB::Data: Send,
+    RB::Error: Into<BoxError>,
+{
+    type Response = Response<RB>;
+    type Error = BoxError;
+    type Future = AuthClientFuture<Response<RB>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        // The service that was polled ready takes this request; a clone
+        // sends the agent's own requests and the retry.
+        let spare = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, spare.clone());
+        let agent = self.agent.clone();
+        Box::pin(async move {
+            if !wants_credential(&agent, &req) {
+                return ready.call(req).await.map_err(Into::into);
+            }
+            let transport = ServiceTransport { service: std::sync::Mutex::new(spare), body: PhantomData };
+            let credential = agent.authorization(&transport).await?;
+            let (mut parts, body) = req.into_parts();
+            let replay = body.try_clone().map(|b| (copy_parts(&parts), b));
+            attach(&mut parts, &credential)?;
+            let res = ready.call(Request::from_parts(parts, body)).await.map_err(Into::into)?;
+            if res.status() != StatusCode::UNAUTHORIZED {
+                return Ok(res);
+            }
+            let Some((mut parts, body)) = replay else {
+                // Cannot be sent again: the caller gets the 401, the next
+                // request a renewed credential.
+                agent.invalidate(&credential);
+                return Ok(res);
+            };
+            drop(res);
+            let fresh = agent.rejected(&transport, &credential).await?;
+            attach(&mut parts, &fresh)?;
+            let mut again = transport.into_service()?;
+            poll_fn(|cx| again.poll_ready(cx)).await.map_err(Into::into)?;
+            again.call(Request::from_parts(parts, body)).await.map_err(Into::into)
+        })
+    }
+}
+
+/// A request to the agent's server (or with a relative URI, which the
+/// wrapped service sends to its one server) without an `Authorization`
+/// header of its own.
+fn wants_credential<B>(agent: &Agent, req: &Request<B>) -> bool {
+    if req.headers().contains_key(AUTHORIZATION) {
+        return false;
+    }
+    match (req.uri().scheme_str(), req.uri().authority()) {
+        (Some(scheme), Some(authority)) => agent.is_own_origin(scheme, authority.as_str()),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+fn attach(parts: &mut Parts, credential: &Credential) -> Result<(), BoxError> {
+    let mut value = HeaderValue::from_str(credential.header_value())?;
+    value.set_sensitive(true);
+    parts.headers.insert(AUTHORIZATION, value);
+    Ok(())
+}
+
+fn copy_parts(parts: &Parts) -> Parts {
+    let mut req = Request::new(());
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = parts.uri.clone();
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers.clone();
+    *req.extensions_mut() = parts.extensions.clone();
+    req.into_parts().0
+}
+
+/// The agent's logins and refreshes, sent through a clone of the wrapped
+/// service (the mutex only makes it `Sync`; it is held to clone).
+struct ServiceTransport<S, B> {
+    service: std::sync::Mutex<S>,
+    body: PhantomData<fn() -> B>,
+}
+
+impl<S, B> ServiceTransport<S, B> {
+    fn into_service(self) -> Result<S, BoxError> {
+        self.service.into_inner().map_err(|_| "the client service's lock was poisoned".into())
+    }
+}
+
+/// An agent's request as an HTTP request.
+pub(crate) fn to_request<B: ClientBody>(exchange: Exchange) -> Result<Request<B>, BoxError> {
+    let mut builder =
+        Request::builder().method(exchange.method).uri(&exchange.url).header(ACCEPT, "application/json");
+    if let Some(content_type) = exchange.content_type {
+        builder = builder.header(CONTENT_TYPE, content_type);
+    }
+    let mut req = builder.body(B::from_bytes(Bytes::from(exchange.body)))?;
+    if let Some(authorization) = exchange.authorization {
+        let mut value = HeaderValue::from_str(&authorization)?;
+        value.set_sensitive(true);
+        req.headers_mut().insert(AUTHORIZATION, value);
+    }
+    Ok(req)
+}
+
+impl<S, B, RB> Transport for ServiceTransport<S, B>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: ClientBody + Send + 'static,
+    RB: http_body::Body + Send + 'static,
+    RB::Data: Send,
+    RB::Error: Into<BoxError>,
+{
+    fn send(&self, exchange: Exchange) -> impl Future<Output = Result<Reply, BoxError>> + Send {
+        let service = self.service.lock().map(|s| s.clone()).map_err(|_| "the client service's lock was poisoned");
+        async move {
+            let mut service = service?;
+            let req = to_request::<B>(exchange)?;
+            poll_fn(|cx| service.poll_ready(cx)).await.map_err(Into::into)?;
+            let res = service.call(req).await.map_err(Into::into)?;
+            let status = res.status().as_u16();
+            let body = Limited::new(res.into_body(), MAX_REPLY_LEN).collect().await?.to_bytes();
+            Ok(Reply { status, body: body.to_vec() })
+        }
+    }
+}
