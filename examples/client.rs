@@ -79,11 +79,18 @@ fn sample_route(dialect: &ClientDialect, username: &str) -> (&'static str, Strin
 }
 
 fn describe(event: &AgentEvent) -> String {
-    let life = |d: &Option<Duration>| d.map_or_else(|| "unknown".to_owned(), |d| format!("{:.1}s", d.as_secs_f64()));
+    let life =
+        |d: &Option<Duration>| d.map_or_else(|| "unknown".to_owned(), |d| format!("{:.1}s", d.as_secs_f64()));
     match event {
-        AgentEvent::LoggedIn { expires_in } => format!("login: ok, access token expires in {}", life(expires_in)),
-        AgentEvent::Refreshed { expires_in } => format!("refresh: ok, access token expires in {}", life(expires_in)),
-        AgentEvent::Restored { expires_in } => format!("restored: saved tokens, access token expires in {}", life(expires_in)),
+        AgentEvent::LoggedIn { expires_in } => {
+            format!("login: ok, access token expires in {}", life(expires_in))
+        }
+        AgentEvent::Refreshed { expires_in } => {
+            format!("refresh: ok, access token expires in {}", life(expires_in))
+        }
+        AgentEvent::Restored { expires_in } => {
+            format!("restored: saved tokens, access token expires in {}", life(expires_in))
+        }
         AgentEvent::RefreshRefused { status } => format!("refresh: refused ({status}), logging in again"),
         other => format!("{other:?}"),
     }

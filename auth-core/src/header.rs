@@ -74,7 +74,9 @@ impl Credentials {
     pub fn header_value(&self) -> String {
         match self {
             Self::Bearer(t) | Self::Token(t) => format!("{} {t}", self.scheme().as_str()),
-            Self::Basic { user, password } => format!("Basic {}", STANDARD.encode(format!("{user}:{password}"))),
+            Self::Basic { user, password } => {
+                format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+            }
         }
     }
 }

@@ -65,6 +65,12 @@ fn start(dialect: &str, framework: &str) -> Server {
 pub(crate) fn start_with(dialect: &str, framework: &str, extra: &[&str]) -> Server {
     let mut args = demo_args(dialect);
     args.remove(0); // the program name
+    start_args(args, framework, extra)
+}
+
+/// The demo with `args` (no program name) on `framework`, plus `extra`
+/// flags, on a free port.
+pub(crate) fn start_args(mut args: Vec<String>, framework: &str, extra: &[&str]) -> Server {
     args.extend(["--framework".into(), framework.into(), "--addr".into(), "127.0.0.1:0".into()]);
     // The test client plays a reverse proxy on loopback: it names a case's
     // client address in X-Forwarded-For, as nginx would.

@@ -179,8 +179,9 @@ impl AgentBuilder {
     }
 
     /// Renew this long before the access token expires (never earlier than
-    /// half way through its life); `None` renews only on expiry and after a
-    /// 401, as the ecHome SDK does. Default [`DEFAULT_REFRESH_MARGIN`].
+    /// half way through its life); `None` renews only after the server
+    /// answers 401, as the ecHome SDK does. Default
+    /// [`DEFAULT_REFRESH_MARGIN`].
     pub fn refresh_margin(mut self, margin: Option<Duration>) -> Self {
         self.margin = margin;
         self
@@ -202,8 +203,9 @@ impl AgentBuilder {
     /// with a host.
     pub fn build(self) -> Result<Agent, AgentError> {
         let base = self.base.trim_end_matches('/').to_owned();
-        let origin = Origin::parse(&base)
-            .ok_or_else(|| AgentError::Config(format!("`{base}` is not an http:// or https:// URL with a host")))?;
+        let origin = Origin::parse(&base).ok_or_else(|| {
+            AgentError::Config(format!("`{base}` is not an http:// or https:// URL with a host"))
+        })?;
         let account = format!("{} {base} {}", self.dialect.name(), self.username);
         let wire = Wire::new(self.dialect, &base, self.mount.as_deref());
         Ok(Agent {
@@ -347,7 +349,11 @@ impl Agent {
     /// The server answered 401 to a request sent with `refused`: renew,
     /// unless another caller already has, and return the credential to
     /// retry with.
-    pub async fn rejected<T: Transport>(&self, transport: &T, refused: &Credential) -> Result<Credential, AgentError> {
+    pub async fn rejected<T: Transport>(
+        &self,
+        transport: &T,
+        refused: &Credential,
+    ) -> Result<Credential, AgentError> {
         let _turn = self.inner.renewing.lock().await;
         if let Some(held) = self.held().filter(|h| !h.dead && h.credential.generation != refused.generation) {
             return Ok(held.credential);
@@ -383,9 +389,7 @@ impl Agent {
     }
 
     fn usable(&self, now: u64) -> Option<Credential> {
-        self.held()
-            .filter(|h| !h.dead && !h.tokens.renewal_due(now, self.inner.margin))
-            .map(|h| h.credential)
+        self.held().filter(|h| !h.dead && !h.tokens.renewal_due(now, self.inner.margin)).map(|h| h.credential)
     }
 
     async fn restore(&self) {
@@ -393,7 +397,11 @@ impl Agent {
             Ok(Some(tokens)) => {
                 let expires_in = tokens.expires_in(now_ms());
                 self.install(tokens);
-                tracing::debug!(dialect = self.dialect().name(), ?expires_in, "tokens restored from the store");
+                tracing::debug!(
+                    dialect = self.dialect().name(),
+                    ?expires_in,
+                    "tokens restored from the store"
+                );
                 self.emit(&AgentEvent::Restored { expires_in });
             }
             Ok(None) => {}
@@ -408,7 +416,8 @@ impl Agent {
         let Some(held) = self.held() else { return self.login(transport).await };
         let dialect = self.dialect();
         let live = !held.dead && !held.tokens.access_expired(now);
-        let refreshable = if dialect.renews_live_access_only() { live } else { !held.tokens.refresh_expired(now) };
+        let refreshable =
+            if dialect.renews_live_access_only() { live } else { !held.tokens.refresh_expired(now) };
         let exchange = refreshable.then(|| self.inner.wire.renew(&held.tokens)).flatten();
         let Some(exchange) = exchange else { return self.login(transport).await };
         match self.exchange(transport, Step::Refresh, exchange, Some(&held.tokens)).await {

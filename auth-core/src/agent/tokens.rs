@@ -103,7 +103,9 @@ impl Tokens {
             _ => expires_at.map(|e| e.saturating_sub(now_ms)),
         };
         let expires_at = match (expires_at, lifetime) {
-            (Some(at), Some(life)) if life > 0 && at.saturating_sub(life / 2) <= now_ms => Some(now_ms + life),
+            (Some(at), Some(life)) if life > 0 && at.saturating_sub(life / 2) <= now_ms => {
+                Some(now_ms + life)
+            }
             (at, _) => at,
         };
         Self { access, refresh, key, expires_at_ms: expires_at, lifetime_ms: lifetime, refresh_expires_at_ms }
@@ -126,11 +128,11 @@ impl Tokens {
 
     /// Whether to renew before using the token at `now_ms`: `margin`
     /// before expiry, but never earlier than half way through the token's
-    /// life (a 2 s token is renewed after 1 s, not at once). `None`: only
-    /// once expired (and on a 401).
+    /// life (a 2 s token is renewed after 1 s, not at once). `None`: never
+    /// ahead of time (the server's 401 says when, as in the ecHome SDK).
     pub fn renewal_due(&self, now_ms: u64, margin: Option<Duration>) -> bool {
-        let Some(at) = self.expires_at_ms else { return false };
-        let margin_ms = margin.map_or(0, |m| u64::try_from(m.as_millis()).unwrap_or(u64::MAX));
+        let (Some(at), Some(margin)) = (self.expires_at_ms, margin) else { return false };
+        let margin_ms = u64::try_from(margin.as_millis()).unwrap_or(u64::MAX);
         let margin_ms = match self.lifetime_ms {
             Some(life) => margin_ms.min(life / 2),
             None => margin_ms,
@@ -179,10 +181,11 @@ mod tests {
     }
 
     #[test]
-    fn without_a_margin_renewal_waits_for_expiry() {
+    fn a_zero_margin_renews_at_expiry_and_none_never_ahead_of_time() {
         let t = Tokens::received("x".into(), None, None, Some(5000), 1000);
-        assert!(!t.renewal_due(4999, None));
-        assert!(t.renewal_due(5000, None));
+        assert!(!t.renewal_due(4999, Some(Duration::ZERO)));
+        assert!(t.renewal_due(5000, Some(Duration::ZERO)));
+        assert!(!t.renewal_due(60_000, None));
         let unknown = Tokens::received("x".into(), None, None, None, 1000);
         assert!(!unknown.renewal_due(u64::MAX, Some(Duration::from_secs(1))));
     }

@@ -202,7 +202,11 @@ impl Wire {
         let server = dialect.server();
         let mount = mount.unwrap_or_else(|| server.default_mount()).trim_end_matches('/').to_owned();
         let at = |action: Action| {
-            server.routes().iter().find(|r| r.action == action).map(|r| (r.method, format!("{base}{mount}{}", r.path)))
+            server
+                .routes()
+                .iter()
+                .find(|r| r.action == action)
+                .map(|r| (r.method, format!("{base}{mount}{}", r.path)))
         };
         let login = at(Action::Login).unwrap_or(("POST", format!("{base}{mount}/login")));
         let renew = at(Action::Refresh).or_else(|| at(Action::Extend));
@@ -212,7 +216,9 @@ impl Wire {
     /// The `Authorization` value protected requests carry.
     pub(crate) fn authorization(&self, tokens: &Tokens) -> String {
         let creds = match (self.scheme, &tokens.key) {
-            (Scheme::Basic, Some(key)) => Credentials::Basic { user: key.clone(), password: tokens.access.clone() },
+            (Scheme::Basic, Some(key)) => {
+                Credentials::Basic { user: key.clone(), password: tokens.access.clone() }
+            }
             (Scheme::Token, _) => Credentials::Token(tokens.access.clone()),
             _ => Credentials::Bearer(tokens.access.clone()),
         };
@@ -224,8 +230,12 @@ impl Wire {
         let (method, url) = self.login.clone();
         let body = match &self.dialect {
             // The ecHome SDK posts a form (`requests.post(data=...)`).
-            ClientDialect::Echome => return form(method, url, None, &[("username", username), ("password", password)]),
-            ClientDialect::Keytoken { client } => json!({"client": client, "email": username, "password": password}),
+            ClientDialect::Echome => {
+                return form(method, url, None, &[("username", username), ("password", password)]);
+            }
+            ClientDialect::Keytoken { client } => {
+                json!({"client": client, "email": username, "password": password})
+            }
             _ => json!({"username": username, "password": password}),
         };
         json_exchange(method, url, None, &body)
@@ -242,15 +252,26 @@ impl Wire {
             // The seed and the SDK: the access token (expired or not) as
             // Bearer, the refresh token as a form field.
             ClientDialect::Echome => form(method, url, bearer(&tokens.access), &[("refresh", refresh?)]),
-            ClientDialect::Datarhei => {
-                Exchange { method, url, authorization: bearer(refresh?), content_type: None, body: Vec::new() }
-            }
-            ClientDialect::Sachet => {
-                Exchange { method, url, authorization: bearer(&tokens.access), content_type: None, body: Vec::new() }
-            }
-            ClientDialect::Keytoken { client } => {
-                json_exchange(method, url, None, &json!({"client": client, "key": tokens.key.as_deref()?, "refresh": refresh?}))
-            }
+            ClientDialect::Datarhei => Exchange {
+                method,
+                url,
+                authorization: bearer(refresh?),
+                content_type: None,
+                body: Vec::new(),
+            },
+            ClientDialect::Sachet => Exchange {
+                method,
+                url,
+                authorization: bearer(&tokens.access),
+                content_type: None,
+                body: Vec::new(),
+            },
+            ClientDialect::Keytoken { client } => json_exchange(
+                method,
+                url,
+                None,
+                &json!({"client": client, "key": tokens.key.as_deref()?, "refresh": refresh?}),
+            ),
             ClientDialect::Drf => json_exchange(method, url, None, &json!({"token": tokens.access})),
         })
     }
@@ -263,11 +284,18 @@ impl Wire {
         previous: Option<&Tokens>,
         now_ms: u64,
     ) -> Result<Tokens, AgentError> {
-        let bad = |why: &str| AgentError::BadReply { step: step.as_str(), dialect: self.dialect.name(), why: why.into() };
+        let bad = |why: &str| AgentError::BadReply {
+            step: step.as_str(),
+            dialect: self.dialect.name(),
+            why: why.into(),
+        };
         let value: Value = serde_json::from_slice(body).map_err(|_| bad("not a JSON object"))?;
-        let field = |name: &str| value.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+        let field =
+            |name: &str| value.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
         let (access_fields, refresh_field, expiry): (&[&str], Option<&str>, Expiry) = match self.dialect {
-            ClientDialect::Standard => (&["access_token"], Some("refresh_token"), Expiry::Seconds("expires_in")),
+            ClientDialect::Standard => {
+                (&["access_token"], Some("refresh_token"), Expiry::Seconds("expires_in"))
+            }
             ClientDialect::Echome => (&["access"], Some("refresh"), Expiry::Jwt),
             ClientDialect::Datarhei => (&["access_token"], Some("refresh_token"), Expiry::Jwt),
             ClientDialect::Sachet => (&["auth_token"], None, Expiry::Jwt),
@@ -299,10 +327,21 @@ impl Wire {
 }
 
 fn json_exchange(method: &'static str, url: String, authorization: Option<String>, body: &Value) -> Exchange {
-    Exchange { method, url, authorization, content_type: Some("application/json"), body: body.to_string().into_bytes() }
+    Exchange {
+        method,
+        url,
+        authorization,
+        content_type: Some("application/json"),
+        body: body.to_string().into_bytes(),
+    }
 }
 
-fn form(method: &'static str, url: String, authorization: Option<String>, fields: &[(&str, &str)]) -> Exchange {
+fn form(
+    method: &'static str,
+    url: String,
+    authorization: Option<String>,
+    fields: &[(&str, &str)],
+) -> Exchange {
     let body = serde_urlencoded::to_string(fields).unwrap_or_default().into_bytes();
     Exchange { method, url, authorization, content_type: Some("application/x-www-form-urlencoded"), body }
 }

@@ -60,7 +60,12 @@ fn attach(req: &mut Request, credential: &Credential) -> Result<()> {
 
 #[async_trait::async_trait]
 impl Middleware for AuthMiddleware {
-    async fn handle(&self, mut req: Request, extensions: &mut Extensions, next: Next<'_>) -> Result<Response> {
+    async fn handle(
+        &self,
+        mut req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> Result<Response> {
         if !self.wants_credential(&req) {
             return next.run(req, extensions).await;
         }

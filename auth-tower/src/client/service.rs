@@ -189,7 +189,8 @@ where
     RB::Error: Into<BoxError>,
 {
     fn send(&self, exchange: Exchange) -> impl Future<Output = Result<Reply, BoxError>> + Send {
-        let service = self.service.lock().map(|s| s.clone()).map_err(|_| "the client service's lock was poisoned");
+        let service =
+            self.service.lock().map(|s| s.clone()).map_err(|_| "the client service's lock was poisoned");
         async move {
             let mut service = service?;
             let req = to_request::<B>(exchange)?;
