@@ -157,6 +157,7 @@ fn demo_cli_refuses_bad_options_in_one_line_and_lists_them_in_help() {
         &["--store", "mongodb://localhost"],
         &["--store-prefix", "{braces}"],
         &["--store-timeout", "soon"],
+        &["--leeway", "soon"],
         &["--no-such-flag"],
     ] {
         let out = Command::new(demo_binary()).args(bad).output().expect("demo runs");
@@ -182,6 +183,7 @@ fn demo_cli_refuses_bad_options_in_one_line_and_lists_them_in_help() {
         "--store",
         "--store-prefix",
         "--store-timeout",
+        "--leeway",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
     }
