@@ -57,3 +57,17 @@ pub enum AgentError {
         source: BoxError,
     },
 }
+
+impl AgentError {
+    /// The same error for another caller that waited on the renewal that
+    /// failed (a transport error's source becomes its message).
+    pub(crate) fn shared(&self) -> Self {
+        match self {
+            Self::Config(why) => Self::Config(why.clone()),
+            Self::Refused { step, status } => Self::Refused { step, status: *status },
+            Self::Unavailable { step, status } => Self::Unavailable { step, status: *status },
+            Self::BadReply { step, dialect, why } => Self::BadReply { step, dialect, why: why.clone() },
+            Self::Transport { step, source } => Self::Transport { step, source: source.to_string().into() },
+        }
+    }
+}

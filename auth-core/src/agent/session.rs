@@ -103,6 +103,9 @@ struct Inner {
     current: RwLock<Option<Held>>,
     /// Held by whoever renews; `true` once the store has been read.
     renewing: tokio::sync::Mutex<bool>,
+    /// Renewals finished, and the last one's error if it failed.
+    attempts: AtomicU64,
+    failure: std::sync::Mutex<Option<(u64, AgentError)>>,
     generations: AtomicU64,
     logins: AtomicU64,
     refreshes: AtomicU64,
@@ -220,6 +223,8 @@ impl AgentBuilder {
                 observer: self.observer,
                 current: RwLock::new(None),
                 renewing: tokio::sync::Mutex::new(false),
+                attempts: AtomicU64::new(0),
+                failure: std::sync::Mutex::new(None),
                 generations: AtomicU64::new(0),
                 logins: AtomicU64::new(0),
                 refreshes: AtomicU64::new(0),
@@ -335,6 +340,7 @@ impl Agent {
         if let Some(c) = self.usable(now_ms()) {
             return Ok(c);
         }
+        let seen = self.inner.attempts.load(Ordering::Acquire);
         let mut loaded = self.inner.renewing.lock().await;
         if !*loaded {
             *loaded = true;
@@ -343,7 +349,7 @@ impl Agent {
         if let Some(c) = self.usable(now_ms()) {
             return Ok(c);
         }
-        self.renew(transport).await
+        self.renew_once(transport, seen).await
     }
 
     /// The server answered 401 to a request sent with `refused`: renew,
@@ -354,12 +360,33 @@ impl Agent {
         transport: &T,
         refused: &Credential,
     ) -> Result<Credential, AgentError> {
+        let seen = self.inner.attempts.load(Ordering::Acquire);
         let _turn = self.inner.renewing.lock().await;
         if let Some(held) = self.held().filter(|h| !h.dead && h.credential.generation != refused.generation) {
             return Ok(held.credential);
         }
         self.invalidate(refused);
-        self.renew(transport).await
+        self.renew_once(transport, seen).await
+    }
+
+    /// Renews (the caller holds the renewal lock), unless a renewal failed
+    /// while the caller waited for its turn: then that failure is the
+    /// answer, so N callers behind a refused login cause one login, not N.
+    async fn renew_once<T: Transport>(&self, transport: &T, seen: u64) -> Result<Credential, AgentError> {
+        let attempts = self.inner.attempts.load(Ordering::Acquire);
+        if attempts != seen
+            && let Ok(failure) = self.inner.failure.lock()
+            && let Some((attempt, err)) = failure.as_ref()
+            && *attempt == attempts
+        {
+            return Err(err.shared());
+        }
+        let result = self.renew(transport).await;
+        let attempt = self.inner.attempts.fetch_add(1, Ordering::AcqRel) + 1;
+        if let Ok(mut failure) = self.inner.failure.lock() {
+            *failure = result.as_ref().err().map(|e| (attempt, e.shared()));
+        }
+        result
     }
 
     /// Marks `refused` dead without renewing now (a request that cannot be
@@ -580,6 +607,26 @@ mod tests {
             assert_ne!(fresh.generation(), refused.generation());
         }
         assert_eq!(transport.sent(), ["login", "refresh"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_queued_behind_a_refused_login_share_its_refusal() {
+        let transport =
+            Arc::new(Scripted::new([Ok((401, r#"{"error":"invalid_grant"}"#)), Ok((200, FRESH))]));
+        let agent = agent();
+        let callers: Vec<_> = (0..20)
+            .map(|_| {
+                let (agent, transport) = (agent.clone(), transport.clone());
+                tokio::spawn(async move { agent.authorization(&*transport).await })
+            })
+            .collect();
+        for caller in callers {
+            let err = caller.await.unwrap().unwrap_err();
+            assert!(matches!(err, AgentError::Refused { step: "login", status: 401 }), "{err}");
+        }
+        assert_eq!(transport.sent(), ["login"], "one login for twenty waiting callers");
+        // a later request tries again
+        assert_eq!(agent.authorization(&*transport).await.unwrap().header_value(), "Bearer a2");
     }
 
     #[tokio::test]
