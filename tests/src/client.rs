@@ -340,37 +340,26 @@ fn one_login_across_expiries_for_every_dialect_on_both_frameworks() {
 /// Ends the client's session on the server: a logout where the dialect has
 /// one; elsewhere a restart with a new signing secret (every token dead).
 async fn revoke(d: &Dial, framework: &str, server: &mut Server, proxy: &Proxy, tokens: &Tokens) {
-    let json = ("content-type", "application/json".to_owned());
+    let bearer = format!("Bearer {}", tokens.access);
     let logout = match d.name {
-        "standard" => Some(Req {
-            method: "POST",
-            path: "/auth/logout".into(),
-            headers: vec![("authorization", format!("Bearer {}", tokens.access)), json],
-            body: serde_json::json!({"refresh_token": tokens.refresh}).to_string().into_bytes(),
-            peer: None,
-        }),
-        "sachet" => Some(Req {
-            method: "POST",
-            path: "/users/logout".into(),
-            headers: vec![("authorization", format!("Bearer {}", tokens.access)), json],
-            body: serde_json::json!({"token": tokens.access}).to_string().into_bytes(),
-            peer: None,
-        }),
+        "standard" => {
+            Some(("POST", "/auth/logout", bearer, serde_json::json!({"refresh_token": tokens.refresh})))
+        }
+        "sachet" => Some(("POST", "/users/logout", bearer, serde_json::json!({"token": tokens.access}))),
         "keytoken" => {
-            let creds = auth_core::Credentials::Basic {
-                user: tokens.key.clone().expect("a key"),
-                password: tokens.access.clone(),
-            };
-            Some(Req {
-                method: "DELETE",
-                path: "/users/token".into(),
-                headers: vec![("authorization", creds.header_value()), json],
-                body: br#"{"client":"demo"}"#.to_vec(),
-                peer: None,
-            })
+            let user = tokens.key.clone().expect("a key");
+            let creds = auth_core::Credentials::Basic { user, password: tokens.access.clone() };
+            Some(("DELETE", "/users/token", creds.header_value(), serde_json::json!({"client": "demo"})))
         }
         _ => None,
-    };
+    }
+    .map(|(method, path, authorization, body)| Req {
+        method,
+        path: path.into(),
+        headers: vec![("authorization", authorization), ("content-type", "application/json".to_owned())],
+        body: body.to_string().into_bytes(),
+        peer: None,
+    });
     match logout {
         Some(req) => {
             let res = send(server.addr, req).await;
