@@ -26,7 +26,8 @@ impl Transport for Login {
 
 fn fast_path(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let agent = Agent::builder(ClientDialect::Standard, "http://api.example", "ann", "pw").build().expect("agent");
+    let agent =
+        Agent::builder(ClientDialect::Standard, "http://api.example", "ann", "pw").build().expect("agent");
     rt.block_on(agent.authorization(&Login)).expect("login");
     let mut group = c.benchmark_group("agent");
     group.bench_function("authorization_fresh", |b| {

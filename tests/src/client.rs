@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth_core::agent::{Agent, ClientDialect, MemoryTokenStore, TokenStore, Tokens};
-use auth_tower::client::{AuthClient, AuthClientLayer, AuthMiddleware, ClientBody};
+use auth_tower::client::{AuthClient, AuthClientLayer, AuthMiddleware, BodyPolicy, ClientBody};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -529,6 +529,45 @@ fn a_request_to_another_host_or_with_its_own_credential_is_left_alone() {
         assert_eq!(res.status(), 401);
         assert_eq!(agent.logins(), 0);
         assert_eq!(proxy.seen()[0].authorization.as_deref(), Some("Bearer caller.own.token"));
+    });
+}
+
+/// A body type of another crate (as a tonic channel's is), through a
+/// policy: built from bytes, never replayed.
+#[derive(Clone)]
+struct Boxed;
+
+type Boxy = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+impl BodyPolicy<Boxy> for Boxed {
+    fn build(&self, bytes: Bytes) -> Boxy {
+        Full::new(bytes).boxed()
+    }
+
+    fn try_clone(&self, _: &Boxy) -> Option<Boxy> {
+        None
+    }
+}
+
+#[test]
+fn a_body_type_of_another_crate_goes_through_a_body_policy() {
+    let d = dial("datarhei");
+    let server = start_with(d.name, "actix", &[]);
+    runtime().block_on(async {
+        let proxy = Proxy::start(server.addr).await;
+        let agent = agent(d, &proxy.url(), None);
+        let http = HttpClient::builder(TokioExecutor::new()).build_http::<Boxy>();
+        let mut api = AuthClientLayer::with_bodies(agent.clone(), Boxed).layer(http);
+        for _ in 0..3 {
+            let req =
+                http::Request::get(format!("{}/whoami", proxy.url())).body(Full::new(Bytes::new()).boxed());
+            let res = api.ready().await.expect("ready").call(req.expect("request")).await.expect("response");
+            assert_eq!(res.status(), 200);
+        }
+        assert_eq!(agent.logins(), 1);
+        let login = &proxy.seen()[0];
+        assert_eq!((login.path.as_str(), login.content_type.as_deref()), (d.login, Some("application/json")));
+        assert_eq!(login.body, br#"{"password":"alice-pw","username":"alice"}"#);
     });
 }
 

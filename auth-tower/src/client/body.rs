@@ -7,9 +7,9 @@ use http_body_util::Full;
 /// (logins, refreshes) and, when possible, replay after a 401.
 ///
 /// Implemented for `Full<Bytes>` and `String` (always replayable) and
-/// `axum::body::Body` (a stream: never replayed). For another type (a
-/// tonic body, a boxed body) implement it in your crate: `try_clone`
-/// returns `None` for bodies that cannot be read twice.
+/// `axum::body::Body` (a stream: never replayed). For a body type of
+/// another crate (a tonic body, a boxed body), give the layer a
+/// [`BodyPolicy`] instead ([`AuthClientLayer::with_bodies`](super::AuthClientLayer::with_bodies)).
 ///
 /// ```
 /// use auth_tower::client::ClientBody;
@@ -53,5 +53,48 @@ impl ClientBody for axum::body::Body {
 
     fn try_clone(&self) -> Option<Self> {
         None
+    }
+}
+
+/// How the client layer builds and replays bodies of type `B`: the way to
+/// use a body type neither this crate nor yours defines (the orphan rule
+/// keeps you from implementing [`ClientBody`] for it).
+///
+/// ```
+/// use auth_tower::client::BodyPolicy;
+/// use bytes::Bytes;
+/// use http_body_util::{BodyExt, Full, combinators::BoxBody};
+///
+/// /// Boxed bodies: built from bytes, never replayed.
+/// #[derive(Clone)]
+/// struct Boxed;
+/// impl BodyPolicy<BoxBody<Bytes, std::convert::Infallible>> for Boxed {
+///     fn build(&self, bytes: Bytes) -> BoxBody<Bytes, std::convert::Infallible> {
+///         Full::new(bytes).boxed()
+///     }
+///     fn try_clone(&self, _: &BoxBody<Bytes, std::convert::Infallible>) -> Option<BoxBody<Bytes, std::convert::Infallible>> {
+///         None
+///     }
+/// }
+/// # let _ = Boxed.build(Bytes::new());
+/// ```
+pub trait BodyPolicy<B>: Clone + Send + Sync + 'static {
+    /// A body holding `bytes`.
+    fn build(&self, bytes: Bytes) -> B;
+    /// The same body again, or `None` when it cannot be replayed.
+    fn try_clone(&self, body: &B) -> Option<B>;
+}
+
+/// The default [`BodyPolicy`]: the body type's own [`ClientBody`] impl.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientBodies;
+
+impl<B: ClientBody> BodyPolicy<B> for ClientBodies {
+    fn build(&self, bytes: Bytes) -> B {
+        B::from_bytes(bytes)
+    }
+
+    fn try_clone(&self, body: &B) -> Option<B> {
+        body.try_clone()
     }
 }

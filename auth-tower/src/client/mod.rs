@@ -16,8 +16,9 @@
 //!   none, a refresh first if it is due; concurrent requests share one);
 //! - on a 401 the agent renews (once for any number of requests refused
 //!   with the same credential) and the request is sent once more, if its
-//!   body can be replayed ([`ClientBody::try_clone`]); if not, the 401 is
-//!   returned and the next request renews.
+//!   body can be replayed ([`ClientBody::try_clone`], or a [`BodyPolicy`]
+//!   for body types of other crates); if not, the 401 is returned and the
+//!   next request renews.
 //!
 //! ```no_run
 //! use auth_core::agent::{Agent, ClientDialect};
@@ -42,7 +43,7 @@ mod reqwest_middleware;
 mod service;
 
 pub use auth_core::agent::{Agent, AgentError, AgentEvent, ClientDialect, TokenStore};
-pub use body::ClientBody;
+pub use body::{BodyPolicy, ClientBodies, ClientBody};
 #[cfg(feature = "reqwest")]
 pub use reqwest_middleware::AuthMiddleware;
 pub use service::{AuthClient, AuthClientFuture, AuthClientLayer};

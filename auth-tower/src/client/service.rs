@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Limited};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::body::ClientBody;
+use super::body::{BodyPolicy, ClientBodies};
 
 /// Wraps an HTTP client service in [`AuthClient`]: every request to the
 /// agent's server carries the agent's credential.
@@ -26,22 +26,32 @@ use super::body::ClientBody;
 /// # let _ = layer;
 /// ```
 #[derive(Debug, Clone)]
-pub struct AuthClientLayer {
+pub struct AuthClientLayer<P = ClientBodies> {
     agent: Agent,
+    bodies: P,
 }
 
 impl AuthClientLayer {
-    /// A layer attaching `agent`'s credentials.
+    /// A layer attaching `agent`'s credentials, for body types that
+    /// implement [`ClientBody`].
     pub fn new(agent: Agent) -> Self {
-        Self { agent }
+        Self { agent, bodies: ClientBodies }
     }
 }
 
-impl<S> Layer<S> for AuthClientLayer {
-    type Service = AuthClient<S>;
+impl<P> AuthClientLayer<P> {
+    /// A layer for a body type this crate does not know (a tonic body):
+    /// `bodies` builds and replays them ([`BodyPolicy`]).
+    pub fn with_bodies(agent: Agent, bodies: P) -> Self {
+        Self { agent, bodies }
+    }
+}
 
-    fn layer(&self, inner: S) -> AuthClient<S> {
-        AuthClient { inner, agent: self.agent.clone() }
+impl<S, P: Clone> Layer<S> for AuthClientLayer<P> {
+    type Service = AuthClient<S, P>;
+
+    fn layer(&self, inner: S) -> AuthClient<S, P> {
+        AuthClient { inner, agent: self.agent.clone(), bodies: self.bodies.clone() }
     }
 }
 
@@ -50,12 +60,13 @@ impl<S> Layer<S> for AuthClientLayer {
 /// when no credential could be had (the login was refused, the server is
 /// down).
 #[derive(Debug, Clone)]
-pub struct AuthClient<S> {
+pub struct AuthClient<S, P = ClientBodies> {
     inner: S,
     agent: Agent,
+    bodies: P,
 }
 
-impl<S> AuthClient<S> {
+impl<S, P> AuthClient<S, P> {
     /// The agent whose credentials are attached.
     pub fn agent(&self) -> &Agent {
         &self.agent
@@ -65,12 +76,13 @@ impl<S> AuthClient<S> {
 /// The future of [`AuthClient`].
 pub type AuthClientFuture<R> = Pin<Box<dyn Future<Output = Result<R, BoxError>> + Send>>;
 
-impl<S, B, RB> Service<Request<B>> for AuthClient<S>
+impl<S, P, B, RB> Service<Request<B>> for AuthClient<S, P>
 where
     S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
     S::Future: Send,
     S::Error: Into<BoxError>,
-    B: ClientBody + Send + 'static,
+    P: BodyPolicy<B>,
+    B: Send + 'static,
     RB: http_body::Body + Send + 'static,
     RB::Data: Send,
     RB::Error: Into<BoxError>,
@@ -88,15 +100,19 @@ where
         // sends the agent's own requests and the retry.
         let spare = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, spare.clone());
-        let agent = self.agent.clone();
+        let (agent, bodies) = (self.agent.clone(), self.bodies.clone());
         Box::pin(async move {
             if !wants_credential(&agent, &req) {
                 return ready.call(req).await.map_err(Into::into);
             }
-            let transport = ServiceTransport { service: std::sync::Mutex::new(spare), body: PhantomData };
+            let transport = ServiceTransport {
+                service: std::sync::Mutex::new(spare),
+                bodies: bodies.clone(),
+                body: PhantomData,
+            };
             let credential = agent.authorization(&transport).await?;
             let (mut parts, body) = req.into_parts();
-            let replay = body.try_clone().map(|b| (copy_parts(&parts), b));
+            let replay = bodies.try_clone(&body).map(|b| (copy_parts(&parts), b));
             attach(&mut parts, &credential)?;
             let res = ready.call(Request::from_parts(parts, body)).await.map_err(Into::into)?;
             if res.status() != StatusCode::UNAUTHORIZED {
@@ -151,25 +167,26 @@ fn copy_parts(parts: &Parts) -> Parts {
 
 /// The agent's logins and refreshes, sent through a clone of the wrapped
 /// service (the mutex only makes it `Sync`; it is held to clone).
-struct ServiceTransport<S, B> {
+struct ServiceTransport<S, P, B> {
     service: std::sync::Mutex<S>,
+    bodies: P,
     body: PhantomData<fn() -> B>,
 }
 
-impl<S, B> ServiceTransport<S, B> {
+impl<S, P, B> ServiceTransport<S, P, B> {
     fn into_service(self) -> Result<S, BoxError> {
         self.service.into_inner().map_err(|_| "the client service's lock was poisoned".into())
     }
 }
 
 /// An agent's request as an HTTP request.
-pub(crate) fn to_request<B: ClientBody>(exchange: Exchange) -> Result<Request<B>, BoxError> {
+fn to_request<B>(exchange: Exchange, bodies: &impl BodyPolicy<B>) -> Result<Request<B>, BoxError> {
     let mut builder =
         Request::builder().method(exchange.method).uri(&exchange.url).header(ACCEPT, "application/json");
     if let Some(content_type) = exchange.content_type {
         builder = builder.header(CONTENT_TYPE, content_type);
     }
-    let mut req = builder.body(B::from_bytes(Bytes::from(exchange.body)))?;
+    let mut req = builder.body(bodies.build(Bytes::from(exchange.body)))?;
     if let Some(authorization) = exchange.authorization {
         let mut value = HeaderValue::from_str(&authorization)?;
         value.set_sensitive(true);
@@ -178,12 +195,13 @@ pub(crate) fn to_request<B: ClientBody>(exchange: Exchange) -> Result<Request<B>
     Ok(req)
 }
 
-impl<S, B, RB> Transport for ServiceTransport<S, B>
+impl<S, P, B, RB> Transport for ServiceTransport<S, P, B>
 where
     S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
     S::Future: Send,
     S::Error: Into<BoxError>,
-    B: ClientBody + Send + 'static,
+    P: BodyPolicy<B>,
+    B: Send + 'static,
     RB: http_body::Body + Send + 'static,
     RB::Data: Send,
     RB::Error: Into<BoxError>,
@@ -191,9 +209,10 @@ where
     fn send(&self, exchange: Exchange) -> impl Future<Output = Result<Reply, BoxError>> + Send {
         let service =
             self.service.lock().map(|s| s.clone()).map_err(|_| "the client service's lock was poisoned");
+        let req = to_request(exchange, &self.bodies);
         async move {
             let mut service = service?;
-            let req = to_request::<B>(exchange)?;
+            let req = req?;
             poll_fn(|cx| service.poll_ready(cx)).await.map_err(Into::into)?;
             let res = service.call(req).await.map_err(Into::into)?;
             let status = res.status().as_u16();
