@@ -33,7 +33,7 @@ pub struct AuthClientLayer<P = ClientBodies> {
 
 impl AuthClientLayer {
     /// A layer attaching `agent`'s credentials, for body types that
-    /// implement [`ClientBody`].
+    /// implement [`ClientBody`](super::ClientBody).
     pub fn new(agent: Agent) -> Self {
         Self { agent, bodies: ClientBodies }
     }
