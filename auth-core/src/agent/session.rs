@@ -415,8 +415,12 @@ impl Agent {
         self.inner.current.read().ok().and_then(|c| c.clone())
     }
 
+    /// The current credential if it needs no renewal (the per-request
+    /// path: checked under the read lock, only the credential cloned).
     fn usable(&self, now: u64) -> Option<Credential> {
-        self.held().filter(|h| !h.dead && !h.tokens.renewal_due(now, self.inner.margin)).map(|h| h.credential)
+        let current = self.inner.current.read().ok()?;
+        let held = current.as_ref().filter(|h| !h.dead && !h.tokens.renewal_due(now, self.inner.margin))?;
+        Some(held.credential.clone())
     }
 
     async fn restore(&self) {
