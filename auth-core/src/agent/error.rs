@@ -10,6 +10,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// use auth_core::agent::AgentError;
 /// let err = AgentError::Refused { step: "login", status: 401 };
 /// assert_eq!(err.to_string(), "the server refused the login (401)");
+/// let err = AgentError::Redirected { step: "login", status: 307 };
+/// assert_eq!(err.to_string(), "the login answered a redirect (307) to another URL; not followed");
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -28,8 +30,18 @@ pub enum AgentError {
         /// The status the server answered.
         status: u16,
     },
+    /// The server answered a login or refresh with a redirect (3xx). It is
+    /// never followed: the password or refresh token would go to whatever
+    /// URL the answer names.
+    #[error("the {step} answered a redirect ({status}) to another URL; not followed")]
+    Redirected {
+        /// `login` or `refresh`.
+        step: &'static str,
+        /// The status the server answered.
+        status: u16,
+    },
     /// The server answered a login or refresh with another status (429,
-    /// 5xx, a redirect, ...).
+    /// 5xx, ...).
     #[error("the server answered the {step} with {status}")]
     Unavailable {
         /// `login` or `refresh`.
@@ -65,6 +77,7 @@ impl AgentError {
         match self {
             Self::Config(why) => Self::Config(why.clone()),
             Self::Refused { step, status } => Self::Refused { step, status: *status },
+            Self::Redirected { step, status } => Self::Redirected { step, status: *status },
             Self::Unavailable { step, status } => Self::Unavailable { step, status: *status },
             Self::BadReply { step, dialect, why } => Self::BadReply { step, dialect, why: why.clone() },
             Self::Transport { step, source } => Self::Transport { step, source: source.to_string().into() },

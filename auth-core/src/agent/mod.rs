@@ -20,7 +20,10 @@
 //! Expiry comes from the answer (`expires_in` seconds, keytoken's
 //! `expires`, drf's `expires_in` time) or the JWT's `exp`, read without
 //! verification (a client only schedules with it). A refused refresh falls
-//! back to a login. Tokens and passwords never appear in `Debug` output,
+//! back to a login. A redirect answering a login or refresh is an error
+//! ([`AgentError::Redirected`]), never followed: the password or refresh
+//! token goes to the configured server only (the adapters send these
+//! requests so that no redirect is followed on the way). Tokens and passwords never appear in `Debug` output,
 //! errors or `tracing` events.
 //!
 //! ```

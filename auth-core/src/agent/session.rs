@@ -487,7 +487,9 @@ impl Agent {
     }
 
     /// Sends a login or refresh and reads its answer. A 4xx other than 429
-    /// is a refusal ([`AgentError::Refused`]).
+    /// is a refusal ([`AgentError::Refused`]); a 3xx is never followed
+    /// ([`AgentError::Redirected`]), whatever the transport does with
+    /// other requests.
     async fn exchange<T: Transport>(
         &self,
         transport: &T,
@@ -501,6 +503,14 @@ impl Agent {
             .map_err(|source| AgentError::Transport { step: step.as_str(), source })?;
         match reply.status {
             200 => self.inner.wire.read(step, &reply.body, previous, now_ms()),
+            status @ 300..=399 => {
+                tracing::warn!(
+                    step = step.as_str(),
+                    status,
+                    "a login or refresh answered a redirect; not followed"
+                );
+                Err(AgentError::Redirected { step: step.as_str(), status })
+            }
             status @ 400..=499 if status != 429 => Err(AgentError::Refused { step: step.as_str(), status }),
             status => Err(AgentError::Unavailable { step: step.as_str(), status }),
         }
@@ -679,6 +689,23 @@ mod tests {
         let refused = Scripted::new([Ok((401, r#"{"error":"invalid_grant"}"#))]);
         let err = super::tests::agent().authorization(&refused).await.unwrap_err();
         assert!(matches!(err, AgentError::Refused { step: "login", status: 401 }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_redirected_login_or_refresh_is_an_error_and_not_a_login() {
+        let transport = Scripted::new([Ok((307, ""))]);
+        let err = agent().authorization(&transport).await.unwrap_err();
+        assert!(matches!(err, AgentError::Redirected { step: "login", status: 307 }), "{err}");
+        assert!(err.to_string().contains("redirect (307)"), "{err}");
+
+        // a refused credential, then a refresh answered 308: no login follows
+        let transport = Scripted::new([Ok((200, FRESH)), Ok((308, ""))]);
+        let agent = agent();
+        let refused = agent.authorization(&transport).await.unwrap();
+        let err = agent.rejected(&transport, &refused).await.unwrap_err();
+        assert!(matches!(err, AgentError::Redirected { step: "refresh", status: 308 }), "{err}");
+        assert_eq!(transport.sent(), ["login", "refresh"]);
+        assert_eq!(agent.logins(), 1);
     }
 
     #[test]
