@@ -22,8 +22,10 @@
 //! verification (a client only schedules with it). A refused refresh falls
 //! back to a login. A redirect answering a login or refresh is an error
 //! ([`AgentError::Redirected`]), never followed: the password or refresh
-//! token goes to the configured server only (the adapters send these
-//! requests so that no redirect is followed on the way). Tokens and passwords never appear in `Debug` output,
+//! token goes to the configured server only. (The reqwest adapter sends
+//! them through a client of its own that follows no redirect; the tower
+//! layer sends them through the service it wraps, which must not follow
+//! redirects itself.) Tokens and passwords never appear in `Debug` output,
 //! errors or `tracing` events.
 //!
 //! ```

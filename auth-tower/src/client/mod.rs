@@ -6,12 +6,18 @@
 //!
 //! The decisions are [`auth_core::agent`]'s ([`Agent`]: when to log in,
 //! refresh, give up); this module only turns its plain requests into HTTP
-//! requests and sends them through the wrapped service.
+//! requests and sends them: through the wrapped service (the tower layer),
+//! or through a client of the middleware's own that follows no redirect
+//! ([`AuthMiddleware`]). A redirect answering a login or refresh is an
+//! error, never followed.
 //!
 //! What the layer does to a request:
 //! - a request to another origin than the agent's server, or one that
 //!   already has an `Authorization` header, passes untouched (a token is
-//!   never sent to another host);
+//!   never sent to another host); so does a request with a relative URI,
+//!   unless the layer was told that the wrapped service only talks to the
+//!   agent's server ([`AuthClientLayer::assume_origin`], for a tonic
+//!   channel);
 //! - otherwise it gets the agent's credential (a login first if there is
 //!   none, a refresh first if it is due; concurrent requests share one);
 //! - on a 401 the agent renews (once for any number of requests refused

@@ -1,6 +1,7 @@
 //! [`AuthMiddleware`]: the agent for `reqwest`, through `reqwest-middleware`.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use auth_core::agent::{Agent, BoxError, Credential, Exchange, MAX_REPLY_LEN, Reply, Transport};
 use http::Extensions;
@@ -13,8 +14,20 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 /// server get its credential (a login first when needed); on a 401 the
 /// agent renews once for all requests refused with that credential and the
 /// request is sent again if `reqwest::Request::try_clone` can copy it (a
-/// streaming body cannot: its 401 is returned). The agent's own logins and
-/// refreshes go through the rest of the middleware chain.
+/// streaming body cannot: its 401 is returned).
+///
+/// The agent's own logins and refreshes follow no redirect: a `3xx` answer
+/// to them is an error ([`AgentError::Redirected`](auth_core::agent::AgentError::Redirected)),
+/// whatever your client does with your requests. reqwest has no
+/// per-request redirect switch (the policy belongs to the `Client`), and a
+/// client that follows redirects re-sends the body on a 307 or 308, to any
+/// host: the password or refresh token would go wherever the answer
+/// points. So these requests do not go through the rest of the middleware
+/// chain or through your client, but through a client of the middleware's
+/// own built with `redirect::Policy::none()`. The trade-off: your client's
+/// settings (proxy, root certificates, timeouts) and the other middleware
+/// (retries, tracing) do not apply to them; to give them your settings,
+/// build the middleware with [`AuthMiddleware::with_login_client`].
 ///
 /// ```
 /// use auth_core::agent::{Agent, ClientDialect};
@@ -28,12 +41,44 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 #[derive(Debug, Clone)]
 pub struct AuthMiddleware {
     agent: Agent,
+    /// Sends the agent's logins and refreshes: follows no redirect (or the
+    /// reason it could not be built).
+    logins: std::result::Result<reqwest::Client, Arc<str>>,
 }
 
 impl AuthMiddleware {
-    /// A middleware attaching `agent`'s credentials.
+    /// A middleware attaching `agent`'s credentials; its logins and
+    /// refreshes go through a default `reqwest::Client` that follows no
+    /// redirect. (Should that client fail to build, which only a broken TLS
+    /// setup causes, each login reports why.)
     pub fn new(agent: Agent) -> Self {
-        Self { agent }
+        let logins = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Arc::from(e.to_string()));
+        Self { agent, logins }
+    }
+
+    /// A middleware whose logins and refreshes go through a client built
+    /// from `builder` (your proxy, root certificates, timeouts), with
+    /// redirects turned off whatever `builder` says.
+    ///
+    /// ```
+    /// use auth_core::agent::{Agent, ClientDialect};
+    /// use auth_tower::client::AuthMiddleware;
+    /// use std::time::Duration;
+    /// let agent = Agent::builder(ClientDialect::Standard, "https://api.example", "ann", "pw").build().unwrap();
+    /// let logins = reqwest::Client::builder().timeout(Duration::from_secs(10));
+    /// let middleware = AuthMiddleware::with_login_client(agent, logins)?;
+    /// # let _ = middleware;
+    /// # Ok::<(), reqwest::Error>(())
+    /// ```
+    pub fn with_login_client(
+        agent: Agent,
+        builder: reqwest::ClientBuilder,
+    ) -> std::result::Result<Self, reqwest::Error> {
+        let logins = builder.redirect(reqwest::redirect::Policy::none()).build()?;
+        Ok(Self { agent, logins: Ok(logins) })
     }
 
     /// The agent.
@@ -48,6 +93,10 @@ impl AuthMiddleware {
             _ => return false,
         };
         !req.headers().contains_key(AUTHORIZATION) && self.agent.is_own_origin(url.scheme(), &authority)
+    }
+
+    fn transport(&self) -> LoginTransport<'_> {
+        LoginTransport { client: self.logins.as_ref().map_err(|e| &**e) }
     }
 }
 
@@ -69,7 +118,7 @@ impl Middleware for AuthMiddleware {
         if !self.wants_credential(&req) {
             return next.run(req, extensions).await;
         }
-        let transport = NextTransport { next: next.clone() };
+        let transport = self.transport();
         let credential = self.agent.authorization(&transport).await.map_err(Error::middleware)?;
         let replay = req.try_clone();
         attach(&mut req, &credential)?;
@@ -88,9 +137,10 @@ impl Middleware for AuthMiddleware {
     }
 }
 
-/// Sends the agent's requests through the rest of the chain.
-struct NextTransport<'a> {
-    next: Next<'a>,
+/// Sends the agent's requests through the middleware's own client, which
+/// follows no redirect.
+struct LoginTransport<'a> {
+    client: std::result::Result<&'a reqwest::Client, &'a str>,
 }
 
 fn to_request(exchange: Exchange) -> std::result::Result<Request, BoxError> {
@@ -112,12 +162,15 @@ fn to_request(exchange: Exchange) -> std::result::Result<Request, BoxError> {
     Ok(req)
 }
 
-impl Transport for NextTransport<'_> {
+impl Transport for LoginTransport<'_> {
     fn send(&self, exchange: Exchange) -> impl Future<Output = std::result::Result<Reply, BoxError>> + Send {
-        let next = self.next.clone();
+        let client = self.client.map(reqwest::Client::clone).map_err(|why| {
+            BoxError::from(format!("the client for logins and refreshes could not be built: {why}"))
+        });
         async move {
+            let client = client?;
             let req = to_request(exchange)?;
-            let mut res = next.run(req, &mut Extensions::new()).await?;
+            let mut res = client.execute(req).await?;
             let status = res.status().as_u16();
             let mut body = Vec::new();
             while let Some(chunk) = res.chunk().await? {

@@ -19,6 +19,21 @@ use super::body::{BodyPolicy, ClientBodies};
 /// Wraps an HTTP client service in [`AuthClient`]: every request to the
 /// agent's server carries the agent's credential.
 ///
+/// Which requests get it: those whose absolute URI has the agent's origin
+/// (scheme, host and port of its base URL) and no `Authorization` header
+/// of their own. A request with a relative URI (`/api/x`) gets none, since
+/// the layer cannot know where the wrapped service sends it, unless the
+/// layer is told that the wrapped service only talks to the agent's server
+/// ([`AuthClientLayer::assume_origin`]).
+///
+/// The agent's logins and refreshes go through the wrapped service, with
+/// the agent's absolute URLs. A `3xx` answer to them is an error
+/// ([`AgentError::Redirected`](auth_core::agent::AgentError::Redirected)),
+/// never followed by the layer; but a wrapped service that follows
+/// redirects on its own (a `FollowRedirect` layer) would send the password
+/// on before the layer sees the answer: wrap a service that does not
+/// (hyper-util's client and tonic's channel do not).
+///
 /// ```
 /// use auth_core::agent::{Agent, ClientDialect};
 /// let agent = Agent::builder(ClientDialect::Drf, "http://127.0.0.1:8000", "ann", "pw").build().unwrap();
@@ -29,13 +44,14 @@ use super::body::{BodyPolicy, ClientBodies};
 pub struct AuthClientLayer<P = ClientBodies> {
     agent: Agent,
     bodies: P,
+    assume_origin: bool,
 }
 
 impl AuthClientLayer {
     /// A layer attaching `agent`'s credentials, for body types that
     /// implement [`ClientBody`](super::ClientBody).
     pub fn new(agent: Agent) -> Self {
-        Self { agent, bodies: ClientBodies }
+        Self { agent, bodies: ClientBodies, assume_origin: false }
     }
 }
 
@@ -43,7 +59,29 @@ impl<P> AuthClientLayer<P> {
     /// A layer for a body type this crate does not know (a tonic body):
     /// `bodies` builds and replays them ([`BodyPolicy`]).
     pub fn with_bodies(agent: Agent, bodies: P) -> Self {
-        Self { agent, bodies }
+        Self { agent, bodies, assume_origin: false }
+    }
+
+    /// Declares that the wrapped service sends every request to the
+    /// agent's server, whatever its URI says, as a tonic `Channel`
+    /// connected to it does: requests with a relative URI (`/pkg.Svc/Call`)
+    /// then get the credential too. Requests whose absolute URI names
+    /// another origin still never get it.
+    ///
+    /// Only use it on such a service: on a general HTTP client, a relative
+    /// URI says nothing about where the request goes.
+    ///
+    /// ```
+    /// use auth_core::agent::{Agent, ClientDialect};
+    /// use auth_tower::client::AuthClientLayer;
+    /// let agent = Agent::builder(ClientDialect::Standard, "http://127.0.0.1:50051", "ann", "pw").build().unwrap();
+    /// // around `tonic::transport::Channel::from_static("http://127.0.0.1:50051").connect().await?`
+    /// let layer = AuthClientLayer::new(agent).assume_origin();
+    /// # let _ = layer;
+    /// ```
+    pub fn assume_origin(mut self) -> Self {
+        self.assume_origin = true;
+        self
     }
 }
 
@@ -51,19 +89,25 @@ impl<S, P: Clone> Layer<S> for AuthClientLayer<P> {
     type Service = AuthClient<S, P>;
 
     fn layer(&self, inner: S) -> AuthClient<S, P> {
-        AuthClient { inner, agent: self.agent.clone(), bodies: self.bodies.clone() }
+        AuthClient {
+            inner,
+            agent: self.agent.clone(),
+            bodies: self.bodies.clone(),
+            assume_origin: self.assume_origin,
+        }
     }
 }
 
 /// The service [`AuthClientLayer`] builds. Its errors are the wrapped
 /// service's, boxed, or an [`AgentError`](auth_core::agent::AgentError)
 /// when no credential could be had (the login was refused, the server is
-/// down).
+/// down, it answered a redirect).
 #[derive(Debug, Clone)]
 pub struct AuthClient<S, P = ClientBodies> {
     inner: S,
     agent: Agent,
     bodies: P,
+    assume_origin: bool,
 }
 
 impl<S, P> AuthClient<S, P> {
@@ -101,8 +145,9 @@ where
         let spare = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, spare.clone());
         let (agent, bodies) = (self.agent.clone(), self.bodies.clone());
+        let wanted = wants_credential(&agent, &req, self.assume_origin);
         Box::pin(async move {
-            if !wants_credential(&agent, &req) {
+            if !wanted {
                 return ready.call(req).await.map_err(Into::into);
             }
             let transport = ServiceTransport {
@@ -134,16 +179,16 @@ where
     }
 }
 
-/// A request to the agent's server (or with a relative URI, which the
-/// wrapped service sends to its one server) without an `Authorization`
-/// header of its own.
-fn wants_credential<B>(agent: &Agent, req: &Request<B>) -> bool {
+/// A request without an `Authorization` header of its own, to the agent's
+/// server: its absolute URI has the agent's origin, or it has a relative
+/// URI and the wrapped service is declared to talk to that origin only.
+fn wants_credential<B>(agent: &Agent, req: &Request<B>, assume_origin: bool) -> bool {
     if req.headers().contains_key(AUTHORIZATION) {
         return false;
     }
     match (req.uri().scheme_str(), req.uri().authority()) {
         (Some(scheme), Some(authority)) => agent.is_own_origin(scheme, authority.as_str()),
-        (None, None) => true,
+        (None, None) => assume_origin,
         _ => false,
     }
 }
@@ -219,5 +264,38 @@ where
             let body = Limited::new(res.into_body(), MAX_REPLY_LEN).collect().await?.to_bytes();
             Ok(Reply { status, body: body.to_vec() })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(uri: &str) -> Request<()> {
+        Request::get(uri).body(()).unwrap()
+    }
+
+    #[test]
+    fn only_the_agents_origin_gets_the_credential() {
+        let agent = auth_core::agent::Agent::builder(
+            auth_core::agent::ClientDialect::Standard,
+            "http://127.0.0.1:3000",
+            "ann",
+            "pw",
+        )
+        .build()
+        .unwrap();
+        for assume_origin in [false, true] {
+            assert!(wants_credential(&agent, &request("http://127.0.0.1:3000/x"), assume_origin));
+            assert!(!wants_credential(&agent, &request("http://127.0.0.2:3000/x"), assume_origin));
+            assert!(!wants_credential(&agent, &request("https://127.0.0.1:3000/x"), assume_origin));
+            assert!(!wants_credential(&agent, &request("http://127.0.0.1:3001/x"), assume_origin));
+            assert!(!wants_credential(&agent, &request("http://server.invalid/x"), assume_origin));
+            let mut own = request("/x");
+            own.headers_mut().insert(AUTHORIZATION, HeaderValue::from_static("Bearer mine"));
+            assert!(!wants_credential(&agent, &own, assume_origin));
+        }
+        assert!(!wants_credential(&agent, &request("/x"), false), "a relative URI: no token by default");
+        assert!(wants_credential(&agent, &request("/x"), true), "unless the service is declared the origin");
     }
 }
