@@ -195,6 +195,54 @@ impl Key {
         Self::build(kid, alg, None, DecodingKey::from_jwk(jwk)?)
     }
 
+    /// The verification keys a published JWK stands for, for an issuer that
+    /// allows `allowed`: one [`Key`] per algorithm the JWK may verify with.
+    ///
+    /// - A JWK with `alg`: that algorithm alone (it must fit the key type;
+    ///   whether the issuer allows it is checked per token).
+    /// - A JWK without `alg` (Microsoft Entra ID publishes its RSA keys
+    ///   so): each algorithm of `allowed` that fits the key type: RS256,
+    ///   RS384, RS512, PS256, PS384, PS512 for an RSA key; the curve's one
+    ///   for EC (ES256 for P-256, ES384 for P-384); EdDSA for Ed25519.
+    ///
+    /// Never HMAC: an `oct` JWK is refused, and an HMAC algorithm in
+    /// `allowed` is ignored. No fitting algorithm is
+    /// [`KeyError::WrongAlgorithm`].
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key};
+    /// let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/rsa_public.pem")).unwrap();
+    /// let mut jwk = Key::public_pem("rsa-1", Algorithm::RS256, &pem).unwrap().public_jwk().unwrap();
+    /// jwk.common.key_algorithm = None; // as Entra ID publishes it
+    /// let allowed = [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::HS256];
+    /// let keys = Key::from_jwk_for(&jwk, &allowed).unwrap();
+    /// let algs: Vec<Algorithm> = keys.iter().map(Key::algorithm).collect();
+    /// assert_eq!(algs, [Algorithm::RS256, Algorithm::PS256]);
+    /// assert!(Key::from_jwk_for(&jwk, &[Algorithm::ES256, Algorithm::HS256]).is_err());
+    /// ```
+    pub fn from_jwk_for(jwk: &Jwk, allowed: &[Algorithm]) -> Result<Vec<Self>, KeyError> {
+        if jwk.common.key_algorithm.is_some() {
+            return Ok(vec![Self::from_jwk(jwk, None)?]);
+        }
+        if matches!(jwk.algorithm, jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)) {
+            return Err(KeyError::WrongAlgorithm(Algorithm::HS256));
+        }
+        let mut keys: Vec<Self> = Vec::new();
+        for &alg in allowed {
+            if family(alg).is_err() || keys.iter().any(|k| k.alg == alg) {
+                continue; // HMAC, or listed twice
+            }
+            if let Ok(key) = Self::from_jwk(jwk, Some(alg)) {
+                keys.push(key);
+            }
+        }
+        if keys.is_empty() {
+            let first = allowed.first().copied().unwrap_or(Algorithm::HS256);
+            return Err(KeyError::WrongAlgorithm(first));
+        }
+        Ok(keys)
+    }
+
     /// The public half as a JWK (`kid`, `alg`, `use: sig`), for publishing;
     /// `None` for HMAC keys, whose secret must never be published.
     ///

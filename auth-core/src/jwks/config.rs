@@ -4,13 +4,16 @@ use std::time::Duration;
 
 use crate::keys::Algorithm;
 
-/// Where an issuer's keys are published.
+/// Where an issuer's keys are published. Either way the URLs fetched are
+/// `https`, or plain `http` to a loopback host (see
+/// [`JwksOptions::allow_insecure_http`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     /// A JWKS document at this URL.
     JwksUrl(String),
     /// The `jwks_uri` of the issuer's `/.well-known/openid-configuration`
-    /// (whose `issuer` must equal the configured one, as OIDC requires).
+    /// (whose `issuer` must equal the configured one, as OIDC requires):
+    /// the issuer must then be an `https` URL.
     Discovery,
 }
 
@@ -40,6 +43,53 @@ pub struct IssuerConfig {
     pub algorithms: Vec<Algorithm>,
     /// An OAuth client id, shown in descriptions (datarhei's `auths`).
     pub client_id: Option<String>,
+    /// Which tokens count as access tokens, beyond the refusals that
+    /// always apply (see [`TokenTypes`]). Default: none required.
+    pub token_types: TokenTypes,
+}
+
+/// What makes an issuer's token an access token here.
+///
+/// Whatever is configured, a token is refused when it says it is
+/// something else:
+///
+/// - its header `typ` is neither absent, `JWT` nor `at+jwt` (RFC 9068),
+///   compared as a media type (case-insensitive, `application/`
+///   optional): `rt+jwt`, `id_token+jwt`, `logout+jwt`, ... are refused
+///   with [`TokenRejection::Type`](crate::TokenRejection::Type);
+/// - a token-use claim (`token_use`, `token_type` or `usefor`, the
+///   spellings this crate's dialects and AWS Cognito use) says anything
+///   but `access` (say `refresh` or `id`), or a `typ` claim (Keycloak's)
+///   says anything but `Bearer`;
+/// - it carries an ID-token marker: `nonce`, `at_hash`, `c_hash` or
+///   `s_hash` (OpenID Connect puts them in ID tokens, never in access
+///   tokens).
+///
+/// Those three are refused with
+/// [`TokenRejection::WrongUse`](crate::TokenRejection::WrongUse). A plain
+/// access token of an IdP that types nothing (Auth0's and Entra ID's:
+/// `typ: JWT`, no type claim) passes. An ID token without any marker
+/// cannot be told from such an access token by its shape; where the
+/// issuer types its access tokens, require it
+/// ([`IssuerConfig::require_typ`], [`IssuerConfig::require_claim`]) and
+/// every untyped token is refused too.
+///
+/// ```
+/// use auth_core::jwks::IssuerConfig;
+/// let realm = IssuerConfig::new("https://sso.example/realms/main", "api")
+///     .require_typ("at+jwt")
+///     .require_claim("token_use", "access");
+/// assert_eq!(realm.token_types.typ, ["at+jwt"]);
+/// assert_eq!(realm.token_types.claims, [("token_use".to_owned(), "access".to_owned())]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenTypes {
+    /// Header `typ` values of which a token must carry one (a token
+    /// without `typ` is then refused). Empty: absent, `JWT` or `at+jwt`.
+    pub typ: Vec<String>,
+    /// Claims a token must carry, each with this value (a string claim
+    /// equal to it, or an array of strings containing it).
+    pub claims: Vec<(String, String)>,
 }
 
 impl IssuerConfig {
@@ -52,6 +102,7 @@ impl IssuerConfig {
             source: KeySource::Discovery,
             algorithms: vec![Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA],
             client_id: None,
+            token_types: TokenTypes::default(),
         }
     }
 
@@ -79,6 +130,37 @@ impl IssuerConfig {
             .into_iter()
             .filter(|a| !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
             .collect();
+        self
+    }
+
+    /// Accepts only tokens whose header `typ` is `typ` (or another value
+    /// required so): `require_typ("at+jwt")` for an issuer that types its
+    /// access tokens as RFC 9068 says. Compared as a media type
+    /// (case-insensitive, `application/` optional).
+    ///
+    /// ```
+    /// use auth_core::jwks::IssuerConfig;
+    /// let tenant = IssuerConfig::new("https://idp.example/", "api").require_typ("at+jwt");
+    /// assert_eq!(tenant.token_types.typ, ["at+jwt"]);
+    /// ```
+    pub fn require_typ(mut self, typ: impl Into<String>) -> Self {
+        self.token_types.typ.push(typ.into());
+        self
+    }
+
+    /// Accepts only tokens carrying the claim `name` with `value` (a string
+    /// equal to it, or an array of strings containing it), such as
+    /// `require_claim("token_use", "access")` for this crate's own tokens
+    /// or AWS Cognito's.
+    ///
+    /// ```
+    /// use auth_core::jwks::IssuerConfig;
+    /// let pool = IssuerConfig::new("https://cognito-idp.eu-west-1.amazonaws.com/POOL", "client")
+    ///     .require_claim("token_use", "access");
+    /// assert_eq!(pool.token_types.claims.len(), 1);
+    /// ```
+    pub fn require_claim(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.token_types.claims.push((name.into(), value.into()));
         self
     }
 
@@ -135,6 +217,13 @@ pub struct JwksOptions {
     pub max_document: usize,
     /// The most keys kept from one set. Default 64.
     pub max_keys: usize,
+    /// Lets JWKS and discovery URLs use plain `http` on any host. Off by
+    /// default: keys are fetched over `https`, plain `http` only from a
+    /// loopback host (`127.0.0.0/8`, `::1`, `localhost`), since whoever
+    /// can change the keys in transit can sign any token. Turned on, the
+    /// verifier logs a warning naming the URLs when it is built. Redirects
+    /// from `https` to `http` are refused either way.
+    pub allow_insecure_http: bool,
 }
 
 impl Default for JwksOptions {
@@ -150,6 +239,29 @@ impl Default for JwksOptions {
             timeout: Duration::from_secs(5),
             max_document: 256 * 1024,
             max_keys: 64,
+            allow_insecure_http: false,
         }
+    }
+}
+
+impl JwksOptions {
+    /// Why these options cannot work, if they cannot: checked when a
+    /// [`JwksVerifier`](super::JwksVerifier) is built. Every duration may
+    /// be as large as [`Duration::MAX`] (none is added to a point in time
+    /// without saturating).
+    pub(super) fn problem(&self) -> Option<String> {
+        if self.min_max_age > self.max_max_age {
+            return Some(format!(
+                "JwksOptions: min_max_age ({:?}) is greater than max_max_age ({:?})",
+                self.min_max_age, self.max_max_age
+            ));
+        }
+        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Some("JwksOptions: timeout and connect_timeout must be longer than zero".into());
+        }
+        if self.max_document == 0 || self.max_keys == 0 {
+            return Some("JwksOptions: max_document and max_keys must be at least 1".into());
+        }
+        None
     }
 }

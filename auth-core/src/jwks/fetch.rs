@@ -5,13 +5,17 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::config::JwksOptions;
-use crate::keys::Key;
+use super::transport;
+use crate::keys::{Algorithm, Key};
 
 /// Why a fetch failed (logged, never shown to clients).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FetchError {
     #[error("request failed: {0}")]
-    Http(#[from] reqwest::Error),
+    Http(String),
+    /// A redirect the policy refused (to plain `http`, too many, ...).
+    #[error("redirect refused: {0}")]
+    Redirect(String),
     #[error("answered {0}")]
     Status(u16),
     #[error("document larger than {0} bytes")]
@@ -20,9 +24,25 @@ pub(crate) enum FetchError {
     Invalid(String),
 }
 
-/// A fetched key set and how long it is fresh.
+impl From<reqwest::Error> for FetchError {
+    fn from(err: reqwest::Error) -> Self {
+        // reqwest's own message leaves out the cause (the refused
+        // redirect, the refused connection): add the chain.
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        if err.is_redirect() { Self::Redirect(text) } else { Self::Http(text) }
+    }
+}
+
+/// A fetched key set and how long it is fresh: per `kid`, one key per
+/// algorithm it verifies with ([`Key::from_jwk_for`]).
 pub(crate) struct Fetched {
-    pub(crate) keys: HashMap<String, Key>,
+    pub(crate) keys: HashMap<String, Vec<Key>>,
     pub(crate) max_age: Duration,
 }
 
@@ -42,7 +62,7 @@ async fn get(
     let max_age = res.headers().get("cache-control").and_then(|v| v.to_str().ok()).and_then(max_age);
     let mut body = Vec::new();
     while let Some(chunk) = res.chunk().await? {
-        if body.len() + chunk.len() > max {
+        if body.len().saturating_add(chunk.len()) > max {
             return Err(FetchError::TooLarge(max));
         }
         body.extend_from_slice(&chunk);
@@ -66,42 +86,51 @@ fn max_age(value: &str) -> Option<Duration> {
     age
 }
 
+/// The discovery document's URL for `issuer`.
+pub(crate) fn discovery_url(issuer: &str) -> String {
+    format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
+}
+
 /// The `jwks_uri` of `issuer`'s discovery document, whose `issuer` must be
-/// `issuer` exactly.
+/// `issuer` exactly; the URL must pass the same transport rule as a
+/// configured one.
 pub(crate) async fn discover(
     client: &reqwest::Client,
     issuer: &str,
     options: &JwksOptions,
 ) -> Result<String, FetchError> {
-    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let url = discovery_url(issuer);
     let (body, _) = get(client, &url, options.max_document).await?;
     let doc: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| FetchError::Invalid(e.to_string()))?;
     if doc["issuer"].as_str() != Some(issuer) {
         return Err(FetchError::Invalid("its `issuer` is not the configured issuer".into()));
     }
-    doc["jwks_uri"]
-        .as_str()
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-        .map(str::to_owned)
-        .ok_or_else(|| FetchError::Invalid("no `jwks_uri`".into()))
+    let jwks_uri = doc["jwks_uri"].as_str().ok_or_else(|| FetchError::Invalid("no `jwks_uri`".into()))?;
+    transport::check("the discovered jwks_uri", jwks_uri, options.allow_insecure_http)
+        .map_err(FetchError::Invalid)?;
+    Ok(jwks_uri.to_owned())
 }
 
-/// Fetches and parses the JWKS at `url`. Keys that cannot verify
-/// signatures (`use: enc`, `oct` secrets, unknown types, no `kid`) are
-/// skipped, not fatal: providers publish those too.
+/// Fetches and parses the JWKS at `url`, for an issuer that allows
+/// `allowed` algorithms. Keys that cannot verify signatures (`use: enc`,
+/// `oct` secrets, unknown types, no `kid`, no allowed algorithm fitting a
+/// key published without `alg`) are skipped, not fatal: providers publish
+/// those too.
 pub(crate) async fn jwks(
     client: &reqwest::Client,
     url: &str,
+    allowed: &[Algorithm],
     options: &JwksOptions,
 ) -> Result<Fetched, FetchError> {
     let (body, age) = get(client, url, options.max_document).await?;
     let doc: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| FetchError::Invalid(e.to_string()))?;
     let entries = doc["keys"].as_array().ok_or_else(|| FetchError::Invalid("no `keys` array".into()))?;
-    let mut keys = HashMap::new();
+    let mut keys: HashMap<String, Vec<Key>> = HashMap::new();
+    let mut kept = 0;
     for entry in entries {
-        if keys.len() >= options.max_keys {
+        if kept >= options.max_keys {
             break;
         }
         if entry.get("use").is_some_and(|u| u != "sig") || entry.get("kid").and_then(|k| k.as_str()).is_none()
@@ -109,11 +138,19 @@ pub(crate) async fn jwks(
             continue;
         }
         let Ok(jwk) = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(entry.clone()) else { continue };
-        if let Ok(key) = Key::from_jwk(&jwk, None) {
-            keys.insert(key.kid().to_owned(), key);
+        let Ok(usable) = Key::from_jwk_for(&jwk, allowed) else { continue };
+        kept += 1;
+        for key in usable {
+            let same_kid = keys.entry(key.kid().to_owned()).or_default();
+            // Two JWKs with one kid: the first keeps each algorithm.
+            if !same_kid.iter().any(|k| k.algorithm() == key.algorithm()) {
+                same_kid.push(key);
+            }
         }
     }
-    let max_age = age.unwrap_or(options.default_max_age).clamp(options.min_max_age, options.max_max_age);
+    // Not `clamp`, which panics when the bounds are crossed: the options
+    // are checked when the verifier is built, and this never panics anyway.
+    let max_age = age.unwrap_or(options.default_max_age).max(options.min_max_age).min(options.max_max_age);
     Ok(Fetched { keys, max_age })
 }
 

@@ -13,11 +13,11 @@ use super::fetch;
 use crate::error::{AuthError, TokenRejection};
 use crate::keys::Key;
 
-/// A key set as fetched.
+/// A key set as fetched: per `kid`, a key per algorithm it verifies with.
 pub(super) struct Snapshot {
-    keys: HashMap<String, Key>,
-    fetched_at: Instant,
-    max_age: std::time::Duration,
+    pub(super) keys: HashMap<String, Vec<Key>>,
+    pub(super) fetched_at: Instant,
+    pub(super) max_age: std::time::Duration,
 }
 
 pub(super) struct IssuerState {
@@ -52,9 +52,10 @@ impl IssuerState {
         }
     }
 
-    /// The key `kid` names: from the cache, or after one (rate-limited)
-    /// fetch when the cache does not know it.
-    pub(super) async fn key(self: &Arc<Self>, kid: &str) -> Result<Key, AuthError> {
+    /// The keys `kid` names (one per algorithm it verifies with): from the
+    /// cache, or after one (rate-limited) fetch when the cache does not
+    /// know it.
+    pub(super) async fn key(self: &Arc<Self>, kid: &str) -> Result<Vec<Key>, AuthError> {
         let now = Instant::now();
         let keys = self.keys(now).await?;
         if let Some(key) = keys.keys.get(kid) {
@@ -86,7 +87,9 @@ impl IssuerState {
         if let Some(snap) = self.current.load_full() {
             let age = now.saturating_duration_since(snap.fetched_at);
             if age < snap.max_age {
-                if age >= snap.max_age.mul_f32(0.8) {
+                // 80 % of the max-age, in integer arithmetic: no option
+                // value (up to `Duration::MAX`) can make it panic.
+                if age >= snap.max_age.saturating_sub(snap.max_age / 5) {
                     self.refresh_in_background();
                 }
                 return Ok(snap);
@@ -107,7 +110,7 @@ impl IssuerState {
         match self.current.load_full() {
             Some(stale)
                 if now.saturating_duration_since(stale.fetched_at)
-                    < stale.max_age + self.options.max_stale =>
+                    < stale.max_age.saturating_add(self.options.max_stale) =>
             {
                 Ok(stale)
             }
@@ -185,6 +188,6 @@ impl IssuerState {
                 url
             }
         };
-        fetch::jwks(&self.client, &url, &self.options).await
+        fetch::jwks(&self.client, &url, &self.config.algorithms, &self.options).await
     }
 }
