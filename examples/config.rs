@@ -30,8 +30,9 @@ pub enum DialectName {
     Drf,
 }
 
-/// Where the demo keeps its server-side state (`--store`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the demo keeps its server-side state (`--store`). Its `Debug`
+/// and `Display` name the kind only: the URL may carry a password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreSpec {
     /// In this process only (`memory`, the default).
     Memory,
@@ -55,6 +56,22 @@ impl std::fmt::Display for StoreSpec {
             Self::Sqlite(_) => f.write_str("sqlite"),
             Self::Postgres(_) => f.write_str("postgres"),
         }
+    }
+}
+
+impl std::fmt::Debug for StoreSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// A secret from the command line: `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
     }
 }
 
@@ -83,8 +100,8 @@ fn parse_prefix(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
-/// A `--user NAME:PASSWORD[:ROLE]` value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `--user NAME:PASSWORD[:ROLE]` value (`Debug` leaves the password out).
+#[derive(Clone, PartialEq, Eq)]
 pub struct UserSpec {
     /// The username.
     pub name: String,
@@ -92,6 +109,12 @@ pub struct UserSpec {
     pub password: String,
     /// An optional role.
     pub role: Option<String>,
+}
+
+impl std::fmt::Debug for UserSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserSpec").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
+    }
 }
 
 fn parse_user(value: &str) -> Result<UserSpec, String> {
@@ -115,14 +138,15 @@ fn parse_proxy(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
-fn parse_secret(value: &str) -> Result<String, String> {
+fn parse_secret(value: &str) -> Result<Secret, String> {
     if value.len() < auth_core::MIN_HMAC_SECRET_LEN {
         return Err(format!("must be at least {} bytes", auth_core::MIN_HMAC_SECRET_LEN));
     }
-    Ok(value.to_owned())
+    Ok(Secret(value.to_owned()))
 }
 
-/// Token authentication demo server.
+/// Token authentication demo server. `Debug` prints no secret, password
+/// or store URL.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "demo",
@@ -146,7 +170,7 @@ pub struct DemoConfig {
     pub clients: Vec<String>,
     /// HS256 secret, at least 32 bytes. Default: random at every start.
     #[arg(long, value_parser = parse_secret)]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// Access token lifetime (2s, 15m, 1h, 5d). Default: the dialect's.
     #[arg(long, value_parser = parse_ttl)]
     pub access_ttl: Option<Duration>,
@@ -181,6 +205,11 @@ pub struct DemoConfig {
     /// gets 503 (250ms, 1s, ...).
     #[arg(long, value_parser = parse_ttl, default_value = "250ms")]
     pub store_timeout: Duration,
+    /// How long a login refused before any password hashing (429 from the
+    /// throttle, 503 from a full hashing queue) is held before it is
+    /// answered (0s answers at once). Default: the library's (250ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    pub refusal_delay: Option<Duration>,
     /// An external identity provider (an Auth0 tenant: `https://TENANT/`)
     /// whose access tokens log in at `POST /api/login` (with `--dialect
     /// datarhei`); repeatable. Its tokens must carry exactly this `iss`.
@@ -194,9 +223,13 @@ pub struct DemoConfig {
     /// the `jwks_uri` of the issuer's `/.well-known/openid-configuration`.
     #[arg(long = "idp-jwks", value_name = "URL", value_parser = parse_url)]
     pub idp_jwks: Vec<String>,
-    /// A subject (`sub`) allowed to log in with an IdP token; repeatable
-    /// (datarhei's allowed users). Required with `--idp-issuer`.
-    #[arg(long = "idp-user", value_name = "SUB")]
+    /// A subject allowed to log in with an IdP token; repeatable
+    /// (datarhei's allowed users). `SUB` allows it from every
+    /// `--idp-issuer`; `ISSUER=SUB` (the issuer exactly as given to
+    /// `--idp-issuer`) from that issuer only. Required with `--idp-issuer`.
+    /// Each allowed subject is a user of its own per issuer: `sub` "1" of
+    /// an IdP is never the local user whose id is 1.
+    #[arg(long = "idp-user", value_name = "SUB|ISSUER=SUB")]
     pub idp_users: Vec<String>,
     /// An IdP token with an unknown `kid` fetches the issuer's keys again
     /// at most once per this long.
@@ -227,6 +260,8 @@ pub struct IdpSpec {
     pub audience: String,
     /// The JWKS URL, or `None` for discovery.
     pub jwks: Option<String>,
+    /// The subjects this issuer may log in.
+    pub subjects: Vec<String>,
 }
 
 impl DemoConfig {
@@ -246,7 +281,7 @@ impl DemoConfig {
     /// The secret's bytes, or 32 fresh random bytes (hex encoded).
     pub fn secret_bytes(&self) -> Vec<u8> {
         match &self.secret {
-            Some(s) => s.as_bytes().to_vec(),
+            Some(Secret(s)) => s.as_bytes().to_vec(),
             None => {
                 let bytes: [u8; 32] = rand::random();
                 bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes()
@@ -278,15 +313,41 @@ impl DemoConfig {
         if self.idp_users.is_empty() {
             return Err("--idp-issuer needs at least one --idp-user (the subjects allowed to log in)".into());
         }
-        (0..n)
+        let mut specs = (0..n)
             .map(|i| {
                 Ok(IdpSpec {
                     issuer: self.idp_issuers[i].clone(),
                     audience: audience(i)?,
                     jwks: self.idp_jwks.get(i).cloned(),
+                    subjects: Vec::new(),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, String>>()?;
+        for value in &self.idp_users {
+            // `ISSUER=SUB` names one of the configured issuers exactly;
+            // anything else is a subject allowed from every issuer.
+            let scoped = specs.iter().position(|spec| {
+                value.strip_prefix(spec.issuer.as_str()).is_some_and(|rest| rest.starts_with('='))
+            });
+            match scoped {
+                Some(i) => {
+                    let sub = &value[specs[i].issuer.len() + 1..];
+                    if sub.is_empty() {
+                        return Err(format!("--idp-user {value}: no subject after `=`"));
+                    }
+                    specs[i].subjects.push(sub.to_owned());
+                }
+                None => specs.iter_mut().for_each(|spec| spec.subjects.push(value.clone())),
+            }
+        }
+        for spec in &mut specs {
+            spec.subjects.sort();
+            spec.subjects.dedup();
+        }
+        if let Some(spec) = specs.iter().find(|spec| spec.subjects.is_empty()) {
+            return Err(format!("--idp-issuer {}: no --idp-user allows a subject of it", spec.issuer));
+        }
+        Ok(specs)
     }
 
     /// The client ids, or `demo`.

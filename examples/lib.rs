@@ -89,16 +89,19 @@ pub fn load_signing_key(path: &std::path::Path) -> Result<Key, String> {
 }
 
 /// The IdP verifier the `--idp-*` flags describe, if any.
-fn idp_verifier(config: &DemoConfig) -> Result<Option<auth_core::jwks::JwksVerifier>, String> {
+fn idp_verifier(
+    idps: &[IdpSpec],
+    config: &DemoConfig,
+) -> Result<Option<auth_core::jwks::JwksVerifier>, String> {
     use auth_core::jwks::{IssuerConfig, JwksOptions, JwksVerifier};
-    let idps = config.idps()?;
     if idps.is_empty() {
         return Ok(None);
     }
     let issuers = idps
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|idp| {
-            let tenant = IssuerConfig::new(idp.issuer, idp.audience).allow_subjects(config.idp_users.clone());
+            let tenant = IssuerConfig::new(idp.issuer, idp.audience).allow_subjects(idp.subjects);
             match idp.jwks {
                 Some(url) => tenant.jwks_url(url),
                 None => tenant,
@@ -121,10 +124,16 @@ impl Demo {
             KeySet::newest_first(keys)
         }
         .map_err(|e| e.to_string())?;
-        let idp = idp_verifier(config)?;
+        let idps = config.idps()?;
+        let idp = idp_verifier(&idps, config)?;
         let users = MemoryUsers::new();
-        for sub in config.idp_users.iter().filter(|_| idp.is_some()) {
-            users.add_external(Principal::new(sub.clone(), sub.clone()));
+        // Each allowed subject is a user of its own, per issuer, apart from
+        // the password users: the IdP's `sub` "1" is not local user 1.
+        for spec in &idps {
+            for sub in &spec.subjects {
+                let who = auth_core::ExternalSubject::new(spec.issuer.clone(), sub.clone());
+                users.add_external(Principal::new(who.principal_id(), sub.clone()));
+            }
         }
         let specs = config.users_or_default();
         for (i, spec) in specs.iter().enumerate() {
@@ -159,6 +168,9 @@ impl Demo {
         authority_config.trusted_proxies =
             auth_core::TrustedProxies::parse(&config.trusted_proxies.join(","))
                 .map_err(|e| format!("--trusted-proxy: {e}"))?;
+        if let Some(delay) = config.refusal_delay {
+            authority_config.refusal_delay = delay;
+        }
         // A deleted or disabled user's tokens stop working at once.
         authority_config.check_principal = true;
         let builder = Authority::builder(keys).users(users).config(authority_config);

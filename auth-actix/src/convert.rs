@@ -18,7 +18,15 @@ pub(crate) fn peer(headers: &HeaderMap, peer_addr: Option<std::net::SocketAddr>)
         .get_all("x-forwarded-for")
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .collect();
-    Peer { addr: peer_addr.map(|a| a.ip()), forwarded_for }
+    let cookies = headers.get_all(actix_web::http::header::COOKIE).map(HeaderValue::as_bytes);
+    let device = auth_core::device_token_in(
+        headers.get(auth_core::DEVICE_TOKEN_HEADER).map(HeaderValue::as_bytes),
+        cookies,
+    );
+    let mut peer = Peer::new(peer_addr.map(|a| a.ip()));
+    peer.forwarded_for = forwarded_for;
+    peer.device_token = device;
+    peer
 }
 
 /// Copies status, headers and body.

@@ -30,25 +30,105 @@ const MAX_HOPS: usize = 32;
 /// let peer = auth_core::Peer::new(Some("192.0.2.1".parse().unwrap()));
 /// assert!(peer.forwarded_for.is_empty());
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Peer {
     /// The address of the TCP peer, when the server knows it (axum needs
     /// `into_make_service_with_connect_info::<SocketAddr>()` for that).
     pub addr: Option<IpAddr>,
     /// Every `X-Forwarded-For` value, in the order they came.
     pub forwarded_for: Vec<String>,
+    /// The device token the client sent (the `Device-Token` header or the
+    /// `device_token` cookie, see [`device_token_in`](crate::device_token_in)):
+    /// proof that this client logged in as some user before, which the
+    /// login throttle honours for that user.
+    pub device_token: Option<String>,
+}
+
+/// Never prints the device token.
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("addr", &self.addr)
+            .field("forwarded_for", &self.forwarded_for)
+            .field("device_token", &self.device_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Peer {
     /// A peer at `addr` and no forwarding header.
     pub fn new(addr: Option<IpAddr>) -> Self {
-        Self { addr, forwarded_for: Vec::new() }
+        Self { addr, ..Self::default() }
     }
 
     /// Adds one `X-Forwarded-For` value.
     pub fn with_forwarded_for(mut self, value: impl Into<String>) -> Self {
         self.forwarded_for.push(value.into());
         self
+    }
+
+    /// Sets the device token the client presented.
+    ///
+    /// ```
+    /// let peer = auth_core::Peer::default().with_device_token("eyJ...");
+    /// assert!(peer.device_token.is_some());
+    /// assert!(!format!("{peer:?}").contains("eyJ"));
+    /// ```
+    pub fn with_device_token(mut self, token: impl Into<String>) -> Self {
+        self.device_token = Some(token.into());
+        self
+    }
+}
+
+/// Who is attempting a login, as the login throttle judges it: the client
+/// address (`None`: unknown) and the device token it presented, if any.
+/// Built by [`Authority::login_client`](crate::Authority::login_client)
+/// from a [`Peer`], or from an address alone:
+///
+/// ```
+/// use auth_core::LoginClient;
+/// let client: LoginClient = Some("192.0.2.1".parse::<std::net::IpAddr>().unwrap()).into();
+/// assert!(client.addr.is_some() && client.device_token.is_none());
+/// let unknown = LoginClient::default();
+/// assert!(unknown.addr.is_none());
+/// ```
+#[derive(Clone, Default)]
+pub struct LoginClient {
+    /// The client's address, as the throttle counts it.
+    pub addr: Option<IpAddr>,
+    /// The device token it presented.
+    pub device_token: Option<String>,
+    /// Where a successful login leaves the device token it issues, for the
+    /// route engine to send back (`None`: nobody will send it).
+    pub(crate) issued: Option<std::sync::Arc<std::sync::OnceLock<String>>>,
+}
+
+/// Never prints the device token.
+impl std::fmt::Debug for LoginClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginClient")
+            .field("addr", &self.addr)
+            .field("device_token", &self.device_token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginClient {
+    /// A client at `addr` (`None`: unknown) with a device token, or none.
+    pub fn new(addr: Option<IpAddr>, device_token: Option<String>) -> Self {
+        Self { addr, device_token, issued: None }
+    }
+}
+
+impl From<Option<IpAddr>> for LoginClient {
+    fn from(addr: Option<IpAddr>) -> Self {
+        Self::new(addr, None)
+    }
+}
+
+impl From<IpAddr> for LoginClient {
+    fn from(addr: IpAddr) -> Self {
+        Self::new(Some(addr), None)
     }
 }
 

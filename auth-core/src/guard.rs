@@ -263,7 +263,7 @@ impl Guard {
             }
             Ok(Presented::Basic(credentials)) => {
                 // Only a password check is throttled by address.
-                let client = authority.client_address(&peer());
+                let client = authority.login_client(&peer());
                 let authority = authority.clone();
                 Check::later(async move { authority.authenticate_from(&credentials, client).await.map(Some) })
             }

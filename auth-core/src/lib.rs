@@ -51,6 +51,7 @@ mod check;
 mod claims;
 mod client;
 mod crypto;
+mod device;
 mod dialect;
 mod error;
 mod external;
@@ -77,14 +78,17 @@ mod users;
 mod tests;
 
 pub use authority::{
-    Authority, AuthorityBuilder, AuthorityConfig, BasicCredentials, DEFAULT_SESSION_CAP, TokenPair,
+    Authority, AuthorityBuilder, AuthorityConfig, BasicCredentials, DEFAULT_REUSE_GRACE, DEFAULT_SESSION_CAP,
+    TokenPair,
 };
 pub use body::Body;
 pub use cache::{ENTRY_OVERHEAD, TokenCacheConfig, TokenCacheStats};
 pub use check::{Check, CheckResult, PendingCheck};
 pub use claims::{Audience, ClaimStyle, Claims, Identity, IdentityData, TokenUse};
-pub use client::{Peer, ProxyListError, TrustedProxies};
+pub use client::{LoginClient, Peer, ProxyListError, TrustedProxies};
+pub use device::{DEFAULT_DEVICE_TTL, DEVICE_TOKEN_COOKIE, DEVICE_TOKEN_HEADER, device_token_in};
 pub use dialect::{Action, Dialect, Route, RouteContext, Standard};
+pub use external::{EXTERNAL_ID_PREFIX, ExternalIdentity, ExternalSubject};
 pub use opaque::OpaqueCredentials;
 
 /// The wire formats this crate ships: pick one and mount it with a [`RouteSet`].
@@ -115,7 +119,7 @@ pub use store::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisOptions, Redis
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub use store::{DEFAULT_SQL_PREFIX, DEFAULT_SQL_TIMEOUT, SqlOptions, SqlStore};
 pub use store::{
-    MAX_RETIRED_SECRETS, MemoryStore, OpaqueRecord, OpaqueRotation, OutageLog, Rotation, Store, StoreError,
+    DEFAULT_MAX_ATTEMPT_COUNTERS, MAX_RETIRED_SECRETS, MemoryStore, OpaqueRecord, OpaqueRotation, OutageLog, Rotation, Store, StoreError,
     TokenRef,
 };
 pub use throttle::{throttle_key_address, throttle_key_pair, throttle_key_user};

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use crate::authority::Authority;
 use crate::body::Body;
+use crate::client::LoginClient;
 use crate::dialect::{Action, Dialect, RouteContext};
 use crate::error::AuthError;
 use crate::response::{AuthRequest, AuthResponse};
@@ -188,7 +189,17 @@ impl RouteSet {
             return Err(AuthError::PayloadTooLarge);
         }
         let body = Body::parse(request.content_type.as_deref(), &request.body)?;
-        let ctx = RouteContext { authority: &self.authority, request, body };
-        self.dialect.handle(action, ctx).await
+        let issued = Arc::default();
+        let ctx = RouteContext { authority: &self.authority, request, body, issued: Arc::clone(&issued) };
+        let mut res = self.dialect.handle(action, ctx).await?;
+        let client = LoginClient { issued: Some(issued), ..LoginClient::default() };
+        if (200..300).contains(&res.status)
+            && let Some((token, ttl)) = self.authority.issued_device_token(&client)
+        {
+            // A successful login: the client's proof for the login throttle next time.
+            res.headers.push(("set-cookie", crate::device::set_cookie(&token, ttl)));
+            res.headers.push((crate::device::DEVICE_TOKEN_HEADER, token));
+        }
+        Ok(res)
     }
 }

@@ -2,20 +2,42 @@
 //! each count one atomic store operation ([`Store::count_attempt`]) that
 //! answers whether this attempt may go on.
 //!
-//! Three counters stand between a guess and the hash:
+//! The counters a password login goes through, in this order (the first
+//! refusal answers 429 and writes nothing further):
 //!
 //! | counter | key | default | past the limit |
 //! |---|---|---|---|
-//! | one username from one address | username + address | 5 per window | that address waits out the window |
 //! | one address, any username (spraying) | address | 100 failures per window | 1 s, 2 s, 4 s … between attempts |
-//! | one username, any address | username | 20 per window | 1 s, 2 s, 4 s … between attempts |
+//! | one username from one address | username + address | 5 per window | that address waits out the window |
+//! | one username, any address, for clients it does not trust | username | 20 per window | 1 s, 2 s, 4 s … between attempts |
 //!
-//! So one address cannot lock a user out everywhere: it locks only itself,
-//! and many addresses together only slow the user's logins down. A
-//! successful login clears the username counters and takes its own attempt
-//! back from the address counter. Keys are SHA-256 of the normalised
-//! username (trimmed, lower case) and the address (IPv6 by its /64), so
-//! their size is fixed whatever a client sends.
+//! A client that logged in as the user before is *trusted* for that user
+//! ([`AuthorityConfig::device_ttl`](crate::AuthorityConfig::device_ttl),
+//! 30 days by default): one that sends back the device token of a
+//! successful login is judged by that token's own counter alone (5
+//! failures, then it waits out the window), and one from an address that
+//! logged in as the user is not held back by the per-user rule. So an
+//! attacker's guesses slow down the user's logins from new clients only,
+//! never from the devices and networks the user already logged in from.
+//!
+//! Refusals are not free: an attempt refused by a later counter still
+//! counts on the earlier ones (an attacker polling for the moment the
+//! per-user delay ends uses up its own address), and the `Retry-After` of
+//! the per-user rule is the remaining delay plus a random part of it, so
+//! it tells a client when to come back without telling an attacker the
+//! second the next attempt opens. An attempt the address counter refuses
+//! creates no other entry, so a flood from one address costs one counter.
+//!
+//! Where the client address is unknown (no peer address, see
+//! [`Authority::login_client`](crate::Authority::login_client)), the
+//! address and username + address counters are skipped rather than keyed
+//! by something every client would share.
+//!
+//! A successful login clears the username counters, takes its own
+//! attempt back from the address counter and remembers the address for
+//! the user. Keys are SHA-256 of the normalised username (trimmed, lower
+//! case) and the address (IPv6 by its /64), so their size is fixed
+//! whatever a client sends.
 //!
 //! ```
 //! use auth_core::AttemptRule;
@@ -33,6 +55,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
+use crate::authority::AuthorityConfig;
 use crate::error::AuthError;
 use crate::store::{AttemptRule, Store, StoreError};
 use crate::time::secs;
@@ -85,21 +108,62 @@ fn key(parts: &[&[u8]]) -> String {
     URL_SAFE_NO_PAD.encode(hash.finalize())
 }
 
-/// The three rules a configuration asks for.
+/// The throttle key of an address a user logged in from (remembered for
+/// [`AuthorityConfig::device_ttl`](crate::AuthorityConfig::device_ttl)).
+pub(crate) fn throttle_key_known(username: &str, addr: IpAddr) -> String {
+    key(&[b"known", normalise(username).as_bytes(), address_bytes(Some(addr)).as_bytes()])
+}
+
+/// The throttle key of one device token (by its id).
+pub(crate) fn throttle_key_device(device_id: &str) -> String {
+    key(&[b"device", device_id.as_bytes()])
+}
+
+/// The throttle key of the logins of one external principal.
+pub(crate) fn throttle_key_external(principal_id: &str) -> String {
+    key(&[b"external", principal_id.as_bytes()])
+}
+
+/// The username as the throttle and device tokens name it.
+pub(crate) fn normalised(username: &str) -> String {
+    normalise(username)
+}
+
+/// The failures a device token's own counter allows when the
+/// username + address limit is turned off.
+const DEVICE_FAILURES: u32 = 5;
+
+/// The rules a configuration asks for.
 pub(crate) struct LoginRules {
     pair: AttemptRule,
     address: AttemptRule,
     user: AttemptRule,
+    device: AttemptRule,
+    external: AttemptRule,
+    /// Remembers the addresses users logged in from (`None`: off).
+    known: Option<AttemptRule>,
 }
 
 impl LoginRules {
-    /// The rules for limits `pair` (username + address), `address` and
-    /// `user` (zero turns one off), counted in `window`.
-    pub(crate) fn new(window: std::time::Duration, pair: u32, address: u32, user: u32) -> Self {
-        let window = secs(window).max(1);
+    /// The rules of `cfg` (a limit of zero turns one counter off).
+    pub(crate) fn new(cfg: &AuthorityConfig) -> Self {
+        let window = secs(cfg.failure_window).max(1);
         let rule =
             |free, first_delay| AttemptRule { free, window_secs: window, first_delay, max_delay: window };
-        Self { pair: rule(pair, window), address: rule(address, 1), user: rule(user, 1) }
+        let device_failures = if cfg.max_failed_logins > 0 { cfg.max_failed_logins } else { DEVICE_FAILURES };
+        Self {
+            pair: rule(cfg.max_failed_logins, window),
+            address: rule(cfg.max_failed_logins_per_address, 1),
+            user: rule(cfg.max_failed_logins_per_user, 1),
+            device: rule(device_failures, window),
+            external: rule(cfg.max_external_logins, 1),
+            known: cfg.device_ttl.map(|ttl| AttemptRule {
+                free: u32::MAX,
+                window_secs: secs(ttl).max(1),
+                first_delay: 0,
+                max_delay: 0,
+            }),
+        }
     }
 }
 
@@ -109,6 +173,8 @@ pub(crate) struct Admitted<'a> {
     store: &'a dyn Store,
     now: i64,
     counted: Vec<(String, AttemptRule, Settle)>,
+    /// The key that remembers this address for this user, set on success.
+    remember: Option<(String, AttemptRule)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -117,55 +183,124 @@ enum Settle {
     Clear,
     /// The success takes only its own attempt back.
     TakeBack,
+    /// A success changes nothing (every login counts).
+    Keep,
 }
 
-/// Counts one login attempt for `username` from `addr` on every counter
-/// the configuration turns on (a limit of zero turns one off), in order:
-/// username + address, address, username. The first refusal answers 429;
-/// the attempts already counted for it are taken back from the counters
-/// that let it through, so that a refusal by the username counter does not
-/// also use up the address's own allowance.
+/// Who the per-user rule sees.
+pub(crate) enum Standing<'a> {
+    /// A client with a valid device token for this user (its id).
+    Device(&'a str),
+    /// Any other client, at this address (`None`: unknown).
+    Address(Option<IpAddr>),
+}
+
+/// Counts one password attempt for `username` (see the module doc for the
+/// order and the rules). The first refusal answers 429; what was counted
+/// before it stays counted.
 pub(crate) async fn admit<'a>(
     store: &'a dyn Store,
     rules: &LoginRules,
     username: &str,
+    standing: Standing<'_>,
+    now: i64,
+) -> Result<Admitted<'a>, AuthError> {
+    let mut admitted = Admitted { store, now, counted: Vec::with_capacity(3), remember: None };
+    let addr = match standing {
+        Standing::Device(id) => {
+            admitted.count(throttle_key_device(id), rules.device, Settle::Clear, false).await?;
+            return Ok(admitted);
+        }
+        Standing::Address(addr) => addr,
+    };
+    if let Some(addr) = addr {
+        if rules.address.free > 0 {
+            admitted.count(throttle_key_address(addr), rules.address, Settle::TakeBack, false).await?;
+        }
+        if rules.pair.free > 0 {
+            admitted.count(throttle_key_pair(username, Some(addr)), rules.pair, Settle::Clear, false).await?;
+        }
+        if let Some(known) = rules.known {
+            let key = throttle_key_known(username, addr);
+            let trusted = store.attempts(&key, now).await? > 0;
+            admitted.remember = Some((key, known));
+            if trusted {
+                return Ok(admitted);
+            }
+        }
+    }
+    if rules.user.free > 0 {
+        admitted.count(throttle_key_user(username), rules.user, Settle::Clear, true).await?;
+    }
+    Ok(admitted)
+}
+
+/// Counts the address of an external (identity provider) login before its
+/// token is verified: failures cost the address as failed passwords do.
+pub(crate) async fn admit_address<'a>(
+    store: &'a dyn Store,
+    rules: &LoginRules,
     addr: Option<IpAddr>,
     now: i64,
 ) -> Result<Admitted<'a>, AuthError> {
-    let mut plan = Vec::with_capacity(3);
-    if rules.pair.free > 0 {
-        plan.push((throttle_key_pair(username, addr), rules.pair, Settle::Clear));
-    }
+    let mut admitted = Admitted { store, now, counted: Vec::with_capacity(2), remember: None };
     if let Some(addr) = addr.filter(|_| rules.address.free > 0) {
-        plan.push((throttle_key_address(addr), rules.address, Settle::TakeBack));
-    }
-    if rules.user.free > 0 {
-        plan.push((throttle_key_user(username), rules.user, Settle::Clear));
-    }
-    let mut admitted = Admitted { store, now, counted: Vec::with_capacity(plan.len()) };
-    for (key, rule, settle) in plan {
-        let attempt = store.count_attempt(&key, &rule, now).await?;
-        if !attempt.allowed {
-            admitted.release().await?;
-            return Err(AuthError::TooManyAttempts {
-                retry_after: attempt.retry_after.max(1).unsigned_abs(),
-            });
-        }
-        admitted.counted.push((key, rule, settle));
+        admitted.count(throttle_key_address(addr), rules.address, Settle::TakeBack, false).await?;
     }
     Ok(admitted)
 }
 
 impl Admitted<'_> {
+    /// Counts one attempt on `key`; a refusal is 429 (its `Retry-After`
+    /// blurred when `blur`).
+    async fn count(
+        &mut self,
+        key: String,
+        rule: AttemptRule,
+        settle: Settle,
+        blur: bool,
+    ) -> Result<(), AuthError> {
+        let attempt = self.store.count_attempt(&key, &rule, self.now).await?;
+        if !attempt.allowed {
+            let wait = attempt.retry_after.max(1);
+            let wait = if blur {
+                wait.saturating_add(rand::Rng::gen_range(&mut rand::thread_rng(), 0..=wait))
+            } else {
+                wait
+            };
+            return Err(AuthError::TooManyAttempts { retry_after: wait.unsigned_abs() });
+        }
+        self.counted.push((key, rule, settle));
+        Ok(())
+    }
+
+    /// Counts one login of the external principal `principal_id`: every
+    /// one counts, success or not, so a valid token replayed in a loop is
+    /// slowed down like guesses are.
+    pub(crate) async fn count_external(
+        &mut self,
+        rules: &LoginRules,
+        principal_id: &str,
+    ) -> Result<(), AuthError> {
+        if rules.external.free == 0 {
+            return Ok(());
+        }
+        self.count(throttle_key_external(principal_id), rules.external, Settle::Keep, true).await
+    }
+
     /// The password was right: clear the username counters, take this
-    /// attempt back from the address counter.
+    /// attempt back from the address counter, remember the address.
     pub(crate) async fn succeeded(self) -> Result<(), StoreError> {
         let now = self.now;
         for (key, rule, settle) in &self.counted {
             match settle {
                 Settle::Clear => self.store.clear_attempts(key, now).await?,
                 Settle::TakeBack => self.store.take_back_attempt(key, rule, now).await?,
+                Settle::Keep => {}
             }
+        }
+        if let Some((key, rule)) = &self.remember {
+            self.store.count_attempt(key, rule, now).await?;
         }
         Ok(())
     }

@@ -76,6 +76,34 @@ pub trait UserStore: Send + Sync + 'static {
     /// The principal with this id, if it (still) exists.
     async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError>;
 
+    /// The principal an external identity provider's subject logs in as
+    /// ([`Authority::login_external`](crate::Authority::login_external)),
+    /// `None` if this store does not know it or has disabled it (the
+    /// login is then refused). The default looks up
+    /// [`ExternalSubject::principal_id`] with [`load`](Self::load), so an
+    /// external subject is never a local user by accident.
+    ///
+    /// This is the one place to map an external identity onto a local
+    /// user on purpose (say, the IdP's verified e-mail to an account):
+    /// override it and answer that user's principal. Whatever id the
+    /// answer carries becomes the token's `sub`, and
+    /// [`load`](Self::load) must find it again on refresh.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use auth_core::{ExternalSubject, MemoryUsers, Principal, UserStore};
+    /// let users = MemoryUsers::new().with_user(Principal::new("1", "admin").with_role("admin"), "pw").unwrap();
+    /// let who = ExternalSubject::new("https://idp.example/", "1");
+    /// // the IdP's subject "1" is not the local user "1"
+    /// assert_eq!(users.load_external(&who).await.unwrap(), None);
+    /// users.add_external(Principal::new(who.principal_id(), "1").with_role("viewer"));
+    /// assert_eq!(users.load_external(&who).await.unwrap().unwrap().roles, ["viewer"]);
+    /// # })
+    /// ```
+    async fn load_external(&self, who: &ExternalSubject) -> Result<Option<Principal>, UserStoreError> {
+        self.load(&who.principal_id()).await
+    }
+
     /// Whether a password check would be refused as
     /// [`UserStoreError::Busy`] right now (a full hashing queue): a hint
     /// that lets a login flood be answered 503 before the login throttle
@@ -131,6 +159,7 @@ fn verify_hash(phc: &str, password: &str) -> bool {
 }
 
 pub use crate::error::UserStoreError;
+use crate::external::ExternalSubject;
 pub use crate::hashing::{HashingPool, HashingPriority};
 
 #[derive(Clone)]
@@ -143,11 +172,13 @@ struct UserEntry {
     password_login: bool,
 }
 
-/// Users by username, and usernames by principal id.
+/// Users by username, usernames by principal id, and external users
+/// (who have no username here) by principal id.
 #[derive(Default)]
 struct Tables {
     by_name: HashMap<String, UserEntry>,
     name_of_id: HashMap<String, String>,
+    external: HashMap<String, UserEntry>,
 }
 
 impl Tables {
@@ -231,27 +262,34 @@ impl MemoryUsers {
         self.write().insert(UserEntry { phc: phc.into(), principal, active: true, password_login: true });
     }
 
-    /// Adds a user who has no password here: one an external identity
-    /// provider vouches for (datarhei's Auth0 users). They exist for
-    /// [`UserStore::load`] (so the principal check passes), can be removed
-    /// or disabled like any user, and no password logs them in (a login
-    /// attempt costs the same hash as any other).
+    /// Adds (or replaces) a user who has no password here: one an external
+    /// identity provider vouches for. Its id is normally
+    /// [`ExternalSubject::principal_id`]; it is kept apart from the
+    /// password users (whatever its username, it never replaces one, and no
+    /// password logs it in). It exists for [`UserStore::load`] and
+    /// [`UserStore::load_external`], and can be disabled or removed by its
+    /// id ([`set_active`](Self::set_active), [`remove_user`](Self::remove_user)).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// use auth_core::{MemoryUsers, Principal, UserStore};
+    /// use auth_core::{ExternalSubject, MemoryUsers, Principal, UserStore};
     /// let users = MemoryUsers::new();
-    /// users.add_external(Principal::new("auth0|alice", "auth0|alice"));
-    /// assert!(users.load("auth0|alice").await.unwrap().is_some());
-    /// assert!(users.verify_password("auth0|alice", "dummy password for unknown users").await.unwrap().is_none());
+    /// let who = ExternalSubject::new("https://tenant.eu.auth0.com/", "auth0|alice");
+    /// users.add_external(Principal::new(who.principal_id(), "alice"));
+    /// assert!(users.load_external(&who).await.unwrap().is_some());
+    /// assert!(users.verify_password("alice", "dummy password for unknown users").await.unwrap().is_none());
+    /// assert!(users.set_active(&who.principal_id(), false));
+    /// assert!(users.load_external(&who).await.unwrap().is_none());
     /// # })
     /// ```
     pub fn add_external(&self, principal: Principal) {
         let phc = self.dummy.clone();
-        self.write().insert(UserEntry { phc, principal, active: true, password_login: false });
+        let id = principal.id.clone();
+        self.write().external.insert(id, UserEntry { phc, principal, active: true, password_login: false });
     }
 
-    /// Deletes a user; `false` if there was none. With
+    /// Deletes a user (by username, or an external user by id); `false` if
+    /// there was none. With
     /// [`AuthorityConfig::check_principal`](crate::AuthorityConfig::check_principal)
     /// on, their tokens stop working at once.
     ///
@@ -268,8 +306,9 @@ impl MemoryUsers {
         let removed = users.by_name.remove(username);
         if let Some(entry) = &removed {
             users.name_of_id.remove(&entry.principal.id);
+            return true;
         }
-        removed.is_some()
+        users.external.remove(username).is_some()
     }
 
     /// Replaces the principal (roles, extra claims...) of the user with
@@ -289,10 +328,17 @@ impl MemoryUsers {
         true
     }
 
-    /// Disables (`false`) or re-enables a user; `false` if there is none.
-    /// A disabled user cannot log in and [`UserStore::load`] does not find them.
+    /// Disables (`false`) or re-enables a user (by username, or an
+    /// external user by id); `false` if there is none. A disabled user
+    /// cannot log in and [`UserStore::load`] does not find them.
     pub fn set_active(&self, username: &str, active: bool) -> bool {
-        self.write().by_name.get_mut(username).map(|e| e.active = active).is_some()
+        let mut users = self.write();
+        let tables = &mut *users;
+        let entry = match tables.by_name.get_mut(username) {
+            Some(entry) => Some(entry),
+            None => tables.external.get_mut(username),
+        };
+        entry.map(|e| e.active = active).is_some()
     }
 
     fn lookup(&self, username: &str) -> Option<UserEntry> {
@@ -328,7 +374,10 @@ impl UserStore for MemoryUsers {
 
     async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError> {
         let users = self.read();
-        let entry = users.name_of_id.get(id).and_then(|name| users.by_name.get(name));
+        let entry = match users.name_of_id.get(id) {
+            Some(name) => users.by_name.get(name),
+            None => users.external.get(id),
+        };
         Ok(entry.filter(|e| e.active).map(|e| e.principal.clone()))
     }
 

@@ -15,7 +15,8 @@ pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationRef<'_> {
 
 /// Who sent the request: the TCP peer, when the server was started with
 /// `into_make_service_with_connect_info::<SocketAddr>()`, and every
-/// `X-Forwarded-For` value (the core decides whether to believe them).
+/// `X-Forwarded-For` value (the core decides whether to believe them),
+/// and the device token of the `Device-Token` header or cookie.
 pub(crate) fn peer(headers: &HeaderMap, extensions: &Extensions) -> Peer {
     let addr = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     let forwarded_for = headers
@@ -23,7 +24,15 @@ pub(crate) fn peer(headers: &HeaderMap, extensions: &Extensions) -> Peer {
         .iter()
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .collect();
-    Peer { addr, forwarded_for }
+    let cookies = headers.get_all(http::header::COOKIE).iter().map(HeaderValue::as_bytes);
+    let device = auth_core::device_token_in(
+        headers.get(auth_core::DEVICE_TOKEN_HEADER).map(HeaderValue::as_bytes),
+        cookies,
+    );
+    let mut peer = Peer::new(addr);
+    peer.forwarded_for = forwarded_for;
+    peer.device_token = device;
+    peer
 }
 
 /// Copies status, headers and body; the headers as the core lets them on

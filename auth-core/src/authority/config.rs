@@ -32,11 +32,25 @@ pub struct AuthorityConfig {
     /// one (reuse then revokes the family). Default on.
     pub rotate_refresh: bool,
     /// How long a just-rotated refresh token may be presented once more
-    /// (two tabs refreshing at once). Default zero.
+    /// without counting as reuse: the answer is a fresh pair of the
+    /// family's current generation, and the family goes on. This covers a
+    /// client whose refresh answer was lost (a timeout after the rotation
+    /// committed) and retries with the token it had, and two tabs
+    /// refreshing at once. Past it, presenting a rotated token revokes the
+    /// family. Default 10 s; zero makes every second presentation reuse.
     pub reuse_grace: Duration,
     /// Claims checks (leeway, issuer, audience, size cap). The issuer and
     /// audience set here are also written into issued tokens.
     pub validation: Validation,
+    /// How long a client that logged in as a user stays trusted by that
+    /// user's login throttle: the lifetime of the device token a successful
+    /// password login hands out (see [`device_token_in`](crate::device_token_in)),
+    /// and how long the address it logged in from is remembered. A trusted
+    /// client is never refused by the per-user rule (it is judged by its
+    /// own failures), so an attacker cannot lock the user out of a device
+    /// or network they used before. Default 30 days; `None` turns device
+    /// tokens and remembered addresses off.
+    pub device_ttl: Option<Duration>,
     /// Login attempts for one username from one client address within
     /// `failure_window` before that address answers 429 for the rest of
     /// the window. Default 5; zero turns this counter off. See
@@ -52,6 +66,14 @@ pub struct AuthorityConfig {
     /// 2 s, 4 s … Successful logins do not count. Default 100; zero turns
     /// it off.
     pub max_failed_logins_per_address: u32,
+    /// Logins of one external principal (an identity provider's subject,
+    /// [`Authority::login_external`](crate::Authority::login_external))
+    /// within `failure_window`, successful or not, before each further one
+    /// must wait 1 s, 2 s, 4 s … (up to the window). Every IdP login
+    /// starts a session the store keeps, so a valid IdP token replayed in
+    /// a loop is slowed down and costs bounded state. Default 20; zero
+    /// turns it off.
+    pub max_external_logins: u32,
     /// The window login attempts are counted in: a counter is forgotten
     /// after this long without attempts. Default 15 minutes.
     pub failure_window: Duration,
@@ -85,6 +107,9 @@ pub struct AuthorityConfig {
     pub max_held_refusals: usize,
 }
 
+/// The default [`AuthorityConfig::reuse_grace`]: 10 seconds.
+pub const DEFAULT_REUSE_GRACE: Duration = Duration::from_secs(10);
+
 /// The default absolute session cap ([`AuthorityConfig::refresh_window`]): 30 days.
 pub const DEFAULT_SESSION_CAP: Duration = Duration::from_secs(30 * 86_400);
 
@@ -105,11 +130,13 @@ impl Default for AuthorityConfig {
             refresh_ttl: Duration::from_secs(86_400),
             refresh_window: Some(DEFAULT_SESSION_CAP),
             rotate_refresh: true,
-            reuse_grace: Duration::ZERO,
+            reuse_grace: DEFAULT_REUSE_GRACE,
             validation: Validation::default(),
+            device_ttl: Some(crate::device::DEFAULT_DEVICE_TTL),
             max_failed_logins: 5,
             max_failed_logins_per_user: 20,
             max_failed_logins_per_address: 100,
+            max_external_logins: 20,
             trusted_proxies: TrustedProxies::none(),
             failure_window: Duration::from_secs(15 * 60),
             claim_style: ClaimStyle::default(),
@@ -144,6 +171,18 @@ impl AuthorityConfig {
     /// Turns refresh token rotation on or off.
     pub fn rotate_refresh(mut self, rotate: bool) -> Self {
         self.rotate_refresh = rotate;
+        self
+    }
+
+    /// Sets how long a client stays trusted by the login throttle after
+    /// logging in ([`device_ttl`](Self::device_ttl); `None`: never).
+    ///
+    /// ```
+    /// let config = auth_core::AuthorityConfig::default().device_ttl(None);
+    /// assert!(config.device_ttl.is_none());
+    /// ```
+    pub fn device_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.device_ttl = ttl;
         self
     }
 
@@ -187,6 +226,7 @@ impl AuthorityConfig {
         match token_use {
             TokenUse::Access => self.access_ttl,
             TokenUse::Refresh => self.refresh_ttl,
+            TokenUse::Device => self.device_ttl.unwrap_or_default(),
         }
     }
 

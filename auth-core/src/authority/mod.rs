@@ -15,13 +15,12 @@
 //! ```
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use arc_swap::ArcSwap;
 
 use crate::cache::{TokenCache, TokenCacheStats};
 use crate::claims::Claims;
-use crate::error::AuthError;
 use crate::external::ExternalIdentity;
 pub(crate) use crate::id::new_id;
 use crate::keys::KeySet;
@@ -36,7 +35,7 @@ mod revoke;
 mod session;
 mod verify;
 
-pub use config::{AuthorityConfig, BasicCredentials, DEFAULT_SESSION_CAP};
+pub use config::{AuthorityConfig, BasicCredentials, DEFAULT_REUSE_GRACE, DEFAULT_SESSION_CAP};
 pub(crate) use verify::Now;
 
 /// A freshly issued access token, and a refresh token where there is one.
@@ -81,7 +80,9 @@ impl AuthorityBuilder {
     /// Accepts logins vouched for by an external identity provider (opt-in;
     /// for example `jwks::JwksVerifier`, feature `jwks`): the standard
     /// dialect's `POST /login` with the provider's token as `Bearer` and no
-    /// username or password issues our own pair ([`Authority::login_external`]).
+    /// username or password issues our own pair ([`Authority::login_external`]):
+    /// the provider's issuer and subject are looked up with
+    /// [`UserStore::load_external`](crate::UserStore::load_external).
     pub fn external_identity(mut self, external: impl ExternalIdentity) -> Self {
         self.external = Some(Arc::new(external));
         self
@@ -130,6 +131,7 @@ impl AuthorityBuilder {
                 users: self.users,
                 config: self.config,
                 held_refusals: AtomicUsize::new(0),
+                warned_no_peer: AtomicBool::new(false),
                 external: self.external,
             }),
         }
@@ -144,6 +146,8 @@ struct Inner {
     config: AuthorityConfig,
     /// Refusals being held now ([`AuthorityConfig::refusal_delay`]).
     held_refusals: AtomicUsize,
+    /// Whether a login without a client address was warned about.
+    warned_no_peer: AtomicBool,
     external: Option<Arc<dyn ExternalIdentity>>,
 }
 
@@ -175,15 +179,6 @@ impl Authority {
     /// [`AuthorityBuilder::external_identity`], if any.
     pub fn external_identity(&self) -> Option<&dyn ExternalIdentity> {
         self.inner.external.as_deref()
-    }
-
-    /// Logs in the principal an external identity provider's `token`
-    /// stands for and issues our own pair. Without a provider configured
-    /// this is [`AuthError::MissingCredentials`].
-    pub async fn login_external(&self, token: &str) -> Result<TokenPair, AuthError> {
-        let external = self.external_identity().ok_or(AuthError::MissingCredentials)?;
-        let principal = external.verify(token).await?;
-        self.issue(&principal).await
     }
 
     /// The configuration.

@@ -1,12 +1,15 @@
-//! Throttled password checks: login and the check behind it.
+//! Throttled logins: passwords, identity providers' tokens, device tokens.
 
 use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 
 use super::{Authority, TokenPair};
-use crate::client::Peer;
-use crate::error::{AuthError, UserStoreError};
+use crate::claims::{Claims, TokenUse};
+use crate::client::{LoginClient, Peer};
+use crate::error::{AuthError, TokenRejection, UserStoreError};
+use crate::external::ExternalIdentity;
 use crate::places::Place;
-use crate::throttle::{self, LoginRules};
+use crate::throttle::{self, LoginRules, Standing};
 use crate::users::Principal;
 
 impl Authority {
@@ -19,11 +22,12 @@ impl Authority {
         self.login_from(None, username, password).await
     }
 
-    /// [`login`](Self::login) from the client address `client` (see
-    /// [`client_address`](Self::client_address)).
+    /// [`login`](Self::login) from `client`: its address (`Option<IpAddr>`
+    /// converts) or a whole [`LoginClient`] with its device token (see
+    /// [`login_client`](Self::login_client)).
     pub async fn login_from(
         &self,
-        client: Option<IpAddr>,
+        client: impl Into<LoginClient>,
         username: &str,
         password: &str,
     ) -> Result<TokenPair, AuthError> {
@@ -42,7 +46,7 @@ impl Authority {
     /// [`issue_access`](Self::issue_access)).
     pub async fn login_access_from(
         &self,
-        client: Option<IpAddr>,
+        client: impl Into<LoginClient>,
         username: &str,
         password: &str,
     ) -> Result<TokenPair, AuthError> {
@@ -59,29 +63,30 @@ impl Authority {
     /// The throttled password check behind [`login_from`](Self::login_from),
     /// for dialects that issue something other than a JWT pair. The
     /// attempt is counted before the password is hashed, in one atomic
-    /// store operation per counter (see [`AttemptRule`](crate::AttemptRule)),
-    /// so parallel guesses cannot slip past the limit.
+    /// store operation per counter (see [`AttemptRule`](crate::AttemptRule)
+    /// and the rules in the README), so parallel guesses cannot slip past
+    /// the limit. A success hands `client` a new device token (which a
+    /// route set sends back in the `Device-Token` header and cookie).
     pub async fn check_password_from(
         &self,
-        client: Option<IpAddr>,
+        client: impl Into<LoginClient>,
         username: &str,
         password: &str,
     ) -> Result<Principal, AuthError> {
+        let client = client.into();
         if self.inner.users.saturated() {
             // The check would be refused unrun, and so not counted: refuse
             // it before the throttle hashes keys and writes counters.
             return self.refuse(UserStoreError::Busy.into()).await;
         }
         let now = crate::time::now();
-        let store = self.inner.store.as_ref();
-        let cfg = &self.inner.config;
-        let rules = LoginRules::new(
-            cfg.failure_window,
-            cfg.max_failed_logins,
-            cfg.max_failed_logins_per_address,
-            cfg.max_failed_logins_per_user,
-        );
-        let admitted = match throttle::admit(store, &rules, username, client, now).await {
+        let rules = LoginRules::new(&self.inner.config);
+        let device = client.device_token.as_deref().and_then(|token| self.device_id(token, username, now));
+        let standing = match &device {
+            Some(id) => Standing::Device(id),
+            None => Standing::Address(client.addr),
+        };
+        let admitted = match throttle::admit(self.store(), &rules, username, standing, now).await {
             Ok(admitted) => admitted,
             Err(refused @ AuthError::TooManyAttempts { .. }) => return self.refuse(refused).await,
             Err(other) => return Err(other),
@@ -89,6 +94,7 @@ impl Authority {
         match self.inner.users.verify_password(username, password).await {
             Ok(Some(principal)) => {
                 admitted.succeeded().await?;
+                self.hand_device_token(&client, username, now);
                 Ok(principal)
             }
             Ok(None) => Err(AuthError::InvalidCredentials),
@@ -100,11 +106,72 @@ impl Authority {
         }
     }
 
+    /// Logs in the principal an external identity provider's `token`
+    /// stands for, through the provider of
+    /// [`AuthorityBuilder::external_identity`](crate::AuthorityBuilder::external_identity),
+    /// with the client address unknown; servers call
+    /// [`login_external_from`](Self::login_external_from). Without a
+    /// provider configured this is [`AuthError::MissingCredentials`].
+    pub async fn login_external(&self, token: &str) -> Result<TokenPair, AuthError> {
+        self.login_external_from(None, token).await
+    }
+
+    /// [`login_external`](Self::login_external) from `client`.
+    pub async fn login_external_from(
+        &self,
+        client: impl Into<LoginClient>,
+        token: &str,
+    ) -> Result<TokenPair, AuthError> {
+        let external = self.inner.external.clone().ok_or(AuthError::MissingCredentials)?;
+        self.login_external_via(external.as_ref(), client, token).await
+    }
+
+    /// Logs in through `external` (a dialect's own provider): the token is
+    /// verified, its issuer and subject looked up with
+    /// [`UserStore::load_external`](crate::UserStore::load_external) (an
+    /// identity the store does not know or has disabled is refused with
+    /// [`TokenRejection::SubjectNotAllowed`]; the stored principal, with
+    /// its roles, is what the tokens carry), and the login is throttled:
+    /// a failure costs the client's address as a wrong password does, and
+    /// every login of one principal counts
+    /// ([`AuthorityConfig::max_external_logins`](crate::AuthorityConfig::max_external_logins)).
+    pub async fn login_external_via(
+        &self,
+        external: &dyn ExternalIdentity,
+        client: impl Into<LoginClient>,
+        token: &str,
+    ) -> Result<TokenPair, AuthError> {
+        let client = client.into();
+        let now = crate::time::now();
+        let rules = LoginRules::new(&self.inner.config);
+        let mut admitted = match throttle::admit_address(self.store(), &rules, client.addr, now).await {
+            Ok(admitted) => admitted,
+            Err(refused @ AuthError::TooManyAttempts { .. }) => return self.refuse(refused).await,
+            Err(other) => return Err(other),
+        };
+        let who = external.verify(token).await?;
+        let principal = match self.inner.users.load_external(&who).await {
+            Ok(Some(principal)) => principal,
+            Ok(None) => return Err(AuthError::InvalidToken(TokenRejection::SubjectNotAllowed)),
+            Err(err) => {
+                admitted.release().await?;
+                return Err(err.into());
+            }
+        };
+        match admitted.count_external(&rules, &principal.id).await {
+            Ok(()) => {}
+            Err(refused @ AuthError::TooManyAttempts { .. }) => return self.refuse(refused).await,
+            Err(other) => return Err(other),
+        }
+        admitted.succeeded().await?;
+        self.issue(&principal).await
+    }
+
     /// Answers a refusal that cost no hash after
     /// [`refusal_delay`](crate::AuthorityConfig::refusal_delay), unless
     /// [`max_held_refusals`](crate::AuthorityConfig::max_held_refusals) are
     /// held already.
-    async fn refuse(&self, refusal: AuthError) -> Result<Principal, AuthError> {
+    async fn refuse<T>(&self, refusal: AuthError) -> Result<T, AuthError> {
         let (delay, max) = (self.inner.config.refusal_delay, self.inner.config.max_held_refusals);
         if delay.is_zero() {
             return Err(refusal);
@@ -120,5 +187,58 @@ impl Authority {
     /// ([`AuthorityConfig::trusted_proxies`](crate::AuthorityConfig::trusted_proxies)).
     pub fn client_address(&self, peer: &Peer) -> Option<IpAddr> {
         self.inner.config.trusted_proxies.client_address(peer)
+    }
+
+    /// Who is logging in, for the login throttle: the
+    /// [`client_address`](Self::client_address) of `peer` and its device
+    /// token. Where the server knows no peer address (axum served without
+    /// `into_make_service_with_connect_info::<SocketAddr>()`), the
+    /// per-address limits cannot apply: the first such login logs a
+    /// warning saying so.
+    pub fn login_client(&self, peer: &Peer) -> LoginClient {
+        let addr = self.client_address(peer);
+        if addr.is_none() && !self.inner.warned_no_peer.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "a login arrived with no client address: the login throttle's per-address limits are off \
+                 (axum: serve with into_make_service_with_connect_info::<SocketAddr>())"
+            );
+        }
+        LoginClient::new(addr, peer.device_token.clone())
+    }
+
+    /// The id of `token` if it is a live device token of ours for `username`.
+    fn device_id(&self, token: &str, username: &str, now: i64) -> Option<String> {
+        self.inner.config.device_ttl?;
+        let identity = self.verify(token, TokenUse::Device, now).ok()?;
+        let claims = &identity.claims;
+        (claims.sub == throttle::normalised(username)).then(|| claims.jti.clone()).flatten()
+    }
+
+    /// Signs a new device token for `username` and leaves it where the
+    /// route engine will send it back (nothing if nobody will, or device
+    /// tokens are off).
+    fn hand_device_token(&self, client: &LoginClient, username: &str, now: i64) {
+        let (Some(slot), Some(ttl)) = (&client.issued, self.inner.config.device_ttl) else { return };
+        let v = &self.inner.config.validation;
+        let claims = Claims {
+            sub: throttle::normalised(username),
+            iss: v.issuer.clone(),
+            aud: v.audience.clone().map(crate::claims::Audience::One),
+            exp: now.saturating_add(super::secs(ttl)),
+            iat: Some(now),
+            jti: Some(super::new_id()),
+            token_use: Some(TokenUse::Device),
+            ..Claims::default()
+        };
+        if let Ok(token) = self.sign(&claims, &Principal::default()) {
+            let _ = slot.set(token);
+        }
+    }
+
+    /// The device token a successful login left for `client`, with its
+    /// lifetime: what a route engine sends back.
+    pub(crate) fn issued_device_token(&self, client: &LoginClient) -> Option<(String, std::time::Duration)> {
+        let token = client.issued.as_ref()?.get()?.clone();
+        Some((token, self.inner.config.device_ttl?))
     }
 }

@@ -1,7 +1,5 @@
 //! Verification: signature and claims, revocation, the principal.
 
-use std::net::IpAddr;
-
 use super::{Authority, BasicCredentials, secs};
 use crate::claims::Spelling;
 use crate::claims::{Claims, Identity, TokenUse};
@@ -170,11 +168,13 @@ impl Authority {
     }
 
     /// [`authenticate`](Self::authenticate) for a request from `client`
-    /// (it matters to the login throttle behind `Basic` passwords).
+    /// (its address, or a whole [`LoginClient`](crate::LoginClient) with a
+    /// device token: it matters to the login throttle behind `Basic`
+    /// passwords).
     pub async fn authenticate_from(
         &self,
         credentials: &Credentials,
-        client: Option<IpAddr>,
+        client: impl Into<crate::client::LoginClient>,
     ) -> Result<Identity, AuthError> {
         match credentials {
             Credentials::Bearer(token) | Credentials::Token(token) => self.authenticate_token(token).await,

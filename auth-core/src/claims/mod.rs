@@ -53,6 +53,9 @@ pub enum TokenUse {
     Access,
     /// Presented only to the refresh route.
     Refresh,
+    /// A device token: presented only at login, to the login throttle
+    /// (never accepted as an access or a refresh token).
+    Device,
 }
 
 /// The `aud` claim: one string or an array of strings (RFC 7519 4.1.3).

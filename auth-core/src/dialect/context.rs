@@ -2,6 +2,7 @@
 
 use crate::authority::Authority;
 use crate::body::Body;
+use crate::client::LoginClient;
 use crate::response::AuthRequest;
 
 /// What a dialect's handler gets: the authority, the request and its parsed body.
@@ -13,12 +14,19 @@ pub struct RouteContext<'a> {
     pub request: &'a AuthRequest,
     /// The request body's fields.
     pub body: Body,
+    /// Where a successful login leaves its device token for the route
+    /// engine to send back.
+    pub(crate) issued: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl RouteContext<'_> {
-    /// The client address the login throttle counts this request under
-    /// ([`Authority::client_address`]).
-    pub fn client(&self) -> Option<std::net::IpAddr> {
-        self.authority.client_address(&self.request.peer)
+    /// Who is logging in, as the login throttle judges it: the client
+    /// address ([`Authority::client_address`]) and the device token the
+    /// request carries. A successful login through it hands out a new
+    /// device token, which the route set adds to its answer.
+    pub fn client(&self) -> LoginClient {
+        let mut client = self.authority.login_client(&self.request.peer);
+        client.issued = Some(self.issued.clone());
+        client
     }
 }

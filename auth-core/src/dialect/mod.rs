@@ -142,8 +142,8 @@ pub(crate) mod util {
         let has_password = ctx.body.has("username") || ctx.body.has("password");
         match external {
             Some(external) if !has_password && ctx.request.authorization.is_present() => {
-                let principal = external.verify(&bearer(ctx.request)?).await?;
-                ctx.authority.issue(&principal).await
+                let token = bearer(ctx.request)?;
+                ctx.authority.login_external_via(external, ctx.client(), &token).await
             }
             _ => {
                 let (username, password) = (ctx.body.require("username")?, ctx.body.require("password")?);

@@ -22,9 +22,21 @@ const SWEEP_BUDGET: usize = 8;
 /// let shared = store.clone();
 /// # let _ = shared;
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemoryStore {
     state: Arc<RwLock<State>>,
+    /// The most login-throttle counters kept.
+    max_attempts: usize,
+}
+
+/// The most login-throttle counters a [`MemoryStore`] keeps by default
+/// (about 15 MiB): see [`MemoryStore::with_max_attempt_counters`].
+pub const DEFAULT_MAX_ATTEMPT_COUNTERS: usize = 100_000;
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self { state: Arc::default(), max_attempts: DEFAULT_MAX_ATTEMPT_COUNTERS }
+    }
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -98,6 +110,20 @@ impl State {
         }
     }
 
+    /// Removes the `n` (at least one) attempt counters that expire soonest.
+    fn evict_attempts(&mut self, n: usize) {
+        let mut by_expiry: Vec<(i64, &String)> =
+            self.attempts.iter().map(|(k, a)| (a.expires_at, k)).collect();
+        let n = n.clamp(1, by_expiry.len().max(1));
+        if by_expiry.len() > n {
+            by_expiry.select_nth_unstable(n - 1);
+        }
+        let doomed: Vec<String> = by_expiry.into_iter().take(n).map(|(_, k)| k.clone()).collect();
+        for key in doomed {
+            self.attempts.remove(&key);
+        }
+    }
+
     /// Removes up to `budget` expired entries, oldest first.
     fn sweep_some(&mut self, now: i64, budget: usize) {
         for _ in 0..budget {
@@ -119,6 +145,28 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Keeps at most `max` login-throttle counters (default
+    /// [`DEFAULT_MAX_ATTEMPT_COUNTERS`]). A new counter past the bound
+    /// first evicts an eighth of them, those that expire soonest: the
+    /// fresh counters a flood of made-up usernames or addresses creates go
+    /// first, while the addresses users logged in from (kept for weeks)
+    /// and the counters of a user under a long attack (pushed out by
+    /// their delays) stay.
+    ///
+    /// ```
+    /// let store = auth_core::MemoryStore::new().with_max_attempt_counters(10_000);
+    /// # let _ = store;
+    /// ```
+    pub fn with_max_attempt_counters(mut self, max: usize) -> Self {
+        self.max_attempts = max.max(1);
+        self
+    }
+
+    /// How many login-throttle counters the store holds.
+    pub fn attempt_counters(&self) -> usize {
+        self.read().attempts.len()
     }
 
     /// How many entries of all kinds the store holds (for tests and metrics).
@@ -288,6 +336,9 @@ impl Store for MemoryStore {
     async fn count_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<Attempt, StoreError> {
         let mut s = self.write(now);
         let old = s.attempts.get(key).copied();
+        if old.is_none() && s.attempts.len() >= self.max_attempts {
+            s.evict_attempts(self.max_attempts / 8);
+        }
         let (state, attempt) = rule.apply(old, now);
         s.attempts.insert(key.to_owned(), state);
         s.track(Kind::Attempt, key, old.map(|o| o.expires_at), state.expires_at);

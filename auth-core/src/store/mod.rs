@@ -40,7 +40,7 @@ pub(crate) mod test_services;
 
 use std::sync::Arc;
 
-pub use memory::MemoryStore;
+pub use memory::{DEFAULT_MAX_ATTEMPT_COUNTERS, MemoryStore};
 pub use outage::OutageLog;
 #[cfg(feature = "redis")]
 pub use redis::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisOptions, RedisStore};

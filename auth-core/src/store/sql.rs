@@ -59,6 +59,7 @@ pub struct SqlOptions {
     timeout: Duration,
     sweep_every: Duration,
     sweep_batch: u32,
+    max_attempt_counters: u32,
 }
 
 impl Default for SqlOptions {
@@ -68,6 +69,7 @@ impl Default for SqlOptions {
             timeout: DEFAULT_SQL_TIMEOUT,
             sweep_every: Duration::from_secs(60),
             sweep_batch: 500,
+            max_attempt_counters: 100_000,
         }
     }
 }
@@ -95,6 +97,20 @@ impl SqlOptions {
     /// At most this many expired rows per table per sweep (default 500).
     pub fn sweep_batch(mut self, rows: u32) -> Self {
         self.sweep_batch = rows;
+        self
+    }
+
+    /// The most login-throttle counters kept (default 100,000): every
+    /// sweep deletes those past the bound that expire soonest (the fresh
+    /// counters of a flood go first; the addresses users logged in from,
+    /// kept for weeks, stay).
+    ///
+    /// ```
+    /// let options = auth_core::SqlOptions::default().max_attempt_counters(50_000);
+    /// # let _ = options;
+    /// ```
+    pub fn max_attempt_counters(mut self, max: u32) -> Self {
+        self.max_attempt_counters = max.max(1);
         self
     }
 
@@ -149,6 +165,8 @@ struct Inner {
     outage: OutageLog,
     /// Statements sent (for [`SqlStore::queries`]).
     queries: std::sync::atomic::AtomicU64,
+    /// The bound the sweep trims the attempt counters to.
+    max_attempts: u32,
 }
 
 #[derive(Clone)]
@@ -218,6 +236,8 @@ struct Queries {
     take_back_attempt: Sql,
     attempts: Sql,
     clear_attempts: Sql,
+    count_attempt_rows: Sql,
+    trim_attempts: Sql,
     sweep: Vec<Sql>,
 }
 
@@ -333,6 +353,10 @@ CREATE TABLE IF NOT EXISTS {attempts} (id TEXT PRIMARY KEY, count BIGINT NOT NUL
             )),
             attempts: sql(format!("SELECT count FROM {attempts} WHERE id = $1 AND expires_at > $2")),
             clear_attempts: sql(format!("DELETE FROM {attempts} WHERE id = $1")),
+            count_attempt_rows: sql(format!("SELECT COUNT(*) FROM {attempts}")),
+            trim_attempts: sql(format!(
+                "DELETE FROM {attempts} WHERE id IN (SELECT id FROM {attempts} ORDER BY expires_at LIMIT $1)"
+            )),
             sweep: TABLES
                 .iter()
                 .map(|table| {
@@ -388,6 +412,7 @@ impl SqlStore {
                 timeout: options.timeout,
                 outage: OutageLog::new("sql"),
                 queries: Default::default(),
+                max_attempts: options.max_attempt_counters,
             }),
         };
         store.migrate().await?;
@@ -429,7 +454,25 @@ impl SqlStore {
                 })
                 .await?;
         }
+        removed += self.trim_attempts().await?;
         Ok(removed)
+    }
+
+    /// Deletes the attempt counters past the bound
+    /// ([`SqlOptions::max_attempt_counters`]) that expire soonest.
+    async fn trim_attempts(&self) -> Result<u64, StoreError> {
+        let sql = &self.inner.sql;
+        let rows: i64 = self
+            .call(async {
+                on_pool!(self, pool => sqlx::query_scalar(self.q(&sql.count_attempt_rows)).fetch_one(pool).await)
+                    .map_err(StoreError::from)
+            })
+            .await?;
+        let excess = rows.saturating_sub(i64::from(self.inner.max_attempts));
+        if excess <= 0 {
+            return Ok(0);
+        }
+        self.execute(&sql.trim_attempts, |b| b.int(excess)).await
     }
 
     /// How many statements this store has sent (a transaction's `BEGIN`

@@ -5,6 +5,7 @@ mod cache;
 mod flows;
 mod props;
 mod routes;
+mod throttle;
 mod tokens;
 
 use base64::Engine as _;
