@@ -709,6 +709,274 @@ fn the_reqwest_middleware_keeps_one_login_and_renews_after_a_logout() {
 }
 
 // ---------------------------------------------------------------------------
+// Logins and refreshes follow no redirect
+
+/// A raw TCP server on 127.0.0.2 (another host, as far as the client can
+/// tell) that counts connections and keeps every byte it receives. It
+/// answers each complete request `200 {}` and closes.
+struct Recorder {
+    addr: SocketAddr,
+    connections: Arc<Mutex<usize>>,
+    received: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Recorder {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.expect("bind 127.0.0.2");
+        let addr = listener.local_addr().expect("address");
+        let (connections, received) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(Vec::new())));
+        let (count, sink) = (connections.clone(), received.clone());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                *count.lock().expect("count") += 1;
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = stream.read(&mut buf).await {
+                        request.extend_from_slice(&buf[..n]);
+                        sink.lock().expect("received").extend_from_slice(&buf[..n]);
+                        if complete(&request) {
+                            let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                                          content-length: 2\r\nconnection: close\r\n\r\n{}";
+                            let _ = stream.write_all(answer.as_bytes()).await;
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, connections, received }
+    }
+
+    fn connections(&self) -> usize {
+        *self.connections.lock().expect("count")
+    }
+
+    fn received(&self) -> String {
+        String::from_utf8_lossy(&self.received.lock().expect("received")).into_owned()
+    }
+}
+
+/// Whether `request` holds a whole HTTP/1.1 request (headers and a
+/// `content-length` body).
+fn complete(request: &[u8]) -> bool {
+    let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else { return false };
+    let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    request.len() >= end + 4 + length
+}
+
+const REDIRECT_PASSWORD: &str = "password-that-must-stay-home";
+const REDIRECT_REFRESH: &str = "refresh-token-that-must-stay-home";
+
+/// A standard-dialect server on 127.0.0.1 whose login (when
+/// `login_redirects`) and refresh answer `307` to the recorder; its login
+/// otherwise answers a pair, its `/whoami` always 401. Keeps what it got.
+#[derive(Clone)]
+struct Redirecting {
+    to: SocketAddr,
+    login_redirects: bool,
+    got: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+}
+
+impl Redirecting {
+    async fn start(to: SocketAddr, login_redirects: bool) -> (String, Self) {
+        let state = Self { to, login_redirects, got: Arc::default() };
+        let app = axum::Router::new().fallback(redirecting).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), state)
+    }
+
+    fn got(&self) -> Vec<(String, String)> {
+        let got = self.got.lock().expect("got");
+        got.iter().map(|(path, body)| (path.clone(), String::from_utf8_lossy(body).into_owned())).collect()
+    }
+}
+
+async fn redirecting(State(state): State<Redirecting>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let path = parts.uri.path().to_owned();
+    state.got.lock().expect("got").push((path.clone(), body.to_vec()));
+    let redirect = || {
+        let location = format!("http://{}{path}", state.to);
+        (http::StatusCode::TEMPORARY_REDIRECT, [(http::header::LOCATION, location)]).into_response()
+    };
+    match path.as_str() {
+        "/auth/login" if state.login_redirects => redirect(),
+        "/auth/login" => {
+            let pair = serde_json::json!({
+                "access_token": "access-1", "token_type": "Bearer", "expires_in": 3600,
+                "refresh_token": REDIRECT_REFRESH,
+            });
+            axum::Json(pair).into_response()
+        }
+        "/auth/refresh" => redirect(),
+        _ => http::StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+/// The request the tests send through each adapter: `/whoami` with a
+/// replayable body.
+async fn whoami_through_the_tower_layer(base: &str) -> Result<u16, String> {
+    let agent =
+        Agent::builder(ClientDialect::Standard, base, "ann", REDIRECT_PASSWORD).build().expect("agent");
+    let mut api = api::<Full<Bytes>>(&agent);
+    let req = http::Request::get(format!("{base}/whoami")).body(Full::new(Bytes::new())).expect("request");
+    let res = api.ready().await.map_err(|e| e.to_string())?.call(req).await.map_err(|e| e.to_string())?;
+    Ok(res.status().as_u16())
+}
+
+async fn whoami_through_the_reqwest_middleware(base: &str) -> Result<u16, String> {
+    let agent =
+        Agent::builder(ClientDialect::Standard, base, "ann", REDIRECT_PASSWORD).build().expect("agent");
+    // the user's own client follows redirects (reqwest's default)
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(AuthMiddleware::new(agent))
+        .build();
+    let res = client.get(format!("{base}/whoami")).body("").send().await.map_err(|e| e.to_string())?;
+    Ok(res.status().as_u16())
+}
+
+/// Control: the user's client itself does follow the server's 307 to the
+/// recorder, body and all (so the recorder's silence above means
+/// something).
+async fn a_plain_client_follows(url: String, recorder: &Recorder) {
+    let res = reqwest::Client::new().post(url).body("control-body").send().await.expect("followed");
+    assert_eq!(res.status(), 200);
+    assert!(recorder.received().contains("control-body"), "{}", recorder.received());
+}
+
+#[test]
+fn a_login_answered_with_a_redirect_is_an_error_and_the_password_goes_nowhere_else() {
+    runtime().block_on(async {
+        for adapter in ["tower", "reqwest"] {
+            let recorder = Recorder::start().await;
+            let (base, server) = Redirecting::start(recorder.addr, true).await;
+            let outcome = match adapter {
+                "tower" => whoami_through_the_tower_layer(&base).await,
+                _ => whoami_through_the_reqwest_middleware(&base).await,
+            };
+            let err = outcome.expect_err("no credential");
+            assert!(
+                err.contains("the login answered a redirect (307)") && err.contains("not followed"),
+                "{adapter}: {err}"
+            );
+            // the login reached our server, and nothing reached the other host
+            let got = server.got();
+            assert_eq!(got.len(), 1, "{adapter}: {got:?}");
+            assert_eq!(got[0].0, "/auth/login");
+            assert!(got[0].1.contains(REDIRECT_PASSWORD), "{adapter}");
+            assert_eq!(recorder.connections(), 0, "{adapter}: {}", recorder.received());
+            assert!(recorder.received().is_empty());
+            a_plain_client_follows(format!("{base}/auth/login"), &recorder).await;
+            assert!(!recorder.received().contains(REDIRECT_PASSWORD));
+        }
+    });
+}
+
+#[test]
+fn a_refresh_answered_with_a_redirect_is_an_error_and_the_refresh_token_goes_nowhere_else() {
+    runtime().block_on(async {
+        for adapter in ["tower", "reqwest"] {
+            let recorder = Recorder::start().await;
+            let (base, server) = Redirecting::start(recorder.addr, false).await;
+            // the login succeeds, /whoami answers 401: the agent refreshes
+            let outcome = match adapter {
+                "tower" => whoami_through_the_tower_layer(&base).await,
+                _ => whoami_through_the_reqwest_middleware(&base).await,
+            };
+            let err = outcome.expect_err("no renewed credential");
+            assert!(
+                err.contains("the refresh answered a redirect (307)") && err.contains("not followed"),
+                "{adapter}: {err}"
+            );
+            let paths: Vec<String> = server.got().into_iter().map(|(path, _)| path).collect();
+            assert_eq!(paths, ["/auth/login", "/whoami", "/auth/refresh"], "{adapter}: no login after");
+            assert!(server.got()[2].1.contains(REDIRECT_REFRESH), "{adapter}");
+            assert_eq!(recorder.connections(), 0, "{adapter}: {}", recorder.received());
+            a_plain_client_follows(format!("{base}/auth/refresh"), &recorder).await;
+            assert!(!recorder.received().contains(REDIRECT_REFRESH));
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Relative URIs
+
+/// A service that sends requests with a relative URI to one server, as a
+/// tonic channel does, over hyper-util's client.
+#[derive(Clone)]
+struct Pinned {
+    to: SocketAddr,
+    http: HttpClient<HttpConnector, Full<Bytes>>,
+}
+
+impl Service<http::Request<Full<Bytes>>> for Pinned {
+    type Response = http::Response<hyper::body::Incoming>;
+    type Error = hyper_util::client::legacy::Error;
+    type Future = hyper_util::client::legacy::ResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.http.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<Full<Bytes>>) -> Self::Future {
+        if req.uri().scheme().is_none() {
+            let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            *req.uri_mut() = format!("http://{}{path}", self.to).parse().expect("an absolute URI");
+        }
+        self.http.request(req)
+    }
+}
+
+#[test]
+fn a_relative_uri_gets_the_token_only_from_a_layer_told_the_service_is_the_origin() {
+    let d = dial("standard");
+    let server = start_with(d.name, "axum", &[]);
+    runtime().block_on(async {
+        let proxy = Proxy::start(server.addr).await;
+        let other = Proxy::start(server.addr).await;
+        let pinned = Pinned { to: proxy.addr, http: HttpClient::builder(TokioExecutor::new()).build_http() };
+        let whoami = |uri: String| http::Request::get(uri).body(Full::new(Bytes::new())).expect("request");
+        // by default: a relative URI goes out without a token, no login
+        let agent = agent(d, &proxy.url(), None);
+        let mut api = AuthClientLayer::new(agent.clone()).layer(pinned.clone());
+        assert_eq!(status(&mut api, whoami("/whoami".into())).await, 401);
+        assert_eq!(agent.logins(), 0);
+        assert_eq!(proxy.seen().len(), 1);
+        assert_eq!(proxy.seen()[0].authorization, None);
+
+        // declared the origin: the token goes with it
+        let mut api = AuthClientLayer::new(agent.clone()).assume_origin().layer(pinned.clone());
+        assert_eq!(status(&mut api, whoami("/whoami".into())).await, 200);
+        assert_eq!(agent.logins(), 1);
+        let last = proxy.seen().pop().expect("the request");
+        assert_eq!(last.path, "/whoami");
+        assert!(last.authorization.as_deref().is_some_and(|a| a.starts_with("Bearer ")), "{last:?}");
+
+        // an absolute URI of another origin never gets it, opt-in or not
+        assert_eq!(status(&mut api, whoami(format!("{}/whoami", other.url()))).await, 401);
+        assert_eq!(other.seen().len(), 1);
+        assert!(other.seen().iter().all(|s| s.authorization.is_none()), "{:?}", other.seen());
+        assert_eq!(agent.logins(), 1);
+    });
+}
+
+/// Sends `req` through `api`; the status.
+async fn status(api: &mut AuthClient<Pinned>, req: http::Request<Full<Bytes>>) -> u16 {
+    api.ready().await.expect("ready").call(req).await.expect("response").status().as_u16()
+}
+
+// ---------------------------------------------------------------------------
 // examples/client.rs
 
 fn run_client(args: &[&str]) -> (Option<i32>, String) {
