@@ -164,7 +164,7 @@ fn to_request(exchange: Exchange) -> std::result::Result<Request, BoxError> {
 
 impl Transport for LoginTransport<'_> {
     fn send(&self, exchange: Exchange) -> impl Future<Output = std::result::Result<Reply, BoxError>> + Send {
-        let client = self.client.map(reqwest::Client::clone).map_err(|why| {
+        let client = self.client.cloned().map_err(|why| {
             BoxError::from(format!("the client for logins and refreshes could not be built: {why}"))
         });
         async move {
