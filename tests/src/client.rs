@@ -782,8 +782,11 @@ const REDIRECT_REFRESH: &str = "refresh-token-that-must-stay-home";
 struct Redirecting {
     to: SocketAddr,
     login_redirects: bool,
-    got: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    got: Arc<Mutex<Vec<Got>>>,
 }
+
+/// A request the redirecting server received: its path and body.
+type Got = (String, Vec<u8>);
 
 impl Redirecting {
     async fn start(to: SocketAddr, login_redirects: bool) -> (String, Self) {
