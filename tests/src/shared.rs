@@ -86,6 +86,11 @@ fn standard_cases() -> Vec<Case> {
             .capture(&[("access3", "access_token"), ("refresh3", "refresh_token")]),
         on_b(whoami("B: the rotated family's new token works", "Bearer {access3}").ok(WHOAMI)),
         on_b(
+            case("B: the rotated-away refresh token retried once within the grace", "POST", "/auth/refresh")
+                .json(r#"{"refresh_token":"{refresh2}"}"#)
+                .ok(TOKENS),
+        ),
+        on_b(
             case("B: the rotated-away refresh token replayed is reuse", "POST", "/auth/refresh")
                 .json(r#"{"refresh_token":"{refresh2}"}"#)
                 .error(401, invalid(), "invalid_token")
@@ -498,6 +503,8 @@ fn sqlite_state_survives_a_sigkill_restart_on_both_frameworks() {
         let res = rt.block_on(whoami_status(&server, &out));
         assert_eq!(res.status, 401, "{framework}: the logged-out token is still refused");
         assert_eq!(json_of(&res)["error_description"], "the token has been revoked");
+        // the rotated-away token: once within the grace (the state survived), then reuse
+        assert_eq!(rt.block_on(refresh(&server, &x0)).status, 200, "{framework}: the grace answer");
         let reuse = rt.block_on(refresh(&server, &x0));
         assert_eq!(reuse.status, 401, "{framework}: the rotated-away refresh token");
         assert_eq!(json_of(&reuse)["error_description"], "the refresh token was already used", "{framework}");

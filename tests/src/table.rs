@@ -327,6 +327,12 @@ fn flow() -> Vec<Case> {
             NoChallenge,
             "invalid_request",
         ),
+        // A client whose refresh answer was lost retries with the token it
+        // had: within the grace (10 s), once, that is a fresh pair of the
+        // current generation, not reuse.
+        case("rotated refresh token retried once within the grace", "POST", "/auth/refresh")
+            .json(r#"{"refresh_token":"{refresh}"}"#)
+            .ok(TOKENS),
         case("rotated refresh token reused", "POST", "/auth/refresh")
             .json(r#"{"refresh_token":"{refresh}"}"#)
             .error(401, invalid_token(), "invalid_token")
