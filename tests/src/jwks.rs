@@ -1,10 +1,15 @@
 //! External identity providers and published keys, on both frameworks:
 //! a real local HTTP server plays the IdP (its JWKS, its OIDC discovery
-//! document), rotates its keys mid-test and goes down; the demo's datarhei
-//! route set logs IdP users in, refuses every bad token with the exact
-//! status, challenge and body, and serves `GET /api`; and a token the demo
-//! signs with its own ES256 key is verified by a separate process that
-//! knows only the demo's `/.well-known/jwks.json`.
+//! document, a redirect), rotates its keys mid-test and goes down; the
+//! demo's datarhei route set logs IdP users in, refuses every bad token
+//! (refresh and ID tokens among them) with the exact status, challenge and
+//! body, and serves `GET /api`; an RSA key published without `alg` (as
+//! Microsoft Entra ID does) verifies; a JWKS URL over plain http to another
+//! host is refused at start, and a redirect to one is never followed; a
+//! token the demo signs with its own ES256 key is verified by a separate
+//! process that knows only the demo's `/.well-known/jwks.json`; and our
+//! own refresh token, verified elsewhere from our published keys, is not
+//! an access token there.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -58,7 +63,8 @@ fn public_jwk(kid: &str, alg: auth_core::Algorithm, pem: &str) -> Value {
 }
 
 /// The IdP: `GET /jwks.json` (counted; 503 while "down"; `Cache-Control:
-/// max-age=300`) and `GET /.well-known/openid-configuration`.
+/// max-age=300` unless changed), `GET /.well-known/openid-configuration`,
+/// and `GET /moved` (counted), a 302 to wherever `redirect_to` says.
 struct Idp {
     addr: std::net::SocketAddr,
     state: Arc<IdpState>,
@@ -71,6 +77,10 @@ struct IdpState {
     fetches: AtomicUsize,
     down: AtomicBool,
     issuer: Mutex<String>,
+    /// `Cache-Control` of the JWKS; `None`: `public, max-age=300`.
+    cache_control: Mutex<Option<String>>,
+    redirect_to: Mutex<String>,
+    redirects: AtomicUsize,
 }
 
 async fn serve_jwks(State(state): State<Arc<IdpState>>) -> axum::response::Response {
@@ -79,7 +89,15 @@ async fn serve_jwks(State(state): State<Arc<IdpState>>) -> axum::response::Respo
         return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
     }
     let keys = state.keys.lock().expect("keys").clone();
-    ([("cache-control", "public, max-age=300")], axum::Json(json!({ "keys": keys }))).into_response()
+    let cache_control =
+        state.cache_control.lock().expect("cache-control").clone().unwrap_or("public, max-age=300".into());
+    ([("cache-control", cache_control)], axum::Json(json!({ "keys": keys }))).into_response()
+}
+
+async fn serve_moved(State(state): State<Arc<IdpState>>) -> axum::response::Response {
+    state.redirects.fetch_add(1, Ordering::SeqCst);
+    let to = state.redirect_to.lock().expect("redirect").clone();
+    (axum::http::StatusCode::FOUND, [("location", to)]).into_response()
 }
 
 async fn serve_discovery(State(state): State<Arc<IdpState>>) -> axum::Json<Value> {
@@ -98,6 +116,7 @@ impl Idp {
         let app = axum::Router::new()
             .route("/jwks.json", axum::routing::get(serve_jwks))
             .route("/.well-known/openid-configuration", axum::routing::get(serve_discovery))
+            .route("/moved", axum::routing::get(serve_moved))
             .with_state(state.clone());
         runtime.spawn(async move { axum::serve(listener, app).await });
         Self { addr, state, _runtime: runtime }
@@ -121,8 +140,13 @@ fn now() -> i64 {
 }
 
 /// An IdP access token: `claims` over the defaults (issuer, audience,
-/// Alice, valid for an hour).
+/// Alice, valid for an hour); header `typ: JWT`, as Auth0 sends them.
 fn idp_token(idp: &Idp, key: &IdpKey, claims: Value) -> String {
+    idp_token_typed(idp, key, "JWT", claims)
+}
+
+/// [`idp_token`] with another header `typ`.
+fn idp_token_typed(idp: &Idp, key: &IdpKey, typ: &str, claims: Value) -> String {
     let mut body =
         json!({"iss": idp.issuer(), "aud": AUDIENCE, "sub": ALICE, "iat": now(), "exp": now() + 3600});
     for (k, v) in claims.as_object().expect("object") {
@@ -130,7 +154,35 @@ fn idp_token(idp: &Idp, key: &IdpKey, claims: Value) -> String {
     }
     let mut header = Header::new(key.alg);
     header.kid = Some(key.kid.clone());
+    header.typ = Some(typ.to_owned());
     jsonwebtoken::encode(&header, &body, &key.signer).expect("sign")
+}
+
+/// The `kid` of the RSA key the IdP publishes without `alg`.
+const ENTRA_KID: &str = "entra-1";
+
+/// An RSA JWK as Microsoft Entra ID publishes its keys: no `alg`, with
+/// `x5t`, `x5c` and `issuer` members.
+fn entra_jwk() -> Value {
+    let mut jwk = public_jwk(ENTRA_KID, auth_core::Algorithm::RS256, "rsa_public.pem");
+    let object = jwk.as_object_mut().expect("object");
+    object.remove("alg");
+    object.insert("x5t".into(), json!("bm90LWEtcmVhbC10aHVtYnByaW50"));
+    object.insert("x5c".into(), json!(["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"]));
+    object.insert("issuer".into(), json!("https://login.microsoftonline.com/{tenantid}/v2.0"));
+    jwk
+}
+
+/// A token signed with the RSA key of [`entra_jwk`] under `alg`.
+fn entra_token(idp: &Idp, alg: jsonwebtoken::Algorithm) -> String {
+    let pem = testdata("../auth-core/testdata/rsa_private.pem");
+    let key = IdpKey {
+        kid: ENTRA_KID.into(),
+        alg,
+        jwk: Value::Null,
+        signer: EncodingKey::from_rsa_pem(&pem).expect("RSA PEM"),
+    };
+    idp_token(idp, &key, json!({}))
 }
 
 /// A token with any header: `header` and `claims` as JSON, signed by
@@ -151,11 +203,15 @@ fn hs256(secret: &[u8], input: &[u8]) -> Vec<u8> {
 }
 
 fn demo_config(idp: &Idp, extra: &[&str]) -> DemoConfig {
+    demo_config_for(&idp.issuer(), AUDIENCE, &format!("{}jwks.json", idp.issuer()), ALICE, extra)
+}
+
+/// The datarhei demo taking IdP logins of `user` from `issuer`, whose keys
+/// are at `jwks`.
+fn demo_config_for(issuer: &str, audience: &str, jwks: &str, user: &str, extra: &[&str]) -> DemoConfig {
     let mut args = demo_args("datarhei");
-    let issuer = idp.issuer();
-    let jwks = format!("{issuer}jwks.json");
     args.extend(
-        ["--idp-issuer", &issuer, "--idp-audience", AUDIENCE, "--idp-jwks", &jwks, "--idp-user", ALICE]
+        ["--idp-issuer", issuer, "--idp-audience", audience, "--idp-jwks", jwks, "--idp-user", user]
             .iter()
             .map(|s| (*s).to_owned()),
     );
@@ -215,13 +271,15 @@ async fn idp_story(framework: &str, client: Client, idp: &Idp, a: &IdpKey, b: &I
     let pair = json_of(&login);
     let access = pair["access_token"].as_str().expect("access_token").to_owned();
     let refresh = pair["refresh_token"].as_str().expect("refresh_token").to_owned();
-    assert_eq!(claims_of(&access)["sub"], ALICE, "{fw}");
+    // The subject here is the IdP's, namespaced by its issuer.
+    let alice = auth_core::ExternalSubject::new(idp.issuer(), ALICE).principal_id();
+    assert_eq!(claims_of(&access)["sub"], alice, "{fw}");
     assert_eq!(claims_of(&access)["iss"], "datarhei-core", "{fw}");
     assert_eq!(claims_of(&access)["usefor"], "access", "{fw}");
 
     // The pair works: protected route, full about, refresh.
     let whoami = send(&client, "GET", "/whoami", Some(&access)).await;
-    assert_eq!((whoami.status, json_of(&whoami)["sub"].clone()), (200, json!(ALICE)), "{fw}");
+    assert_eq!((whoami.status, json_of(&whoami)["sub"].clone()), (200, json!(alice)), "{fw}");
     let full = json_of(&send(&client, "GET", "/api", Some(&access)).await);
     assert_eq!(full["version"]["number"], "16.16.0", "{fw}");
     assert!(full["uptime_seconds"].is_u64() && full["id"].is_string(), "{fw}: {full}");
@@ -229,10 +287,23 @@ async fn idp_story(framework: &str, client: Client, idp: &Idp, a: &IdpKey, b: &I
     assert_eq!(refreshed.status, 200, "{fw}");
     let access2 = json_of(&refreshed)["access_token"].as_str().expect("access_token").to_owned();
     let whoami = send(&client, "GET", "/whoami", Some(&access2)).await;
-    assert_eq!((whoami.status, json_of(&whoami)["sub"].clone()), (200, json!(ALICE)), "{fw}");
+    assert_eq!((whoami.status, json_of(&whoami)["sub"].clone()), (200, json!(alice)), "{fw}");
+
+    // Access tokens typed as RFC 9068 says, and tokens of an RSA key
+    // published without `alg` (Entra ID's): RS256 and PS256 both fit it.
+    use jsonwebtoken::Algorithm::{PS256, RS256, RS384};
+    for (what, token) in [
+        ("typ at+jwt", idp_token_typed(idp, a, "at+jwt", json!({}))),
+        ("RS256, key published without alg", entra_token(idp, RS256)),
+        ("PS256, key published without alg", entra_token(idp, PS256)),
+    ] {
+        let res = send(&client, "POST", "/api/login", Some(&token)).await;
+        assert_eq!(res.status, 200, "{fw}: {what}: {}", String::from_utf8_lossy(&res.body));
+    }
 
     // Refusals, each with its exact answer.
     let rsa_public_pem = testdata("../auth-core/testdata/rsa_public.pem");
+    let not_usable = "the token is not usable here";
     let refusals: Vec<(&str, String, &str)> = vec![
         (
             "wrong audience",
@@ -281,6 +352,46 @@ async fn idp_story(framework: &str, client: Client, idp: &Idp, a: &IdpKey, b: &I
             idp_token(idp, &IdpKey { kid: a.kid.clone(), ..idp_key("testdata/idp_b.pem") }, json!({})),
             "the token's signature is invalid",
         ),
+        // Not access tokens: refresh tokens in each spelling and typed so,
+        // and ID tokens whose audience overlaps ours.
+        ("refresh token (token_use)", idp_token(idp, a, json!({"token_use": "refresh"})), not_usable),
+        ("refresh token (usefor)", idp_token(idp, a, json!({"usefor": "refresh"})), not_usable),
+        ("refresh token (token_type)", idp_token(idp, a, json!({"token_type": "refresh"})), not_usable),
+        (
+            "refresh token typed rt+jwt",
+            idp_token_typed(idp, a, "rt+jwt", json!({})),
+            "the token's type is not accepted",
+        ),
+        (
+            "ID token, audience overlapping ours, with nonce",
+            idp_token(
+                idp,
+                a,
+                json!({"aud": [AUDIENCE, "spa-client"], "azp": "spa-client", "nonce": "n-0S6_WzA2Mj", "auth_time": now()}),
+            ),
+            not_usable,
+        ),
+        (
+            "ID token, audience overlapping ours, with at_hash",
+            idp_token(idp, a, json!({"aud": [AUDIENCE, "spa-client"], "at_hash": "77QmUPtjPfzWtF2AnpK9RQ"})),
+            not_usable,
+        ),
+        (
+            "ID token typed id_token+jwt",
+            idp_token_typed(idp, a, "id_token+jwt", json!({})),
+            "the token's type is not accepted",
+        ),
+        // A key published without `alg` fits only the issuer's algorithms.
+        ("RS384, key published without alg", entra_token(idp, RS384), "the token's algorithm is not allowed"),
+        (
+            "HS256 with the alg-less RSA key as secret",
+            forged(
+                json!({"alg": "HS256", "typ": "JWT", "kid": ENTRA_KID}),
+                json!({"iss": idp.issuer(), "aud": AUDIENCE, "sub": ALICE, "iat": now(), "exp": now() + 3600}),
+                |input| hs256(&rsa_public_pem, input),
+            ),
+            "the token's algorithm is not allowed",
+        ),
     ];
     for (what, token, reason) in &refusals {
         let res = send(&client, "POST", "/api/login", Some(token)).await;
@@ -317,6 +428,7 @@ fn keys_before_rotation(a: &IdpKey) -> Vec<Value> {
         a.jwk.clone(),
         public_jwk("ed-1", auth_core::Algorithm::EdDSA, "ed_public.pem"),
         public_jwk("rsa-1", auth_core::Algorithm::RS256, "rsa_public.pem"),
+        entra_jwk(),
     ]
 }
 
@@ -528,7 +640,8 @@ async fn standard_idp_story(fw: &str, client: Client, idp: &Idp, a: &IdpKey) {
     assert_eq!(res.status, 200, "{fw}: {}", String::from_utf8_lossy(&res.body));
     let body = json_of(&res);
     assert_eq!(body["token_type"], "Bearer", "{fw}");
-    assert_eq!(claims_of(body["access_token"].as_str().expect("access_token"))["sub"], ALICE, "{fw}");
+    let alice = auth_core::ExternalSubject::new(idp.issuer(), ALICE).principal_id();
+    assert_eq!(claims_of(body["access_token"].as_str().expect("access_token"))["sub"], alice, "{fw}");
     let res = login(Some(idp_token(idp, a, json!({"sub": "auth0|mallory"}))), b"").await;
     assert_eq!(res.status, 401, "{fw}");
     let reason = "the token's subject is not allowed to log in here";
@@ -545,15 +658,22 @@ async fn standard_idp_story(fw: &str, client: Client, idp: &Idp, a: &IdpKey) {
 }
 
 fn standard_with_idp(idp: &Idp) -> auth_core::RouteSet {
-    use auth_core::jwks::{IssuerConfig, JwksOptions, JwksVerifier};
+    standard_with_idp_options(idp, auth_core::jwks::JwksOptions::default())
+}
+
+fn standard_with_idp_options(idp: &Idp, options: auth_core::jwks::JwksOptions) -> auth_core::RouteSet {
+    use auth_core::jwks::{IssuerConfig, JwksVerifier};
     let tenant = IssuerConfig::new(idp.issuer(), AUDIENCE)
         .jwks_url(format!("{}jwks.json", idp.issuer()))
         .allow_subjects([ALICE]);
-    let verifier = JwksVerifier::new(vec![tenant], JwksOptions::default()).expect("verifier");
+    let verifier = JwksVerifier::new(vec![tenant], options).expect("verifier");
     let keys = auth_core::KeySet::new(auth_core::Key::hs256("k", &[9u8; 32]).expect("key")).expect("keys");
     let users = auth_core::MemoryUsers::new()
         .with_user(auth_core::Principal::new("u-alice", "alice"), "alice-pw")
         .expect("user");
+    // The IdP's Alice is a user of her own here (never the local alice).
+    let alice = auth_core::ExternalSubject::new(idp.issuer(), ALICE);
+    users.add_external(auth_core::Principal::new(alice.principal_id(), ALICE));
     let authority = auth_core::Authority::builder(keys).users(users).external_identity(verifier).build();
     auth_core::RouteSet::new(authority, auth_core::Standard).at("/auth")
 }
@@ -575,5 +695,287 @@ fn the_standard_dialect_takes_idp_logins_when_opted_in() {
         })
         .await;
         standard_idp_story("actix", client, &idp, &a).await;
+    });
+}
+
+#[test]
+fn a_plain_http_jwks_url_to_another_host_is_refused_when_the_verifier_is_built() {
+    use auth_core::jwks::{IssuerConfig, JwksError, JwksOptions, JwksVerifier};
+    let url = "http://idp.invalid/jwks.json";
+    let tenant = IssuerConfig::new("https://idp.invalid/", AUDIENCE).jwks_url(url);
+    match JwksVerifier::new(vec![tenant.clone()], JwksOptions::default()) {
+        Err(JwksError::Config(message)) => {
+            assert!(message.contains(url), "{message}");
+            assert!(message.contains("https") && message.contains("loopback"), "{message}");
+        }
+        other => panic!("built with {url}: {other:?}"),
+    }
+    // Discovery from a plain-http issuer is the same fetch.
+    let discovery = IssuerConfig::new("http://idp.invalid/", AUDIENCE);
+    assert!(matches!(JwksVerifier::new(vec![discovery], JwksOptions::default()), Err(JwksError::Config(_))));
+    // The demo does not start with it, and says why.
+    let config = demo_config_for("https://idp.invalid/", AUDIENCE, url, ALICE, &[]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    match rt.block_on(Demo::new(&config)) {
+        Err(message) => assert!(message.contains(url), "{message}"),
+        Ok(_) => panic!("the demo started with {url}"),
+    }
+    // Opted in, it builds (and logs a warning).
+    let options = JwksOptions { allow_insecure_http: true, ..JwksOptions::default() };
+    assert!(JwksVerifier::new(vec![tenant], options).is_ok());
+}
+
+/// What `tracing` logs on this thread while the guard lives.
+#[derive(Clone, Default)]
+struct Logged(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logged {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logged {
+    /// Captures this thread's events (a current-thread runtime runs the
+    /// verifier's fetches on it).
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        tracing::subscriber::set_default(
+            tracing_subscriber::fmt().with_writer(move || writer.clone()).finish(),
+        )
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log")).into_owned()
+    }
+}
+
+/// The IdP's JWKS URL redirects to plain http on another host: nothing
+/// is fetched, so no IdP login (503), never a pass.
+async fn refused_redirect(fw: &str, client: Client, idp: &Idp, a: &IdpKey) {
+    let res = send(&client, "POST", "/api/login", Some(&idp_token(idp, a, json!({})))).await;
+    assert_eq!(res.status, 503, "{fw}: {}", String::from_utf8_lossy(&res.body));
+    assert_eq!(res.header("retry-after"), Some("1"), "{fw}");
+    assert_eq!(json_of(&res)["code"], 503, "{fw}");
+    assert!(idp.state.redirects.load(Ordering::SeqCst) >= 1, "{fw}: the redirect was asked for");
+    assert_eq!(idp.fetches(), 0, "{fw}: no key set was fetched");
+}
+
+#[test]
+fn a_jwks_url_redirecting_to_plain_http_elsewhere_yields_no_keys() {
+    let a = idp_key("testdata/idp_a.pem");
+    let start = |redirect_to: &dyn Fn(&Idp) -> String| {
+        let idp = Idp::start(keys_before_rotation(&a));
+        *idp.state.redirect_to.lock().expect("redirect") = redirect_to(&idp);
+        let config = demo_config_for(&idp.issuer(), AUDIENCE, &format!("{}moved", idp.issuer()), ALICE, &[]);
+        (idp, config)
+    };
+    let elsewhere = |_: &Idp| "http://idp.invalid/jwks.json".to_owned();
+    let (idp, config) = start(&elsewhere);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let logged = Logged::default();
+    let guard = logged.capture();
+    rt.block_on(async {
+        let demo = Demo::new(&config).await.expect("demo");
+        refused_redirect("axum", axum_client(&demo), &idp, &a).await;
+    });
+    drop(guard);
+    // refused by the policy, not merely failing to reach a host that never resolves
+    let text = logged.text();
+    assert!(text.contains("redirect refused") && text.contains("http://idp.invalid/jwks.json"), "{text}");
+    let (idp, config) = start(&elsewhere);
+    actix_rt::System::new().block_on(async {
+        let demo = Demo::new(&config).await.expect("demo");
+        refused_redirect("actix", actix_client(&demo).await, &idp, &a).await;
+    });
+    // From loopback http to loopback http, the redirect is followed.
+    let (idp, config) = start(&|idp: &Idp| format!("{}jwks.json", idp.issuer()));
+    rt.block_on(async {
+        let demo = Demo::new(&config).await.expect("demo");
+        let res =
+            send(&axum_client(&demo), "POST", "/api/login", Some(&idp_token(&idp, &a, json!({})))).await;
+        assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+        assert_eq!((idp.state.redirects.load(Ordering::SeqCst), idp.fetches()), (1, 1));
+    });
+}
+
+#[test]
+fn options_that_cannot_work_are_refused_and_the_largest_never_panic() {
+    use auth_core::jwks::{IssuerConfig, JwksError, JwksOptions, JwksVerifier};
+    let a = idp_key("testdata/idp_a.pem");
+    let idp = Idp::start(keys_before_rotation(&a));
+    let tenant = IssuerConfig::new(idp.issuer(), AUDIENCE).jwks_url(format!("{}jwks.json", idp.issuer()));
+    let crossed = JwksOptions {
+        min_max_age: Duration::from_secs(3600),
+        max_max_age: Duration::from_secs(60),
+        ..JwksOptions::default()
+    };
+    match JwksVerifier::new(vec![tenant], crossed) {
+        Err(JwksError::Config(message)) => {
+            assert!(message.contains("min_max_age") && message.contains("max_max_age"), "{message}")
+        }
+        other => panic!("built: {other:?}"),
+    }
+    assert_eq!(idp.fetches(), 0);
+
+    // Every duration as long as it gets. The key set (max-age 1 s) goes
+    // stale while the provider is down: `max-age + max_stale` saturates
+    // and the stale set keeps logging in, on both frameworks.
+    let huge = || JwksOptions {
+        default_max_age: Duration::MAX,
+        min_max_age: Duration::from_secs(1),
+        max_max_age: Duration::MAX,
+        unknown_kid_cooldown: Duration::MAX,
+        retry_after_failure: Duration::ZERO,
+        max_stale: Duration::MAX,
+        connect_timeout: Duration::MAX,
+        timeout: Duration::MAX,
+        ..JwksOptions::default()
+    };
+    let login = |client: Client| {
+        let token = idp_token(&idp, &a, json!({}));
+        async move {
+            let mut headers = vec![("content-type", "application/json".to_owned())];
+            headers.push(("authorization", format!("Bearer {token}")));
+            client(Req { method: "POST", path: "/auth/login".into(), headers, body: vec![], peer: None })
+                .await
+        }
+    };
+    *idp.state.cache_control.lock().expect("cache-control") = Some("max-age=1".into());
+    let routes = standard_with_idp_options(&idp, huge());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let client = crate::harness::router_client(
+            axum::Router::new().fallback_service(auth_tower::AuthRoutes::new(routes.clone())),
+        );
+        assert_eq!(login(client.clone()).await.status, 200, "axum");
+        idp.state.down.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(1100)).await; // the set is stale now
+        let stale = login(client).await;
+        assert_eq!(stale.status, 200, "axum, stale keys: {}", String::from_utf8_lossy(&stale.body));
+        idp.state.down.store(false, Ordering::SeqCst);
+    });
+    let fetched = idp.fetches();
+    assert!(fetched >= 2, "the stale set was fetched again ({fetched})");
+    let routes = standard_with_idp_options(&idp, huge());
+    actix_rt::System::new().block_on(async {
+        let client = crate::harness::configured_client(move |cfg| {
+            cfg.default_service(auth_actix::service(routes));
+        })
+        .await;
+        assert_eq!(login(client.clone()).await.status, 200, "actix");
+        idp.state.down.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let stale = login(client).await;
+        assert_eq!(stale.status, 200, "actix, stale keys: {}", String::from_utf8_lossy(&stale.body));
+    });
+}
+
+/// The audience of the service whose keys another one trusts.
+const OUR_AUDIENCE: &str = "https://tokens.example/api";
+
+/// Our own service on 127.0.0.1: the standard dialect at `/auth`, signing
+/// with the demo's ES256 key (`--signing-key testdata/demo_es256.pem`)
+/// and writing `iss` (its URL) and `aud`, and its public keys at
+/// `/.well-known/jwks.json`.
+struct Publisher {
+    addr: std::net::SocketAddr,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Publisher {
+    fn start() -> Self {
+        use auth_core::Dialect as _;
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let pem = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/demo_es256.pem"));
+        let key = demo_app::load_signing_key(&pem).expect("the demo's key");
+        let keys = auth_core::KeySet::new(key).expect("keys");
+        let mut config = auth_core::Standard.default_config();
+        config.validation =
+            config.validation.with_issuer(format!("http://{addr}/")).with_audience(OUR_AUDIENCE);
+        let users = auth_core::MemoryUsers::new()
+            .with_user(auth_core::Principal::new("u-alice", "alice"), "alice-pw")
+            .expect("user");
+        let authority = auth_core::Authority::builder(keys).users(users).config(config).build();
+        let jwks = auth_core::RouteSet::new(authority.clone(), auth_core::dialects::Jwks);
+        let routes = auth_core::RouteSet::new(authority, auth_core::Standard).at("/auth");
+        let app = axum::Router::new()
+            .route_service(demo_app::JWKS_PATH, auth_tower::AuthRoutes::new(jwks))
+            .fallback_service(auth_tower::AuthRoutes::new(routes));
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Self { addr, _runtime: runtime }
+    }
+
+    fn issuer(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    fn jwks_url(&self) -> String {
+        format!("{}.well-known/jwks.json", self.issuer())
+    }
+}
+
+#[test]
+fn our_refresh_token_is_no_access_token_where_our_published_keys_are_trusted() {
+    let ours = Publisher::start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let pair = rt.block_on(async {
+        let login = Req {
+            method: "POST",
+            path: "/auth/login".into(),
+            headers: vec![("content-type", "application/json".into())],
+            body: br#"{"username":"alice","password":"alice-pw"}"#.to_vec(),
+            peer: None,
+        };
+        let res = crate::tcp::send(ours.addr, login).await;
+        assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+        json_of(&res)
+    });
+    let access = pair["access_token"].as_str().expect("access_token").to_owned();
+    let refresh = pair["refresh_token"].as_str().expect("refresh_token").to_owned();
+    assert_eq!(claims_of(&refresh)["token_use"], "refresh");
+    assert_eq!(claims_of(&refresh)["aud"], OUR_AUDIENCE, "signed for the same audience as the access token");
+
+    // Another service trusts our keys, from the JWKS URL alone.
+    use auth_core::jwks::{IssuerConfig, JwksOptions, JwksVerifier};
+    use auth_core::{AuthError, ExternalIdentity as _, ExternalSubject, TokenRejection};
+    let tenant = IssuerConfig::new(ours.issuer(), OUR_AUDIENCE).jwks_url(ours.jwks_url());
+    let strict = tenant.clone().require_claim("token_use", "access");
+    let verifier = JwksVerifier::new(vec![tenant], JwksOptions::default()).expect("verifier");
+    let strict = JwksVerifier::new(vec![strict], JwksOptions::default()).expect("verifier");
+    rt.block_on(async {
+        for v in [&verifier, &strict] {
+            assert_eq!(v.verify(&access).await, Ok(ExternalSubject::new(ours.issuer(), "u-alice")));
+            assert_eq!(v.verify(&refresh).await, Err(AuthError::InvalidToken(TokenRejection::WrongUse)));
+        }
+    });
+
+    // The demo as that other service, on both frameworks: the refresh
+    // token is refused with the exact answer, the access token logs in.
+    let config = demo_config_for(&ours.issuer(), OUR_AUDIENCE, &ours.jwks_url(), "u-alice", &[]);
+    let story = |fw: &'static str, client: Client| {
+        let (access, refresh) = (access.clone(), refresh.clone());
+        async move {
+            let res = send(&client, "POST", "/api/login", Some(&refresh)).await;
+            assert_refused(&format!("{fw}: our refresh token"), &res, "the token is not usable here");
+            let res = send(&client, "POST", "/api/login", Some(&access)).await;
+            assert_eq!(res.status, 200, "{fw}: our access token: {}", String::from_utf8_lossy(&res.body));
+        }
+    };
+    rt.block_on(async {
+        let demo = Demo::new(&config).await.expect("demo");
+        story("axum", axum_client(&demo)).await;
+    });
+    actix_rt::System::new().block_on(async {
+        let demo = Demo::new(&config).await.expect("demo");
+        story("actix", actix_client(&demo).await).await;
     });
 }
