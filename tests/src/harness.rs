@@ -243,7 +243,12 @@ pub async fn replay(framework: &str, client: Client, cases: &[Case]) -> Vec<Stri
             }
         }
         for (var, field) in case.capture {
-            match json.as_ref().and_then(|j| j.get(*field)).and_then(Value::as_str) {
+            // `header:NAME` captures a response header, anything else a JSON field
+            let found = match field.strip_prefix("header:") {
+                Some(name) => res.header(name),
+                None => json.as_ref().and_then(|j| j.get(*field)).and_then(Value::as_str),
+            };
+            match found {
                 Some(v) => {
                     vars.insert((*var).to_owned(), v.to_owned());
                 }

@@ -17,6 +17,10 @@ mod hostile;
 #[cfg(test)]
 mod jwks;
 #[cfg(test)]
+mod lockout;
+#[cfg(test)]
+mod memory;
+#[cfg(test)]
 mod pgproxy;
 #[cfg(test)]
 mod shared;

@@ -7,9 +7,14 @@ use std::time::Duration;
 
 use super::*;
 use crate::{
-    AuthError, AuthRequest, Dialect as _, ExternalIdentity, ExternalSubject, MemoryStore, Peer, RouteSet,
-    Standard, Store as _, TokenRejection, UserStore as _,
+    AuthError, AuthRequest, ExternalIdentity, ExternalSubject, MemoryStore, Peer, RouteSet, Standard,
+    Store as _, TokenRejection, UserStore as _,
 };
+
+/// Puts a counter in a 900 s delay (what a patient attacker keeps it in),
+/// so that a test does not depend on how long its hashing takes.
+const HOLD: crate::AttemptRule =
+    crate::AttemptRule { free: 0, window_secs: 900, first_delay: 900, max_delay: 900 };
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("test address")
@@ -88,19 +93,25 @@ fn an_attacker_cannot_lock_the_owner_out_of_a_device_or_network_used_before() {
             let from = Peer::new(Some(ip(&format!("203.0.113.{}", i % 4 + 1))));
             assert_eq!(login(&routes, from, "bob", &format!("guess-{i}")).await.status, 401);
         }
-        // the pollers are refused by the per-user rule, and each refusal costs them
-        let mut waits = Vec::new();
-        for i in 0..12 {
-            let from = Peer::new(Some(ip(&format!("203.0.113.{}", 5 + i % 2))));
-            let res = login(&routes, from, "bob", "polling").await;
+        // The pollers guess on: refused by the per-user slow-down, or let
+        // through when a slot opened (hashing takes time); either way every
+        // poll counts on the poller's own counters, so the sixth is refused
+        // for the rest of the window.
+        for poller in ["203.0.113.5", "203.0.113.6"] {
+            for _ in 0..5 {
+                let res = login(&routes, Peer::new(Some(ip(poller))), "bob", "polling").await;
+                assert!(matches!(res.status, 401 | 429), "{}", res.status);
+            }
+            let res = login(&routes, Peer::new(Some(ip(poller))), "bob", "bob-pw").await;
             assert_eq!(res.status, 429);
-            waits.push(retry_after(&res));
+            assert!(retry_after(&res) > 800, "{}", retry_after(&res));
         }
         let now = crate::now();
         let poller_pair = crate::throttle_key_pair("bob", Some(ip("203.0.113.5")));
         assert_eq!(store.attempts(&poller_pair, now).await.expect("store"), 6);
-        // ... until their own username + address limit locks them for the window
-        assert!(waits[10..].iter().all(|w| *w > 60), "{waits:?}");
+        // Hold the per-user rule in a long delay, as a patient attacker
+        // would, so that what follows does not depend on the clock.
+        store.count_attempt(&crate::throttle_key_user("bob"), &HOLD, now).await.expect("store");
         // the owner with the device token, from a new address: first try
         let cafe = Peer::new(Some(ip("192.0.2.200"))).with_device_token(device.clone());
         assert_eq!(login(&routes, cafe, "bob", "bob-pw").await.status, 200);
@@ -170,6 +181,11 @@ fn a_flood_from_a_refused_address_writes_no_per_user_state() {
                 AuthError::InvalidCredentials
             );
         }
+        // held in a long delay, so that no slot opens while the flood runs
+        store
+            .count_attempt(&crate::throttle_key_address(ip("192.0.2.66")), &HOLD, crate::now())
+            .await
+            .expect("store");
         let before = store.attempt_counters();
         for i in 0..2_000 {
             let err = a.login_from(flooder, &format!("user-{i}"), "123456").await.unwrap_err();
@@ -272,10 +288,12 @@ fn idp_logins_are_throttled_and_cost_bounded_state() {
                 Err(other) => panic!("{other:?}"),
             }
         }
-        // 20 free, then one second between logins: a loop gets no further
-        assert_eq!((ok, throttled), (20, 480));
-        // twenty sessions (families) and the counters, not five hundred
-        assert!(store.len() <= 20 + 3, "{}", store.len());
+        // 20 free, then 1 s, 2 s, 4 s ... between logins: a loop gets no
+        // further (a slot or two may open while it runs on a slow machine)
+        assert!((20..=23).contains(&ok), "{ok} logins");
+        assert_eq!(ok + throttled, 500);
+        // about twenty sessions (families) and the counters, not five hundred
+        assert!(store.len() <= ok + 3, "{}", store.len());
         // a bad IdP token costs the address, as a wrong password does
         let addr = crate::throttle_key_address(ip("192.0.2.8"));
         let _ = a.login_external_from(Some(ip("192.0.2.8")), "garbage").await;
@@ -294,11 +312,11 @@ fn the_standard_dialect_takes_no_device_token_from_another_authority() {
         let routes = RouteSet::new(other, Standard);
         let res = login(&routes, Peer::new(Some(ip("192.0.2.1"))), "bob", "bob-pw").await;
         let foreign = res.header("device-token").expect("token").to_owned();
-        let (a, _) = throttled(AuthorityConfig::default().login_slowdown(1, 100));
+        // the per-user rule lets one attempt through, then holds
+        let (a, store) = throttled(AuthorityConfig::default().login_slowdown(1, 100));
         let routes = RouteSet::new(a.clone(), Standard);
-        assert_eq!(login(&routes, Peer::new(Some(ip("192.0.2.2"))), "bob", "x").await.status, 401);
+        store.count_attempt(&crate::throttle_key_user("bob"), &HOLD, crate::now()).await.expect("store");
         let with_foreign = Peer::new(Some(ip("192.0.2.3"))).with_device_token(foreign);
         assert_eq!(login(&routes, with_foreign, "bob", "bob-pw").await.status, 429);
-        assert_eq!(Standard.name(), "standard");
     });
 }
