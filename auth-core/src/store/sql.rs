@@ -27,6 +27,19 @@
 //! **Secrets.** Token ids, family ids and subjects are identifiers;
 //! opaque keys are stored as their SHA-256, opaque secrets only as hashes.
 //!
+//! **Bounded.** Login-throttle counters are trimmed to
+//! [`SqlOptions::max_attempt_counters`] on every sweep, those that expire
+//! soonest first.
+//!
+//! **TLS (PostgreSQL).** In production connect with `sslmode=verify-full`
+//! (and `sslrootcert=PATH` when the server's CA is not in the system
+//! roots), e.g. `postgres://auth@db.internal/app?sslmode=verify-full`, or
+//! `PgConnectOptions::ssl_mode(PgSslMode::VerifyFull)`. sqlx's default,
+//! `prefer`, verifies no certificate and silently falls back to plaintext
+//! when the server offers no TLS: a machine in the middle then reads
+//! every revocation and refresh-family id. `require` encrypts but still
+//! verifies nothing.
+//!
 //! **Failure.** Every call is bounded ([`SqlOptions::timeout`], 500 ms by
 //! default) and reported through the same [`OutageLog`] as the Redis
 //! store: a database that cannot be reached means 503 with `Retry-After`,
