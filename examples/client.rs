@@ -28,7 +28,8 @@ use hyper_util::rt::TokioExecutor;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 /// Sends requests to the demo's protected sample route through the client layer.
-#[derive(Debug, Parser)]
+/// (No `Debug`: `--user` holds a password.)
+#[derive(Parser)]
 #[command(name = "client")]
 struct Args {
     /// The dialect: standard, echome, datarhei, sachet, keytoken or drf.
