@@ -106,3 +106,51 @@ fn the_owner_logs_in_through_a_targeted_lock_out_on_both_frameworks() {
     }));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// What a scoped `tracing` subscriber wrote.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// axum served without `into_make_service_with_connect_info` knows no
+/// client address: the login throttle says so (once), rather than
+/// silently keying every client the same.
+#[test]
+fn an_axum_server_without_peer_addresses_says_so_once() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async {
+            let demo = demo("standard").await;
+            let client = axum_client(&demo);
+            for _ in 0..3 {
+                let req = Req {
+                    method: "POST",
+                    path: "/auth/login".into(),
+                    headers: vec![("content-type", "application/json".into())],
+                    body: BOB.as_bytes().to_vec(),
+                    peer: None,
+                };
+                assert_eq!(client(req).await.status, 200);
+            }
+        })
+    });
+    let text = String::from_utf8(captured.0.lock().expect("captured").clone()).expect("utf-8");
+    let warnings = text.matches("per-address limits are off").count();
+    assert_eq!(warnings, 1, "{text}");
+    assert!(text.contains("into_make_service_with_connect_info"), "{text}");
+}
