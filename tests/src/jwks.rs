@@ -26,9 +26,9 @@ use serde_json::{Value, json};
 use crate::harness::{Client, Req, Res, actix_client, axum_client, demo_args};
 
 /// The audience the demo's IdP tenant expects.
-const AUDIENCE: &str = "https://core.example/api";
+pub(crate) const AUDIENCE: &str = "https://core.example/api";
 /// The subject allowed to log in (datarhei's "allowed users").
-const ALICE: &str = "auth0|alice";
+pub(crate) const ALICE: &str = "auth0|alice";
 
 fn testdata(path: &str) -> Vec<u8> {
     let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -36,14 +36,14 @@ fn testdata(path: &str) -> Vec<u8> {
 }
 
 /// An IdP signing key: its `kid` (thumbprint), its public JWK, a signer.
-struct IdpKey {
+pub(crate) struct IdpKey {
     kid: String,
     alg: jsonwebtoken::Algorithm,
-    jwk: Value,
+    pub(crate) jwk: Value,
     signer: EncodingKey,
 }
 
-fn idp_key(pem_path: &str) -> IdpKey {
+pub(crate) fn idp_key(pem_path: &str) -> IdpKey {
     let pem = testdata(pem_path);
     let key = auth_core::Key::private_pem(auth_core::Algorithm::ES256, &pem).expect("an ES256 key");
     let jwk = serde_json::to_value(key.public_jwk().expect("public half")).expect("JWK as JSON");
@@ -65,7 +65,7 @@ fn public_jwk(kid: &str, alg: auth_core::Algorithm, pem: &str) -> Value {
 /// The IdP: `GET /jwks.json` (counted; 503 while "down"; `Cache-Control:
 /// max-age=300` unless changed), `GET /.well-known/openid-configuration`,
 /// and `GET /moved` (counted), a 302 to wherever `redirect_to` says.
-struct Idp {
+pub(crate) struct Idp {
     addr: std::net::SocketAddr,
     state: Arc<IdpState>,
     _runtime: tokio::runtime::Runtime,
@@ -106,7 +106,7 @@ async fn serve_discovery(State(state): State<Arc<IdpState>>) -> axum::Json<Value
 }
 
 impl Idp {
-    fn start(keys: Vec<Value>) -> Self {
+    pub(crate) fn start(keys: Vec<Value>) -> Self {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
@@ -122,7 +122,7 @@ impl Idp {
         Self { addr, state, _runtime: runtime }
     }
 
-    fn issuer(&self) -> String {
+    pub(crate) fn issuer(&self) -> String {
         format!("http://{}/", self.addr)
     }
 
@@ -141,7 +141,7 @@ fn now() -> i64 {
 
 /// An IdP access token: `claims` over the defaults (issuer, audience,
 /// Alice, valid for an hour); header `typ: JWT`, as Auth0 sends them.
-fn idp_token(idp: &Idp, key: &IdpKey, claims: Value) -> String {
+pub(crate) fn idp_token(idp: &Idp, key: &IdpKey, claims: Value) -> String {
     idp_token_typed(idp, key, "JWT", claims)
 }
 
@@ -219,16 +219,16 @@ fn demo_config_for(issuer: &str, audience: &str, jwks: &str, user: &str, extra: 
     DemoConfig::try_parse_from(args).expect("demo flags")
 }
 
-async fn send(client: &Client, method: &'static str, path: &str, bearer: Option<&str>) -> Res {
+pub(crate) async fn send(client: &Client, method: &'static str, path: &str, bearer: Option<&str>) -> Res {
     let headers = bearer.map(|t| ("authorization", format!("Bearer {t}"))).into_iter().collect();
     client(Req { method, path: path.to_owned(), headers, body: Vec::new(), peer: None }).await
 }
 
-fn json_of(res: &Res) -> Value {
+pub(crate) fn json_of(res: &Res) -> Value {
     serde_json::from_slice(&res.body).unwrap_or(Value::Null)
 }
 
-fn claims_of(token: &str) -> Value {
+pub(crate) fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url");
     serde_json::from_slice(&bytes).expect("JSON claims")
@@ -236,7 +236,7 @@ fn claims_of(token: &str) -> Value {
 
 /// Asserts a refused IdP login: 401, the Bearer challenge naming the
 /// reason, and datarhei's envelope with that reason.
-fn assert_refused(what: &str, res: &Res, reason: &str) {
+pub(crate) fn assert_refused(what: &str, res: &Res, reason: &str) {
     assert_eq!(res.status, 401, "{what}: {}", String::from_utf8_lossy(&res.body));
     assert_eq!(
         res.header("www-authenticate"),

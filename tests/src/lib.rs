@@ -15,6 +15,8 @@ mod harness;
 #[cfg(test)]
 mod hostile;
 #[cfg(test)]
+mod idp_security;
+#[cfg(test)]
 mod jwks;
 #[cfg(test)]
 mod lockout;
