@@ -19,13 +19,28 @@
 //! ([`HashingPool::priority`] tells which): when the machine is busy, the
 //! executors that serve other requests win the CPU. The pool is independent
 //! of the async runtime, so it serves tokio and actix alike.
+//!
+//! Each of the pool's threads keeps one argon2 memory block (19 MiB with
+//! the default parameters) and reuses it for every hash it computes,
+//! instead of allocating one per hash: freed blocks of that size stay with
+//! the allocator (glibc raises its mmap threshold past them), so a login
+//! flood used to leave the process several blocks bigger for good. A
+//! thread's block grows to what a stored hash asks for, up to
+//! [`MAX_KEPT_BLOCKS`]; a hash that needs more, and hashing outside a pool
+//! (setup code calling [`hash_password`](crate::hash_password)), allocate
+//! for the one hash.
 
+use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
 use crate::error::UserStoreError;
@@ -312,6 +327,8 @@ fn lower_priority() -> HashingPriority {
 }
 
 fn worker(jobs: &Mutex<Receiver<Job>>, slot_freed: &Notify) {
+    // This thread keeps the argon2 memory of its first hash for the next.
+    KEPT.with(|kept| *kept.borrow_mut() = Some(Vec::new()));
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
@@ -323,6 +340,106 @@ fn worker(jobs: &Mutex<Receiver<Job>>, slot_freed: &Notify) {
         // error); the worker lives on.
         let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
     }
+}
+
+/// The most argon2 memory, in 1 KiB blocks (32 MiB), a pool thread keeps
+/// between hashes. A hash that needs more allocates its own block for the
+/// call: glibc serves allocations above its largest mmap threshold
+/// (32 MiB on 64-bit) with `mmap` and gives them back when freed, so
+/// such a block costs nothing after its hash.
+pub(crate) const MAX_KEPT_BLOCKS: usize = 32 * 1024;
+
+thread_local! {
+    /// The argon2 memory a pool thread keeps between hashes: `Some` on the
+    /// pool's threads (empty until the first hash), `None` elsewhere.
+    static KEPT: RefCell<Option<Vec<Block>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on `blocks` argon2 memory blocks: the calling pool thread's
+/// kept block (grown to `blocks` first if smaller, when `blocks` is at
+/// most [`MAX_KEPT_BLOCKS`]), else a block allocated for the call.
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    KEPT.with(|kept| {
+        let kept = kept.try_borrow_mut().ok().filter(|k| k.is_some() && blocks <= MAX_KEPT_BLOCKS);
+        match kept {
+            Some(mut kept) => {
+                let memory = kept.get_or_insert_with(Vec::new);
+                if memory.len() < blocks {
+                    // Exactly what is asked for: no doubling on growth.
+                    memory.reserve_exact(blocks - memory.len());
+                    memory.resize(blocks, Block::new());
+                }
+                f(&mut memory[..blocks])
+            }
+            None => f(&mut vec![Block::new(); blocks]),
+        }
+    })
+}
+
+/// How new password hashes are made: an argon2 algorithm, version and
+/// parameters.
+#[derive(Debug, Clone)]
+pub(crate) struct HashSpec {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) version: Version,
+    pub(crate) params: Params,
+}
+
+impl HashSpec {
+    /// Hashes `password` with a fresh random salt into a PHC string, the
+    /// same string argon2's `PasswordHasher::hash_password` makes (on the
+    /// pool's kept memory, see [`with_memory`]).
+    pub(crate) fn hash(&self, password: &[u8]) -> argon2::password_hash::Result<String> {
+        let salt = SaltString::generate(&mut OsRng);
+        let mut salt_buf = [0u8; Salt::MAX_LENGTH];
+        let salt_bytes = salt.decode_b64(&mut salt_buf)?;
+        let len = self.params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let mut out_buf = [0u8; Output::MAX_LENGTH];
+        let out = out_buf.get_mut(..len).ok_or(argon2::password_hash::Error::OutputSize {
+            provided: std::cmp::Ordering::Greater,
+            expected: Output::MAX_LENGTH,
+        })?;
+        let argon2 = Argon2::new(self.algorithm, self.version, self.params.clone());
+        with_memory(self.params.block_count(), |memory| {
+            argon2.hash_password_into_with_memory(password, salt_bytes, out, memory)
+        })?;
+        let hash = PasswordHash {
+            algorithm: self.algorithm.ident(),
+            version: Some(self.version.into()),
+            params: ParamsString::try_from(&self.params)?,
+            salt: Some(salt.as_salt()),
+            hash: Some(Output::new(out)?),
+        };
+        Ok(hash.to_string())
+    }
+}
+
+/// Whether `password` matches the argon2 PHC string `phc`, as argon2's
+/// `PasswordVerifier` decides it: the algorithm, version, parameters,
+/// salt and output length of the string, the outputs compared in
+/// constant time. `false` for a string that is not an argon2 hash, or one
+/// argon2 refuses. Computed on the pool's kept memory (see [`with_memory`]).
+pub(crate) fn verify_phc(phc: &str, password: &[u8]) -> bool {
+    let Ok(hash) = PasswordHash::new(phc) else { return false };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else { return false };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    // `m`, `t`, `p`, `keyid`, `data` and the output length, checked
+    // against argon2's bounds (an unknown parameter is an error).
+    let Ok(params) = Params::try_from(&hash) else { return false };
+    let mut salt_buf = [0u8; Salt::MAX_LENGTH];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_buf) else { return false };
+    let mut out_buf = [0u8; Output::MAX_LENGTH];
+    let Some(out) = out_buf.get_mut(..expected.len()) else { return false };
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let computed = with_memory(blocks, |memory| {
+        argon2.hash_password_into_with_memory(password, salt_bytes, &mut *out, memory)
+    });
+    computed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 #[cfg(test)]
@@ -468,6 +585,145 @@ mod tests {
             assert_eq!(queued.await, Ok(0));
         });
         assert_eq!(rt().block_on(pool.run(|| 3)), Ok(3));
+    }
+
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    /// argon2's own verification of `phc`, the reference.
+    fn plain_verify(phc: &str, password: &str) -> bool {
+        PasswordHash::new(phc)
+            .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    }
+
+    /// argon2's own hash of `password` with these settings.
+    fn plain_hash(algorithm: Algorithm, version: Version, params: Params, password: &str) -> String {
+        let salt = SaltString::generate(&mut OsRng);
+        let hasher = Argon2::new(algorithm, version, params);
+        hasher.hash_password(password.as_bytes(), &salt).expect("argon2 hashes").to_string()
+    }
+
+    fn params(m_cost: u32, t_cost: u32, p_cost: u32, output_len: Option<usize>) -> Params {
+        Params::new(m_cost, t_cost, p_cost, output_len).expect("valid argon2 parameters")
+    }
+
+    /// The kept block of the current thread: `(address, length)`.
+    fn kept_block() -> Option<(usize, usize)> {
+        KEPT.with(|kept| kept.borrow().as_ref().map(|m| (m.as_ptr() as usize, m.len())))
+    }
+
+    #[test]
+    fn our_hashes_verify_with_argon2_and_argon2s_with_ours() {
+        // The users module's own hash: argon2id, OWASP parameters.
+        let ours = crate::users::hash_password("correct horse").expect("hashes");
+        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{ours}");
+        assert!(plain_verify(&ours, "correct horse"));
+        assert!(!plain_verify(&ours, "correct horse "));
+        assert!(verify_phc(&ours, b"correct horse"));
+        assert!(!verify_phc(&ours, b"Correct horse"));
+        let theirs = plain_hash(Algorithm::Argon2id, Version::V0x13, Params::default(), "battery staple");
+        assert!(verify_phc(&theirs, b"battery staple"));
+        assert!(!verify_phc(&theirs, b"battery stapl"));
+        assert!(!verify_phc(&theirs, b""));
+    }
+
+    #[test]
+    fn stored_hashes_with_other_settings_verify_with_their_own() {
+        let cases = [
+            (Algorithm::Argon2id, Version::V0x13, params(8 * 1024, 3, 1, None)),
+            (Algorithm::Argon2i, Version::V0x13, params(4 * 1024, 2, 2, Some(64))),
+            (Algorithm::Argon2d, Version::V0x10, params(1024, 1, 1, Some(16))),
+            (Algorithm::Argon2id, Version::V0x10, params(2 * 1024, 2, 4, None)),
+        ];
+        for (algorithm, version, params) in cases {
+            let spec = HashSpec { algorithm, version, params: params.clone() };
+            let ours = spec.hash(b"pw").expect("hashes");
+            assert!(plain_verify(&ours, "pw"), "{ours}");
+            assert!(!plain_verify(&ours, "pW"), "{ours}");
+            let theirs = plain_hash(algorithm, version, params, "pw");
+            assert!(verify_phc(&theirs, b"pw"), "{theirs}");
+            assert!(!verify_phc(&theirs, b"pW"), "{theirs}");
+        }
+    }
+
+    #[test]
+    fn verification_agrees_with_argon2_on_odd_and_broken_strings() {
+        let good = plain_hash(Algorithm::Argon2id, Version::V0x13, params(1024, 1, 1, None), "pw");
+        let (head, output) = good.rsplit_once('$').expect("a PHC string");
+        let salt_at = head.rfind('$').expect("a salt");
+        let params_part = "$m=1024,t=1,p=1$";
+        let cases = [
+            good.clone(),
+            String::new(),
+            "plain text".to_owned(),
+            "$argon2id$".to_owned(),
+            head.to_owned(),                                       // no output
+            format!("{head}$"),                                    // an empty output
+            format!("{head}${}", &output[..output.len() - 4]),     // a shorter output
+            format!("{head}${}A", &output[..output.len() - 1]),    // another output
+            good.replacen("argon2id", "argon2i", 1),               // another algorithm
+            good.replacen("argon2id", "scrypt", 1),                // not argon2
+            good.replacen("v=19", "v=16", 1),                      // another version
+            good.replacen("v=19", "v=20", 1),                      // no such version
+            good.replacen("$v=19", "", 1),                         // no version: 0x13
+            good.replacen(params_part, "$m=1024,t=1,p=1,x=1$", 1), // an unknown parameter
+            good.replacen(params_part, "$m=1,t=1,p=1$", 1),        // m below argon2's bound
+            good.replacen(params_part, "$m=1024,t=0,p=1$", 1),     // t below argon2's bound
+            good.replacen(params_part, "$t=1$", 1),                // m and p defaulted
+            format!("{}$c29tZXNhbHQ${output}", &head[..salt_at]),  // another salt
+            format!("{}$YWI${output}", &head[..salt_at]),          // a salt too short for argon2
+            "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW".to_owned(), // bcrypt
+        ];
+        for phc in &cases {
+            assert_eq!(verify_phc(phc, b"pw"), plain_verify(phc, "pw"), "{phc:?}");
+        }
+        assert!(verify_phc(&good, b"pw"));
+        assert!(verify_phc(&good.replacen("$v=19", "", 1), b"pw"), "no version means 0x13");
+    }
+
+    #[test]
+    fn a_pool_thread_reuses_one_block_and_grows_it_only_within_the_bound() {
+        rt().block_on(async {
+            let pool = HashingPool::new(1, 4);
+            let default = crate::users::hash_password("pw").expect("hashes");
+            let blocks = Params::default().block_count();
+            let check = |phc: String| {
+                pool.run(move || {
+                    let ok = verify_phc(&phc, b"pw") && !verify_phc(&phc, b"nope");
+                    (ok, kept_block())
+                })
+            };
+            let (ok, first) = check(default.clone()).await.expect("runs");
+            assert!(ok);
+            let first = first.expect("a pool thread keeps a block");
+            assert_eq!(first.1, blocks);
+            // A smaller stored hash uses the front of the same block.
+            let small = plain_hash(Algorithm::Argon2id, Version::V0x13, params(1024, 1, 1, None), "pw");
+            assert_eq!(check(small).await.expect("runs"), (true, Some(first)));
+            // New hashes on the pool use it too.
+            let made = pool.run(|| (crate::users::hash_password("pw"), kept_block())).await.expect("runs");
+            assert_eq!(made.1, Some(first));
+            assert!(plain_verify(&made.0.expect("hashes"), "pw"));
+            // Above the bound: a block for the call, the kept one untouched.
+            let m_cost = u32::try_from(MAX_KEPT_BLOCKS).expect("fits") + 1024;
+            let huge = plain_hash(Algorithm::Argon2id, Version::V0x13, params(m_cost, 1, 1, None), "pw");
+            assert_eq!(check(huge).await.expect("runs"), (true, Some(first)));
+            // Within the bound but bigger: the kept block grows, once.
+            let bigger = plain_hash(Algorithm::Argon2id, Version::V0x13, params(24 * 1024, 1, 1, None), "pw");
+            let (ok, grown) = check(bigger.clone()).await.expect("runs");
+            assert!(ok);
+            let grown = grown.expect("kept");
+            assert_eq!(grown.1, 24 * 1024);
+            assert_eq!(check(bigger).await.expect("runs"), (true, Some(grown)));
+            // The grown block still verifies the default hashes.
+            assert_eq!(check(default).await.expect("runs"), (true, Some(grown)));
+        });
+    }
+
+    #[test]
+    fn other_threads_keep_no_block() {
+        let phc = crate::users::hash_password("pw").expect("hashes");
+        assert!(verify_phc(&phc, b"pw"));
+        assert_eq!(kept_block(), None);
     }
 
     /// Polls a future once: `Some` if it finished.

@@ -11,8 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Params, Version};
 use serde::{Deserialize, Serialize};
 
 /// Who a token is issued to.
@@ -133,29 +132,30 @@ pub enum Registration {
 }
 
 /// argon2id with the OWASP parameters: 19 MiB, 2 passes, 1 lane.
-fn hasher() -> Argon2<'static> {
+fn hasher() -> crate::hashing::HashSpec {
     // The parameters are constants within argon2's documented bounds.
     let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are within bounds");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    crate::hashing::HashSpec { algorithm: Algorithm::Argon2id, version: Version::V0x13, params }
 }
 
 /// Hashes a password with argon2id into a PHC string. CPU-heavy: call it
-/// from a blocking context (or through [`MemoryUsers::add_user`]).
+/// from a blocking context (or through [`MemoryUsers::add_user`]). On a
+/// [`HashingPool`] thread it reuses the thread's argon2 memory; elsewhere
+/// it allocates it (19 MiB) for the call.
 ///
 /// ```
 /// let phc = auth_core::hash_password("correct horse").unwrap();
 /// assert!(phc.starts_with("$argon2id$"));
 /// ```
 pub fn hash_password(password: &str) -> Result<String, UserStoreError> {
-    let salt = SaltString::generate(&mut OsRng);
-    hasher()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| UserStoreError::Failed(format!("hashing failed: {e}")))
+    hasher().hash(password.as_bytes()).map_err(|e| UserStoreError::Failed(format!("hashing failed: {e}")))
 }
 
+/// Whether `password` matches the stored PHC string, with the string's own
+/// algorithm, parameters and salt (not [`hasher`]'s), on the hashing
+/// thread's argon2 memory.
 fn verify_hash(phc: &str, password: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| hasher().verify_password(password.as_bytes(), &h).is_ok())
+    crate::hashing::verify_phc(phc, password.as_bytes())
 }
 
 pub use crate::error::UserStoreError;
