@@ -12,6 +12,11 @@
 #   storm    demo /whoami p99 alone vs while 16 clients hammer POST /auth/login (argon2id)
 #            with the right password (a flood of real users)
 #   guess    the same with a wrong password (an attacker guessing from one address)
+#   device   the owner's logins during a lock-out attack: 16 clients guess the demo user's
+#            password from a new address each time (X-Forwarded-For, --trusted-proxy
+#            127.0.0.1), while 4 clients log in with the right password, with the device
+#            token of an earlier login ("device") or without it from new addresses ("new");
+#            each also alone. Login statuses and p99 per run.
 #   redis    demo /whoami on --store memory vs --store redis://... (a local redis-server
 #            on CPU 1 beside wrk), axum and actix, and Redis commands per request
 #   sql      demo /whoami on --store memory vs sqlite://FILE (and vs postgres://... when
@@ -30,7 +35,7 @@ if ! command -v wrk >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 cargo build --release -q -p examples --example demo
-cargo build --release -q -p bench-servers
+case " $SUITES " in *" alt "*) cargo build --release -q -p bench-servers ;; esac
 DEMO=target/release/examples/demo
 BENCH=target/release/bench-server
 
@@ -158,6 +163,64 @@ for suite in $SUITES; do
       for v in ${VARIANTS:-axum-none axum-ours axum-fromfn actix-none actix-ours actix-httpauth}; do
         start_server "$OUT/$v.log" "$BENCH" --variant "$v" --addr 127.0.0.1:3101
         load "alt-$v" http://127.0.0.1:3101/hello "Authorization: Bearer $(token_of "$OUT/$v.log")"
+        stop_server
+      done
+    done
+    ;;
+  device)
+    # owner.lua: the right password (or a guess), from a new address every time, with
+    # DEVICE_TOKEN when set; counts statuses like the storm's script.
+    cat >"$OUT/owner.lua" <<'LUA'
+local password = os.getenv("LOGIN_PASSWORD") or "demo-password"
+local device = os.getenv("DEVICE_TOKEN") or ""
+local body = '{"username":"demo","password":"' .. password .. '"}'
+counts = {}
+threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) counts = {}; math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)) end
+function request()
+  local h = { ["Content-Type"] = "application/json",
+    ["X-Forwarded-For"] = string.format("10.%d.%d.%d", math.random(0, 255), math.random(0, 255), math.random(1, 254)) }
+  if device ~= "" then h["Device-Token"] = device end
+  return wrk.format("POST", "/auth/login", h, body)
+end
+function response(status, headers, body) counts[status] = (counts[status] or 0) + 1 end
+function done(summary, latency, requests)
+  local all = {}
+  for _, t in ipairs(threads) do
+    for k, v in pairs(t:get("counts")) do all[k] = (all[k] or 0) + v end
+  end
+  io.write(string.format("p99_us %d\n", latency:percentile(99)))
+  for k, v in pairs(all) do io.write(string.format("status %d %d\n", k, v)) end
+end
+LUA
+    # logins NAME [DEVICE]: 4 owner clients on CPU 1; appends "NAME per_s p99_us 200:n 429:n 503:n"
+    logins() {
+      DEVICE_TOKEN=${2:-} taskset -c 1 wrk -t1 -c4 -d"$DUR" -s "$OUT/owner.lua" http://127.0.0.1:3105/auth/login >"$OUT/owner.txt"
+      awk -v name="$1" '/requests in/ {total = $1; secs = $4 + 0} /^p99_us / {p99 = $2} /^status / {c[$2] = $3}
+        END { printf "%s per_s %.1f p99_us %d 200:%d 401:%d 429:%d 503:%d\n", name, total / (secs ? secs : 1), p99, c[200], c[401], c[429], c[503] }' \
+        "$OUT/owner.txt" | tee -a "$OUT/device.txt"
+    }
+    : >"$OUT/device.txt"
+    for fw in axum actix; do
+      for round in $(seq "$ROUNDS"); do
+        start_server "$OUT/device-$fw.log" "$DEMO" --framework "$fw" --addr 127.0.0.1:3105 --trusted-proxy 127.0.0.1
+        device=$(curl -s -D - -o /dev/null -X POST http://127.0.0.1:3105/auth/login -H 'content-type: application/json' \
+          -H 'X-Forwarded-For: 198.51.100.1' -d '{"username":"demo","password":"demo-password"}' |
+          tr -d '\r' | sed -n 's/^device-token: //Ip')
+        [ -n "$device" ] || { echo "no device token from the demo" >&2; exit 1; }
+        logins "device-$fw-alone-device" "$device"
+        logins "device-$fw-alone-new"
+        LOGIN_PASSWORD=a-wrong-guess taskset -c 1 wrk -t1 -c16 -d"$((${DUR%s} * 2 + 2))s" -s "$OUT/owner.lua" \
+          http://127.0.0.1:3105/auth/login >"$OUT/attack.txt" &
+        attack=$!
+        sleep 1
+        logins "device-$fw-attack-device" "$device"
+        logins "device-$fw-attack-new"
+        wait "$attack" || true
+        awk -v name="device-$fw-attack-guesses" '/requests in/ {total = $1; secs = $4 + 0} /^status / {c[$2] = $3}
+          END { printf "%s per_s %.1f 401:%d 429:%d 503:%d\n", name, total / (secs ? secs : 1), c[401], c[429], c[503] }' \
+          "$OUT/attack.txt" | tee -a "$OUT/device.txt"
         stop_server
       done
     done
