@@ -145,6 +145,28 @@ fn every_dialect_over_tcp_on_both_frameworks() {
 }
 
 #[test]
+fn the_demo_configuration_prints_no_secret_password_or_store_url() {
+    use clap::Parser as _;
+    let secret = "a-secret-of-at-least-thirty-two-bytes-long";
+    let config = demo_app::DemoConfig::try_parse_from([
+        "demo",
+        "--secret",
+        secret,
+        "--user",
+        "ann:hunter2-password:admin",
+        "--store",
+        "redis://:store-password@127.0.0.1:6379/0",
+    ])
+    .expect("valid flags");
+    let printed = format!("{config:?}");
+    for leaked in [secret, "hunter2-password", "store-password"] {
+        assert!(!printed.contains(leaked), "{leaked} in {printed}");
+    }
+    // what is not secret is still there
+    assert!(printed.contains("ann") && printed.contains("redis"), "{printed}");
+}
+
+#[test]
 fn demo_cli_refuses_bad_options_in_one_line_and_lists_them_in_help() {
     for bad in [
         &["--framework", "rocket"][..],

@@ -955,6 +955,39 @@ mod tests {
 
     #[cfg(feature = "sqlite")]
     #[test]
+    fn the_sweep_trims_the_attempt_counters_to_their_bound_soonest_expiry_first() {
+        let db = TempDb::new();
+        rt().block_on(async {
+            let store =
+                SqlStore::sqlite(db.pool().await, prefixed().max_attempt_counters(10)).await.expect("store");
+            let now = crate::time::now();
+            // a user's remembered address: kept for weeks
+            let weeks =
+                AttemptRule { free: u32::MAX, window_secs: 30 * 86_400, first_delay: 0, max_delay: 0 };
+            store.count_attempt("remembered", &weeks, now).await.expect("count");
+            // a flood of fresh counters
+            let fresh = AttemptRule { free: 5, window_secs: 900, first_delay: 900, max_delay: 900 };
+            for i in 0..40 {
+                store.count_attempt(&format!("flood-{i}"), &fresh, now).await.expect("count");
+            }
+            // (the background sweep may have trimmed some already)
+            store.sweep(now, 500).await.expect("sweep");
+            assert_eq!(store.sweep(now, 500).await.expect("sweep"), 0, "nothing left past the bound");
+            let mut left = 0;
+            for i in 0..40 {
+                left += store.attempts(&format!("flood-{i}"), now).await.expect("read");
+            }
+            assert_eq!(left, 9, "trimmed to the bound of 10");
+            assert_eq!(
+                store.attempts("remembered", now).await.expect("read"),
+                1,
+                "the long-lived counter stays"
+            );
+        });
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
     fn opaque_keys_and_secrets_are_not_stored_in_clear() {
         let db = TempDb::new();
         rt().block_on(async {
