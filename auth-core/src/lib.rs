@@ -114,14 +114,14 @@ pub mod jwk {
 pub use response::{AuthRequest, AuthResponse};
 pub use routes::{DEFAULT_BODY_LIMIT, RouteSet};
 pub use store::{Attempt, AttemptRule, AttemptState};
+pub use store::{
+    DEFAULT_MAX_ATTEMPT_COUNTERS, MAX_RETIRED_SECRETS, MemoryStore, OpaqueRecord, OpaqueRotation, OutageLog,
+    Rotation, Store, StoreError, TokenRef,
+};
 #[cfg(feature = "redis")]
 pub use store::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisOptions, RedisStore};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub use store::{DEFAULT_SQL_PREFIX, DEFAULT_SQL_TIMEOUT, SqlOptions, SqlStore};
-pub use store::{
-    DEFAULT_MAX_ATTEMPT_COUNTERS, MAX_RETIRED_SECRETS, MemoryStore, OpaqueRecord, OpaqueRotation, OutageLog, Rotation, Store, StoreError,
-    TokenRef,
-};
 pub use throttle::{throttle_key_address, throttle_key_pair, throttle_key_user};
 pub use time::{now, parse_duration};
 
