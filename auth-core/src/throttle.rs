@@ -67,12 +67,21 @@ use crate::time::secs;
 /// assert_eq!(auth_core::throttle_key_user(&"x".repeat(10_000)).len(), 43);
 /// ```
 pub fn throttle_key_user(username: &str) -> String {
-    key(&[b"user", normalise(username).as_bytes()])
+    key_user(&normalise(username))
+}
+
+/// The per-user key of a canonical username ([`UserStore::canonical_username`](crate::UserStore::canonical_username)).
+fn key_user(canonical: &str) -> String {
+    key(&[b"user", canonical.as_bytes()])
 }
 
 /// The throttle key of a username from one address (`None`: unknown).
 pub fn throttle_key_pair(username: &str, addr: Option<IpAddr>) -> String {
-    key(&[b"pair", normalise(username).as_bytes(), address_bytes(addr).as_bytes()])
+    key_pair(&normalise(username), addr)
+}
+
+fn key_pair(canonical: &str, addr: Option<IpAddr>) -> String {
+    key(&[b"pair", canonical.as_bytes(), address_bytes(addr).as_bytes()])
 }
 
 /// The throttle key of an address, whatever the username.
@@ -81,7 +90,7 @@ pub fn throttle_key_address(addr: IpAddr) -> String {
 }
 
 fn normalise(username: &str) -> String {
-    username.trim().to_lowercase()
+    crate::users::canonical(username)
 }
 
 /// An address as counted: IPv4 whole, IPv6 by its /64 (one subscriber
@@ -110,8 +119,8 @@ fn key(parts: &[&[u8]]) -> String {
 
 /// The throttle key of an address a user logged in from (remembered for
 /// [`AuthorityConfig::device_ttl`](crate::AuthorityConfig::device_ttl)).
-pub(crate) fn throttle_key_known(username: &str, addr: IpAddr) -> String {
-    key(&[b"known", normalise(username).as_bytes(), address_bytes(Some(addr)).as_bytes()])
+pub(crate) fn throttle_key_known(canonical: &str, addr: IpAddr) -> String {
+    key(&[b"known", canonical.as_bytes(), address_bytes(Some(addr)).as_bytes()])
 }
 
 /// The throttle key of one device token (by its id).
@@ -122,11 +131,6 @@ pub(crate) fn throttle_key_device(device_id: &str) -> String {
 /// The throttle key of the logins of one external principal.
 pub(crate) fn throttle_key_external(principal_id: &str) -> String {
     key(&[b"external", principal_id.as_bytes()])
-}
-
-/// The username as the throttle and device tokens name it.
-pub(crate) fn normalised(username: &str) -> String {
-    normalise(username)
 }
 
 /// The failures a device token's own counter allows when the
@@ -195,7 +199,9 @@ pub(crate) enum Standing<'a> {
     Address(Option<IpAddr>),
 }
 
-/// Counts one password attempt for `username` (see the module doc for the
+/// Counts one password attempt for the canonical `username`
+/// ([`UserStore::canonical_username`](crate::UserStore::canonical_username);
+/// see the module doc for the
 /// order and the rules). The first refusal answers 429; what was counted
 /// before it stays counted.
 pub(crate) async fn admit<'a>(
@@ -218,7 +224,7 @@ pub(crate) async fn admit<'a>(
             admitted.count(throttle_key_address(addr), rules.address, Settle::TakeBack, false).await?;
         }
         if rules.pair.free > 0 {
-            admitted.count(throttle_key_pair(username, Some(addr)), rules.pair, Settle::Clear, false).await?;
+            admitted.count(key_pair(username, Some(addr)), rules.pair, Settle::Clear, false).await?;
         }
         if let Some(known) = rules.known {
             let key = throttle_key_known(username, addr);
@@ -230,7 +236,7 @@ pub(crate) async fn admit<'a>(
         }
     }
     if rules.user.free > 0 {
-        admitted.count(throttle_key_user(username), rules.user, Settle::Clear, true).await?;
+        admitted.count(key_user(username), rules.user, Settle::Clear, true).await?;
     }
     Ok(admitted)
 }
@@ -286,6 +292,12 @@ impl Admitted<'_> {
             return Ok(());
         }
         self.count(throttle_key_external(principal_id), rules.external, Settle::Keep, true).await
+    }
+
+    /// The success settles nothing: the counts stay as they are (a device
+    /// token of another account than the one that logged in).
+    pub(crate) fn keep_counts(&mut self) {
+        self.counted.iter_mut().for_each(|(_, _, settle)| *settle = Settle::Keep);
     }
 
     /// The password was right: clear the username counters, take this

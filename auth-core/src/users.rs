@@ -103,6 +103,23 @@ pub trait UserStore: Send + Sync + 'static {
         self.load(&who.principal_id()).await
     }
 
+    /// The name the login throttle and device tokens know `username` by:
+    /// two usernames with the same canonical name must be the same
+    /// account (or no account). The default, trimmed and lower-cased, is
+    /// what [`MemoryUsers`] looks names up by. A store that tells `Ann` from
+    /// `ann` must return `username` unchanged; one that folds more (a
+    /// case-insensitive collation, Unicode normalisation) must fold the
+    /// same way here, or a look-alike account could clear the throttle's
+    /// counters of the real one, or guess under its device token.
+    ///
+    /// ```
+    /// use auth_core::{MemoryUsers, UserStore};
+    /// assert_eq!(MemoryUsers::new().canonical_username(" Ann@Example.com "), "ann@example.com");
+    /// ```
+    fn canonical_username(&self, username: &str) -> String {
+        canonical(username)
+    }
+
     /// Whether a password check would be refused as
     /// [`UserStoreError::Busy`] right now (a full hashing queue): a hint
     /// that lets a login flood be answered 503 before the login throttle
@@ -129,6 +146,11 @@ pub enum Registration {
     Taken,
     /// This store does not create users.
     Unsupported,
+}
+
+/// The default canonical username: trimmed, lower case.
+pub(crate) fn canonical(username: &str) -> String {
+    username.trim().to_lowercase()
 }
 
 /// argon2id with the OWASP parameters: 19 MiB, 2 passes, 1 lane.
@@ -183,7 +205,7 @@ struct Tables {
 
 impl Tables {
     fn insert(&mut self, entry: UserEntry) {
-        let name = entry.principal.username.clone();
+        let name = canonical(&entry.principal.username);
         if let Some(old) = self.by_name.remove(&name) {
             self.name_of_id.remove(&old.principal.id);
         }
@@ -193,6 +215,9 @@ impl Tables {
 }
 
 /// In-memory users with argon2id hashes. Cheap to clone (shared state).
+/// Usernames are case-insensitive and trimmed
+/// ([`UserStore::canonical_username`]): `Ann` and `ann` are one account,
+/// and [`register`](UserStore::register) refuses the second.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -303,7 +328,7 @@ impl MemoryUsers {
     /// ```
     pub fn remove_user(&self, username: &str) -> bool {
         let mut users = self.write();
-        let removed = users.by_name.remove(username);
+        let removed = users.by_name.remove(&canonical(username));
         if let Some(entry) = &removed {
             users.name_of_id.remove(&entry.principal.id);
             return true;
@@ -322,7 +347,7 @@ impl MemoryUsers {
     /// ```
     pub fn update_principal(&self, principal: Principal) -> bool {
         let mut users = self.write();
-        let Some(entry) = users.by_name.get(&principal.username) else { return false };
+        let Some(entry) = users.by_name.get(&canonical(&principal.username)) else { return false };
         let entry = UserEntry { principal, ..entry.clone() };
         users.insert(entry);
         true
@@ -334,7 +359,7 @@ impl MemoryUsers {
     pub fn set_active(&self, username: &str, active: bool) -> bool {
         let mut users = self.write();
         let tables = &mut *users;
-        let entry = match tables.by_name.get_mut(username) {
+        let entry = match tables.by_name.get_mut(&canonical(username)) {
             Some(entry) => Some(entry),
             None => tables.external.get_mut(username),
         };
@@ -342,7 +367,7 @@ impl MemoryUsers {
     }
 
     fn lookup(&self, username: &str) -> Option<UserEntry> {
-        self.read().by_name.get(username).cloned()
+        self.read().by_name.get(&canonical(username)).cloned()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
@@ -388,7 +413,7 @@ impl UserStore for MemoryUsers {
         let owned = password.to_owned();
         let phc = self.pool.run(move || hash_password(&owned)).await??;
         let mut users = self.write();
-        if users.by_name.contains_key(username) {
+        if users.by_name.contains_key(&canonical(username)) {
             return Ok(Registration::Taken);
         }
         let principal = Principal::new(format!("u-{}", crate::id::new_id()), username);

@@ -37,7 +37,10 @@ pub struct AuthorityConfig {
     /// client whose refresh answer was lost (a timeout after the rotation
     /// committed) and retries with the token it had, and two tabs
     /// refreshing at once. Past it, presenting a rotated token revokes the
-    /// family. Default 10 s; zero makes every second presentation reuse.
+    /// family. The trade-off: a thief who presents a token rotated less
+    /// than this long ago gets the one grace answer instead of killing the
+    /// family (the owner's next refresh then does). Default 10 s; zero
+    /// makes every second presentation reuse.
     pub reuse_grace: Duration,
     /// Claims checks (leeway, issuer, audience, size cap). The issuer and
     /// audience set here are also written into issued tokens.
@@ -46,9 +49,12 @@ pub struct AuthorityConfig {
     /// user's login throttle: the lifetime of the device token a successful
     /// password login hands out (see [`device_token_in`](crate::device_token_in)),
     /// and how long the address it logged in from is remembered. A trusted
-    /// client is never refused by the per-user rule (it is judged by its
-    /// own failures), so an attacker cannot lock the user out of a device
-    /// or network they used before. Default 30 days; `None` turns device
+    /// client is never refused by the per-user rule: a device token is
+    /// judged by its own failures alone, and a remembered address by its
+    /// own address counters. So an attacker elsewhere cannot lock the user
+    /// out of a device or an address they used before (an attacker behind
+    /// the *same* address shares its counters: there only the device
+    /// token tells the user apart). Default 30 days; `None` turns device
     /// tokens and remembered addresses off.
     pub device_ttl: Option<Duration>,
     /// Login attempts for one username from one client address within

@@ -9,6 +9,7 @@ use crate::client::{LoginClient, Peer};
 use crate::error::{AuthError, TokenRejection, UserStoreError};
 use crate::external::ExternalIdentity;
 use crate::places::Place;
+use crate::store::TokenRef;
 use crate::throttle::{self, LoginRules, Standing};
 use crate::users::Principal;
 
@@ -81,20 +82,28 @@ impl Authority {
         }
         let now = crate::time::now();
         let rules = LoginRules::new(&self.inner.config);
-        let device = client.device_token.as_deref().and_then(|token| self.device_id(token, username, now));
+        let name = self.inner.users.canonical_username(username);
+        let device = match client.device_token.as_deref() {
+            Some(token) => self.device_of(token, username, now).await?,
+            None => None,
+        };
         let standing = match &device {
-            Some(id) => Standing::Device(id),
+            Some(device) => Standing::Device(&device.id),
             None => Standing::Address(client.addr),
         };
-        let admitted = match throttle::admit(self.store(), &rules, username, standing, now).await {
+        let mut admitted = match throttle::admit(self.store(), &rules, &name, standing, now).await {
             Ok(admitted) => admitted,
             Err(refused @ AuthError::TooManyAttempts { .. }) => return self.refuse(refused).await,
             Err(other) => return Err(other),
         };
         match self.inner.users.verify_password(username, password).await {
             Ok(Some(principal)) => {
+                if device.as_ref().is_some_and(|d| d.principal != principal.id) {
+                    // Another account's device token: its failures stay counted.
+                    admitted.keep_counts();
+                }
                 admitted.succeeded().await?;
-                self.hand_device_token(&client, username, now);
+                self.hand_device_token(&client, username, &principal, now);
                 Ok(principal)
             }
             Ok(None) => Err(AuthError::InvalidCredentials),
@@ -206,22 +215,38 @@ impl Authority {
         LoginClient::new(addr, peer.device_token.clone())
     }
 
-    /// The id of `token` if it is a live device token of ours for `username`.
-    fn device_id(&self, token: &str, username: &str, now: i64) -> Option<String> {
-        self.inner.config.device_ttl?;
-        let identity = self.verify(token, TokenUse::Device, now).ok()?;
+    /// `token` if it is a live device token of ours for `username`:
+    /// signed by us for device use, naming exactly that username as it was
+    /// typed at the login that earned it (trimmed; not merely one that
+    /// folds to the same name, so an account whose name only looks alike
+    /// lends it nothing), its subject not revoked since it was issued (a
+    /// password reset that revokes the subject ends its device tokens
+    /// too). Anything else is no device token: the attempt is judged as
+    /// any new client's.
+    async fn device_of(&self, token: &str, username: &str, now: i64) -> Result<Option<Device>, AuthError> {
+        if self.inner.config.device_ttl.is_none() {
+            return Ok(None);
+        }
+        let Ok(identity) = self.verify(token, TokenUse::Device, now) else { return Ok(None) };
         let claims = &identity.claims;
-        (claims.sub == throttle::normalised(username)).then(|| claims.jti.clone()).flatten()
+        let (Some(id), Some(named)) = (claims.jti.as_deref(), claims.username.as_deref()) else {
+            return Ok(None);
+        };
+        if named != username.trim() || self.store().is_revoked(&TokenRef::of(claims), now).await? {
+            return Ok(None);
+        }
+        Ok(Some(Device { id: id.to_owned(), principal: claims.sub.clone() }))
     }
 
-    /// Signs a new device token for `username` and leaves it where the
-    /// route engine will send it back (nothing if nobody will, or device
-    /// tokens are off).
-    fn hand_device_token(&self, client: &LoginClient, username: &str, now: i64) {
+    /// Signs a new device token for `username` as typed (trimmed) and the
+    /// principal that logged in, and leaves it where the route engine will
+    /// send it back (nothing if nobody will, or device tokens are off).
+    fn hand_device_token(&self, client: &LoginClient, username: &str, principal: &Principal, now: i64) {
         let (Some(slot), Some(ttl)) = (&client.issued, self.inner.config.device_ttl) else { return };
         let v = &self.inner.config.validation;
         let claims = Claims {
-            sub: throttle::normalised(username),
+            sub: principal.id.clone(),
+            username: Some(username.trim().to_owned()),
             iss: v.issuer.clone(),
             aud: v.audience.clone().map(crate::claims::Audience::One),
             exp: now.saturating_add(super::secs(ttl)),
@@ -241,4 +266,11 @@ impl Authority {
         let token = client.issued.as_ref()?.get()?.clone();
         Some((token, self.inner.config.device_ttl?))
     }
+}
+
+/// A device token that passed [`Authority::device_of`]: its id (its own
+/// throttle counter) and the principal it was issued to.
+struct Device {
+    id: String,
+    principal: String,
 }

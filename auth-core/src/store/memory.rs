@@ -8,6 +8,13 @@ use super::family::Family;
 use super::{Attempt, AttemptRule, AttemptState};
 use super::{OpaqueRecord, OpaqueRotation, Rotation, Store, StoreError, TokenRef};
 
+/// Whether eviction spares a counter: it reached its rule's limit (it is
+/// holding someone back: losing it would hand out fresh attempts), or it
+/// is no failure counter at all (an address a user logged in from).
+fn protects(rule: &AttemptRule, state: &AttemptState) -> bool {
+    rule.free == u32::MAX || state.passed >= rule.free
+}
+
 /// Expired entries removed (at most) per write: the sweep is spread over
 /// writes, so no write holds the lock for long whatever the map's size.
 const SWEEP_BUDGET: usize = 8;
@@ -57,7 +64,8 @@ struct State {
     subjects: Map<(i64, i64)>,
     families: Map<Family>,
     opaque: Map<OpaqueRecord>,
-    attempts: Map<AttemptState>,
+    /// Each counter, and whether eviction spares it ([`protects`]).
+    attempts: Map<(AttemptState, bool)>,
     /// Every live entry has an item here no later than its expiry.
     queue: BinaryHeap<Reverse<(i64, Kind, String)>>,
 }
@@ -77,7 +85,7 @@ impl State {
         self.subjects.retain(|_, (_, keep)| *keep > now);
         self.families.retain(|_, f| f.expires_at > now);
         self.opaque.retain(|_, r| r.refresh_expires_at > now);
-        self.attempts.retain(|_, a| a.expires_at > now);
+        self.attempts.retain(|_, (a, _)| a.expires_at > now);
         self.queue.retain(|Reverse((exp, _, _))| *exp > now);
     }
 
@@ -87,7 +95,7 @@ impl State {
             Kind::Subject => self.subjects.get(key).map(|(_, keep)| *keep),
             Kind::Family => self.families.get(key).map(|f| f.expires_at),
             Kind::Opaque => self.opaque.get(key).map(|r| r.refresh_expires_at),
-            Kind::Attempt => self.attempts.get(key).map(|a| a.expires_at),
+            Kind::Attempt => self.attempts.get(key).map(|(a, _)| a.expires_at),
         }
     }
 
@@ -110,18 +118,24 @@ impl State {
         }
     }
 
-    /// Removes the `n` (at least one) attempt counters that expire soonest.
+    /// Removes `n` (at least one) attempt counters: the unprotected ones
+    /// first ([`protects`]), soonest expiry first within each class; then
+    /// drops the expiry queue's items of everything gone, so that the queue
+    /// stays as bounded as the maps.
     fn evict_attempts(&mut self, n: usize) {
-        let mut by_expiry: Vec<(i64, &String)> =
-            self.attempts.iter().map(|(k, a)| (a.expires_at, k)).collect();
-        let n = n.clamp(1, by_expiry.len().max(1));
-        if by_expiry.len() > n {
-            by_expiry.select_nth_unstable(n - 1);
+        let mut order: Vec<(bool, i64, &String)> =
+            self.attempts.iter().map(|(k, (a, protected))| (*protected, a.expires_at, k)).collect();
+        let n = n.clamp(1, order.len().max(1));
+        if order.len() > n {
+            order.select_nth_unstable(n - 1);
         }
-        let doomed: Vec<String> = by_expiry.into_iter().take(n).map(|(_, k)| k.clone()).collect();
+        let doomed: Vec<String> = order.into_iter().take(n).map(|(_, _, k)| k.clone()).collect();
         for key in doomed {
             self.attempts.remove(&key);
         }
+        let mut queue = std::mem::take(&mut self.queue);
+        queue.retain(|Reverse((_, kind, key))| self.expiry(*kind, key).is_some());
+        self.queue = queue;
     }
 
     /// Removes up to `budget` expired entries, oldest first.
@@ -149,11 +163,11 @@ impl MemoryStore {
 
     /// Keeps at most `max` login-throttle counters (default
     /// [`DEFAULT_MAX_ATTEMPT_COUNTERS`]). A new counter past the bound
-    /// first evicts an eighth of them, those that expire soonest: the
-    /// fresh counters a flood of made-up usernames or addresses creates go
-    /// first, while the addresses users logged in from (kept for weeks)
-    /// and the counters of a user under a long attack (pushed out by
-    /// their delays) stay.
+    /// first evicts an eighth of them: counters still under their limit
+    /// go first (the fresh ones a flood of made-up usernames or addresses
+    /// creates), soonest expiry first; counters that reached their limit
+    /// (a user under attack, a locked address) and the addresses users
+    /// logged in from go only when nothing else is left.
     ///
     /// ```
     /// let store = auth_core::MemoryStore::new().with_max_attempt_counters(10_000);
@@ -335,26 +349,27 @@ impl Store for MemoryStore {
 
     async fn count_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<Attempt, StoreError> {
         let mut s = self.write(now);
-        let old = s.attempts.get(key).copied();
+        let old = s.attempts.get(key).map(|(a, _)| *a);
         if old.is_none() && s.attempts.len() >= self.max_attempts {
             s.evict_attempts(self.max_attempts / 8);
         }
         let (state, attempt) = rule.apply(old, now);
-        s.attempts.insert(key.to_owned(), state);
+        s.attempts.insert(key.to_owned(), (state, protects(rule, &state)));
         s.track(Kind::Attempt, key, old.map(|o| o.expires_at), state.expires_at);
         Ok(attempt)
     }
 
     async fn take_back_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<(), StoreError> {
         let mut s = self.write(now);
-        if let Some(state) = s.attempts.get_mut(key) {
+        if let Some((state, protected)) = s.attempts.get_mut(key) {
             *state = rule.take_back(*state);
+            *protected = protects(rule, state);
         }
         Ok(())
     }
 
     async fn attempts(&self, key: &str, now: i64) -> Result<u32, StoreError> {
-        Ok(self.read().attempts.get(key).filter(|a| a.expires_at > now).map_or(0, |a| a.count))
+        Ok(self.read().attempts.get(key).filter(|(a, _)| a.expires_at > now).map_or(0, |(a, _)| a.count))
     }
 
     async fn clear_attempts(&self, key: &str, now: i64) -> Result<(), StoreError> {

@@ -368,7 +368,8 @@ CREATE TABLE IF NOT EXISTS {attempts} (id TEXT PRIMARY KEY, count BIGINT NOT NUL
             clear_attempts: sql(format!("DELETE FROM {attempts} WHERE id = $1")),
             count_attempt_rows: sql(format!("SELECT COUNT(*) FROM {attempts}")),
             trim_attempts: sql(format!(
-                "DELETE FROM {attempts} WHERE id IN (SELECT id FROM {attempts} ORDER BY expires_at LIMIT $1)"
+                "DELETE FROM {attempts} WHERE id IN (SELECT id FROM {attempts}
+                 ORDER BY CASE WHEN expires_at > $1 THEN 1 ELSE 0 END, passed, expires_at LIMIT $2)"
             )),
             sweep: TABLES
                 .iter()
@@ -454,8 +455,9 @@ impl SqlStore {
     /// many went. The background sweep calls this; so can a test.
     pub async fn sweep(&self, now: i64, batch: u32) -> Result<u64, StoreError> {
         let mut removed = 0;
+        let mut failed = None;
         for query in &self.inner.sql.sweep {
-            removed += self
+            let swept = self
                 .call(async {
                     on_pool!(self, pool => sqlx::query(self.q(query))
                         .bind(now)
@@ -465,15 +467,27 @@ impl SqlStore {
                         .map(|r| r.rows_affected()))
                     .map_err(StoreError::from)
                 })
-                .await?;
+                .await;
+            match swept {
+                Ok(n) => removed += n,
+                // the other tables and the trim still run
+                Err(err) => failed = Some(err),
+            }
         }
-        removed += self.trim_attempts().await?;
-        Ok(removed)
+        removed += self.trim_attempts(now, batch).await?;
+        match failed {
+            Some(err) => Err(err),
+            None => Ok(removed),
+        }
     }
 
     /// Deletes the attempt counters past the bound
-    /// ([`SqlOptions::max_attempt_counters`]) that expire soonest.
-    async fn trim_attempts(&self) -> Result<u64, StoreError> {
+    /// ([`SqlOptions::max_attempt_counters`]), in batches of `batch` rows:
+    /// the short-lived ones before the addresses users logged in from
+    /// (kept for weeks), those that let the fewest attempts through first
+    /// (a flood's fresh counters before those holding an attacker back),
+    /// soonest expiry first.
+    async fn trim_attempts(&self, now: i64, batch: u32) -> Result<u64, StoreError> {
         let sql = &self.inner.sql;
         let rows: i64 = self
             .call(async {
@@ -481,11 +495,18 @@ impl SqlStore {
                     .map_err(StoreError::from)
             })
             .await?;
-        let excess = rows.saturating_sub(i64::from(self.inner.max_attempts));
-        if excess <= 0 {
-            return Ok(0);
+        let mut excess = rows.saturating_sub(i64::from(self.inner.max_attempts));
+        let mut removed = 0;
+        while excess > 0 {
+            let n = excess.min(i64::from(batch.max(1)));
+            let done = self.execute(&sql.trim_attempts, |b| b.int(now.saturating_add(86_400)).int(n)).await?;
+            removed += done;
+            if done == 0 {
+                break;
+            }
+            excess -= n;
         }
-        self.execute(&sql.trim_attempts, |b| b.int(excess)).await
+        Ok(removed)
     }
 
     /// How many statements this store has sent (a transaction's `BEGIN`

@@ -206,6 +206,9 @@ fn the_memory_store_bounds_its_counters_and_evicts_the_flood_first() {
         let home = Some(ip("198.51.100.10"));
         a.login_from(home, "bob", "bob-pw").await.expect("login");
         let remembered = crate::throttle::throttle_key_known("bob", ip("198.51.100.10"));
+        // alice is under attack: her per-user counter reached its limit
+        let alice = crate::throttle_key_user("alice");
+        store.count_attempt(&alice, &HOLD, crate::now()).await.expect("store");
         // a flood from many addresses with made-up usernames
         for i in 0..1_000u32 {
             let from = Some(IpAddr::from([10, 9, (i / 256) as u8, (i % 256) as u8]));
@@ -216,6 +219,11 @@ fn the_memory_store_bounds_its_counters_and_evicts_the_flood_first() {
             store.attempts(&remembered, crate::now()).await.expect("store"),
             1,
             "the owner's state was evicted"
+        );
+        assert_eq!(
+            store.attempts(&alice, crate::now()).await.expect("store"),
+            1,
+            "a counter at its limit was evicted"
         );
     });
 }
@@ -318,5 +326,116 @@ fn the_standard_dialect_takes_no_device_token_from_another_authority() {
         store.count_attempt(&crate::throttle_key_user("bob"), &HOLD, crate::now()).await.expect("store");
         let with_foreign = Peer::new(Some(ip("192.0.2.3"))).with_device_token(foreign);
         assert_eq!(login(&routes, with_foreign, "bob", "bob-pw").await.status, 429);
+    });
+}
+
+/// Users whose names are case-sensitive: `Bob` and `bob` are two accounts.
+/// `exact` says whether the store says so (`canonical_username`) or
+/// leaves the default folding on (a misconfiguration).
+struct CaseSensitive {
+    exact: bool,
+}
+
+#[async_trait::async_trait]
+impl crate::UserStore for CaseSensitive {
+    async fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Principal>, crate::UserStoreError> {
+        Ok(match (username, password) {
+            ("bob", "bob-pw") => Some(Principal::new("u-bob", "bob")),
+            ("Bob", "other-pw") => Some(Principal::new("u-Bob", "Bob")),
+            _ => None,
+        })
+    }
+    async fn load(&self, id: &str) -> Result<Option<Principal>, crate::UserStoreError> {
+        Ok(match id {
+            "u-bob" => Some(Principal::new("u-bob", "bob")),
+            "u-Bob" => Some(Principal::new("u-Bob", "Bob")),
+            _ => None,
+        })
+    }
+    fn canonical_username(&self, username: &str) -> String {
+        if self.exact { username.to_owned() } else { username.trim().to_lowercase() }
+    }
+}
+
+fn case_sensitive(exact: bool) -> (Authority, MemoryStore) {
+    let store = MemoryStore::new();
+    let config = AuthorityConfig::default().hold_refusals(Duration::ZERO, 0);
+    (
+        Authority::builder(keys()).users(CaseSensitive { exact }).store(store.clone()).config(config).build(),
+        store,
+    )
+}
+
+#[test]
+fn a_look_alike_account_lends_the_real_one_no_device_token_and_clears_none_of_its_counters() {
+    rt().block_on(async {
+        let (a, store) = case_sensitive(true);
+        let routes = RouteSet::new(a.clone(), Standard);
+        let attacker = || Peer::new(Some(ip("203.0.113.77")));
+        // the attacker's own account "Bob" gives a device token for "Bob" only
+        let res = login(&routes, attacker(), "Bob", "other-pw").await;
+        assert_eq!(res.status, 200);
+        let token = res.header("device-token").expect("device token").to_owned();
+        // guesses for "bob" with it are judged as any new client's: the
+        // address and username + address counters of "bob" count them
+        for _ in 0..5 {
+            let res = login(&routes, attacker().with_device_token(token.clone()), "bob", "guess").await;
+            assert_eq!(res.status, 401);
+        }
+        let res = login(&routes, attacker().with_device_token(token.clone()), "bob", "guess").await;
+        assert_eq!(res.status, 429, "locked by bob's username + address counter");
+        // a success as "Bob" clears nothing of "bob"'s
+        assert_eq!(login(&routes, Peer::new(Some(ip("203.0.113.78"))), "Bob", "other-pw").await.status, 200);
+        let pair = crate::throttle_key_pair("bob", Some(ip("203.0.113.77")));
+        assert_eq!(store.attempts(&pair, crate::now()).await.expect("store"), 6);
+        // and MemoryUsers, which folds case, refuses the look-alike outright
+        let users = MemoryUsers::new().with_user(Principal::new("1", "victim@x.com"), "pw").expect("hash");
+        assert_eq!(
+            users.register("VICTIM@x.com ", "pw2").await.expect("register"),
+            crate::Registration::Taken
+        );
+    });
+}
+
+#[test]
+fn a_device_token_names_the_username_exactly_even_where_the_store_folds_case_by_mistake() {
+    rt().block_on(async {
+        // A store that does not say it tells `Bob` from `bob` (the default
+        // folding, a misconfiguration): "Bob"'s device token still lends
+        // "bob" nothing, since it names the username as typed.
+        let (a, _) = case_sensitive(false);
+        let routes = RouteSet::new(a.clone(), Standard);
+        let from = || Peer::new(Some(ip("203.0.113.79")));
+        let res = login(&routes, from(), "Bob", "other-pw").await;
+        let token = res.header("device-token").expect("device token").to_owned();
+        let with = || from().with_device_token(token.clone());
+        for _ in 0..5 {
+            assert_eq!(login(&routes, with(), "bob", "guess").await.status, 401);
+        }
+        assert_eq!(login(&routes, with(), "bob", "bob-pw").await.status, 429, "the address's own limit");
+        // the owner of the token, typing the name as before, keeps its standing
+        assert_eq!(login(&routes, with(), "Bob", "other-pw").await.status, 200);
+    });
+}
+
+#[test]
+fn a_revoked_subject_loses_its_device_tokens() {
+    rt().block_on(async {
+        // the per-user rule lets one attempt through, then holds
+        let (a, store) = throttled(AuthorityConfig::default().login_slowdown(1, 100));
+        let routes = RouteSet::new(a.clone(), Standard);
+        let res = login(&routes, Peer::new(Some(ip("198.51.100.10"))), "bob", "bob-pw").await;
+        let token = res.header("device-token").expect("device token").to_owned();
+        store.count_attempt(&crate::throttle_key_user("bob"), &HOLD, crate::now()).await.expect("store");
+        let with = || Peer::new(Some(ip("192.0.2.90"))).with_device_token(token.clone());
+        assert_eq!(login(&routes, with(), "bob", "bob-pw").await.status, 200);
+        // a password reset revokes the subject: its device tokens end too
+        tokio::time::sleep(Duration::from_millis(1100)).await; // issued before the cut-off second
+        a.revoke_subject("u-bob").await.expect("revoke");
+        assert_eq!(login(&routes, with(), "bob", "bob-pw").await.status, 429);
     });
 }
