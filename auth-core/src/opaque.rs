@@ -145,7 +145,8 @@ impl Authority {
         let principal = self.active_principal(&old.sub).await?;
         let (record, token, new_refresh) = self.opaque_record(&principal, old.auth_time, now);
         let expires_at = record.expires_at;
-        match self.store().rotate_opaque(key, &hash(refresh), record, now).await? {
+        let grace = crate::time::secs(self.config().reuse_grace);
+        match self.store().rotate_opaque(key, &hash(refresh), record, grace, now).await? {
             OpaqueRotation::Rotated => {}
             OpaqueRotation::Reused => {
                 tracing::warn!(sub = %old.sub, "opaque refresh secret reuse detected; session deleted");

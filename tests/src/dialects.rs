@@ -269,7 +269,11 @@ fn keytoken() -> Vec<Case> {
             errors,
         ),
         case("the new token works", "PATCH", "/users").auth("Basic {b64:key:token2}").ok(WHOAMI),
-        // the rotated-away refresh secret again: reuse, the whole pair dies
+        // the rotated-away refresh secret retried within the grace (its
+        // answer was lost): once, a fresh pair; again, reuse: the pair dies
+        case("the old refresh retried once within the grace", "POST", "/users/token/refresh")
+            .json(r#"{"client": "demo", "key": "{key}", "refresh": "{refresh}"}"#)
+            .ok(creds),
         case("the old refresh again is reuse", "POST", "/users/token/refresh")
             .json(r#"{"client": "demo", "key": "{key}", "refresh": "{refresh}"}"#)
             .answer(401, basic(), errors),

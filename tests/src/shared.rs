@@ -159,6 +159,15 @@ fn keytoken_cases() -> Vec<Case> {
             .ok(creds)
             .capture(&[("token3", "token")]),
         on_b(
+            case(
+                "B: the rotated-away refresh secret retried once within the grace",
+                "POST",
+                "/users/token/refresh",
+            )
+            .json(r#"{"client": "demo", "key": "{key2}", "refresh": "{refresh2}"}"#)
+            .ok(creds),
+        ),
+        on_b(
             case("B: the rotated-away refresh secret is reuse", "POST", "/users/token/refresh")
                 .json(r#"{"client": "demo", "key": "{key2}", "refresh": "{refresh2}"}"#)
                 .answer(401, basic(), errors),

@@ -186,7 +186,7 @@ async fn opaque(store: &impl Store, ns: &str, now: i64) {
     assert_eq!(store.get_opaque(&key, now + 100).await.expect("get"), None, "forgotten at refresh expiry");
     let rotate = |hash: [u8; 32], next: [u8; 32]| {
         let key = key.clone();
-        async move { store.rotate_opaque(&key, &hash, record(now, next), now + 1).await.expect("rotate") }
+        async move { store.rotate_opaque(&key, &hash, record(now, next), 0, now + 1).await.expect("rotate") }
     };
     assert_eq!(rotate([9; 32], [3; 32]).await, OpaqueRotation::Unknown, "a secret it never had");
     assert_eq!(rotate([2; 32], [3; 32]).await, OpaqueRotation::Rotated);
@@ -203,9 +203,44 @@ async fn opaque(store: &impl Store, ns: &str, now: i64) {
     assert!(store.delete_opaque(&other, now).await.expect("delete"), "deleting a live pair");
     assert!(!store.delete_opaque(&other, now).await.expect("delete"), "deleting it twice");
     assert_eq!(store.get_opaque(&other, now).await.expect("get"), None);
-    let late = store.rotate_opaque(&other, &[6; 32], record(now, [7; 32]), now).await.expect("rotate");
+    let late = store.rotate_opaque(&other, &[6; 32], record(now, [7; 32]), 0, now).await.expect("rotate");
     assert_eq!(late, OpaqueRotation::Unknown, "a deleted pair cannot rotate");
     opaque_checked(store, ns, now).await;
+    opaque_grace(store, ns, now).await;
+}
+
+/// A refresh secret retried within the grace after its rotation (its
+/// answer was lost) rotates once more; a second retry, or one too late,
+/// is reuse.
+async fn opaque_grace(store: &impl Store, ns: &str, now: i64) {
+    let key = format!("{ns}-opaque-grace");
+    store.put_opaque(&key, record(now, [20; 32]), now).await.expect("put_opaque");
+    let rotate = |hash: [u8; 32], next: [u8; 32], at: i64| {
+        let key = key.clone();
+        let next = OpaqueRecord { issued_at: at, ..record(now, next) };
+        async move { store.rotate_opaque(&key, &hash, next, 10, at).await.expect("rotate") }
+    };
+    assert_eq!(rotate([20; 32], [21; 32], now + 1).await, OpaqueRotation::Rotated);
+    assert_eq!(
+        rotate([20; 32], [22; 32], now + 5).await,
+        OpaqueRotation::Rotated,
+        "a retry within the grace"
+    );
+    let live = store.get_opaque(&key, now + 5).await.expect("get").expect("the pair goes on");
+    assert_eq!(live.refresh_hash, [22; 32], "the retry's secret is current");
+    assert_eq!(rotate([20; 32], [23; 32], now + 6).await, OpaqueRotation::Reused, "a second retry is reuse");
+    assert_eq!(store.get_opaque(&key, now + 6).await.expect("get"), None);
+
+    let late = format!("{ns}-opaque-late");
+    store.put_opaque(&late, record(now, [30; 32]), now).await.expect("put_opaque");
+    let next = OpaqueRecord { issued_at: now + 1, ..record(now, [31; 32]) };
+    assert_eq!(
+        store.rotate_opaque(&late, &[30; 32], next, 10, now + 1).await.expect("rotate"),
+        OpaqueRotation::Rotated
+    );
+    let again = OpaqueRecord { issued_at: now + 12, ..record(now, [32; 32]) };
+    let answer = store.rotate_opaque(&late, &[30; 32], again, 10, now + 12).await.expect("rotate");
+    assert_eq!(answer, OpaqueRotation::Reused, "after the grace a retry is reuse");
 }
 
 async fn opaque_checked(store: &impl Store, ns: &str, now: i64) {
@@ -279,9 +314,9 @@ async fn concurrent_opaque_rotations<S: Store + Clone>(store: &S, ns: &str, now:
     let tasks: Vec<_> = (0..50u8)
         .map(|i| {
             let (store, key) = (store.clone(), key.clone());
-            tokio::spawn(
-                async move { store.rotate_opaque(&key, &[2; 32], record(now, [100 + i; 32]), now).await },
-            )
+            tokio::spawn(async move {
+                store.rotate_opaque(&key, &[2; 32], record(now, [100 + i; 32]), 0, now).await
+            })
         })
         .collect();
     let mut wins = 0;

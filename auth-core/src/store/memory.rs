@@ -323,6 +323,7 @@ impl Store for MemoryStore {
         key: &str,
         refresh_hash: &[u8; 32],
         next: OpaqueRecord,
+        grace_secs: i64,
         now: i64,
     ) -> Result<OpaqueRotation, StoreError> {
         let mut s = self.write(now);
@@ -330,7 +331,7 @@ impl Store for MemoryStore {
         if rec.refresh_expires_at <= now {
             return Ok(OpaqueRotation::Unknown);
         }
-        if rec.is_current(refresh_hash) {
+        if rec.is_current(refresh_hash) || rec.in_grace(refresh_hash, grace_secs, now) {
             let (old, new) = (rec.refresh_expires_at, next.refresh_expires_at);
             *rec = rec.succeeded_by(next);
             s.track(Kind::Opaque, key, Some(old), new);

@@ -187,6 +187,25 @@ impl OpaqueRecord {
         self.retired.iter().fold(false, |found, old| found | bool::from(old.ct_eq(refresh_hash)))
     }
 
+    /// Whether presenting `refresh_hash` at `now` is a retry within the
+    /// grace: it is the secret rotated away last (constant time), and the
+    /// current secrets were issued at most `grace_secs` ago. A client
+    /// whose rotation answer was lost retries with the secret it had; the
+    /// record then rotates once more (so a second retry is reuse).
+    ///
+    /// ```
+    /// # let rec = auth_core::OpaqueRecord { sub: "1".into(), username: "a".into(), roles: vec![], token_hash: [1; 32],
+    /// #     refresh_hash: [2; 32], expires_at: 9, refresh_expires_at: 99, auth_time: 0, issued_at: 0, retired: vec![] };
+    /// let rotated = rec.succeeded_by(auth_core::OpaqueRecord { refresh_hash: [3; 32], issued_at: 10, ..rec.clone() });
+    /// assert!(rotated.in_grace(&[2; 32], 10, 15));
+    /// assert!(!rotated.in_grace(&[2; 32], 10, 21), "too late");
+    /// assert!(!rotated.in_grace(&[2; 32], 0, 10), "no grace");
+    /// ```
+    pub fn in_grace(&self, refresh_hash: &[u8; 32], grace_secs: i64, now: i64) -> bool {
+        let last = self.retired.last().is_some_and(|last| bool::from(last.ct_eq(refresh_hash)));
+        last && grace_secs > 0 && now.saturating_sub(self.issued_at) <= grace_secs
+    }
+
     /// Whether `refresh_hash` is the current refresh secret (constant time).
     pub fn is_current(&self, refresh_hash: &[u8; 32]) -> bool {
         bool::from(self.refresh_hash.ct_eq(refresh_hash))
@@ -318,16 +337,19 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Atomically: if `refresh_hash` is the live record's current refresh
-    /// hash, store `record.succeeded_by(next)` and answer
-    /// [`OpaqueRotation::Rotated`] (of N concurrent calls exactly one
-    /// does); if it is one of its retired hashes, delete the record and
-    /// answer [`OpaqueRotation::Reused`]; otherwise
-    /// [`OpaqueRotation::Unknown`]. Hashes are compared in constant time.
+    /// hash, or a retry within the grace
+    /// ([`OpaqueRecord::in_grace`] with `grace_secs`), store
+    /// `record.succeeded_by(next)` and answer [`OpaqueRotation::Rotated`]
+    /// (of N concurrent calls exactly one does); if it is one of its
+    /// retired hashes otherwise, delete the record and answer
+    /// [`OpaqueRotation::Reused`]; otherwise [`OpaqueRotation::Unknown`].
+    /// Hashes are compared in constant time.
     async fn rotate_opaque(
         &self,
         key: &str,
         refresh_hash: &[u8; 32],
         next: OpaqueRecord,
+        grace_secs: i64,
         now: i64,
     ) -> Result<OpaqueRotation, StoreError>;
 

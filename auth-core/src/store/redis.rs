@@ -374,17 +374,23 @@ return 1
 
 /// KEYS: opaque key. ARGV: presented hash, next record, next refresh
 /// hash, next refresh expiry, now, how many retired hashes to keep, next
-/// subject, next issued at.
+/// subject, next issued at, grace seconds (the secret rotated away last,
+/// presented again at most this long after the current ones were issued,
+/// rotates once more instead of being reuse).
 /// Hashes are 32 raw bytes; comparing a SHA-256 of a random secret tells a
 /// timing observer nothing about the secret, and Lua compares interned
 /// strings by identity anyway.
 static ROTATE_OPAQUE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local o = redis.call('HMGET', KEYS[1], 'rh', 'ret', 'exp')
+local o = redis.call('HMGET', KEYS[1], 'rh', 'ret', 'exp', 'iat')
 local now = tonumber(ARGV[5])
 if not o[1] or tonumber(o[3]) <= now then return 'unknown' end
-if o[1] == ARGV[1] then
+local ret0 = o[2] or ''
+local grace = tonumber(ARGV[9])
+local retry = #ret0 >= 32 and string.sub(ret0, #ret0 - 31) == ARGV[1] and grace > 0
+  and o[4] and now - tonumber(o[4]) <= grace
+if o[1] == ARGV[1] or retry then
   local ret = (o[2] or '') .. o[1]
   local max = tonumber(ARGV[6]) * 32
   if #ret > max then ret = string.sub(ret, #ret - max + 1) end
@@ -620,6 +626,7 @@ impl Store for RedisStore {
         key: &str,
         refresh_hash: &[u8; 32],
         next: OpaqueRecord,
+        grace_secs: i64,
         now: i64,
     ) -> Result<OpaqueRotation, StoreError> {
         let key = self.opaque_key(key);
@@ -632,7 +639,8 @@ impl Store for RedisStore {
             .arg(t(now))
             .arg(MAX_RETIRED_SECRETS)
             .arg(&next.sub)
-            .arg(t(next.issued_at));
+            .arg(t(next.issued_at))
+            .arg(grace_secs.max(0));
         let answer: String = self.invoke(call).await?;
         match answer.as_str() {
             "rotated" => Ok(OpaqueRotation::Rotated),

@@ -790,6 +790,7 @@ impl Store for SqlStore {
         key: &str,
         refresh_hash: &[u8; 32],
         next: OpaqueRecord,
+        grace_secs: i64,
         now: i64,
     ) -> Result<OpaqueRotation, StoreError> {
         let (id, sql) = (hashed_key(key), &self.inner.sql);
@@ -799,7 +800,7 @@ impl Store for SqlStore {
                 let row: Option<OpaqueRow> =
                     sqlx::query_as(self.q(&sql.lock_opaque)).bind(&id).bind(now).fetch_optional(&mut *tx).await?;
                 let Some(record) = row.map(record_of).transpose()? else { return Ok(OpaqueRotation::Unknown) };
-                let answer = if record.is_current(refresh_hash) {
+                let answer = if record.is_current(refresh_hash) || record.in_grace(refresh_hash, grace_secs, now) {
                     let binds = opaque_binds(&id, &record.succeeded_by(next))?;
                     binds.apply(sqlx::query(self.q(&sql.put_opaque))).execute(&mut *tx).await?;
                     OpaqueRotation::Rotated

@@ -164,9 +164,10 @@ impl crate::Store for Outage {
         key: &str,
         hash: &[u8; 32],
         next: crate::OpaqueRecord,
+        grace: i64,
         now: i64,
     ) -> Result<crate::OpaqueRotation, crate::StoreError> {
-        self.up()?.rotate_opaque(key, hash, next, now).await
+        self.up()?.rotate_opaque(key, hash, next, grace, now).await
     }
     async fn delete_opaque(&self, key: &str, now: i64) -> Result<bool, crate::StoreError> {
         self.up()?.delete_opaque(key, now).await
