@@ -7,9 +7,7 @@
 //! first token); and a valid IdP token replayed 10,000 times against the
 //! demo binary is throttled and costs bounded memory.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -307,57 +305,6 @@ fn a_disabled_or_unregistered_external_user_is_refused_at_login() {
     });
 }
 
-/// The demo binary, started by this module (its pid is needed for its
-/// memory), killed when dropped.
-struct DemoProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for DemoProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl DemoProcess {
-    /// `demo` with `args` on `framework`, on a free loopback port.
-    fn start(framework: &str, args: &[String]) -> Self {
-        let mut child = Command::new(crate::tcp::example_binary("demo"))
-            .args(args)
-            .args(["--framework", framework, "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("demo starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on http://") {
-                    let _ = tx.send(addr.to_owned());
-                }
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("demo prints `listening on http://ADDR`");
-        Self { addr: addr.parse().expect("a socket address"), child }
-    }
-
-    /// The process's resident memory (`VmRSS` of `/proc/PID/status`), in bytes.
-    fn rss(&self) -> u64 {
-        let path = format!("/proc/{}/status", self.child.id());
-        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let kib = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().strip_suffix("kB"))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or_else(|| panic!("no VmRSS in {path}"));
-        kib * 1024
-    }
-}
-
 /// What one client of the flood saw.
 #[derive(Default)]
 struct Tally {
@@ -486,13 +433,11 @@ fn replayed_token(framework: &str) {
             "auth0|bob",
             "--refusal-delay",
             "0s",
-            // loopback is the proxy: X-Forwarded-For names the client
-            "--trusted-proxy",
-            "127.0.0.1",
         ]
         .map(str::to_owned),
     );
-    let demo = DemoProcess::start(framework, &args);
+    // (loopback is the trusted proxy: X-Forwarded-For names the client)
+    let demo = crate::tcp::start_args(args, framework, &[]);
     let token = idp_token(&idp, &key, json!({}));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let started = Instant::now();

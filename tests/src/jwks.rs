@@ -534,13 +534,7 @@ fn a_demo_token_is_verified_elsewhere_from_the_jwks_url_alone() {
     let base = format!("http://{}", server.addr);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let (token, jwks) = rt.block_on(async {
-        let login = Req {
-            method: "POST",
-            path: "/auth/login".into(),
-            headers: vec![("content-type", "application/json".into())],
-            body: br#"{"username":"alice","password":"alice-pw"}"#.to_vec(),
-            peer: None,
-        };
+        let login = alice_login();
         let res = crate::tcp::send(server.addr, login).await;
         assert_eq!(res.status, 200);
         let token = json_of(&res)["access_token"].as_str().expect("token").to_owned();
@@ -928,13 +922,7 @@ fn our_refresh_token_is_no_access_token_where_our_published_keys_are_trusted() {
     let ours = Publisher::start();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let pair = rt.block_on(async {
-        let login = Req {
-            method: "POST",
-            path: "/auth/login".into(),
-            headers: vec![("content-type", "application/json".into())],
-            body: br#"{"username":"alice","password":"alice-pw"}"#.to_vec(),
-            peer: None,
-        };
+        let login = alice_login();
         let res = crate::tcp::send(ours.addr, login).await;
         assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
         json_of(&res)
@@ -978,4 +966,15 @@ fn our_refresh_token_is_no_access_token_where_our_published_keys_are_trusted() {
         let demo = Demo::new(&config).await.expect("demo");
         story("actix", actix_client(&demo).await).await;
     });
+}
+
+/// The standard dialect's `POST /auth/login` of the tables' alice.
+fn alice_login() -> Req {
+    Req {
+        method: "POST",
+        path: "/auth/login".into(),
+        headers: vec![("content-type", "application/json".into())],
+        body: br#"{"username":"alice","password":"alice-pw"}"#.to_vec(),
+        peer: None,
+    }
 }

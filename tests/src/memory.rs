@@ -15,11 +15,7 @@
 
 #![cfg(target_os = "linux")]
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -28,85 +24,15 @@ use rand::distributions::Alphanumeric;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::TcpStream;
 
-use crate::harness::demo_args;
-use crate::tcp::example_binary;
+use crate::tcp::{Server, start_with};
 
 const MIB: u64 = 1024 * 1024;
 
-/// A demo process, killed when dropped. Its last stderr lines are printed
-/// if the test fails.
-struct Demo {
-    child: Child,
-    addr: SocketAddr,
-    stderr_tail: Arc<Mutex<VecDeque<String>>>,
-}
-
-impl Demo {
-    /// The standard dialect's demo (users alice and bob) on `framework`,
-    /// plus `extra` flags, on a free port.
-    fn start(framework: &str, extra: &[&str]) -> Self {
-        let mut args = demo_args("standard");
-        args.remove(0); // the program name
-        args.extend(
-            ["--framework", framework, "--addr", "127.0.0.1:0", "--trusted-proxy", "127.0.0.1"]
-                .map(String::from),
-        );
-        args.extend(extra.iter().map(|a| (*a).to_owned()));
-        let mut child = Command::new(example_binary("demo"))
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("demo starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-        let tail = Arc::clone(&stderr_tail);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut tail = tail.lock().expect("stderr tail");
-                if tail.len() == 50 {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on http://") {
-                    let _ = tx.send(addr.to_owned());
-                }
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("demo prints `listening on http://ADDR`");
-        Self { child, addr: addr.parse().expect("a socket address"), stderr_tail }
-    }
-
-    /// The process's resident set size in bytes (`VmRSS`).
-    fn rss(&self) -> u64 {
-        let path = format!("/proc/{}/status", self.child.id());
-        let status = std::fs::read_to_string(&path).expect("/proc/<pid>/status");
-        let kib = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().strip_suffix("kB"))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .expect("a VmRSS line in kB");
-        kib * 1024
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            for line in self.stderr_tail.lock().expect("stderr tail").iter() {
-                eprintln!("demo: {line}");
-            }
-        }
-    }
+/// The standard dialect's demo (users alice and bob) on `framework`, plus
+/// `extra` flags, on a free port, behind the loopback "proxy" the tests
+/// play (`--trusted-proxy 127.0.0.1`).
+fn start(framework: &str, extra: &[&str]) -> Server {
+    start_with("standard", framework, extra)
 }
 
 /// One answer to a login.
@@ -247,7 +173,7 @@ async fn log_in_until_accepted(addr: SocketAddr, client: String) -> u32 {
 fn concurrent_logins_leave_memory_flat(framework: &str) {
     const LOGINS: usize = 300;
     const LIMIT: u64 = 32 * MIB;
-    let demo = Demo::start(framework, &["--refusal-delay", "0s"]);
+    let demo = start(framework, &["--refusal-delay", "0s"]);
     let rt = runtime();
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     for round in 0..3 {
@@ -309,7 +235,7 @@ fn refused_logins_from_one_address_leave_memory_flat() {
     const CONNECTIONS: usize = 8;
     const LIMIT: u64 = 20 * MIB;
     const CLIENT: &str = "198.51.100.7";
-    let demo = Demo::start("axum", &["--refusal-delay", "0s"]);
+    let demo = start("axum", &["--refusal-delay", "0s"]);
     let rt = runtime();
     let failures = rt.block_on(async {
         let mut conn = Conn::new(demo.addr);

@@ -47,6 +47,20 @@ impl Server {
     pub(crate) fn logged(&self, text: &str) -> usize {
         self.stderr.lock().expect("stderr lines").iter().filter(|l| l.contains(text)).count()
     }
+
+    /// The demo process's resident set size in bytes (`VmRSS` of
+    /// `/proc/PID/status`; Linux).
+    pub(crate) fn rss(&self) -> u64 {
+        let path = format!("/proc/{}/status", self.child.id());
+        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().strip_suffix("kB"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no VmRSS line in kB in {path}"));
+        kib * 1024
+    }
 }
 
 impl Drop for Server {
