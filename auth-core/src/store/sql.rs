@@ -911,7 +911,11 @@ mod tests {
     fn sqlite_passes_the_store_contract() {
         let db = TempDb::new();
         rt().block_on(async {
-            let store = SqlStore::sqlite(db.pool().await, prefixed()).await.expect("store");
+            // 50 concurrent writers queue for SQLite's one write lock: on a
+            // loaded test machine the last waits longer than the default
+            // timeout (the contract is about atomicity, not latency)
+            let options = prefixed().timeout(Duration::from_secs(5));
+            let store = SqlStore::sqlite(db.pool().await, options).await.expect("store");
             crate::store::contract::run(store).await;
         });
     }
