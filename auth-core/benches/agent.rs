@@ -20,7 +20,7 @@ struct Login;
 impl Transport for Login {
     async fn send(&self, _: Exchange) -> Result<Reply, BoxError> {
         let body = br#"{"access_token":"header.payload.signature","token_type":"Bearer","expires_in":3600,"refresh_token":"r"}"#;
-        Ok(Reply { status: 200, body: body.to_vec() })
+        Ok(Reply::new(200, body.to_vec()))
     }
 }
 

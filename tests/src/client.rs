@@ -111,6 +111,8 @@ struct Seen {
     status: u16,
     authorization: Option<String>,
     content_type: Option<String>,
+    /// The `Device-Token` the request carried.
+    device_token: Option<String>,
     body: Vec<u8>,
 }
 
@@ -184,6 +186,7 @@ async fn forward(State(state): State<ProxyState>, req: Request) -> Response {
         status: res_parts.status.as_u16(),
         authorization: header(http::header::AUTHORIZATION),
         content_type: header(http::header::CONTENT_TYPE),
+        device_token: header(http::header::HeaderName::from_static(auth_core::DEVICE_TOKEN_HEADER)),
         body: body.to_vec(),
     });
     Response::from_parts(res_parts, axum::body::Body::from(res_body))
@@ -408,9 +411,13 @@ fn a_revoked_session_logs_in_again_once_and_the_request_succeeds() {
                     expected.push((d.renew.to_owned(), 401));
                 }
                 expected.extend([(d.login.to_owned(), 200), (d.sample.1.to_owned(), 200)]);
-                if status != Ok(200) || after != expected || agent.logins() != 2 {
+                // the second login sends back the device token the first one earned
+                let device =
+                    proxy.seen()[before..].iter().any(|s| s.path == d.login && s.device_token.is_some());
+                if status != Ok(200) || after != expected || agent.logins() != 2 || !device {
                     failures.push(format!(
-                        "{tag}: status {status:?}, {} logins, server saw {after:?}, expected {expected:?}",
+                        "{tag}: status {status:?}, {} logins, server saw {after:?}, expected {expected:?}, \
+                         device token sent back: {device}",
                         agent.logins()
                     ));
                 }

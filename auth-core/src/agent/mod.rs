@@ -37,7 +37,7 @@
 //!     async fn send(&self, exchange: Exchange) -> Result<Reply, BoxError> {
 //!         assert_eq!(exchange.url, "http://api.example/auth/login");
 //!         let body = br#"{"access_token":"t1","token_type":"Bearer","expires_in":60,"refresh_token":"r1"}"#;
-//!         Ok(Reply { status: 200, body: body.to_vec() })
+//!         Ok(Reply::new(200, body.to_vec()))
 //!     }
 //! }
 //!

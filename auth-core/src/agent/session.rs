@@ -109,6 +109,8 @@ struct Inner {
     generations: AtomicU64,
     logins: AtomicU64,
     refreshes: AtomicU64,
+    /// The device token of the last login that answered one (in memory).
+    device: std::sync::Mutex<Option<String>>,
 }
 
 /// One account on one server, in one dialect: logs in when first needed,
@@ -228,6 +230,7 @@ impl AgentBuilder {
                 generations: AtomicU64::new(0),
                 logins: AtomicU64::new(0),
                 refreshes: AtomicU64::new(0),
+                device: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -476,7 +479,8 @@ impl Agent {
     }
 
     async fn login<T: Transport>(&self, transport: &T) -> Result<Credential, AgentError> {
-        let exchange = self.inner.wire.login(&self.inner.username, &self.inner.password);
+        let mut exchange = self.inner.wire.login(&self.inner.username, &self.inner.password);
+        exchange.device_token = self.inner.device.lock().ok().and_then(|d| d.clone());
         let tokens = self.exchange(transport, Step::Login, exchange, None).await?;
         self.inner.logins.fetch_add(1, Ordering::Relaxed);
         let expires_in = tokens.expires_in(now_ms());
@@ -502,7 +506,12 @@ impl Agent {
             .await
             .map_err(|source| AgentError::Transport { step: step.as_str(), source })?;
         match reply.status {
-            200 => self.inner.wire.read(step, &reply.body, previous, now_ms()),
+            200 => {
+                if let (Some(token), Ok(mut device)) = (reply.device_token, self.inner.device.lock()) {
+                    *device = Some(token);
+                }
+                self.inner.wire.read(step, &reply.body, previous, now_ms())
+            }
             status @ 300..=399 => {
                 tracing::warn!(
                     step = step.as_str(),
@@ -557,7 +566,7 @@ mod tests {
     impl Scripted {
         fn new(answers: impl IntoIterator<Item = Result<(u16, &'static str), &'static str>>) -> Self {
             let answers =
-                answers.into_iter().map(|a| a.map(|(status, body)| Reply { status, body: body.into() }));
+                answers.into_iter().map(|a| a.map(|(status, body)| Reply::new(status, body.into())));
             Self { answers: Mutex::new(answers.collect()), sent: Mutex::default() }
         }
 
@@ -588,6 +597,41 @@ mod tests {
 
     fn agent() -> Agent {
         Agent::builder(ClientDialect::Standard, "http://h", "ann", "pw").build().unwrap()
+    }
+
+    /// Records each exchange's path and device token; answers a login with
+    /// a token pair and the device token `d1`, a refresh with 401.
+    #[derive(Default)]
+    struct Devices(Mutex<Vec<(String, Option<String>)>>);
+
+    impl Transport for Devices {
+        async fn send(&self, exchange: Exchange) -> Result<Reply, BoxError> {
+            let path = exchange.url.rsplit('/').next().unwrap_or_default().to_owned();
+            self.0.lock().unwrap().push((path.clone(), exchange.device_token.clone()));
+            if path == "refresh" {
+                return Ok(Reply::new(401, b"{}".to_vec()));
+            }
+            let mut reply = Reply::new(200, FRESH.into());
+            reply.device_token = Some("d1".into());
+            Ok(reply)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_login_sends_back_the_device_token_of_the_last_one() {
+        let (transport, agent) = (Devices::default(), agent());
+        let first = agent.authorization(&transport).await.unwrap();
+        // the server refuses the credential, then the refresh: a second login
+        agent.rejected(&transport, &first).await.unwrap();
+        let sent = transport.0.lock().unwrap().clone();
+        let d1 = Some("d1".to_owned());
+        assert_eq!(
+            sent,
+            [("login".to_owned(), None), ("refresh".to_owned(), None), ("login".to_owned(), d1)]
+        );
+        // and no Debug output shows it
+        let exchange = Exchange { device_token: Some("d1".into()), ..agent.inner.wire.login("ann", "pw") };
+        assert!(!format!("{exchange:?}").contains("d1"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

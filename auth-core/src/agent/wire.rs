@@ -126,6 +126,11 @@ pub struct Exchange {
     pub content_type: Option<&'static str>,
     /// The body (empty for none).
     pub body: Vec<u8>,
+    /// The device token of an earlier login, for a login to send in the
+    /// `Device-Token` header: the server's login throttle then knows this
+    /// client logged in as this user before (an attacker guessing the
+    /// password elsewhere cannot slow it down).
+    pub device_token: Option<String>,
 }
 
 impl std::fmt::Debug for Exchange {
@@ -136,23 +141,45 @@ impl std::fmt::Debug for Exchange {
             .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
             .field("content_type", &self.content_type)
             .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("device_token", &self.device_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
 
-/// The server's answer to an [`Exchange`]: the status and the body (an
-/// adapter reads at most [`MAX_REPLY_LEN`] bytes of it).
+/// The server's answer to an [`Exchange`]: the status, the body (an
+/// adapter reads at most [`MAX_REPLY_LEN`] bytes of it) and the
+/// `Device-Token` header a successful login carries.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Reply {
     /// The HTTP status.
     pub status: u16,
     /// The body.
     pub body: Vec<u8>,
+    /// The `Device-Token` response header, if any.
+    pub device_token: Option<String>,
+}
+
+impl Reply {
+    /// An answer with this status and body and no device token.
+    ///
+    /// ```
+    /// let reply = auth_core::agent::Reply::new(200, b"{}".to_vec());
+    /// assert!(reply.device_token.is_none());
+    /// ```
+    pub fn new(status: u16, body: Vec<u8>) -> Self {
+        Self { status, body, device_token: None }
+    }
 }
 
 impl std::fmt::Debug for Reply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Reply {{ status: {}, body: <{} bytes> }}", self.status, self.body.len())
+        write!(
+            f,
+            "Reply {{ status: {}, body: <{} bytes>, device_token: {} }}",
+            self.status,
+            self.body.len(),
+            if self.device_token.is_some() { "<redacted>" } else { "None" }
+        )
     }
 }
 
@@ -258,6 +285,7 @@ impl Wire {
                 authorization: bearer(refresh?),
                 content_type: None,
                 body: Vec::new(),
+                device_token: None,
             },
             ClientDialect::Sachet => Exchange {
                 method,
@@ -265,6 +293,7 @@ impl Wire {
                 authorization: bearer(&tokens.access),
                 content_type: None,
                 body: Vec::new(),
+                device_token: None,
             },
             ClientDialect::Keytoken { client } => json_exchange(
                 method,
@@ -333,6 +362,7 @@ fn json_exchange(method: &'static str, url: String, authorization: Option<String
         authorization,
         content_type: Some("application/json"),
         body: body.to_string().into_bytes(),
+        device_token: None,
     }
 }
 
@@ -343,7 +373,14 @@ fn form(
     fields: &[(&str, &str)],
 ) -> Exchange {
     let body = serde_urlencoded::to_string(fields).unwrap_or_default().into_bytes();
-    Exchange { method, url, authorization, content_type: Some("application/x-www-form-urlencoded"), body }
+    Exchange {
+        method,
+        url,
+        authorization,
+        content_type: Some("application/x-www-form-urlencoded"),
+        body,
+        device_token: None,
+    }
 }
 
 /// An RFC 3339 time (`2026-11-25T10:00:00.000Z`, with or without the `Z`

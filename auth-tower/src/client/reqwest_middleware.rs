@@ -156,6 +156,11 @@ fn to_request(exchange: Exchange) -> std::result::Result<Request, BoxError> {
         value.set_sensitive(true);
         headers.insert(AUTHORIZATION, value);
     }
+    if let Some(device) = exchange.device_token.and_then(|d| HeaderValue::from_str(&d).ok()) {
+        let mut value = device;
+        value.set_sensitive(true);
+        headers.insert(auth_core::DEVICE_TOKEN_HEADER, value);
+    }
     if !exchange.body.is_empty() {
         *req.body_mut() = Some(exchange.body.into());
     }
@@ -172,6 +177,7 @@ impl Transport for LoginTransport<'_> {
             let req = to_request(exchange)?;
             let mut res = client.execute(req).await?;
             let status = res.status().as_u16();
+            let device_token = super::service::device_token_of(res.headers());
             let mut body = Vec::new();
             while let Some(chunk) = res.chunk().await? {
                 if body.len() + chunk.len() > MAX_REPLY_LEN {
@@ -179,7 +185,7 @@ impl Transport for LoginTransport<'_> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(Reply { status, body })
+            Ok(Reply { status, body, device_token })
         }
     }
 }

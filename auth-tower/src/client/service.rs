@@ -224,6 +224,11 @@ impl<S, P, B> ServiceTransport<S, P, B> {
     }
 }
 
+/// The `Device-Token` header of a login's answer.
+pub(crate) fn device_token_of(headers: &http::HeaderMap) -> Option<String> {
+    auth_core::device_token_in(headers.get(auth_core::DEVICE_TOKEN_HEADER).map(HeaderValue::as_bytes), [])
+}
+
 /// An agent's request as an HTTP request.
 fn to_request<B>(exchange: Exchange, bodies: &impl BodyPolicy<B>) -> Result<Request<B>, BoxError> {
     let mut builder =
@@ -236,6 +241,11 @@ fn to_request<B>(exchange: Exchange, bodies: &impl BodyPolicy<B>) -> Result<Requ
         let mut value = HeaderValue::from_str(&authorization)?;
         value.set_sensitive(true);
         req.headers_mut().insert(AUTHORIZATION, value);
+    }
+    if let Some(device) = exchange.device_token.and_then(|d| HeaderValue::from_str(&d).ok()) {
+        let mut value = device;
+        value.set_sensitive(true);
+        req.headers_mut().insert(auth_core::DEVICE_TOKEN_HEADER, value);
     }
     Ok(req)
 }
@@ -261,8 +271,9 @@ where
             poll_fn(|cx| service.poll_ready(cx)).await.map_err(Into::into)?;
             let res = service.call(req).await.map_err(Into::into)?;
             let status = res.status().as_u16();
+            let device_token = device_token_of(res.headers());
             let body = Limited::new(res.into_body(), MAX_REPLY_LEN).collect().await?.to_bytes();
-            Ok(Reply { status, body: body.to_vec() })
+            Ok(Reply { status, body: body.to_vec(), device_token })
         }
     }
 }
