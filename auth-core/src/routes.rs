@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use crate::authority::Authority;
 use crate::body::Body;
-use crate::client::LoginClient;
 use crate::dialect::{Action, Dialect, RouteContext};
 use crate::error::AuthError;
 use crate::response::{AuthRequest, AuthResponse};
@@ -192,9 +191,8 @@ impl RouteSet {
         let issued = Arc::default();
         let ctx = RouteContext { authority: &self.authority, request, body, issued: Arc::clone(&issued) };
         let mut res = self.dialect.handle(action, ctx).await?;
-        let client = LoginClient { issued: Some(issued), ..LoginClient::default() };
         if (200..300).contains(&res.status)
-            && let Some((token, ttl)) = self.authority.issued_device_token(&client)
+            && let (Some(token), Some(ttl)) = (issued.get().cloned(), self.authority.config().device_ttl)
         {
             // A successful login: the client's proof for the login throttle next time.
             res.headers.push(("set-cookie", crate::device::set_cookie(&token, ttl)));

@@ -211,18 +211,16 @@ pub(crate) async fn admit<'a>(
     standing: Standing<'_>,
     now: i64,
 ) -> Result<Admitted<'a>, AuthError> {
-    let mut admitted = Admitted { store, now, counted: Vec::with_capacity(3), remember: None };
     let addr = match standing {
         Standing::Device(id) => {
+            let mut admitted = Admitted { store, now, counted: Vec::with_capacity(1), remember: None };
             admitted.count(throttle_key_device(id), rules.device, Settle::Clear, false).await?;
             return Ok(admitted);
         }
         Standing::Address(addr) => addr,
     };
+    let mut admitted = admit_address(store, rules, addr, now).await?;
     if let Some(addr) = addr {
-        if rules.address.free > 0 {
-            admitted.count(throttle_key_address(addr), rules.address, Settle::TakeBack, false).await?;
-        }
         if rules.pair.free > 0 {
             admitted.count(key_pair(username, Some(addr)), rules.pair, Settle::Clear, false).await?;
         }
@@ -241,15 +239,17 @@ pub(crate) async fn admit<'a>(
     Ok(admitted)
 }
 
-/// Counts the address of an external (identity provider) login before its
-/// token is verified: failures cost the address as failed passwords do.
+/// Counts an attempt on its address's counter (nothing when the address is
+/// unknown): the first counter of a password login, and of an external
+/// (identity provider) login before its token is verified, so that its
+/// failures cost the address as failed passwords do.
 pub(crate) async fn admit_address<'a>(
     store: &'a dyn Store,
     rules: &LoginRules,
     addr: Option<IpAddr>,
     now: i64,
 ) -> Result<Admitted<'a>, AuthError> {
-    let mut admitted = Admitted { store, now, counted: Vec::with_capacity(2), remember: None };
+    let mut admitted = Admitted { store, now, counted: Vec::with_capacity(3), remember: None };
     if let Some(addr) = addr.filter(|_| rules.address.free > 0) {
         admitted.count(throttle_key_address(addr), rules.address, Settle::TakeBack, false).await?;
     }

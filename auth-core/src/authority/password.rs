@@ -91,11 +91,8 @@ impl Authority {
             Some(device) => Standing::Device(&device.id),
             None => Standing::Address(client.addr),
         };
-        let mut admitted = match throttle::admit(self.store(), &rules, &name, standing, now).await {
-            Ok(admitted) => admitted,
-            Err(refused @ AuthError::TooManyAttempts { .. }) => return self.refuse(refused).await,
-            Err(other) => return Err(other),
-        };
+        let mut admitted =
+            self.held(throttle::admit(self.store(), &rules, &name, standing, now).await).await?;
         match self.inner.users.verify_password(username, password).await {
             Ok(Some(principal)) => {
                 if device.as_ref().is_some_and(|d| d.principal != principal.id) {
@@ -153,11 +150,8 @@ impl Authority {
         let client = client.into();
         let now = crate::time::now();
         let rules = LoginRules::new(&self.inner.config);
-        let mut admitted = match throttle::admit_address(self.store(), &rules, client.addr, now).await {
-            Ok(admitted) => admitted,
-            Err(refused @ AuthError::TooManyAttempts { .. }) => return self.refuse(refused).await,
-            Err(other) => return Err(other),
-        };
+        let mut admitted =
+            self.held(throttle::admit_address(self.store(), &rules, client.addr, now).await).await?;
         let who = external.verify(token).await?;
         let principal = match self.inner.users.load_external(&who).await {
             Ok(Some(principal)) => principal,
@@ -167,13 +161,17 @@ impl Authority {
                 return Err(err.into());
             }
         };
-        match admitted.count_external(&rules, &principal.id).await {
-            Ok(()) => {}
-            Err(refused @ AuthError::TooManyAttempts { .. }) => return self.refuse(refused).await,
-            Err(other) => return Err(other),
-        }
+        self.held(admitted.count_external(&rules, &principal.id).await).await?;
         admitted.succeeded().await?;
         self.issue(&principal).await
+    }
+
+    /// `result`, with a throttle refusal (429) held as [`refuse`](Self::refuse) holds it.
+    async fn held<T>(&self, result: Result<T, AuthError>) -> Result<T, AuthError> {
+        match result {
+            Err(refused @ AuthError::TooManyAttempts { .. }) => self.refuse(refused).await,
+            other => other,
+        }
     }
 
     /// Answers a refusal that cost no hash after
@@ -258,13 +256,6 @@ impl Authority {
         if let Ok(token) = self.sign(&claims, &Principal::default()) {
             let _ = slot.set(token);
         }
-    }
-
-    /// The device token a successful login left for `client`, with its
-    /// lifetime: what a route engine sends back.
-    pub(crate) fn issued_device_token(&self, client: &LoginClient) -> Option<(String, std::time::Duration)> {
-        let token = client.issued.as_ref()?.get()?.clone();
-        Some((token, self.inner.config.device_ttl?))
     }
 }
 
