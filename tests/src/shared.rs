@@ -32,9 +32,10 @@ fn unique_prefix() -> String {
     format!("t{:016x}", rand::random::<u64>())
 }
 
-/// The flags that put a demo on `redis` under `prefix`.
+/// The flags that put a demo on `redis` under `prefix` (a timeout a loaded
+/// CI machine does not hit by accident).
 fn store_flags<'a>(url: &'a str, prefix: &'a str) -> [&'a str; 6] {
-    ["--store", url, "--store-prefix", prefix, "--store-timeout", "500ms"]
+    ["--store", url, "--store-prefix", prefix, "--store-timeout", "2s"]
 }
 
 /// Sends a case to instance A, or to B when it carries [`INSTANCE`].

@@ -705,8 +705,13 @@ mod tests {
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
     }
 
+    /// A fresh prefix, and a timeout a loaded two-core CI machine cannot
+    /// miss (the 250 ms default is for production, not for a machine
+    /// hashing passwords for a dozen tests at once).
     fn prefixed() -> RedisOptions {
-        RedisOptions::default().prefix(format!("test-{}", uuid::Uuid::new_v4().simple()))
+        RedisOptions::default()
+            .prefix(format!("test-{}", uuid::Uuid::new_v4().simple()))
+            .timeout(Duration::from_secs(5))
     }
 
     #[test]
