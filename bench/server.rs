@@ -15,7 +15,7 @@
 
 use std::process::ExitCode;
 
-use auth_core::{Authority, Guard, Key, KeySet, Principal};
+use auth_core::{AuthGuard, Authority, JwtKey, KeySet, Principal};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -62,7 +62,7 @@ mod axum_variants {
         Ok(next.run(req).await)
     }
 
-    pub fn router(variant: &str, guard: Guard) -> Option<Router> {
+    pub fn router(variant: &str, guard: AuthGuard) -> Option<Router> {
         Some(match variant {
             "axum-none" => Router::new()
                 .route("/hello", get(|| async { Json(body("1", "demo", &["admin".to_owned()])) })),
@@ -136,7 +136,7 @@ mod actix_variants {
     /// `Route::wrap` would put actix's `Compat` adapter around it, which
     /// boxes every request's future and response body, whatever the
     /// middleware (BENCHMARKS.md §7).
-    pub async fn serve(variant: &str, guard: Guard, addr: &str, token: &str) -> Result<(), String> {
+    pub async fn serve(variant: &str, guard: AuthGuard, addr: &str, token: &str) -> Result<(), String> {
         match variant {
             "actix-none" => run!(addr, token, || App::new().route("/hello", web::get().to(none))),
             "actix-ours" => run!(addr, token, move || {
@@ -160,7 +160,7 @@ fn main() -> ExitCode {
         eprintln!("usage: bench-server --variant NAME [--addr HOST:PORT]");
         return ExitCode::from(2);
     };
-    let key = match Key::hs256("bench", SECRET) {
+    let key = match JwtKey::hs256("bench", SECRET) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("bench-server: {e}");
@@ -168,7 +168,7 @@ fn main() -> ExitCode {
         }
     };
     let authority = Authority::builder(KeySet::new(key).expect("a signing key")).build();
-    let guard = Guard::new(authority.clone());
+    let guard = AuthGuard::new(authority.clone());
     let result = if variant.starts_with("actix") {
         actix_web::rt::System::new().block_on(async {
             let token = issue(&authority).await?;

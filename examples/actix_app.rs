@@ -3,7 +3,7 @@
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use auth_actix::{AuthMiddleware, AuthRejection, Authenticated, MaybeAuthenticated, RequireRole};
-use auth_core::Guard;
+use auth_core::AuthGuard;
 
 use crate::samples::{GET, POST};
 use crate::{Admin, Demo, DialectName, JWKS_PATH, admin_body, maybe_body, public_body, samples};
@@ -14,7 +14,7 @@ async fn whoami(id: Authenticated) -> HttpResponse {
 
 async fn sachet_user(
     username: web::Path<String>,
-    guard: web::ReqData<Guard>,
+    guard: web::ReqData<AuthGuard>,
     id: Authenticated,
 ) -> Result<HttpResponse, AuthRejection> {
     samples::sachet_user(&id, &username)
@@ -23,7 +23,7 @@ async fn sachet_user(
 }
 
 /// 405 with `Allow` in the dialect's envelope, for the methods a resource lacks.
-fn wrong_method(guard: &Guard, allow: &'static [&'static str]) -> actix_web::Route {
+fn wrong_method(guard: &AuthGuard, allow: &'static [&'static str]) -> actix_web::Route {
     let guard = guard.clone();
     web::to(move || {
         let guard = guard.clone();

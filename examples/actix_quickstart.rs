@@ -4,7 +4,7 @@
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::{AuthMiddleware, Authenticated, RequireRole, Role};
-use auth_core::{Authority, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet, Standard};
+use auth_core::{AuthGuard, Authority, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, Standard};
 
 struct Admin;
 impl Role for Admin {
@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. how tokens are signed: read the secret from your configuration
     let secret = demo_app::secret_from_env();
     let authority =
-        Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?).users(users).build();
+        Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?).users(users).build();
     // 3. login/refresh/verify/logout under /auth, protected routes behind the middleware
     let server = HttpServer::new(move || {
         App::new()
@@ -36,7 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .service(
                 web::scope("")
-                    .wrap(AuthMiddleware::new(Guard::new(authority.clone())))
+                    .wrap(AuthMiddleware::new(AuthGuard::new(authority.clone())))
                     .route("/me", web::get().to(me))
                     .route("/admin", web::get().to(admin)),
             )

@@ -1,6 +1,6 @@
 //! The demo as an axum `Router`.
 
-use auth_core::Guard;
+use auth_core::AuthGuard;
 use auth_tower::{AuthLayer, AuthRejection, AuthRoutes, Authenticated, RequireRole};
 use axum::extract::Path;
 use axum::routing::{MethodRouter, any, get, patch, post};
@@ -16,14 +16,14 @@ async fn whoami(id: Authenticated) -> Json<Value> {
 
 async fn sachet_user(
     Path(username): Path<String>,
-    Extension(guard): Extension<Guard>,
+    Extension(guard): Extension<AuthGuard>,
     id: Authenticated,
 ) -> Result<Json<Value>, AuthRejection> {
     samples::sachet_user(&id, &username).map(Json).map_err(|e| AuthRejection::from_guard(&guard, e))
 }
 
 /// 405 with `Allow` in the dialect's envelope, for the methods a route lacks.
-fn wrong_method(guard: &Guard, allow: &'static [&'static str]) -> MethodRouter {
+fn wrong_method(guard: &AuthGuard, allow: &'static [&'static str]) -> MethodRouter {
     let guard = guard.clone();
     any(move || {
         let guard = guard.clone();

@@ -2,7 +2,7 @@
 //! Run: `cargo run --example axum_quickstart`, then
 //! `curl -s -X POST localhost:3001/auth/login -d username=alice -d password=wonderland`.
 
-use auth_core::{Authority, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet, Standard};
+use auth_core::{AuthGuard, Authority, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, Standard};
 use auth_tower::{AuthLayer, AuthRoutes, Authenticated, RequireRole, Role};
 use axum::{Json, Router, routing::get};
 
@@ -27,12 +27,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. how tokens are signed: read the secret from your configuration
     let secret = demo_app::secret_from_env();
     let authority =
-        Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?).users(users).build();
+        Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?).users(users).build();
     // 3. protected routes behind the layer, login/refresh/verify/logout under /auth
     let app = Router::new()
         .route("/me", get(me))
         .route("/admin", get(admin))
-        .layer(AuthLayer::new(Guard::new(authority.clone())))
+        .layer(AuthLayer::new(AuthGuard::new(authority.clone())))
         .nest_service("/auth", AuthRoutes::new(RouteSet::new(authority, Standard)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
     println!("listening on http://{}", listener.local_addr()?);

@@ -4,7 +4,7 @@
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::{AuthMiddleware, Authenticated};
 use auth_core::dialects::Datarhei;
-use auth_core::{Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet};
+use auth_core::{AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,12 +15,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Core's lifetimes (access 10 min, refresh 24 h) and claims (exi, usefor, iss datarhei-core)
     let dialect = Datarhei::default(); // .with_external_identity(...) for the Auth0 login
     let config = dialect.default_config();
-    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)
+    let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?)
         .users(users)
         .config(config)
         .build();
     let routes = RouteSet::new(authority, dialect);
-    let guard = Guard::for_routes(&routes);
+    let guard = AuthGuard::for_routes(&routes);
     let server = HttpServer::new(move || {
         App::new().service(web::scope("/api").configure(auth_actix::routes(routes.clone()))).service(
             web::scope("/api/v3").wrap(AuthMiddleware::new(guard.clone())).route(

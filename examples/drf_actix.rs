@@ -4,7 +4,7 @@
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::{AuthMiddleware, Authenticated};
 use auth_core::dialects::Drf;
-use auth_core::{Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet};
+use auth_core::{AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -13,12 +13,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = demo_app::secret_from_env();
     // 5-day tokens, orig_iat kept across refreshes, no refresh after 10 days
     let config = Drf.default_config();
-    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)
+    let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?)
         .users(users)
         .config(config)
         .build();
     let routes = RouteSet::new(authority, Drf);
-    let guard = Guard::for_routes(&routes); // Token scheme, {"detail": ...} errors
+    let guard = AuthGuard::for_routes(&routes); // Token scheme, {"detail": ...} errors
     let server = HttpServer::new(move || {
         App::new().service(web::scope("/auth").configure(auth_actix::routes(routes.clone()))).route(
             "/protected-url/",

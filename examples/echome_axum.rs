@@ -2,7 +2,7 @@
 //! `cargo run --example echome_axum`, then the seed's curl lines against 127.0.0.1:3003.
 
 use auth_core::dialects::Echome;
-use auth_core::{Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet};
+use auth_core::{AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
 use auth_tower::{AuthLayer, AuthRoutes, Authenticated};
 use axum::{Json, Router, routing::get};
 use serde_json::json;
@@ -14,13 +14,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = demo_app::secret_from_env();
     // simplejwt's lifetimes and claim names (token_type, user_id); override fields as you need
     let config = Echome.default_config();
-    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)
+    let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?)
         .users(users)
         .config(config)
         .build();
     let routes = RouteSet::new(authority, Echome);
     // protected routes answer like simplejwt: {"detail": ..., "code": "token_not_valid"}
-    let guard = Guard::for_routes(&routes);
+    let guard = AuthGuard::for_routes(&routes);
     let app = Router::new()
         .route(
             "/api/v1/vm/vm/describe/all",

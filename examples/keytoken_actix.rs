@@ -5,7 +5,7 @@
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::{AuthMiddleware, Authenticated};
 use auth_core::dialects::Keytoken;
-use auth_core::{Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet};
+use auth_core::{AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,12 +15,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = dialect.default_config(); // 30 days; Basic means key:token
     // no JWT is issued by this dialect, but the authority still needs a key
     let secret = demo_app::secret_from_env();
-    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)
+    let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?)
         .users(users)
         .config(config)
         .build();
     let routes = RouteSet::new(authority, dialect).at("/users");
-    let guard = Guard::for_routes(&routes);
+    let guard = AuthGuard::for_routes(&routes);
     let server = HttpServer::new(move || {
         App::new()
             .service(

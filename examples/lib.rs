@@ -26,7 +26,7 @@ pub use config::{DemoConfig, DialectName, Framework, IdpSpec, StoreSpec, UserSpe
 use auth_core::dialects::{Datarhei, Drf, Echome, Jwks, Keytoken, Sachet, Standard};
 use std::sync::Arc;
 
-use auth_core::{Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet};
+use auth_core::{AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
 
 /// The signing secret of the copy-paste examples: `JWT_SECRET` from the
 /// environment, or (so that no example ever signs with a secret printed in
@@ -57,7 +57,7 @@ pub struct Demo {
     /// The dialect's route set.
     pub routes: RouteSet,
     /// The guard of protected routes.
-    pub guard: Guard,
+    pub guard: AuthGuard,
     /// The users, as configured (for the start-up banner).
     pub users: Vec<UserSpec>,
     /// The dialect served.
@@ -73,12 +73,12 @@ pub struct Demo {
 /// A signing key from a PEM file: EC (P-256 or P-384), Ed25519, or RSA
 /// (RS256, with the `aws_lc_rs` feature); the `kid` is the key's RFC 7638
 /// thumbprint.
-pub fn load_signing_key(path: &std::path::Path) -> Result<Key, String> {
+pub fn load_signing_key(path: &std::path::Path) -> Result<JwtKey, String> {
     use auth_core::Algorithm;
     let pem = std::fs::read(path).map_err(|e| format!("--signing-key {}: {e}", path.display()))?;
     let mut last = None;
     for alg in [Algorithm::ES256, Algorithm::ES384, Algorithm::EdDSA, Algorithm::RS256] {
-        match Key::private_pem(alg, &pem) {
+        match JwtKey::private_pem(alg, &pem) {
             Ok(key) => return Ok(key),
             Err(e @ auth_core::KeyError::RsaNeedsAwsLc) => last = Some(e),
             Err(e) => last = last.or(Some(e)),
@@ -117,7 +117,7 @@ impl Demo {
     pub async fn new(config: &DemoConfig) -> Result<Self, String> {
         let keys = if config.signing_keys.is_empty() {
             let secret = config.secret_bytes();
-            KeySet::new(Key::hs256(DEMO_KID, &secret).map_err(|e| format!("--secret: {e}"))?)
+            KeySet::new(JwtKey::hs256(DEMO_KID, &secret).map_err(|e| format!("--secret: {e}"))?)
         } else {
             let keys =
                 config.signing_keys.iter().map(|p| load_signing_key(p)).collect::<Result<Vec<_>, _>>()?;
@@ -178,7 +178,7 @@ impl Demo {
         let authority = builder.shared_store(store).build();
         let mount = dialect.default_mount();
         let routes = RouteSet::from_shared(authority.clone(), dialect).at(mount);
-        let guard = Guard::for_routes(&routes);
+        let guard = AuthGuard::for_routes(&routes);
         if let Some(verifier) = &idp
             && !verifier.prefetch().await
         {
@@ -259,20 +259,13 @@ impl Demo {
     }
 }
 
-/// The role `GET /admin` requires.
-#[derive(Debug)]
-pub struct Admin;
-
-impl auth_tower::Role for Admin {
-    const NAME: &'static str = "admin";
-}
-
-impl auth_actix::Role for Admin {
-    const NAME: &'static str = "admin";
-}
+auth_core::role!(
+    /// The role `GET /admin` requires (one type for both frameworks).
+    pub Admin = "admin"
+);
 
 /// What `/admin` answers.
-pub fn admin_body(identity: &auth_core::Identity) -> serde_json::Value {
+pub fn admin_body(identity: &auth_core::AuthIdentity) -> serde_json::Value {
     serde_json::json!({"admin": identity.username()})
 }
 
@@ -282,7 +275,7 @@ pub fn public_body() -> serde_json::Value {
 }
 
 /// What `/maybe` answers: the identity's summary, or that there is none.
-pub fn maybe_body(identity: Option<&auth_core::Identity>) -> serde_json::Value {
+pub fn maybe_body(identity: Option<&auth_core::AuthIdentity>) -> serde_json::Value {
     match identity {
         Some(id) => {
             let mut body = id.summary();

@@ -4,7 +4,7 @@
 
 use auth_core::dialects::Sachet;
 use auth_core::{
-    Authority, Dialect, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet, require_self_or_role,
+    AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, require_self_or_role,
 };
 use auth_tower::{AuthLayer, AuthRejection, AuthRoutes, Authenticated};
 use axum::extract::Path;
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 async fn user(
     Path(name): Path<String>,
-    Extension(guard): Extension<Guard>,
+    Extension(guard): Extension<AuthGuard>,
     id: Authenticated,
 ) -> Result<Json<Value>, AuthRejection> {
     require_self_or_role(&id, &name, "admin").map_err(|e| AuthRejection::from_guard(&guard, e))?;
@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     users.add_user(Principal::new("2", "admin").with_role("admin"), "admin-password").await?;
     let secret = demo_app::secret_from_env();
     let config = Sachet.default_config(); // one token type, 7 days, jti on every token
-    let authority = Authority::builder(KeySet::new(Key::hs256("main", secret.as_bytes())?)?)
+    let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?)
         .users(users)
         .config(config)
         .build();
@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route(
             "/users/{username}",
-            get(user).layer(AuthLayer::new(Guard::for_routes(&routes))).fallback_service(auth.clone()),
+            get(user).layer(AuthLayer::new(AuthGuard::for_routes(&routes))).fallback_service(auth.clone()),
         )
         .fallback_service(auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3005").await?;

@@ -1,6 +1,6 @@
 //! The seed APIs' sample resources, as the demo serves them.
 
-use auth_core::{AuthError, Identity, require_self_or_role};
+use auth_core::{AuthError, AuthIdentity, require_self_or_role};
 use serde_json::{Value, json};
 
 /// ecHome's sample listing route.
@@ -12,7 +12,7 @@ pub fn echome_vms() -> Value {
 }
 
 /// Sachet's `GET /users/{username}`: the user themself or an admin.
-pub fn sachet_user(identity: &Identity, username: &str) -> Result<Value, AuthError> {
+pub fn sachet_user(identity: &AuthIdentity, username: &str) -> Result<Value, AuthError> {
     require_self_or_role(identity, username, "admin")?;
     Ok(json!({"status": "success", "username": username}))
 }

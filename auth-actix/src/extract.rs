@@ -11,15 +11,15 @@ use actix_web::dev::{Extensions, Payload};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use auth_core::{
-    AuthError, Check, CheckResult, Credentials, Guard, Identity, Rejection, Scheme, credentials_of,
-    require_role,
+    AuthError, AuthGuard, AuthIdentity, Check, CheckResult, Credentials, Rejection, Role, Scheme,
+    credentials_of, require_role,
 };
 use futures_util::future::{Either, LocalBoxFuture};
 
 use crate::convert::{authorization, peer, to_http};
 
 /// Why an extractor refused a request: the core's [`Rejection`] (rendered
-/// through the request's [`Guard`] when there is one), as a `ResponseError`.
+/// through the request's [`AuthGuard`] when there is one), as a `ResponseError`.
 ///
 /// ```
 /// use auth_core::AuthError;
@@ -33,7 +33,7 @@ pub struct AuthRejection(Rejection);
 impl AuthRejection {
     /// A rejection rendered by `guard` (its scheme, realm and error shape):
     /// for handlers that make their own decisions through the core.
-    pub fn from_guard(guard: &Guard, error: AuthError) -> Self {
+    pub fn from_guard(guard: &AuthGuard, error: AuthError) -> Self {
         Self(Rejection::from_guard(error, Some(guard)))
     }
 
@@ -66,17 +66,17 @@ impl ResponseError for AuthRejection {
 }
 
 /// The guard for this request: the middleware's (in `extensions`, the
-/// request's own), else one registered as `web::Data<Guard>` or plain app
+/// request's own), else one registered as `web::Data<AuthGuard>` or plain app
 /// data.
-fn guard_in<'a>(req: &'a HttpRequest, extensions: &'a Extensions) -> Option<&'a Guard> {
+fn guard_in<'a>(req: &'a HttpRequest, extensions: &'a Extensions) -> Option<&'a AuthGuard> {
     extensions
-        .get::<Guard>()
-        .or_else(|| req.app_data::<web::Data<Guard>>().map(|g| g.get_ref()))
-        .or_else(|| req.app_data::<Guard>())
+        .get::<AuthGuard>()
+        .or_else(|| req.app_data::<web::Data<AuthGuard>>().map(|g| g.get_ref()))
+        .or_else(|| req.app_data::<AuthGuard>())
 }
 
 /// [`guard_in`], owned.
-fn guard_of(req: &HttpRequest) -> Option<Guard> {
+fn guard_of(req: &HttpRequest) -> Option<AuthGuard> {
     guard_in(req, &req.extensions()).cloned()
 }
 
@@ -86,7 +86,7 @@ fn credentials(req: &HttpRequest, scheme: Scheme) -> Result<Credentials, AuthRej
 }
 
 macro_rules! token_extractor {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $scheme:ident) => {
         $(#[$doc])*
         ///
         /// Only parses the header; it does not verify the token.
@@ -104,8 +104,8 @@ macro_rules! token_extractor {
             type Future = Ready<Result<Self, Self::Error>>;
 
             fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-                ready(credentials(req, Scheme::$name).and_then(|c| match c {
-                    Credentials::$name(token) => Ok(Self(token)),
+                ready(credentials(req, Scheme::$scheme).and_then(|c| match c {
+                    Credentials::$scheme(token) => Ok(Self(token)),
                     _ => Err(AuthError::MissingCredentials.into()),
                 }))
             }
@@ -117,18 +117,20 @@ token_extractor!(
     /// The token of an `Authorization: Bearer <token>` header.
     ///
     /// ```
-    /// async fn handler(auth_actix::Bearer(token): auth_actix::Bearer) -> String { token.len().to_string() }
+    /// async fn handler(auth_actix::BearerHeader(token): auth_actix::BearerHeader) -> String { token.len().to_string() }
     /// # let _ = actix_web::web::get().to(handler);
     /// ```
+    BearerHeader,
     Bearer
 );
 token_extractor!(
     /// The token of an `Authorization: Token <token>` header (Django REST style).
     ///
     /// ```
-    /// async fn handler(auth_actix::Token(token): auth_actix::Token) -> String { token.len().to_string() }
+    /// async fn handler(auth_actix::TokenHeader(token): auth_actix::TokenHeader) -> String { token.len().to_string() }
     /// # let _ = actix_web::web::get().to(handler);
     /// ```
+    TokenHeader,
     Token
 );
 
@@ -136,24 +138,24 @@ token_extractor!(
 /// parses the header; it checks no password.
 ///
 /// ```
-/// async fn handler(basic: auth_actix::Basic) -> String { basic.user }
+/// async fn handler(basic: auth_actix::BasicHeader) -> String { basic.user }
 /// # let _ = actix_web::web::get().to(handler);
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct Basic {
+pub struct BasicHeader {
     /// The user-id.
     pub user: String,
     /// The password.
     pub password: String,
 }
 
-impl std::fmt::Debug for Basic {
+impl std::fmt::Debug for BasicHeader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Basic").field("user", &self.user).finish_non_exhaustive()
+        f.debug_struct("BasicHeader").field("user", &self.user).finish_non_exhaustive()
     }
 }
 
-impl FromRequest for Basic {
+impl FromRequest for BasicHeader {
     type Error = AuthRejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
@@ -171,18 +173,19 @@ impl FromRequest for Basic {
 type Extracted<T> =
     Either<Ready<Result<T, AuthRejection>>, LocalBoxFuture<'static, Result<T, AuthRejection>>>;
 
-/// The core's rule ([`Guard::extract`]): the middleware's identity, else
+/// The core's rule ([`AuthGuard::extract`]): the middleware's identity, else
 /// the request's guard on its credentials, else 503; then `finish` turns
 /// the outcome into the extractor (rendering refusals through the guard).
 fn extract<T: 'static>(
     req: &HttpRequest,
-    finish: fn(CheckResult, Option<&Guard>) -> Result<T, AuthRejection>,
+    finish: fn(CheckResult, Option<&AuthGuard>) -> Result<T, AuthRejection>,
 ) -> Extracted<T> {
     let extensions = req.extensions();
     let guard = guard_in(req, &extensions);
-    let found = extensions.get::<Identity>();
-    let check =
-        Guard::extract(found, guard, authorization(req.headers()), || peer(req.headers(), req.peer_addr()));
+    let found = extensions.get::<AuthIdentity>();
+    let check = AuthGuard::extract(found, guard, authorization(req.headers()), || {
+        peer(req.headers(), req.peer_addr())
+    });
     match check {
         Check::Ready(outcome) => Either::Left(ready(finish(outcome, guard))),
         Check::Pending(pending) => {
@@ -193,7 +196,7 @@ fn extract<T: 'static>(
 }
 
 /// The identity, or the 401 for its absence rendered by the guard.
-fn required(outcome: CheckResult, guard: Option<&Guard>) -> Result<Identity, AuthRejection> {
+fn required(outcome: CheckResult, guard: Option<&AuthGuard>) -> Result<AuthIdentity, AuthRejection> {
     match outcome {
         Ok(Some(identity)) => Ok(identity),
         Ok(None) => Err(AuthRejection(Rejection::from_guard(AuthError::MissingCredentials, guard))),
@@ -202,7 +205,7 @@ fn required(outcome: CheckResult, guard: Option<&Guard>) -> Result<Identity, Aut
 }
 
 /// The verified identity of the request: from [`AuthMiddleware`](crate::AuthMiddleware),
-/// or verified here through a `web::Data<Guard>`.
+/// or verified here through a `web::Data<AuthGuard>`.
 ///
 /// ```
 /// async fn whoami(id: auth_actix::Authenticated) -> actix_web::HttpResponse {
@@ -211,12 +214,12 @@ fn required(outcome: CheckResult, guard: Option<&Guard>) -> Result<Identity, Aut
 /// # let _ = actix_web::web::get().to(whoami);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authenticated(pub Identity);
+pub struct Authenticated(pub AuthIdentity);
 
 impl Deref for Authenticated {
-    type Target = Identity;
+    type Target = AuthIdentity;
 
-    fn deref(&self) -> &Identity {
+    fn deref(&self) -> &AuthIdentity {
         &self.0
     }
 }
@@ -241,7 +244,7 @@ impl FromRequest for Authenticated {
 /// # let _ = actix_web::web::get().to(maybe);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MaybeAuthenticated(pub Option<Identity>);
+pub struct MaybeAuthenticated(pub Option<AuthIdentity>);
 
 impl FromRequest for MaybeAuthenticated {
     type Error = AuthRejection;
@@ -255,31 +258,17 @@ impl FromRequest for MaybeAuthenticated {
     }
 }
 
-/// A role (or scope) name for [`RequireRole`].
-///
-/// ```
-/// struct Admin;
-/// impl auth_actix::Role for Admin {
-///     const NAME: &'static str = "admin";
-/// }
-/// ```
-pub trait Role: 'static {
-    /// The role or scope required.
-    const NAME: &'static str;
-}
-
 /// The verified identity, required to have role (or scope) `R`; otherwise
 /// 403 `insufficient_scope`.
 ///
 /// ```
-/// use auth_actix::{RequireRole, Role};
-/// struct Admin;
-/// impl Role for Admin { const NAME: &'static str = "admin"; }
+/// use auth_actix::RequireRole;
+/// auth_core::role!(Admin = "admin");
 /// async fn admin_only(admin: RequireRole<Admin>) -> String { admin.username().to_owned() }
 /// # let _ = actix_web::web::get().to(admin_only);
 /// ```
 pub struct RequireRole<R: Role> {
-    identity: Identity,
+    identity: AuthIdentity,
     _role: PhantomData<R>,
 }
 
@@ -291,15 +280,15 @@ impl<R: Role> std::fmt::Debug for RequireRole<R> {
 
 impl<R: Role> RequireRole<R> {
     /// The identity.
-    pub fn into_inner(self) -> Identity {
+    pub fn into_inner(self) -> AuthIdentity {
         self.identity
     }
 }
 
 impl<R: Role> Deref for RequireRole<R> {
-    type Target = Identity;
+    type Target = AuthIdentity;
 
-    fn deref(&self) -> &Identity {
+    fn deref(&self) -> &AuthIdentity {
         &self.identity
     }
 }

@@ -3,7 +3,7 @@
 //! Three things, each only translating between actix-web and the core:
 //!
 //! - [`AuthMiddleware`]: a `Transform` for `App::wrap` / `Scope::wrap` that
-//!   authenticates every request, puts the [`Identity`] into the request
+//!   authenticates every request, puts the [`AuthIdentity`] into the request
 //!   extensions or answers with the core's error response;
 //! - extractors: the raw schemes ([`Bearer`], [`Token`], [`Basic`]), the
 //!   verified identity ([`Authenticated`], and [`MaybeAuthenticated`] for
@@ -13,18 +13,18 @@
 //! ```
 //! use actix_web::{web, App, HttpResponse};
 //! use auth_actix::{AuthMiddleware, Authenticated};
-//! use auth_core::{Authority, Guard, Key, KeySet, RouteSet, Standard};
+//! use auth_core::{Authority, AuthGuard, JwtKey, KeySet, RouteSet, Standard};
 //!
 //! async fn whoami(id: Authenticated) -> HttpResponse {
 //!     HttpResponse::Ok().json(id.summary())
 //! }
 //!
-//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[7u8; 32]).unwrap()).unwrap()).build();
+//! let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[7u8; 32]).unwrap()).unwrap()).build();
 //! let app = App::new()
 //!     .service(web::scope("/auth").configure(auth_actix::routes(RouteSet::new(authority.clone(), Standard))))
 //!     .service(
 //!         web::scope("")
-//!             .wrap(AuthMiddleware::new(Guard::new(authority)))
+//!             .wrap(AuthMiddleware::new(AuthGuard::new(authority)))
 //!             .route("/whoami", web::get().to(whoami)),
 //!     );
 //! # let _ = app;
@@ -34,7 +34,7 @@
 //! every error into `None`: an invalid token would pass as anonymous. Use
 //! [`MaybeAuthenticated`] instead.
 //!
-//! [`Identity`]: auth_core::Identity
+//! [`AuthIdentity`]: auth_core::AuthIdentity
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -47,8 +47,9 @@ mod routes;
 #[cfg(test)]
 mod tests;
 
+pub use auth_core::Role;
 pub use extract::{
-    AuthRejection, Authenticated, Basic, Bearer, MaybeAuthenticated, RequireRole, Role, Token,
+    AuthRejection, Authenticated, BasicHeader, BearerHeader, MaybeAuthenticated, RequireRole, TokenHeader,
 };
 pub use middleware::{AuthMiddleware, AuthMiddlewareService};
 pub use routes::{routes, service};

@@ -8,37 +8,37 @@ use std::task::{Context, Poll, ready};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
-use auth_core::{Check, Guard, PendingCheck};
+use auth_core::{AuthGuard, Check, PendingCheck};
 use pin_project_lite::pin_project;
 
 use crate::convert::{authorization, peer, to_http};
 
-/// An actix-web middleware that authenticates requests with a [`Guard`].
+/// An actix-web middleware that authenticates requests with a [`AuthGuard`].
 ///
-/// On success the [`Identity`](auth_core::Identity) goes into the request
+/// On success the [`AuthIdentity`](auth_core::AuthIdentity) goes into the request
 /// extensions (and the guard too, for the extractors); on failure the
 /// core's response (status, `WWW-Authenticate`, JSON body) is returned and
-/// the wrapped service is not called. With [`Guard::optional`], requests
+/// the wrapped service is not called. With [`AuthGuard::optional`], requests
 /// without credentials pass with no identity.
 ///
 /// ```
 /// use actix_web::{web, App, HttpResponse};
 /// use auth_actix::AuthMiddleware;
-/// use auth_core::{Authority, Guard, Key, KeySet};
-/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+/// use auth_core::{Authority, AuthGuard, JwtKey, KeySet};
+/// let authority = Authority::builder(KeySet::new(JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 /// let app = App::new().service(
-///     web::scope("/api").wrap(AuthMiddleware::new(Guard::new(authority))).route("/x", web::get().to(HttpResponse::Ok)),
+///     web::scope("/api").wrap(AuthMiddleware::new(AuthGuard::new(authority))).route("/x", web::get().to(HttpResponse::Ok)),
 /// );
 /// # let _ = app;
 /// ```
 #[derive(Clone, Debug)]
 pub struct AuthMiddleware {
-    guard: Guard,
+    guard: AuthGuard,
 }
 
 impl AuthMiddleware {
     /// A middleware that checks requests with `guard`.
-    pub fn new(guard: Guard) -> Self {
+    pub fn new(guard: AuthGuard) -> Self {
         Self { guard }
     }
 }
@@ -62,7 +62,7 @@ where
 /// The service [`AuthMiddleware`] wraps around the inner one.
 pub struct AuthMiddlewareService<S> {
     service: Rc<S>,
-    guard: Guard,
+    guard: AuthGuard,
 }
 
 impl<S> std::fmt::Debug for AuthMiddlewareService<S> {
@@ -107,7 +107,7 @@ where
 
 /// Puts what the extractors read into the request: the identity, and the
 /// guard (its error shape, and proof that a guard ran).
-fn admit(req: &ServiceRequest, identity: Option<auth_core::Identity>, guard: &Guard) {
+fn admit(req: &ServiceRequest, identity: Option<auth_core::AuthIdentity>, guard: &AuthGuard) {
     let mut extensions = req.extensions_mut();
     if let Some(identity) = identity {
         extensions.insert(identity);
@@ -139,7 +139,7 @@ pin_project! {
             check: PendingCheck,
             request: Option<ServiceRequest>,
             service: Rc<S>,
-            guard: Guard,
+            guard: AuthGuard,
         },
         Calling {
             #[pin]

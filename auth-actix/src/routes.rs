@@ -12,8 +12,8 @@ use crate::convert::{authorization, peer, to_http};
 ///
 /// ```
 /// use actix_web::{web, App};
-/// use auth_core::{Authority, Key, KeySet, RouteSet, Standard};
-/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+/// use auth_core::{Authority, JwtKey, KeySet, RouteSet, Standard};
+/// let authority = Authority::builder(KeySet::new(JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 /// let app = App::new().service(web::scope("/auth").configure(auth_actix::routes(RouteSet::new(authority, Standard))));
 /// # let _ = app;
 /// ```
@@ -28,8 +28,8 @@ pub fn routes(routes: RouteSet) -> impl FnOnce(&mut web::ServiceConfig) {
 ///
 /// ```
 /// use actix_web::{web, App, HttpResponse};
-/// use auth_core::{Authority, Key, KeySet, RouteSet, Standard};
-/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+/// use auth_core::{Authority, JwtKey, KeySet, RouteSet, Standard};
+/// let authority = Authority::builder(KeySet::new(JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 /// let app = App::new()
 ///     .route("/public", web::get().to(HttpResponse::Ok))
 ///     .default_service(auth_actix::service(RouteSet::new(authority, Standard).at("/auth")));

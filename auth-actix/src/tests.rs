@@ -3,7 +3,7 @@
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, test, web};
-use auth_core::{Authority, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet, Scheme, Standard};
+use auth_core::{AuthGuard, Authority, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, Scheme, Standard};
 use serde_json::{Value, json};
 
 use crate::{AuthMiddleware, Authenticated, MaybeAuthenticated, RequireRole, Role};
@@ -19,7 +19,7 @@ fn authority() -> Authority {
         .and_then(|u| u.with_user(Principal::new("u-bob", "bob"), "bob-pw"))
         .expect("test users");
     Authority::builder(
-        KeySet::new(Key::hs256("k1", b"actix-test-secret-of-32-bytes-min").expect("key"))
+        KeySet::new(JwtKey::hs256("k1", b"actix-test-secret-of-32-bytes-min").expect("key"))
             .expect("a signing key"),
     )
     .users(users)
@@ -49,7 +49,7 @@ async fn read(res: ServiceResponse) -> (StatusCode, Option<String>, Value) {
 #[actix_rt::test]
 async fn middleware_extractors_and_routes() {
     let a = authority();
-    let guard = Guard::new(a.clone());
+    let guard = AuthGuard::new(a.clone());
     let app = test::init_service(
         App::new()
             .service(
@@ -112,7 +112,7 @@ async fn middleware_extractors_and_routes() {
 #[actix_rt::test]
 async fn extractor_without_middleware_uses_web_data() {
     let a = authority();
-    let guard = Guard::new(a.clone()).schemes(&[Scheme::Token]);
+    let guard = AuthGuard::new(a.clone()).schemes(&[Scheme::Token]);
     let app = test::init_service(
         App::new()
             .app_data(web::Data::new(guard))

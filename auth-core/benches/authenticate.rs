@@ -29,7 +29,7 @@
 use std::hint::black_box;
 
 use auth_core::{
-    AuthRequest, Authority, AuthorityConfig, AuthorizationRef, Check, Credentials, Guard, Key, KeySet,
+    AuthGuard, AuthRequest, Authority, AuthorityConfig, AuthorizationRef, Check, Credentials, JwtKey, KeySet,
     MemoryUsers, Peer, Principal, RouteSet, Standard, TokenCacheConfig, TokenUse, hash_password,
     parse_authorization,
 };
@@ -47,7 +47,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn verify_hs256(c: &mut Criterion) {
     let rt = runtime();
     let authority =
-        Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key"))
+        Authority::builder(KeySet::new(JwtKey::hs256("k1", SECRET).expect("key")).expect("a signing key"))
             .build();
     let principal = Principal::new("42", "alice").with_role("admin");
     let token = rt.block_on(authority.issue(&principal)).expect("issue").access_token;
@@ -58,12 +58,12 @@ fn verify_hs256(c: &mut Criterion) {
     let signature = base64_decode(signature);
 
     let uncached =
-        Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key"))
+        Authority::builder(KeySet::new(JwtKey::hs256("k1", SECRET).expect("key")).expect("a signing key"))
             .config(AuthorityConfig::default().token_cache(TokenCacheConfig::disabled()))
             .build();
     let users = MemoryUsers::new().with_user(principal.clone(), "pw").expect("user");
     let checking =
-        Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key"))
+        Authority::builder(KeySet::new(JwtKey::hs256("k1", SECRET).expect("key")).expect("a signing key"))
             .users(users)
             .config(AuthorityConfig::default().check_principal(true))
             .build();
@@ -126,7 +126,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 /// Every algorithm's verify path, on the crypto backend this build has:
 /// the full verification (no cache), a verified-token cache hit
 /// (`verify_access`: lookup and clock checks), and what a middleware runs
-/// per request on a hit (`Guard::begin`: header parse, cache, memory-store
+/// per request on a hit (`AuthGuard::begin`: header parse, cache, memory-store
 /// revocation check), all in one group so the ratios are side by side.
 fn verify_cached(c: &mut Criterion) {
     let rt = runtime();
@@ -135,15 +135,15 @@ fn verify_cached(c: &mut Criterion) {
     let read = |name: &str| std::fs::read(format!("{dir}{name}")).expect("test key fixture");
     let mut group = c.benchmark_group(format!("verify_{backend}"));
     let keys = [
-        ("hs256", Key::hs256("k", SECRET).expect("key")),
+        ("hs256", JwtKey::hs256("k", SECRET).expect("key")),
         (
             "es256",
-            Key::pem_pair("k", Algorithm::ES256, &read("ec_private.pem"), &read("ec_public.pem"))
+            JwtKey::pem_pair("k", Algorithm::ES256, &read("ec_private.pem"), &read("ec_public.pem"))
                 .expect("fixture key"),
         ),
         (
             "eddsa",
-            Key::pem_pair("k", Algorithm::EdDSA, &read("ed_private.pem"), &read("ed_public.pem"))
+            JwtKey::pem_pair("k", Algorithm::EdDSA, &read("ed_private.pem"), &read("ed_public.pem"))
                 .expect("fixture key"),
         ),
     ];
@@ -152,7 +152,7 @@ fn verify_cached(c: &mut Criterion) {
         let principal = Principal::new("42", "alice").with_role("admin");
         let token = rt.block_on(authority.issue(&principal)).expect("issue").access_token;
         let header = format!("Bearer {token}");
-        let guard = Guard::new(authority.clone());
+        let guard = AuthGuard::new(authority.clone());
         let now = auth_core::now();
         group.bench_function(format!("{name}_uncached"), |b| {
             b.iter(|| authority.verify(black_box(&token), TokenUse::Access, now).expect("valid"))
@@ -174,7 +174,7 @@ fn login(c: &mut Criterion) {
     let rt = runtime();
     let users = MemoryUsers::new().with_user(Principal::new("1", "alice"), "s3cret").expect("user");
     let authority =
-        Authority::builder(KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key"))
+        Authority::builder(KeySet::new(JwtKey::hs256("k1", SECRET).expect("key")).expect("a signing key"))
             .users(users)
             .config(AuthorityConfig::default().login_throttle(0, std::time::Duration::from_secs(1)))
             .build();
@@ -200,7 +200,7 @@ fn login(c: &mut Criterion) {
 /// side; and, for the SQL stores, the statements each check sends.
 fn stores(c: &mut Criterion) {
     let rt = runtime();
-    let keys = || KeySet::new(Key::hs256("k1", SECRET).expect("key")).expect("a signing key");
+    let keys = || KeySet::new(JwtKey::hs256("k1", SECRET).expect("key")).expect("a signing key");
     let memory = Authority::builder(keys()).build();
     let principal = Principal::new("42", "alice");
     // One token for all: same keys, and a fresh token is revoked in none.

@@ -1,6 +1,6 @@
 //! The verified-token cache: an access token's signature and claims are
 //! checked once; later requests with the same token bytes get the verified
-//! [`Identity`] back from memory.
+//! [`AuthIdentity`] back from memory.
 //!
 //! What a hit skips is only what cannot change for the same bytes: base64,
 //! the signature, the header allow-list and the claims rules that do not
@@ -31,7 +31,7 @@ use std::time::Duration;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
-use crate::claims::{Claims, Identity};
+use crate::claims::{AuthIdentity, Claims};
 
 /// Settings of the verified-token cache ([`AuthorityConfig::token_cache`](crate::AuthorityConfig::token_cache)).
 ///
@@ -98,7 +98,7 @@ impl TokenCacheConfig {
 /// The cache's counters, for metrics ([`Authority::token_cache_stats`](crate::Authority::token_cache_stats)).
 ///
 /// ```
-/// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+/// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 /// let stats = authority.token_cache_stats();
 /// assert_eq!((stats.hits, stats.misses, stats.entries), (0, 0, 0));
 /// ```
@@ -119,7 +119,7 @@ pub struct TokenCacheStats {
 
 #[derive(Clone)]
 struct Entry {
-    identity: Identity,
+    identity: AuthIdentity,
     /// Not used after this time (seconds since the epoch).
     until: i64,
     /// The key set generation it was verified under.
@@ -205,7 +205,7 @@ impl TokenCache {
     /// be used at `now`, counted as a hit (the caller still checks the
     /// clock claims and revocation). A byte-equal key was a valid token
     /// when it was cached, so the caller need not parse `token` first.
-    pub(crate) fn hit(&self, token: &[u8], now: i64) -> Option<Identity> {
+    pub(crate) fn hit(&self, token: &[u8], now: i64) -> Option<AuthIdentity> {
         let map = self.map.as_ref()?;
         if token.len() > self.max_token_len {
             return None;
@@ -223,7 +223,7 @@ impl TokenCache {
     }
 
     /// Caches a token verified at `now` under key set `generation`.
-    pub(crate) fn insert(&self, token: &str, identity: &Identity, now: i64, generation: u64) {
+    pub(crate) fn insert(&self, token: &str, identity: &AuthIdentity, now: i64, generation: u64) {
         let Some(map) = &self.map else { return };
         if token.len() > self.max_token_len {
             return;

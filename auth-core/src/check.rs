@@ -4,14 +4,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::claims::Identity;
+use crate::claims::AuthIdentity;
 use crate::error::AuthError;
 
 /// The outcome a guard reaches for a request: `Ok(Some(identity))`,
 /// `Ok(None)` (no credentials, where that is allowed) or the error.
-pub type CheckResult = Result<Option<Identity>, AuthError>;
+pub type CheckResult = Result<Option<AuthIdentity>, AuthError>;
 
-/// What [`Guard::begin`](crate::Guard::begin) answers: the verdict at once
+/// What [`AuthGuard::begin`](crate::AuthGuard::begin) answers: the verdict at once
 /// when it needed no I/O (the common case: a cached token and an in-memory
 /// store), or a future that reaches it. Adapters act on `Ready` in the
 /// same call, without allocating a future.

@@ -1,15 +1,15 @@
 //! Deciding whether a request to a protected resource gets through.
 //!
-//! A [`Guard`] is what both adapters' middleware and extractors call: it
+//! A [`AuthGuard`] is what both adapters' middleware and extractors call: it
 //! reads the `Authorization` value, checks it through the
 //! [`Authority`](crate::Authority), and on failure renders the one response
 //! both frameworks send.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use auth_core::{Authority, Guard, Key, KeySet, Scheme};
-//! let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
-//! let guard = Guard::new(authority);
+//! use auth_core::{Authority, AuthGuard, JwtKey, KeySet, Scheme};
+//! let authority = Authority::builder(KeySet::new(JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+//! let guard = AuthGuard::new(authority);
 //! let err = guard.check(None).await.unwrap_err();
 //! let res = guard.reject(&err);
 //! assert_eq!(res.status, 401);
@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::authority::{Authority, Now};
 use crate::check::Check;
-use crate::claims::Identity;
+use crate::claims::AuthIdentity;
 use crate::client::Peer;
 use crate::dialect::Dialect;
 use crate::error::AuthError;
@@ -80,7 +80,7 @@ where
 /// whether anonymous requests pass, the realm, and how errors look.
 /// Cheap to clone (one `Arc`).
 #[derive(Clone)]
-pub struct Guard(Arc<Settings>);
+pub struct AuthGuard(Arc<Settings>);
 
 #[derive(Clone)]
 struct Settings {
@@ -91,9 +91,9 @@ struct Settings {
     renderer: Option<Arc<dyn ErrorRenderer>>,
 }
 
-impl std::fmt::Debug for Guard {
+impl std::fmt::Debug for AuthGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guard")
+        f.debug_struct("AuthGuard")
             .field("schemes", &self.0.schemes)
             .field("optional", &self.0.optional)
             .field("realm", &self.0.realm)
@@ -101,7 +101,7 @@ impl std::fmt::Debug for Guard {
     }
 }
 
-impl Guard {
+impl AuthGuard {
     /// A guard that requires a `Bearer` token, in realm `api`.
     pub fn new(authority: Authority) -> Self {
         Self(Arc::new(Settings {
@@ -121,10 +121,10 @@ impl Guard {
     /// the dialect's scheme, and errors in the dialect's envelope.
     ///
     /// ```
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
-    /// use auth_core::{dialects, Guard, RouteSet, Scheme};
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+    /// use auth_core::{dialects, AuthGuard, RouteSet, Scheme};
     /// let routes = RouteSet::new(authority, dialects::Drf::default());
-    /// assert_eq!(Guard::for_routes(&routes).challenge_scheme(), Scheme::Token);
+    /// assert_eq!(AuthGuard::for_routes(&routes).challenge_scheme(), Scheme::Token);
     /// ```
     pub fn for_routes(routes: &RouteSet) -> Self {
         let mut guard = Self::new(routes.authority().clone()).schemes(&[routes.dialect().scheme()]);
@@ -135,9 +135,9 @@ impl Guard {
     /// Which schemes are accepted; the first one names the challenge.
     ///
     /// ```
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
-    /// use auth_core::{Guard, Scheme};
-    /// let guard = Guard::new(authority).schemes(&[Scheme::Token, Scheme::Bearer]);
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+    /// use auth_core::{AuthGuard, Scheme};
+    /// let guard = AuthGuard::new(authority).schemes(&[Scheme::Token, Scheme::Bearer]);
     /// assert_eq!(guard.challenge_scheme(), Scheme::Token);
     /// ```
     pub fn schemes(mut self, schemes: &[Scheme]) -> Self {
@@ -197,9 +197,9 @@ impl Guard {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
-    /// use auth_core::{AuthorizationRef, Check, Guard, Peer};
-    /// let guard = Guard::new(authority);
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+    /// use auth_core::{AuthorizationRef, Check, AuthGuard, Peer};
+    /// let guard = AuthGuard::new(authority);
     /// let check = guard.begin(AuthorizationRef::Absent, Peer::default);
     /// assert!(matches!(check, Check::Ready(Err(_))));
     /// assert_eq!(check.outcome().await.unwrap_err().status(), 401);
@@ -223,14 +223,14 @@ impl Guard {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// use auth_core::{AuthorizationRef, Guard, Peer};
-    /// let none = Guard::extract(None, None, AuthorizationRef::Absent, Peer::default);
+    /// use auth_core::{AuthorizationRef, AuthGuard, Peer};
+    /// let none = AuthGuard::extract(None, None, AuthorizationRef::Absent, Peer::default);
     /// assert_eq!(none.outcome().await.unwrap_err().status(), 503);
     /// # })
     /// ```
     pub fn extract(
-        found: Option<&Identity>,
-        guard: Option<&Guard>,
+        found: Option<&AuthIdentity>,
+        guard: Option<&AuthGuard>,
         header: AuthorizationRef<'_>,
         peer: impl FnOnce() -> Peer,
     ) -> Check {
@@ -284,7 +284,7 @@ impl Guard {
 
     /// Authenticates a request from its raw `Authorization` value.
     /// `Ok(None)` only in optional mode, for a request without credentials.
-    pub async fn check(&self, authorization: Option<&[u8]>) -> Result<Option<Identity>, AuthError> {
+    pub async fn check(&self, authorization: Option<&[u8]>) -> Result<Option<AuthIdentity>, AuthError> {
         let header = authorization.map_or(AuthorizationRef::Absent, AuthorizationRef::One);
         self.begin(header, Peer::default).outcome().await
     }
@@ -294,14 +294,17 @@ impl Guard {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
-    /// use auth_core::{AuthorizationHeader, Guard};
-    /// let guard = Guard::new(authority);
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+    /// use auth_core::{AuthorizationHeader, AuthGuard};
+    /// let guard = AuthGuard::new(authority);
     /// let two = AuthorizationHeader::from_values([&b"Bearer a.b.c"[..], b"Bearer d.e.f"]);
     /// assert_eq!(guard.check_header(&two).await.unwrap_err().status(), 400);
     /// # })
     /// ```
-    pub async fn check_header(&self, header: &AuthorizationHeader) -> Result<Option<Identity>, AuthError> {
+    pub async fn check_header(
+        &self,
+        header: &AuthorizationHeader,
+    ) -> Result<Option<AuthIdentity>, AuthError> {
         self.begin(header.as_ref(), Peer::default).outcome().await
     }
 
@@ -310,9 +313,9 @@ impl Guard {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
-    /// use auth_core::{AuthorizationHeader, Guard, Peer};
-    /// let guard = Guard::new(authority);
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+    /// use auth_core::{AuthorizationHeader, AuthGuard, Peer};
+    /// let guard = AuthGuard::new(authority);
     /// let peer = Peer::new(Some("192.0.2.1".parse().unwrap()));
     /// let err = guard.check_request(&AuthorizationHeader::Absent, &peer).await.unwrap_err();
     /// assert_eq!(err.status(), 401);
@@ -322,20 +325,23 @@ impl Guard {
         &self,
         header: &AuthorizationHeader,
         peer: &Peer,
-    ) -> Result<Option<Identity>, AuthError> {
+    ) -> Result<Option<AuthIdentity>, AuthError> {
         self.begin(header.as_ref(), || peer.clone()).outcome().await
     }
 
     /// Like [`check`](Self::check) in optional mode, whatever this guard's
     /// mode: `Ok(None)` without credentials, an error for bad ones. What
     /// extractors use when no middleware ran before them.
-    pub async fn identify(&self, authorization: Option<&[u8]>) -> Result<Option<Identity>, AuthError> {
+    pub async fn identify(&self, authorization: Option<&[u8]>) -> Result<Option<AuthIdentity>, AuthError> {
         let header = authorization.map_or(AuthorizationRef::Absent, AuthorizationRef::One);
         self.begin_identify(header, Peer::default).outcome().await
     }
 
     /// [`identify`](Self::identify) for the request's header as the adapter found it.
-    pub async fn identify_header(&self, header: &AuthorizationHeader) -> Result<Option<Identity>, AuthError> {
+    pub async fn identify_header(
+        &self,
+        header: &AuthorizationHeader,
+    ) -> Result<Option<AuthIdentity>, AuthError> {
         self.begin_identify(header.as_ref(), Peer::default).outcome().await
     }
 
@@ -344,7 +350,7 @@ impl Guard {
         &self,
         header: &AuthorizationHeader,
         peer: &Peer,
-    ) -> Result<Option<Identity>, AuthError> {
+    ) -> Result<Option<AuthIdentity>, AuthError> {
         self.begin_identify(header.as_ref(), || peer.clone()).outcome().await
     }
 
@@ -380,7 +386,7 @@ pub struct Rejection {
 impl Rejection {
     /// Rendered by `guard` when there is one (its scheme, realm and error
     /// shape), else in the default shape with a challenge for `scheme`.
-    pub fn new(error: AuthError, guard: Option<&Guard>, scheme: Scheme) -> Self {
+    pub fn new(error: AuthError, guard: Option<&AuthGuard>, scheme: Scheme) -> Self {
         let response = match guard {
             Some(g) => g.reject(&error),
             None => error.to_response(scheme, "api"),
@@ -389,42 +395,8 @@ impl Rejection {
     }
 
     /// `error`, rendered by `guard` when there is one, else for `Bearer`.
-    pub fn from_guard(error: AuthError, guard: Option<&Guard>) -> Self {
-        let scheme = guard.map_or(Scheme::Bearer, Guard::challenge_scheme);
+    pub fn from_guard(error: AuthError, guard: Option<&AuthGuard>) -> Self {
+        let scheme = guard.map_or(Scheme::Bearer, AuthGuard::challenge_scheme);
         Self::new(error, guard, scheme)
-    }
-}
-
-/// Fails with 403 unless `identity` is the user named `username` or has
-/// `role` (a user reading their own record, or an admin).
-///
-/// ```
-/// use auth_core::{require_self_or_role, Claims, Identity};
-/// let id = Identity::new(Claims { username: Some("ann".into()), ..Default::default() }, Vec::new());
-/// assert!(require_self_or_role(&id, "ann", "admin").is_ok());
-/// assert_eq!(require_self_or_role(&id, "bob", "admin").unwrap_err().status(), 403);
-/// ```
-pub fn require_self_or_role(identity: &Identity, username: &str, role: &str) -> Result<(), AuthError> {
-    if identity.username() == username || identity.claims.has_role(role) {
-        Ok(())
-    } else {
-        Err(AuthError::Forbidden)
-    }
-}
-
-/// Fails with 403 `insufficient_scope` unless `identity` has `role` as a
-/// role or a scope.
-///
-/// ```
-/// use auth_core::{require_role, Claims, Identity};
-/// let id = Identity::new(Claims { roles: vec!["admin".into()], ..Default::default() }, Vec::new());
-/// assert!(require_role(&id, "admin").is_ok());
-/// assert_eq!(require_role(&id, "root").unwrap_err().status(), 403);
-/// ```
-pub fn require_role(identity: &Identity, role: &str) -> Result<(), AuthError> {
-    if identity.has_role_or_scope(role) {
-        Ok(())
-    } else {
-        Err(AuthError::InsufficientScope { required: role.to_owned() })
     }
 }

@@ -329,7 +329,7 @@ impl AuthorizationHeader {
         self.as_ref().value()
     }
 
-    /// The header borrowed, as [`Guard::begin`](crate::Guard::begin) takes it.
+    /// The header borrowed, as [`AuthGuard::begin`](crate::AuthGuard::begin) takes it.
     pub fn as_ref(&self) -> AuthorizationRef<'_> {
         match self {
             Self::Absent => AuthorizationRef::Absent,

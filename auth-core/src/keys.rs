@@ -6,9 +6,9 @@
 //! key, and the token's `alg` must equal that key's algorithm.
 //!
 //! ```
-//! use auth_core::{Key, KeySet};
-//! let current = Key::hs256("2024-06", b"a-secret-of-at-least-32-bytes!!!").unwrap();
-//! let previous = Key::hs256("2024-01", b"the-old-secret-of-32-bytes-or-so").unwrap();
+//! use auth_core::{JwtKey, KeySet};
+//! let current = JwtKey::hs256("2024-06", b"a-secret-of-at-least-32-bytes!!!").unwrap();
+//! let previous = JwtKey::hs256("2024-01", b"the-old-secret-of-32-bytes-or-so").unwrap();
 //! let keys = KeySet::new(current).unwrap().with_verification_key(previous);
 //! assert_eq!(keys.signing_key().kid(), "2024-06");
 //! assert!(keys.get("2024-01").is_some());
@@ -27,8 +27,8 @@ pub const MIN_HMAC_SECRET_LEN: usize = 32;
 /// Why a key could not be built.
 ///
 /// ```
-/// use auth_core::{Key, KeyError};
-/// assert!(matches!(Key::hs256("k", b"short"), Err(KeyError::SecretTooShort { .. })));
+/// use auth_core::{JwtKey, KeyError};
+/// assert!(matches!(JwtKey::hs256("k", b"short"), Err(KeyError::SecretTooShort { .. })));
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -64,7 +64,7 @@ pub enum KeyError {
 /// One key: a `kid`, exactly one algorithm, a verification half and, for
 /// the signing key, a signing half.
 #[derive(Clone)]
-pub struct Key {
+pub struct JwtKey {
     kid: Arc<str>,
     alg: Algorithm,
     alg_name: &'static str,
@@ -72,9 +72,9 @@ pub struct Key {
     decoding: Arc<DecodingKey>,
 }
 
-impl std::fmt::Debug for Key {
+impl std::fmt::Debug for JwtKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Key")
+        f.debug_struct("JwtKey")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .field("can_sign", &self.encoding.is_some())
@@ -82,12 +82,12 @@ impl std::fmt::Debug for Key {
     }
 }
 
-impl Key {
+impl JwtKey {
     /// An HMAC key (`HS256`, `HS384` or `HS512`). Secrets under 32 bytes are refused.
     ///
     /// ```
-    /// use auth_core::{Algorithm, Key};
-    /// let key = Key::hmac("main", Algorithm::HS512, &[7u8; 64]).unwrap();
+    /// use auth_core::{Algorithm, JwtKey};
+    /// let key = JwtKey::hmac("main", Algorithm::HS512, &[7u8; 64]).unwrap();
     /// assert_eq!(key.algorithm(), Algorithm::HS512);
     /// ```
     pub fn hmac(kid: &str, alg: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
@@ -103,7 +103,7 @@ impl Key {
     /// Shorthand for an `HS256` key.
     ///
     /// ```
-    /// assert!(auth_core::Key::hs256("k", &[1u8; 32]).is_ok());
+    /// assert!(auth_core::JwtKey::hs256("k", &[1u8; 32]).is_ok());
     /// ```
     pub fn hs256(kid: &str, secret: &[u8]) -> Result<Self, KeyError> {
         Self::hmac(kid, Algorithm::HS256, secret)
@@ -113,8 +113,8 @@ impl Key {
     /// verifies. `alg` is one of RS256/384/512, PS256/384/512, ES256/384, EdDSA.
     ///
     /// ```no_run
-    /// use auth_core::{Algorithm, Key};
-    /// let key = Key::pem_pair("rsa-1", Algorithm::RS256, b"-----BEGIN PRIVATE KEY-----...", b"-----BEGIN PUBLIC KEY-----...");
+    /// use auth_core::{Algorithm, JwtKey};
+    /// let key = JwtKey::pem_pair("rsa-1", Algorithm::RS256, b"-----BEGIN PRIVATE KEY-----...", b"-----BEGIN PUBLIC KEY-----...");
     /// ```
     pub fn pem_pair(
         kid: &str,
@@ -135,11 +135,11 @@ impl Key {
     /// `aws_lc_rs` feature) RS256/384/512 and PS256/384/512.
     ///
     /// ```
-    /// use auth_core::{Algorithm, Key};
+    /// use auth_core::{Algorithm, JwtKey};
     /// let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/ec_private.pem")).unwrap();
-    /// let key = Key::private_pem(Algorithm::ES256, &pem).unwrap();
+    /// let key = JwtKey::private_pem(Algorithm::ES256, &pem).unwrap();
     /// assert!(key.can_sign());
-    /// assert_eq!(key.kid(), Key::private_pem(Algorithm::ES256, &pem).unwrap().kid());
+    /// assert_eq!(key.kid(), JwtKey::private_pem(Algorithm::ES256, &pem).unwrap().kid());
     /// ```
     pub fn private_pem(alg: Algorithm, private_pem: &[u8]) -> Result<Self, KeyError> {
         crate::crypto::ensure_provider();
@@ -157,10 +157,10 @@ impl Key {
     /// are refused: a published key is never a shared secret.
     ///
     /// ```
-    /// use auth_core::{Algorithm, Key};
+    /// use auth_core::{Algorithm, JwtKey};
     /// let json = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"ed-1","alg":"EdDSA"}"#;
     /// let jwk = serde_json::from_str(json).unwrap();
-    /// let key = Key::from_jwk(&jwk, None).unwrap();
+    /// let key = JwtKey::from_jwk(&jwk, None).unwrap();
     /// assert_eq!((key.kid(), key.algorithm()), ("ed-1", Algorithm::EdDSA));
     /// ```
     pub fn from_jwk(jwk: &Jwk, fallback: Option<Algorithm>) -> Result<Self, KeyError> {
@@ -196,7 +196,7 @@ impl Key {
     }
 
     /// The verification keys a published JWK stands for, for an issuer that
-    /// allows `allowed`: one [`Key`] per algorithm the JWK may verify with.
+    /// allows `allowed`: one [`JwtKey`] per algorithm the JWK may verify with.
     ///
     /// - A JWK with `alg`: that algorithm alone (it must fit the key type;
     ///   whether the issuer allows it is checked per token).
@@ -210,15 +210,15 @@ impl Key {
     /// [`KeyError::WrongAlgorithm`].
     ///
     /// ```
-    /// use auth_core::{Algorithm, Key};
+    /// use auth_core::{Algorithm, JwtKey};
     /// let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/rsa_public.pem")).unwrap();
-    /// let mut jwk = Key::public_pem("rsa-1", Algorithm::RS256, &pem).unwrap().public_jwk().unwrap();
+    /// let mut jwk = JwtKey::public_pem("rsa-1", Algorithm::RS256, &pem).unwrap().public_jwk().unwrap();
     /// jwk.common.key_algorithm = None; // as Entra ID publishes it
     /// let allowed = [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::HS256];
-    /// let keys = Key::from_jwk_for(&jwk, &allowed).unwrap();
-    /// let algs: Vec<Algorithm> = keys.iter().map(Key::algorithm).collect();
+    /// let keys = JwtKey::from_jwk_for(&jwk, &allowed).unwrap();
+    /// let algs: Vec<Algorithm> = keys.iter().map(JwtKey::algorithm).collect();
     /// assert_eq!(algs, [Algorithm::RS256, Algorithm::PS256]);
-    /// assert!(Key::from_jwk_for(&jwk, &[Algorithm::ES256, Algorithm::HS256]).is_err());
+    /// assert!(JwtKey::from_jwk_for(&jwk, &[Algorithm::ES256, Algorithm::HS256]).is_err());
     /// ```
     pub fn from_jwk_for(jwk: &Jwk, allowed: &[Algorithm]) -> Result<Vec<Self>, KeyError> {
         if jwk.common.key_algorithm.is_some() {
@@ -247,11 +247,11 @@ impl Key {
     /// `None` for HMAC keys, whose secret must never be published.
     ///
     /// ```
-    /// use auth_core::{Algorithm, Key};
+    /// use auth_core::{Algorithm, JwtKey};
     /// let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/ec_private.pem")).unwrap();
-    /// let jwk = Key::private_pem(Algorithm::ES256, &pem).unwrap().public_jwk().unwrap();
+    /// let jwk = JwtKey::private_pem(Algorithm::ES256, &pem).unwrap().public_jwk().unwrap();
     /// assert_eq!(serde_json::to_value(&jwk).unwrap()["kty"], "EC");
-    /// assert!(Key::hs256("k", &[1u8; 32]).unwrap().public_jwk().is_none());
+    /// assert!(JwtKey::hs256("k", &[1u8; 32]).unwrap().public_jwk().is_none());
     /// ```
     pub fn public_jwk(&self) -> Option<Jwk> {
         if family(self.alg).is_err() {
@@ -267,8 +267,8 @@ impl Key {
     /// service signs with, or a retired key of ours).
     ///
     /// ```no_run
-    /// use auth_core::{Algorithm, Key};
-    /// let key = Key::public_pem("idp", Algorithm::ES256, b"-----BEGIN PUBLIC KEY-----...");
+    /// use auth_core::{Algorithm, JwtKey};
+    /// let key = JwtKey::public_pem("idp", Algorithm::ES256, b"-----BEGIN PUBLIC KEY-----...");
     /// ```
     pub fn public_pem(kid: &str, alg: Algorithm, public_pem: &[u8]) -> Result<Self, KeyError> {
         let decoding = match family(alg)? {
@@ -371,8 +371,8 @@ fn alg_name(alg: Algorithm) -> Option<&'static str> {
 /// The keys an authority signs and verifies with. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct KeySet {
-    signing: Key,
-    by_kid: Arc<HashMap<Arc<str>, Key>>,
+    signing: JwtKey,
+    by_kid: Arc<HashMap<Arc<str>, JwtKey>>,
 }
 
 impl KeySet {
@@ -381,14 +381,14 @@ impl KeySet {
     /// failing every login later.
     ///
     /// ```
-    /// use auth_core::{Algorithm, Key, KeyError, KeySet};
-    /// let keys = KeySet::new(Key::hs256("k1", &[9u8; 32]).unwrap()).unwrap();
+    /// use auth_core::{Algorithm, JwtKey, KeyError, KeySet};
+    /// let keys = KeySet::new(JwtKey::hs256("k1", &[9u8; 32]).unwrap()).unwrap();
     /// assert_eq!(keys.signing_key().kid(), "k1");
     /// let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/ec_public.pem")).unwrap();
-    /// let public_only = Key::public_pem("idp", Algorithm::ES256, &pem).unwrap();
+    /// let public_only = JwtKey::public_pem("idp", Algorithm::ES256, &pem).unwrap();
     /// assert!(matches!(KeySet::new(public_only), Err(KeyError::CannotSign(_))));
     /// ```
-    pub fn new(signing: Key) -> Result<Self, KeyError> {
+    pub fn new(signing: JwtKey) -> Result<Self, KeyError> {
         if !signing.can_sign() {
             return Err(KeyError::CannotSign(signing.kid().to_owned()));
         }
@@ -402,15 +402,15 @@ impl KeySet {
     /// are removed.
     ///
     /// ```
-    /// use auth_core::{Key, KeySet};
+    /// use auth_core::{JwtKey, KeySet};
     /// let keys = KeySet::newest_first(vec![
-    ///     Key::hs256("2024-06", &[1u8; 32]).unwrap(),
-    ///     Key::hs256("2024-01", &[2u8; 32]).unwrap(),
+    ///     JwtKey::hs256("2024-06", &[1u8; 32]).unwrap(),
+    ///     JwtKey::hs256("2024-01", &[2u8; 32]).unwrap(),
     /// ]).unwrap();
     /// assert_eq!(keys.signing_key().kid(), "2024-06");
     /// assert!(keys.get("2024-01").is_some());
     /// ```
-    pub fn newest_first(keys: Vec<Key>) -> Result<Self, KeyError> {
+    pub fn newest_first(keys: Vec<JwtKey>) -> Result<Self, KeyError> {
         let mut keys = keys.into_iter();
         let newest = keys.next().ok_or_else(|| KeyError::CannotSign(String::new()))?;
         Ok(keys.fold(Self::new(newest)?, Self::with_verification_key))
@@ -421,13 +421,13 @@ impl KeySet {
     /// removed ([`without_key`](Self::without_key)).
     ///
     /// ```
-    /// use auth_core::{Key, KeySet};
-    /// let keys = KeySet::new(Key::hs256("old", &[1u8; 32]).unwrap()).unwrap();
-    /// let keys = keys.rotated(Key::hs256("new", &[2u8; 32]).unwrap()).unwrap();
+    /// use auth_core::{JwtKey, KeySet};
+    /// let keys = KeySet::new(JwtKey::hs256("old", &[1u8; 32]).unwrap()).unwrap();
+    /// let keys = keys.rotated(JwtKey::hs256("new", &[2u8; 32]).unwrap()).unwrap();
     /// assert_eq!(keys.signing_key().kid(), "new");
     /// assert!(keys.get("old").is_some());
     /// ```
-    pub fn rotated(&self, newest: Key) -> Result<Self, KeyError> {
+    pub fn rotated(&self, newest: JwtKey) -> Result<Self, KeyError> {
         if !newest.can_sign() {
             return Err(KeyError::CannotSign(newest.kid().to_owned()));
         }
@@ -442,20 +442,20 @@ impl KeySet {
     /// key) first; HMAC secrets are never included.
     ///
     /// ```
-    /// use auth_core::{Key, KeySet};
-    /// let keys = KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap();
+    /// use auth_core::{JwtKey, KeySet};
+    /// let keys = KeySet::new(JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap();
     /// assert!(keys.public_jwks().keys.is_empty());
     /// ```
     pub fn public_jwks(&self) -> JwkSet {
-        let mut rest: Vec<&Key> = self.by_kid.values().filter(|k| k.kid != self.signing.kid).collect();
+        let mut rest: Vec<&JwtKey> = self.by_kid.values().filter(|k| k.kid != self.signing.kid).collect();
         rest.sort_by(|a, b| a.kid.cmp(&b.kid));
-        let keys = std::iter::once(&self.signing).chain(rest).filter_map(Key::public_jwk).collect();
+        let keys = std::iter::once(&self.signing).chain(rest).filter_map(JwtKey::public_jwk).collect();
         JwkSet { keys }
     }
 
     /// Adds a key that verifies but does not sign (rotation: tokens signed
     /// by a previous key stay valid until they expire).
-    pub fn with_verification_key(mut self, key: Key) -> Self {
+    pub fn with_verification_key(mut self, key: JwtKey) -> Self {
         Arc::make_mut(&mut self.by_kid).insert(key.kid.clone(), key);
         self
     }
@@ -465,9 +465,9 @@ impl KeySet {
     /// key the signing key first.
     ///
     /// ```
-    /// use auth_core::{Key, KeyError, KeySet};
-    /// let keys = KeySet::new(Key::hs256("new", &[1u8; 32]).unwrap()).unwrap()
-    ///     .with_verification_key(Key::hs256("old", &[2u8; 32]).unwrap());
+    /// use auth_core::{JwtKey, KeyError, KeySet};
+    /// let keys = KeySet::new(JwtKey::hs256("new", &[1u8; 32]).unwrap()).unwrap()
+    ///     .with_verification_key(JwtKey::hs256("old", &[2u8; 32]).unwrap());
     /// let keys = keys.without_key("old").unwrap();
     /// assert!(keys.get("old").is_none());
     /// assert!(matches!(keys.without_key("new"), Err(KeyError::SigningKey(_))));
@@ -482,17 +482,17 @@ impl KeySet {
     }
 
     /// The key new tokens are signed with.
-    pub fn signing_key(&self) -> &Key {
+    pub fn signing_key(&self) -> &JwtKey {
         &self.signing
     }
 
     /// The key a `kid` names. A token without `kid` is checked against the
     /// signing key.
-    pub fn get(&self, kid: &str) -> Option<&Key> {
+    pub fn get(&self, kid: &str) -> Option<&JwtKey> {
         self.by_kid.get(kid)
     }
 
-    pub(crate) fn for_token(&self, kid: Option<&str>) -> Option<&Key> {
+    pub(crate) fn for_token(&self, kid: Option<&str>) -> Option<&JwtKey> {
         match kid {
             Some(kid) => self.get(kid),
             None => Some(&self.signing),

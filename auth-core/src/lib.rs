@@ -8,11 +8,11 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use auth_core::{AuthRequest, Authority, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet, Standard};
+//! use auth_core::{AuthRequest, Authority, AuthGuard, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, Standard};
 //!
 //! let users = MemoryUsers::new();
 //! users.add_user(Principal::new("1", "alice").with_role("admin"), "s3cret").await.unwrap();
-//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[42u8; 32]).unwrap()).unwrap())
+//! let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[42u8; 32]).unwrap()).unwrap())
 //!     .users(users)
 //!     .build();
 //!
@@ -25,7 +25,7 @@
 //! let token = res.json_body().unwrap()["access_token"].as_str().unwrap().to_owned();
 //!
 //! // a protected resource, as a middleware would check it
-//! let guard = Guard::new(authority);
+//! let guard = AuthGuard::new(authority);
 //! let identity = guard.check(Some(format!("Bearer {token}").as_bytes())).await.unwrap().unwrap();
 //! assert_eq!(identity.username(), "alice");
 //! # })
@@ -66,6 +66,7 @@ mod keys;
 mod opaque;
 mod places;
 mod response;
+mod role;
 mod routes;
 mod scheme;
 mod store;
@@ -84,7 +85,7 @@ pub use authority::{
 pub use body::Body;
 pub use cache::{ENTRY_OVERHEAD, TokenCacheConfig, TokenCacheStats};
 pub use check::{Check, CheckResult, PendingCheck};
-pub use claims::{Audience, ClaimStyle, Claims, Identity, IdentityData, TokenUse};
+pub use claims::{Audience, AuthIdentity, ClaimStyle, Claims, IdentityData, TokenUse};
 pub use client::{LoginClient, Peer, ProxyListError, TrustedProxies};
 pub use device::{DEFAULT_DEVICE_TTL, DEVICE_TOKEN_COOKIE, DEVICE_TOKEN_HEADER, device_token_in};
 pub use dialect::{Action, Dialect, Route, RouteContext, Standard};
@@ -99,15 +100,16 @@ pub mod dialects {
     };
 }
 pub use error::{AuthError, TokenRejection, UNAVAILABLE_RETRY_AFTER};
-pub use guard::{DialectErrors, ErrorRenderer, Guard, Rejection, require_role, require_self_or_role};
+pub use guard::{AuthGuard, DialectErrors, ErrorRenderer, Rejection};
 pub use header::{
     AuthorizationHeader, AuthorizationRef, Credentials, HeaderError, MAX_HEADER_LEN, Scheme,
     credentials_among, credentials_of, parse_authorization,
 };
 pub use jwt::{FORBIDDEN_HEADER_PARAMS, MAX_JTI_LEN, Validation};
-pub use keys::{Algorithm, Key, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
-/// JSON Web Keys, as `jsonwebtoken` models them ([`Key::public_jwk`],
-/// [`KeySet::public_jwks`], [`Key::from_jwk`]).
+pub use keys::{Algorithm, JwtKey, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
+pub use role::{Role, require_role, require_self_or_role};
+/// JSON Web Keys, as `jsonwebtoken` models them ([`JwtKey::public_jwk`],
+/// [`KeySet::public_jwks`], [`JwtKey::from_jwk`]).
 pub mod jwk {
     pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 }

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::authority::Authority;
-use crate::claims::{Claims, Identity, TokenUse};
+use crate::claims::{AuthIdentity, Claims, TokenUse};
 use crate::error::{AuthError, TokenRejection};
 use crate::store::{OpaqueRecord, OpaqueRotation};
 use crate::time::secs;
@@ -99,7 +99,7 @@ impl Authority {
     }
 
     /// Checks a key and access secret.
-    pub async fn authenticate_opaque(&self, key: &str, token: &str) -> Result<Identity, AuthError> {
+    pub async fn authenticate_opaque(&self, key: &str, token: &str) -> Result<AuthIdentity, AuthError> {
         let now = crate::time::now();
         let (record, revoked) = self.live_opaque(key, now).await?;
         // the secret first: without it, nothing about the pair is told
@@ -124,7 +124,7 @@ impl Authority {
             ..Claims::default()
         };
         let payload = serde_json::to_vec(&claims).unwrap_or_default();
-        Ok(Identity::new(claims, payload))
+        Ok(AuthIdentity::new(claims, payload))
     }
 
     /// Replaces both secrets of `key` if `refresh` is its refresh secret;

@@ -7,8 +7,8 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use auth_core::{AuthRequest, Authority, Key, KeySet, RouteSet, Standard};
-//! let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+//! use auth_core::{AuthRequest, Authority, JwtKey, KeySet, RouteSet, Standard};
+//! let authority = Authority::builder(KeySet::new(JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 //! let routes = RouteSet::new(authority, Standard::default());
 //! let res = routes.handle(AuthRequest::new("GET", "/login")).await;
 //! assert_eq!(res.status, 405);
@@ -54,7 +54,7 @@ impl RouteSet {
     /// Mounts a dialect chosen at run time.
     ///
     /// ```
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
     /// use std::sync::Arc;
     /// use auth_core::{dialects, Dialect, RouteSet};
     /// let dialect: Arc<dyn Dialect> = Arc::new(dialects::Sachet);
@@ -70,7 +70,7 @@ impl RouteSet {
     /// mount point and no prefix is needed.
     ///
     /// ```
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
     /// use auth_core::{Action, RouteSet, Standard};
     /// let routes = RouteSet::new(authority, Standard).at("/auth");
     /// assert_eq!(routes.route("POST", "/auth/login").ok(), Some(Action::Login));
@@ -136,7 +136,7 @@ impl RouteSet {
     /// within the limit. `Err` is the response to send at once.
     ///
     /// ```
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
     /// use auth_core::{RouteSet, Standard};
     /// let routes = RouteSet::new(authority, Standard).body_limit(10);
     /// assert!(routes.preflight("POST", "/login", Some(b"10")).is_ok());

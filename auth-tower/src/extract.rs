@@ -6,7 +6,9 @@
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use auth_core::{AuthError, Credentials, Guard, Identity, Rejection, Scheme, credentials_of, require_role};
+use auth_core::{
+    AuthError, AuthGuard, AuthIdentity, Credentials, Rejection, Role, Scheme, credentials_of, require_role,
+};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
@@ -14,7 +16,7 @@ use http::request::Parts;
 use crate::convert::{authorization, peer, to_http};
 
 /// Why an extractor refused a request: the core's [`Rejection`] (rendered
-/// through the request's [`Guard`] when there is one, so a custom error
+/// through the request's [`AuthGuard`] when there is one, so a custom error
 /// renderer applies here too).
 ///
 /// ```
@@ -29,7 +31,7 @@ pub struct AuthRejection(Rejection);
 impl AuthRejection {
     /// A rejection rendered by `guard` (its scheme, realm and error shape):
     /// for handlers that make their own decisions through the core.
-    pub fn from_guard(guard: &Guard, error: AuthError) -> Self {
+    pub fn from_guard(guard: &AuthGuard, error: AuthError) -> Self {
         Self(Rejection::from_guard(error, Some(guard)))
     }
 
@@ -61,11 +63,11 @@ impl IntoResponse for AuthRejection {
 
 fn credentials(parts: &Parts, scheme: Scheme) -> Result<Credentials, AuthRejection> {
     credentials_of(&authorization(&parts.headers).into_owned(), scheme)
-        .map_err(|e| AuthRejection(Rejection::new(e, parts.extensions.get::<Guard>(), scheme)))
+        .map_err(|e| AuthRejection(Rejection::new(e, parts.extensions.get::<AuthGuard>(), scheme)))
 }
 
 macro_rules! token_extractor {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $scheme:ident) => {
         $(#[$doc])*
         ///
         /// Only parses the header; it does not verify the token.
@@ -82,8 +84,8 @@ macro_rules! token_extractor {
             type Rejection = AuthRejection;
 
             async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-                match credentials(parts, Scheme::$name)? {
-                    Credentials::$name(token) => Ok(Self(token)),
+                match credentials(parts, Scheme::$scheme)? {
+                    Credentials::$scheme(token) => Ok(Self(token)),
                     _ => Err(AuthError::MissingCredentials.into()),
                 }
             }
@@ -95,18 +97,20 @@ token_extractor!(
     /// The token of an `Authorization: Bearer <token>` header.
     ///
     /// ```
-    /// async fn handler(auth_tower::Bearer(token): auth_tower::Bearer) -> String { token.len().to_string() }
+    /// async fn handler(auth_tower::BearerHeader(token): auth_tower::BearerHeader) -> String { token.len().to_string() }
     /// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(handler));
     /// ```
+    BearerHeader,
     Bearer
 );
 token_extractor!(
     /// The token of an `Authorization: Token <token>` header (Django REST style).
     ///
     /// ```
-    /// async fn handler(auth_tower::Token(token): auth_tower::Token) -> String { token.len().to_string() }
+    /// async fn handler(auth_tower::TokenHeader(token): auth_tower::TokenHeader) -> String { token.len().to_string() }
     /// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(handler));
     /// ```
+    TokenHeader,
     Token
 );
 
@@ -114,24 +118,24 @@ token_extractor!(
 /// parses the header; it checks no password.
 ///
 /// ```
-/// async fn handler(basic: auth_tower::Basic) -> String { basic.user }
+/// async fn handler(basic: auth_tower::BasicHeader) -> String { basic.user }
 /// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(handler));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct Basic {
+pub struct BasicHeader {
     /// The user-id.
     pub user: String,
     /// The password.
     pub password: String,
 }
 
-impl std::fmt::Debug for Basic {
+impl std::fmt::Debug for BasicHeader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Basic").field("user", &self.user).finish_non_exhaustive()
+        f.debug_struct("BasicHeader").field("user", &self.user).finish_non_exhaustive()
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Basic {
+impl<S: Send + Sync> FromRequestParts<S> for BasicHeader {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
@@ -145,7 +149,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Basic {
 /// The verified identity of the request.
 ///
 /// Uses what [`AuthLayer`](crate::AuthLayer) inserted; without the layer,
-/// it verifies the request itself with a [`Guard`] found in the request
+/// it verifies the request itself with a [`AuthGuard`] found in the request
 /// extensions (add one with `axum::Extension(guard)`). As
 /// `Option<Authenticated>`, requests without credentials give `None` while
 /// invalid credentials are still refused.
@@ -159,32 +163,35 @@ impl<S: Send + Sync> FromRequestParts<S> for Basic {
 /// # let _: axum::Router = axum::Router::new().route("/a", axum::routing::get(whoami)).route("/b", axum::routing::get(maybe));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authenticated(pub Identity);
+pub struct Authenticated(pub AuthIdentity);
 
 impl Deref for Authenticated {
-    type Target = Identity;
+    type Target = AuthIdentity;
 
-    fn deref(&self) -> &Identity {
+    fn deref(&self) -> &AuthIdentity {
         &self.0
     }
 }
 
 /// The identity the layer inserted, else the guard's verdict on the
 /// request's credentials (`None`: there were none): the core's rule
-/// ([`Guard::extract`]).
-async fn identity(parts: &Parts) -> Result<Option<Identity>, AuthRejection> {
-    let guard = parts.extensions.get::<Guard>();
-    let found = parts.extensions.get::<Identity>();
-    let check = Guard::extract(found, guard, authorization(&parts.headers), || {
+/// ([`AuthGuard::extract`]).
+async fn identity(parts: &Parts) -> Result<Option<AuthIdentity>, AuthRejection> {
+    let guard = parts.extensions.get::<AuthGuard>();
+    let found = parts.extensions.get::<AuthIdentity>();
+    let check = AuthGuard::extract(found, guard, authorization(&parts.headers), || {
         peer(&parts.headers, &parts.extensions)
     });
     check.outcome().await.map_err(|e| AuthRejection(Rejection::from_guard(e, guard)))
 }
 
 /// The identity, or the 401 for its absence rendered by the request's guard.
-async fn required(parts: &Parts) -> Result<Identity, AuthRejection> {
+async fn required(parts: &Parts) -> Result<AuthIdentity, AuthRejection> {
     identity(parts).await?.ok_or_else(|| {
-        AuthRejection(Rejection::from_guard(AuthError::MissingCredentials, parts.extensions.get::<Guard>()))
+        AuthRejection(Rejection::from_guard(
+            AuthError::MissingCredentials,
+            parts.extensions.get::<AuthGuard>(),
+        ))
     })
 }
 
@@ -204,31 +211,17 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Authenticated {
     }
 }
 
-/// A role (or scope) name for [`RequireRole`].
-///
-/// ```
-/// struct Admin;
-/// impl auth_tower::Role for Admin {
-///     const NAME: &'static str = "admin";
-/// }
-/// ```
-pub trait Role: Send + Sync + 'static {
-    /// The role or scope required.
-    const NAME: &'static str;
-}
-
 /// The verified identity, required to have role (or scope) `R`; otherwise
 /// 403 `insufficient_scope`.
 ///
 /// ```
-/// use auth_tower::{RequireRole, Role};
-/// struct Admin;
-/// impl Role for Admin { const NAME: &'static str = "admin"; }
+/// use auth_tower::RequireRole;
+/// auth_core::role!(Admin = "admin");
 /// async fn admin_only(admin: RequireRole<Admin>) -> String { admin.username().to_owned() }
 /// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(admin_only));
 /// ```
 pub struct RequireRole<R: Role> {
-    identity: Identity,
+    identity: AuthIdentity,
     _role: PhantomData<R>,
 }
 
@@ -240,15 +233,15 @@ impl<R: Role> std::fmt::Debug for RequireRole<R> {
 
 impl<R: Role> RequireRole<R> {
     /// The identity.
-    pub fn into_inner(self) -> Identity {
+    pub fn into_inner(self) -> AuthIdentity {
         self.identity
     }
 }
 
 impl<R: Role> Deref for RequireRole<R> {
-    type Target = Identity;
+    type Target = AuthIdentity;
 
-    fn deref(&self) -> &Identity {
+    fn deref(&self) -> &AuthIdentity {
         &self.identity
     }
 }
@@ -259,7 +252,7 @@ impl<S: Send + Sync, R: Role> FromRequestParts<S> for RequireRole<R> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let identity = required(parts).await?;
         require_role(&identity, R::NAME)
-            .map_err(|e| AuthRejection(Rejection::from_guard(e, parts.extensions.get::<Guard>())))?;
+            .map_err(|e| AuthRejection(Rejection::from_guard(e, parts.extensions.get::<AuthGuard>())))?;
         Ok(Self { identity, _role: PhantomData })
     }
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use auth_core::{AuthError, Check, Guard, Identity, PendingCheck};
+use auth_core::{AuthError, AuthGuard, AuthIdentity, Check, PendingCheck};
 use axum::body::Body;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -13,32 +13,32 @@ use tower_service::Service;
 
 use crate::convert::{authorization, peer, to_http};
 
-/// A tower layer that authenticates requests with a [`Guard`].
+/// A tower layer that authenticates requests with a [`AuthGuard`].
 ///
-/// On success the [`Identity`] goes into the request extensions (and the
+/// On success the [`AuthIdentity`] goes into the request extensions (and the
 /// guard too, so extractors can see which guard ran); on failure the core's
 /// response (status, `WWW-Authenticate`, JSON body) is returned and the
-/// inner service is not called. With [`Guard::optional`], requests without
+/// inner service is not called. With [`AuthGuard::optional`], requests without
 /// credentials pass with no identity.
 ///
 /// ```
-/// use auth_core::{Authority, Guard, Key, KeySet, Scheme};
+/// use auth_core::{Authority, AuthGuard, JwtKey, KeySet, Scheme};
 /// use auth_tower::AuthLayer;
 /// use axum::{routing::get, Router};
 ///
-/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
-/// let guard = Guard::new(authority).schemes(&[Scheme::Bearer, Scheme::Token]);
+/// let authority = Authority::builder(KeySet::new(JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+/// let guard = AuthGuard::new(authority).schemes(&[Scheme::Bearer, Scheme::Token]);
 /// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(AuthLayer::new(guard));
 /// # let _ = app;
 /// ```
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
-    guard: Guard,
+    guard: AuthGuard,
 }
 
 impl AuthLayer {
     /// A layer that checks requests with `guard`.
-    pub fn new(guard: Guard) -> Self {
+    pub fn new(guard: AuthGuard) -> Self {
         Self { guard }
     }
 }
@@ -55,7 +55,7 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Clone, Debug)]
 pub struct AuthService<S> {
     inner: S,
-    guard: Guard,
+    guard: AuthGuard,
 }
 
 pin_project! {
@@ -135,12 +135,12 @@ where
 struct Waiting<S, B> {
     request: Request<B>,
     inner: S,
-    guard: Guard,
+    guard: AuthGuard,
 }
 
 /// Puts what the extractors read into the request: the identity, and the
 /// guard (its error shape, and proof that a guard ran).
-fn admit<B>(request: &mut Request<B>, identity: Option<Identity>, guard: &Guard) {
+fn admit<B>(request: &mut Request<B>, identity: Option<AuthIdentity>, guard: &AuthGuard) {
     let extensions = request.extensions_mut();
     if let Some(identity) = identity {
         extensions.insert(identity);

@@ -3,7 +3,7 @@
 //! Three things, each only translating between axum and the core:
 //!
 //! - [`AuthLayer`]: a tower middleware that authenticates every request,
-//!   puts the [`Identity`] into the request extensions or answers with the
+//!   puts the [`AuthIdentity`] into the request extensions or answers with the
 //!   core's error response;
 //! - extractors: the raw schemes ([`Bearer`], [`Token`], [`Basic`]), the
 //!   verified identity ([`Authenticated`], also as `Option<Authenticated>`),
@@ -12,19 +12,19 @@
 //!   `Router` nests with `nest_service`.
 //!
 //! ```
-//! use auth_core::{Authority, Guard, Key, KeySet, RouteSet, Standard};
+//! use auth_core::{Authority, AuthGuard, JwtKey, KeySet, RouteSet, Standard};
 //! use auth_tower::{AuthLayer, AuthRoutes, Authenticated};
 //! use axum::{routing::get, Json, Router};
 //!
-//! let authority = Authority::builder(KeySet::new(Key::hs256("main", &[7u8; 32]).unwrap()).unwrap()).build();
+//! let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[7u8; 32]).unwrap()).unwrap()).build();
 //! let app: Router = Router::new()
 //!     .route("/whoami", get(|id: Authenticated| async move { Json(id.summary()) }))
-//!     .layer(AuthLayer::new(Guard::new(authority.clone())))
+//!     .layer(AuthLayer::new(AuthGuard::new(authority.clone())))
 //!     .nest_service("/auth", AuthRoutes::new(RouteSet::new(authority, Standard)));
 //! # let _ = app;
 //! ```
 //!
-//! [`Identity`]: auth_core::Identity
+//! [`AuthIdentity`]: auth_core::AuthIdentity
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -39,7 +39,8 @@ mod routes;
 #[cfg(test)]
 mod tests;
 
-pub use extract::{AuthRejection, Authenticated, Basic, Bearer, RequireRole, Role, Token};
+pub use auth_core::Role;
+pub use extract::{AuthRejection, Authenticated, BasicHeader, BearerHeader, RequireRole, TokenHeader};
 pub use layer::{AuthLayer, AuthService, ResponseFuture};
 pub use routes::{AuthRoutes, RoutesFuture};
 

@@ -18,9 +18,9 @@ use crate::convert::{authorization, peer, to_http};
 /// without being read to the end.
 ///
 /// ```
-/// use auth_core::{Authority, Key, KeySet, RouteSet, Standard};
+/// use auth_core::{Authority, JwtKey, KeySet, RouteSet, Standard};
 /// use auth_tower::AuthRoutes;
-/// let authority = Authority::builder(KeySet::new(Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+/// let authority = Authority::builder(KeySet::new(JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 /// let app: axum::Router = axum::Router::new()
 ///     .nest_service("/auth", AuthRoutes::new(RouteSet::new(authority, Standard).body_limit(4096)));
 /// # let _ = app;

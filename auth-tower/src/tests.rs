@@ -1,6 +1,6 @@
 //! The layer, extractors and route set through a real axum `Router`.
 
-use auth_core::{Authority, Guard, Key, KeySet, MemoryUsers, Principal, RouteSet, Scheme, Standard};
+use auth_core::{AuthGuard, Authority, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, Scheme, Standard};
 use axum::body::Body;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -22,7 +22,7 @@ fn authority() -> Authority {
         .and_then(|u| u.with_user(Principal::new("u-bob", "bob"), "bob-pw"))
         .expect("test users");
     Authority::builder(
-        KeySet::new(Key::hs256("k1", b"tower-test-secret-of-32-bytes-min").expect("key"))
+        KeySet::new(JwtKey::hs256("k1", b"tower-test-secret-of-32-bytes-min").expect("key"))
             .expect("a signing key"),
     )
     .users(users)
@@ -42,7 +42,7 @@ async fn admin(id: RequireRole<Admin>) -> Json<Value> {
 }
 
 fn app(authority: &Authority) -> Router {
-    let guard = Guard::new(authority.clone());
+    let guard = AuthGuard::new(authority.clone());
     Router::new()
         .route("/whoami", get(whoami))
         .route("/admin", get(admin))
@@ -197,7 +197,7 @@ impl http_body::Body for Chunks {
 #[tokio::test]
 async fn extractor_without_the_layer_verifies_itself() {
     let a = authority();
-    let guard = Guard::new(a.clone()).schemes(&[Scheme::Token, Scheme::Bearer]);
+    let guard = AuthGuard::new(a.clone()).schemes(&[Scheme::Token, Scheme::Bearer]);
     let app = Router::new()
         .route("/whoami", get(whoami))
         .route("/maybe", get(maybe))

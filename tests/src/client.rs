@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth_core::agent::{Agent, ClientDialect, MemoryTokenStore, TokenStore, Tokens};
-use auth_tower::client::{AuthClient, AuthClientLayer, AuthMiddleware, BodyPolicy, ClientBody};
+use auth_tower::client::{AuthClient, AuthClientLayer, AuthClientMiddleware, BodyPolicy, ClientBody};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -683,7 +683,7 @@ fn the_reqwest_middleware_keeps_one_login_and_renews_after_a_logout() {
                 let store = Arc::new(MemoryTokenStore::default());
                 let agent = agent(d, &base, Some(store.clone()));
                 let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-                    .with(AuthMiddleware::new(agent.clone()))
+                    .with(AuthClientMiddleware::new(agent.clone()))
                     .build();
                 let tag = format!("reqwest {framework}/{}", d.name);
                 let runs = (0..8).map(|_| async {
@@ -850,7 +850,7 @@ async fn whoami_through_the_reqwest_middleware(base: &str) -> Result<u16, String
         Agent::builder(ClientDialect::Standard, base, "ann", REDIRECT_PASSWORD).build().expect("agent");
     // the user's own client follows redirects (reqwest's default)
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(AuthMiddleware::new(agent))
+        .with(AuthClientMiddleware::new(agent))
         .build();
     let res = client.get(format!("{base}/whoami")).body("").send().await.map_err(|e| e.to_string())?;
     Ok(res.status().as_u16())

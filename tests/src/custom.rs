@@ -3,7 +3,7 @@
 //! (and logged), never a panic or a 500.
 
 use auth_core::{
-    Action, AuthError, AuthResponse, Authority, Dialect, Key, KeySet, Route, RouteContext, RouteSet,
+    Action, AuthError, AuthResponse, Authority, Dialect, JwtKey, KeySet, Route, RouteContext, RouteSet,
 };
 
 use crate::harness::{Client, Req, Res, configured_client, router_client};
@@ -28,7 +28,7 @@ impl Dialect for Careless {
 }
 
 fn routes() -> RouteSet {
-    let key = Key::hs256("k", crate::harness::SECRET.as_bytes()).expect("key");
+    let key = JwtKey::hs256("k", crate::harness::SECRET.as_bytes()).expect("key");
     RouteSet::new(Authority::builder(KeySet::new(key).expect("key set")).build(), Careless)
 }
 

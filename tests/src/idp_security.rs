@@ -239,7 +239,7 @@ fn datarhei_over(idp: &Idp, users: &auth_core::MemoryUsers) -> auth_core::RouteS
         .allow_subjects([ALICE, UNREGISTERED]);
     let verifier = JwksVerifier::new(vec![tenant], JwksOptions::default()).expect("verifier");
     let keys =
-        auth_core::KeySet::new(auth_core::Key::hs256("k", SECRET.as_bytes()).expect("key")).expect("keys");
+        auth_core::KeySet::new(auth_core::JwtKey::hs256("k", SECRET.as_bytes()).expect("key")).expect("keys");
     let dialect = auth_core::dialects::Datarhei::default().with_external_identity(verifier);
     let authority =
         auth_core::Authority::builder(keys).users(users.clone()).config(dialect.default_config()).build();

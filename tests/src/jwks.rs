@@ -45,7 +45,7 @@ pub(crate) struct IdpKey {
 
 pub(crate) fn idp_key(pem_path: &str) -> IdpKey {
     let pem = testdata(pem_path);
-    let key = auth_core::Key::private_pem(auth_core::Algorithm::ES256, &pem).expect("an ES256 key");
+    let key = auth_core::JwtKey::private_pem(auth_core::Algorithm::ES256, &pem).expect("an ES256 key");
     let jwk = serde_json::to_value(key.public_jwk().expect("public half")).expect("JWK as JSON");
     IdpKey {
         kid: key.kid().to_owned(),
@@ -58,7 +58,7 @@ pub(crate) fn idp_key(pem_path: &str) -> IdpKey {
 /// A verification-only JWK from a public PEM of auth-core's test data.
 fn public_jwk(kid: &str, alg: auth_core::Algorithm, pem: &str) -> Value {
     let pem = testdata(&format!("../auth-core/testdata/{pem}"));
-    let key = auth_core::Key::public_pem(kid, alg, &pem).expect("public key");
+    let key = auth_core::JwtKey::public_pem(kid, alg, &pem).expect("public key");
     serde_json::to_value(key.public_jwk().expect("asymmetric")).expect("JSON")
 }
 
@@ -661,7 +661,7 @@ fn standard_with_idp_options(idp: &Idp, options: auth_core::jwks::JwksOptions) -
         .jwks_url(format!("{}jwks.json", idp.issuer()))
         .allow_subjects([ALICE]);
     let verifier = JwksVerifier::new(vec![tenant], options).expect("verifier");
-    let keys = auth_core::KeySet::new(auth_core::Key::hs256("k", &[9u8; 32]).expect("key")).expect("keys");
+    let keys = auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[9u8; 32]).expect("key")).expect("keys");
     let users = auth_core::MemoryUsers::new()
         .with_user(auth_core::Principal::new("u-alice", "alice"), "alice-pw")
         .expect("user");

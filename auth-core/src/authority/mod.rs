@@ -2,10 +2,10 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use auth_core::{Authority, Credentials, Key, KeySet, MemoryUsers, Principal};
+//! use auth_core::{Authority, Credentials, JwtKey, KeySet, MemoryUsers, Principal};
 //! let users = MemoryUsers::new();
 //! users.add_user(Principal::new("1", "alice"), "s3cret").await.unwrap();
-//! let authority = Authority::builder(KeySet::new(Key::hs256("k1", &[7u8; 32]).unwrap()).unwrap())
+//! let authority = Authority::builder(KeySet::new(JwtKey::hs256("k1", &[7u8; 32]).unwrap()).unwrap())
 //!     .users(users)
 //!     .build();
 //! let pair = authority.login("alice", "s3cret").await.unwrap();
@@ -98,9 +98,9 @@ impl AuthorityBuilder {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use auth_core::{Authority, Key, KeySet, MemoryStore, Store};
+    /// use auth_core::{Authority, JwtKey, KeySet, MemoryStore, Store};
     /// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    /// let key = Key::hs256("k1", &[7; 32]).unwrap();
+    /// let key = JwtKey::hs256("k1", &[7; 32]).unwrap();
     /// let authority = Authority::builder(KeySet::new(key).unwrap()).shared_store(store).build();
     /// # let _ = authority;
     /// ```
@@ -207,9 +207,9 @@ impl Authority {
     /// from the next request on: the verified-token cache is emptied.
     ///
     /// ```
-    /// use auth_core::{Authority, Key, KeySet};
-    /// let old = Key::hs256("2024-01", &[1u8; 32]).unwrap();
-    /// let new = Key::hs256("2024-06", &[2u8; 32]).unwrap();
+    /// use auth_core::{Authority, JwtKey, KeySet};
+    /// let old = JwtKey::hs256("2024-01", &[1u8; 32]).unwrap();
+    /// let new = JwtKey::hs256("2024-06", &[2u8; 32]).unwrap();
     /// let authority = Authority::builder(KeySet::new(old.clone()).unwrap()).build();
     /// // sign with the new key, still accept the old one
     /// authority.set_keys(KeySet::new(new).unwrap().with_verification_key(old));

@@ -1,7 +1,7 @@
 //! Ending sessions: one token, a family, a subject, logout.
 
 use super::{Authority, secs};
-use crate::claims::{Claims, Identity, TokenUse};
+use crate::claims::{AuthIdentity, Claims, TokenUse};
 use crate::error::AuthError;
 
 impl Authority {
@@ -35,7 +35,11 @@ impl Authority {
     /// subject. Any other `refresh_token` is ignored without an error
     /// (RFC 7009 section 2.2: an invalid token is no reason to fail, and an
     /// error would tell a caller which tokens are valid).
-    pub async fn logout(&self, identity: &Identity, refresh_token: Option<&str>) -> Result<(), AuthError> {
+    pub async fn logout(
+        &self,
+        identity: &AuthIdentity,
+        refresh_token: Option<&str>,
+    ) -> Result<(), AuthError> {
         self.revoke(&identity.claims).await?;
         if let Some(family) = &identity.claims.fam {
             self.revoke_family(family).await?;

@@ -1,7 +1,7 @@
 //! Keeping a session going: refresh, extension and the session cap.
 
 use super::{Authority, TokenPair, new_id, secs};
-use crate::claims::{Identity, TokenUse};
+use crate::claims::{AuthIdentity, TokenUse};
 use crate::error::{AuthError, TokenRejection};
 use crate::store::Rotation;
 use crate::users::Principal;
@@ -66,7 +66,7 @@ impl Authority {
     /// knows it now (a deleted or disabled user is refused; changed roles
     /// and username show up), with the application's claims of the token
     /// it renews carried over where the store has none of that name.
-    pub async fn reload(&self, identity: &Identity) -> Result<Principal, AuthError> {
+    pub async fn reload(&self, identity: &AuthIdentity) -> Result<Principal, AuthError> {
         let mut principal = self.active_principal(identity.sub()).await?;
         for (name, value) in identity.app_claims() {
             principal.extra.entry(name).or_insert(value);

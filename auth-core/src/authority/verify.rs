@@ -2,7 +2,7 @@
 
 use super::{Authority, BasicCredentials, secs};
 use crate::claims::Spelling;
-use crate::claims::{Claims, Identity, TokenUse};
+use crate::claims::{AuthIdentity, Claims, TokenUse};
 use crate::error::{AuthError, TokenRejection};
 use crate::header::Credentials;
 use crate::jwt::{self, Expect, Expiry};
@@ -19,11 +19,11 @@ impl Authority {
 
     /// Verifies a token's signature and claims for `expected` use, without
     /// asking the store and without the cache. `now` is seconds since the epoch.
-    pub fn verify(&self, token: &str, expected: TokenUse, now: i64) -> Result<Identity, TokenRejection> {
+    pub fn verify(&self, token: &str, expected: TokenUse, now: i64) -> Result<AuthIdentity, TokenRejection> {
         let cfg = &self.inner.config;
         let expect = self.expect(expected, Expiry::Enforce);
         let v = jwt::verify(&self.inner.keys.load(), &cfg.validation, token, expect, now)?;
-        Ok(Identity::new(v.claims, v.payload))
+        Ok(AuthIdentity::new(v.claims, v.payload))
     }
 
     /// [`verify`](Self::verify) of an access token through the
@@ -31,7 +31,7 @@ impl Authority {
     /// cannot change for the same bytes, and still checks the clock
     /// (`exp`, `nbf`, `iat` with leeway). Not the store: callers check
     /// revocation next, on every request.
-    pub fn verify_access(&self, token: &str, now: i64) -> Result<Identity, TokenRejection> {
+    pub fn verify_access(&self, token: &str, now: i64) -> Result<AuthIdentity, TokenRejection> {
         match self.cached_access(token.as_bytes(), now) {
             Some(outcome) => outcome,
             None => self.verify_access_uncached(token, now),
@@ -40,7 +40,7 @@ impl Authority {
 
     /// A cache hit for exactly the bytes `token`, with the clock checked;
     /// `None` for a miss.
-    fn cached_access(&self, token: &[u8], now: i64) -> Option<Result<Identity, TokenRejection>> {
+    fn cached_access(&self, token: &[u8], now: i64) -> Option<Result<AuthIdentity, TokenRejection>> {
         let identity = self.inner.cache.hit(token, now)?;
         let claims = &identity.claims;
         let iat = claims.iat.unwrap_or(i64::MIN);
@@ -54,7 +54,7 @@ impl Authority {
     }
 
     /// Verifies an access token in full and caches it when it passes.
-    fn verify_access_uncached(&self, token: &str, now: i64) -> Result<Identity, TokenRejection> {
+    fn verify_access_uncached(&self, token: &str, now: i64) -> Result<AuthIdentity, TokenRejection> {
         let cache = &self.inner.cache;
         cache.miss();
         let generation = cache.generation();
@@ -69,11 +69,11 @@ impl Authority {
         &self,
         token: &str,
         expected: TokenUse,
-    ) -> Result<Identity, TokenRejection> {
+    ) -> Result<AuthIdentity, TokenRejection> {
         let cfg = &self.inner.config;
         let expect = self.expect(expected, Expiry::Ignore);
         let v = jwt::verify(&self.inner.keys.load(), &cfg.validation, token, expect, crate::time::now())?;
-        Ok(Identity::new(v.claims, v.payload))
+        Ok(AuthIdentity::new(v.claims, v.payload))
     }
 
     /// Fails with [`TokenRejection::Revoked`] if the store says the token,
@@ -108,7 +108,7 @@ impl Authority {
 
     /// Authenticates an access token: signature, claims, use, revocation
     /// and (when configured) the principal.
-    pub async fn authenticate_token(&self, token: &str) -> Result<Identity, AuthError> {
+    pub async fn authenticate_token(&self, token: &str) -> Result<AuthIdentity, AuthError> {
         let now = crate::time::now();
         let identity = self.verify_access(token, now).map_err(AuthError::InvalidToken)?;
         self.check_live(identity, now).await
@@ -116,7 +116,11 @@ impl Authority {
 
     /// What follows verification on every request: revocation, and the
     /// principal when configured.
-    pub(crate) async fn check_live(&self, identity: Identity, now: i64) -> Result<Identity, AuthError> {
+    pub(crate) async fn check_live(
+        &self,
+        identity: AuthIdentity,
+        now: i64,
+    ) -> Result<AuthIdentity, AuthError> {
         self.check_revocation(&identity.claims, now).await?;
         self.check_principal(&identity.claims.sub).await?;
         Ok(identity)
@@ -148,7 +152,7 @@ impl Authority {
     /// needs I/O: the store answers in memory ([`Store::is_revoked_now`])
     /// and the principal check is off. Otherwise handed back for
     /// [`check_live`](Self::check_live).
-    fn live_now(&self, identity: Identity, now: i64) -> Now {
+    fn live_now(&self, identity: AuthIdentity, now: i64) -> Now {
         if self.inner.config.check_principal {
             return Now::Later(identity, now);
         }
@@ -163,7 +167,7 @@ impl Authority {
     /// Authenticates credentials from an `Authorization` header: a JWT
     /// access token for `Bearer` and `Token`, a username and password for
     /// `Basic` (the identity then has no token claims beyond the principal).
-    pub async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+    pub async fn authenticate(&self, credentials: &Credentials) -> Result<AuthIdentity, AuthError> {
         self.authenticate_from(credentials, None).await
     }
 
@@ -175,7 +179,7 @@ impl Authority {
         &self,
         credentials: &Credentials,
         client: impl Into<crate::client::LoginClient>,
-    ) -> Result<Identity, AuthError> {
+    ) -> Result<AuthIdentity, AuthError> {
         match credentials {
             Credentials::Bearer(token) | Credentials::Token(token) => self.authenticate_token(token).await,
             Credentials::Basic { user, password }
@@ -188,7 +192,7 @@ impl Authority {
                 let now = crate::time::now();
                 let claims = self.base_claims(&principal, TokenUse::Access, now, 0);
                 let payload = serde_json::to_vec(&claims).unwrap_or_default();
-                Ok(Identity::new(claims, payload))
+                Ok(AuthIdentity::new(claims, payload))
             }
         }
     }
@@ -215,8 +219,8 @@ impl Authority {
 /// [`Authority::authenticate_uncached_now`] could decide at once.
 pub(crate) enum Now {
     /// The verdict.
-    Done(Result<Identity, AuthError>),
+    Done(Result<AuthIdentity, AuthError>),
     /// A verified identity whose liveness needs I/O (the store, the user
     /// store), checked at `now`.
-    Later(Identity, i64),
+    Later(AuthIdentity, i64),
 }

@@ -3,7 +3,7 @@
 //! [`Claims`] holds the registered claims (`sub iss aud exp nbf iat jti`),
 //! the token's [`TokenUse`], roles and scope, the original login time and
 //! the refresh family. Claims the application adds travel in the token too
-//! and are read back with [`Identity::custom`].
+//! and are read back with [`AuthIdentity::custom`].
 
 mod parse;
 mod style;
@@ -90,7 +90,7 @@ impl Audience {
 /// or `null`, say), a member name given twice (at any depth, unknown claims
 /// included) or two spellings of one claim (`token_use` and `usefor`) make
 /// the token malformed. Claims this type does not know are checked for
-/// duplicates and otherwise left to [`Identity::custom`].
+/// duplicates and otherwise left to [`AuthIdentity::custom`].
 ///
 /// ```
 /// use auth_core::{Claims, TokenUse};
@@ -168,8 +168,8 @@ impl Claims {
 /// payload, for the application's own claims.
 ///
 /// ```
-/// use auth_core::{Claims, Identity};
-/// let identity = Identity::new(Claims { sub: "7".into(), ..Default::default() }, br#"{"sub":"7","tenant":"acme"}"#.to_vec());
+/// use auth_core::{Claims, AuthIdentity};
+/// let identity = AuthIdentity::new(Claims { sub: "7".into(), ..Default::default() }, br#"{"sub":"7","tenant":"acme"}"#.to_vec());
 /// #[derive(serde::Deserialize)]
 /// struct Tenant { tenant: String }
 /// assert_eq!(identity.custom::<Tenant>().unwrap().tenant, "acme");
@@ -178,9 +178,9 @@ impl Claims {
 /// which matters when every core clones the same cached identity); its
 /// fields are read through [`IdentityData`] (`identity.claims.sub`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity(Arc<IdentityData>);
+pub struct AuthIdentity(Arc<IdentityData>);
 
-/// What an [`Identity`] holds: the verified claims and the raw payload.
+/// What an [`AuthIdentity`] holds: the verified claims and the raw payload.
 #[derive(Debug, PartialEq, Eq)]
 pub struct IdentityData {
     /// The verified claims.
@@ -188,7 +188,7 @@ pub struct IdentityData {
     payload: Box<[u8]>,
 }
 
-impl std::ops::Deref for Identity {
+impl std::ops::Deref for AuthIdentity {
     type Target = IdentityData;
 
     fn deref(&self) -> &IdentityData {
@@ -196,7 +196,7 @@ impl std::ops::Deref for Identity {
     }
 }
 
-impl Identity {
+impl AuthIdentity {
     /// An identity from verified claims and the token's JSON payload.
     pub fn new(claims: Claims, payload: Vec<u8>) -> Self {
         Self(Arc::new(IdentityData { claims, payload: payload.into() }))
@@ -236,8 +236,8 @@ impl Identity {
     /// not a registered claim (in any dialect's spelling).
     ///
     /// ```
-    /// use auth_core::{Claims, Identity};
-    /// let id = Identity::new(Claims::default(), br#"{"sub":"7","exp":1,"usefor":"access","tenant":"acme"}"#.to_vec());
+    /// use auth_core::{Claims, AuthIdentity};
+    /// let id = AuthIdentity::new(Claims::default(), br#"{"sub":"7","exp":1,"usefor":"access","tenant":"acme"}"#.to_vec());
     /// assert_eq!(id.app_claims(), serde_json::json!({"tenant": "acme"}).as_object().unwrap().clone());
     /// ```
     pub fn app_claims(&self) -> serde_json::Map<String, serde_json::Value> {

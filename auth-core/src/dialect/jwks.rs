@@ -12,7 +12,7 @@
 //! signing key is picked up at once. Mount it next to a dialect's route set:
 //!
 //! ```
-//! # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::Key::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+//! # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
 //! use auth_core::{dialects::Jwks, Action, RouteSet};
 //! let published = RouteSet::new(authority, Jwks);
 //! assert_eq!(published.route("GET", "/.well-known/jwks.json").ok(), Some(Action::Jwks));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::config::JwksOptions;
 use super::transport;
-use crate::keys::{Algorithm, Key};
+use crate::keys::{Algorithm, JwtKey};
 
 /// Why a fetch failed (logged, never shown to clients).
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +40,9 @@ impl From<reqwest::Error> for FetchError {
 }
 
 /// A fetched key set and how long it is fresh: per `kid`, one key per
-/// algorithm it verifies with ([`Key::from_jwk_for`]).
+/// algorithm it verifies with ([`JwtKey::from_jwk_for`]).
 pub(crate) struct Fetched {
-    pub(crate) keys: HashMap<String, Vec<Key>>,
+    pub(crate) keys: HashMap<String, Vec<JwtKey>>,
     pub(crate) max_age: Duration,
 }
 
@@ -127,7 +127,7 @@ pub(crate) async fn jwks(
     let doc: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| FetchError::Invalid(e.to_string()))?;
     let entries = doc["keys"].as_array().ok_or_else(|| FetchError::Invalid("no `keys` array".into()))?;
-    let mut keys: HashMap<String, Vec<Key>> = HashMap::new();
+    let mut keys: HashMap<String, Vec<JwtKey>> = HashMap::new();
     let mut kept = 0;
     for entry in entries {
         if kept >= options.max_keys {
@@ -138,7 +138,7 @@ pub(crate) async fn jwks(
             continue;
         }
         let Ok(jwk) = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(entry.clone()) else { continue };
-        let Ok(usable) = Key::from_jwk_for(&jwk, allowed) else { continue };
+        let Ok(usable) = JwtKey::from_jwk_for(&jwk, allowed) else { continue };
         kept += 1;
         for key in usable {
             let same_kid = keys.entry(key.kid().to_owned()).or_default();

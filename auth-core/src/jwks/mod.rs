@@ -10,7 +10,7 @@
 //!   is refused), and `iss`, `aud`, `exp`, `nbf` are checked with no
 //!   leeway. A key published without `alg` (Microsoft Entra ID's RSA keys)
 //!   verifies with the issuer's algorithms that fit its type
-//!   ([`Key::from_jwk_for`](crate::Key::from_jwk_for)).
+//!   ([`JwtKey::from_jwk_for`](crate::JwtKey::from_jwk_for)).
 //! - Only access tokens pass: refresh tokens, ID tokens and anything else
 //!   typed otherwise are refused, and an issuer can require its access
 //!   tokens' type ([`TokenTypes`]).

@@ -11,11 +11,11 @@ use arc_swap::ArcSwapOption;
 use super::config::{IssuerConfig, JwksOptions, KeySource};
 use super::fetch;
 use crate::error::{AuthError, TokenRejection};
-use crate::keys::Key;
+use crate::keys::JwtKey;
 
 /// A key set as fetched: per `kid`, a key per algorithm it verifies with.
 pub(super) struct Snapshot {
-    pub(super) keys: HashMap<String, Vec<Key>>,
+    pub(super) keys: HashMap<String, Vec<JwtKey>>,
     pub(super) fetched_at: Instant,
     pub(super) max_age: std::time::Duration,
 }
@@ -55,7 +55,7 @@ impl IssuerState {
     /// The keys `kid` names (one per algorithm it verifies with): from the
     /// cache, or after one (rate-limited) fetch when the cache does not
     /// know it.
-    pub(super) async fn key(self: &Arc<Self>, kid: &str) -> Result<Vec<Key>, AuthError> {
+    pub(super) async fn key(self: &Arc<Self>, kid: &str) -> Result<Vec<JwtKey>, AuthError> {
         let now = Instant::now();
         let keys = self.keys(now).await?;
         if let Some(key) = keys.keys.get(kid) {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::tests::{rt, testdata};
-use crate::{Algorithm, Key};
+use crate::{Algorithm, JwtKey};
 
 const AUD: &str = "https://api.example/";
 
@@ -121,8 +121,8 @@ fn serve_one(
 }
 
 /// The IdP's ES256 signing key and its public JWK (with `alg`).
-fn es256() -> (Key, Value) {
-    let key = Key::private_pem(Algorithm::ES256, &testdata("ec_private.pem")).expect("EC key");
+fn es256() -> (JwtKey, Value) {
+    let key = JwtKey::private_pem(Algorithm::ES256, &testdata("ec_private.pem")).expect("EC key");
     let jwk = serde_json::to_value(key.public_jwk().expect("public")).expect("JSON");
     (key, jwk)
 }
@@ -130,7 +130,7 @@ fn es256() -> (Key, Value) {
 /// An RSA JWK as Microsoft Entra ID publishes them: no `alg`, with `x5t`,
 /// `x5c` and `issuer` members.
 fn entra_rsa_jwk(kid: &str) -> Value {
-    let key = Key::public_pem(kid, Algorithm::RS256, &testdata("rsa_public.pem")).expect("RSA key");
+    let key = JwtKey::public_pem(kid, Algorithm::RS256, &testdata("rsa_public.pem")).expect("RSA key");
     let mut jwk = serde_json::to_value(key.public_jwk().expect("public")).expect("JSON");
     let object = jwk.as_object_mut().expect("object");
     object.remove("alg");
@@ -161,7 +161,7 @@ fn sign(alg: Algorithm, kid: &str, typ: Option<&str>, claims: &Value, key: &Enco
     jsonwebtoken::encode(&header, claims, key).expect("sign")
 }
 
-fn es_token(key: &Key, issuer: &str, typ: Option<&str>, extra: Value) -> String {
+fn es_token(key: &JwtKey, issuer: &str, typ: Option<&str>, extra: Value) -> String {
     sign(Algorithm::ES256, key.kid(), typ, &claims(issuer, extra), key.encoding().expect("can sign"))
 }
 
@@ -267,7 +267,7 @@ fn rsa_keys_published_without_alg_verify_with_the_issuers_rsa_algorithms() {
         );
         assert_eq!(refusal(v.verify(&hs).await), Some(TokenRejection::Algorithm));
         // a signature by another key
-        let other = Key::private_pem(Algorithm::ES256, &testdata("ec_private.pem")).expect("EC");
+        let other = JwtKey::private_pem(Algorithm::ES256, &testdata("ec_private.pem")).expect("EC");
         let es = sign(
             Algorithm::ES256,
             "entra-1",

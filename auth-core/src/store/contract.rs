@@ -40,8 +40,8 @@ pub async fn run<S: Store + Clone>(store: S) {
 /// The verified-token cache in front of this store: every kind of
 /// revocation refuses a cached token on the very next request.
 async fn cached_tokens_still_ask_the_store<S: Store + Clone>(store: S) {
-    use crate::{AuthError, Authority, Credentials, Key, KeySet, Principal, TokenRejection};
-    let key = Key::hs256("contract", &[7; 32]).expect("key");
+    use crate::{AuthError, Authority, Credentials, JwtKey, KeySet, Principal, TokenRejection};
+    let key = JwtKey::hs256("contract", &[7; 32]).expect("key");
     let authority = Authority::builder(KeySet::new(key).expect("keys")).store(store).build();
     let revoked = Err(AuthError::InvalidToken(TokenRejection::Revoked));
     let sub = format!("contract-{}", uuid::Uuid::new_v4().simple());

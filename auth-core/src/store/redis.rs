@@ -119,9 +119,9 @@ impl RedisOptions {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), auth_core::StoreError> {
-/// use auth_core::{Authority, Key, KeySet, RedisOptions, RedisStore};
+/// use auth_core::{Authority, JwtKey, KeySet, RedisOptions, RedisStore};
 /// let store = RedisStore::connect_with("redis://127.0.0.1:6379/0", RedisOptions::default().prefix("api")).await?;
-/// let key = Key::hs256("k1", b"a secret of at least thirty-two bytes!").expect("key");
+/// let key = JwtKey::hs256("k1", b"a secret of at least thirty-two bytes!").expect("key");
 /// let authority = Authority::builder(KeySet::new(key).expect("keys")).store(store).build();
 /// # let _ = authority; Ok(()) }
 /// ```

@@ -157,11 +157,11 @@ impl SqlOptions {
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// # #[cfg(feature = "sqlite")] {
-/// use auth_core::{Authority, Key, KeySet, SqlOptions, SqlStore};
+/// use auth_core::{Authority, JwtKey, KeySet, SqlOptions, SqlStore};
 /// let options = sqlx::sqlite::SqliteConnectOptions::new().filename("auth.db").create_if_missing(true);
 /// let pool = sqlx::SqlitePool::connect_with(options).await?;
 /// let store = SqlStore::sqlite(pool, SqlOptions::default()).await?;
-/// let key = Key::hs256("k1", b"a secret of at least thirty-two bytes!")?;
+/// let key = JwtKey::hs256("k1", b"a secret of at least thirty-two bytes!")?;
 /// let authority = Authority::builder(KeySet::new(key)?).store(store).build();
 /// # let _ = authority; }
 /// # Ok(()) }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::{
-    AuthError, Check, Credentials, Guard, Identity, TokenCacheConfig, TokenCacheStats, TokenRejection,
+    AuthError, AuthGuard, AuthIdentity, Check, Credentials, TokenCacheConfig, TokenCacheStats, TokenRejection,
 };
 
 fn stats(a: &Authority) -> TokenCacheStats {
@@ -44,7 +44,7 @@ fn a_revoked_token_is_refused_on_the_next_request_while_cached() {
         assert_eq!(a.authenticate(&credentials).await, Err(AuthError::InvalidToken(TokenRejection::Revoked)));
         assert_eq!(stats(&a).hits, 2, "refused although the cache still holds it");
         // The guard's no-I/O path says the same.
-        let guard = Guard::new(a.clone());
+        let guard = AuthGuard::new(a.clone());
         let header = format!("Bearer {}", pair.access_token);
         let check = guard.begin(crate::AuthorizationRef::One(header.as_bytes()), Default::default);
         assert!(
@@ -62,7 +62,7 @@ fn a_store_that_must_be_asked_is_asked_on_every_hit() {
         let a = Authority::builder(keys()).store(store.clone()).build();
         let pair = a.issue(&Principal::new("u-alice", "alice")).await.expect("issued");
         let header = format!("Bearer {}", pair.access_token);
-        let guard = Guard::new(a.clone());
+        let guard = AuthGuard::new(a.clone());
         let begin = || guard.begin(crate::AuthorizationRef::One(header.as_bytes()), Default::default);
         assert!(matches!(begin(), Check::Pending(_)));
         assert!(begin().outcome().await.expect("valid").is_some());
@@ -124,7 +124,7 @@ fn an_entry_is_not_used_past_its_max_age() {
 
 #[test]
 fn a_removed_key_empties_the_cache() {
-    let old = Key::hs256("old", b"the-old-secret-of-at-least-32-bytes!").expect("key");
+    let old = JwtKey::hs256("old", b"the-old-secret-of-at-least-32-bytes!").expect("key");
     let signer = Authority::builder(KeySet::new(old.clone()).expect("keys")).build();
     let a = Authority::builder(keys().with_verification_key(old)).build();
     rt().block_on(async {
@@ -217,7 +217,7 @@ fn a_flood_of_distinct_tokens_stays_within_the_bound() {
     let mut peak = 0;
     for i in 0..100_000 {
         let token = token_at(now, 600, &format!("flood-{i}"));
-        let identity: Identity = a.verify_access(&token, now).expect("valid");
+        let identity: AuthIdentity = a.verify_access(&token, now).expect("valid");
         assert_eq!(identity.claims.jti.as_deref(), Some(format!("flood-{i}").as_str()));
         if i % 100 == 0 {
             let before = stats(&a).hits;
@@ -241,7 +241,7 @@ fn a_cached_token_gets_the_same_verdict_in_any_header_spelling() {
         let plain = authority(AuthorityConfig::default().token_cache(TokenCacheConfig::disabled()));
         let pair = cached.issue(&Principal::new("u-alice", "alice")).await.expect("issued");
         let t = pair.access_token;
-        let (with_cache, without) = (Guard::new(cached.clone()), Guard::new(plain));
+        let (with_cache, without) = (AuthGuard::new(cached.clone()), AuthGuard::new(plain));
         with_cache.check(Some(format!("Bearer {t}").as_bytes())).await.expect("cached now");
         let spellings = [
             format!("Bearer {t}"),

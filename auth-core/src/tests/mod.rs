@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::EncodingKey;
 
-use crate::{Algorithm, Authority, AuthorityConfig, Key, KeySet, MemoryUsers, Principal};
+use crate::{Algorithm, Authority, AuthorityConfig, JwtKey, KeySet, MemoryUsers, Principal};
 
 pub(crate) const SECRET: &[u8] = b"unit-test-secret-of-at-least-32-bytes";
 
@@ -28,7 +28,7 @@ pub(crate) fn users() -> MemoryUsers {
 }
 
 pub(crate) fn keys() -> KeySet {
-    KeySet::new(Key::hs256("k1", SECRET).expect("valid test key")).expect("a signing key")
+    KeySet::new(JwtKey::hs256("k1", SECRET).expect("valid test key")).expect("a signing key")
 }
 
 pub(crate) fn authority(config: AuthorityConfig) -> Authority {

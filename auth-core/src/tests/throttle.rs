@@ -322,9 +322,10 @@ fn the_standard_dialect_takes_no_device_token_from_another_authority() {
     rt().block_on(async {
         // a device token signed by another key set is ignored (it would be
         // judged by the per-user rule like any new client)
-        let other = Authority::builder(KeySet::new(Key::hs256("k9", &[9u8; 32]).expect("key")).expect("set"))
-            .users(users())
-            .build();
+        let other =
+            Authority::builder(KeySet::new(JwtKey::hs256("k9", &[9u8; 32]).expect("key")).expect("set"))
+                .users(users())
+                .build();
         let routes = RouteSet::new(other, Standard);
         let res = login(&routes, Peer::new(Some(ip("192.0.2.1"))), "bob", "bob-pw").await;
         let foreign = res.header("device-token").expect("token").to_owned();

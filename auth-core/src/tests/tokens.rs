@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::{AuthError, AuthorityConfig, Dialect as _, Guard, TokenRejection, TokenUse, Validation};
+use crate::{AuthError, AuthGuard, AuthorityConfig, Dialect as _, TokenRejection, TokenUse, Validation};
 
 fn verify(authority: &Authority, token: &str, now: i64) -> Result<(), TokenRejection> {
     authority.verify(token, TokenUse::Access, now).map(|_| ())
@@ -57,8 +57,8 @@ fn another_key_and_another_algorithm_are_refused() {
 #[test]
 fn rs_hs_key_confusion_is_refused() {
     // We sign with HS256 and also trust a (verification-only) RSA key.
-    let rsa = Key::public_pem("rsa", Algorithm::RS256, &testdata("rsa_public.pem")).expect("rsa fixture");
-    let signing = Key::hs256("hs", &[5u8; 32]).expect("hmac");
+    let rsa = JwtKey::public_pem("rsa", Algorithm::RS256, &testdata("rsa_public.pem")).expect("rsa fixture");
+    let signing = JwtKey::hs256("hs", &[5u8; 32]).expect("hmac");
     let a =
         Authority::builder(KeySet::new(signing).expect("a signing key").with_verification_key(rsa)).build();
     // the classic attack: HS256 over the public key's PEM bytes, naming the RSA kid
@@ -79,7 +79,7 @@ fn asymmetric_keys_sign_and_verify() {
         (Algorithm::ES256, "ec_private.pem", "ec_public.pem"),
         (Algorithm::EdDSA, "ed_private.pem", "ed_public.pem"),
     ] {
-        let pair = Key::pem_pair("k", alg, &testdata(private), &testdata(public));
+        let pair = JwtKey::pem_pair("k", alg, &testdata(private), &testdata(public));
         if matches!(alg, Algorithm::RS256 | Algorithm::PS256) && cfg!(not(feature = "aws_lc_rs")) {
             // RustCrypto's RSA has a timing side channel: no RSA signing keys there.
             assert!(matches!(pair, Err(crate::KeyError::RsaNeedsAwsLc)), "{alg:?}");
@@ -106,15 +106,18 @@ fn asymmetric_keys_sign_and_verify() {
         assert_eq!(verify(&a, &token, NOW), Ok(()), "{alg:?}");
         assert_eq!(jsonwebtoken::decode_header(&token).expect("header").alg, alg);
     }
-    assert!(matches!(Key::hs256("k", &[0; 31]), Err(crate::KeyError::SecretTooShort { min: 32, len: 31 })));
-    assert!(matches!(Key::hmac("k", Algorithm::RS256, &[0; 32]), Err(crate::KeyError::WrongAlgorithm(_))));
+    assert!(matches!(
+        JwtKey::hs256("k", &[0; 31]),
+        Err(crate::KeyError::SecretTooShort { min: 32, len: 31 })
+    ));
+    assert!(matches!(JwtKey::hmac("k", Algorithm::RS256, &[0; 32]), Err(crate::KeyError::WrongAlgorithm(_))));
 }
 
 #[test]
 fn rotation_keeps_retired_keys_verifying_until_they_are_removed() {
     rt().block_on(async {
-        let old = Key::private_pem(Algorithm::ES256, &testdata("ec_private.pem")).expect("ES256");
-        let new = Key::private_pem(Algorithm::EdDSA, &testdata("ed_private.pem")).expect("EdDSA");
+        let old = JwtKey::private_pem(Algorithm::ES256, &testdata("ec_private.pem")).expect("ES256");
+        let new = JwtKey::private_pem(Algorithm::EdDSA, &testdata("ed_private.pem")).expect("EdDSA");
         let (old_kid, new_kid) = (old.kid().to_owned(), new.kid().to_owned());
         let a = Authority::builder(KeySet::new(old).expect("signs")).users(users()).build();
         let before = a.login("alice", "alice-pw").await.expect("login").access_token;
@@ -148,21 +151,21 @@ fn rotation_keeps_retired_keys_verifying_until_they_are_removed() {
 #[test]
 fn published_keys_are_never_secrets_and_jwks_keys_must_fit_their_alg() {
     use crate::jwk::Jwk;
-    let hmac = KeySet::new(Key::hs256("hs", &[3u8; 32]).expect("hmac")).expect("set");
+    let hmac = KeySet::new(JwtKey::hs256("hs", &[3u8; 32]).expect("hmac")).expect("set");
     assert!(hmac.public_jwks().keys.is_empty());
     let parse = |v: serde_json::Value| serde_json::from_value::<Jwk>(v).expect("a JWK");
     // An `oct` key (a shared secret) is never taken from a JWKS.
     assert!(
-        Key::from_jwk(&parse(json!({"kty": "oct", "k": "c2VjcmV0", "kid": "s", "alg": "HS256"})), None)
+        JwtKey::from_jwk(&parse(json!({"kty": "oct", "k": "c2VjcmV0", "kid": "s", "alg": "HS256"})), None)
             .is_err()
     );
     // A JWK whose `alg` does not fit its key type is refused.
-    let ed = Key::private_pem(Algorithm::EdDSA, &testdata("ed_private.pem")).expect("EdDSA");
+    let ed = JwtKey::private_pem(Algorithm::EdDSA, &testdata("ed_private.pem")).expect("EdDSA");
     let mut jwk = serde_json::to_value(ed.public_jwk().expect("public")).expect("JSON");
     jwk["alg"] = json!("ES256");
-    assert!(Key::from_jwk(&parse(jwk.clone()), None).is_err());
+    assert!(JwtKey::from_jwk(&parse(jwk.clone()), None).is_err());
     jwk.as_object_mut().expect("object").remove("alg");
-    assert_eq!(Key::from_jwk(&parse(jwk), None).expect("inferred").algorithm(), Algorithm::EdDSA);
+    assert_eq!(JwtKey::from_jwk(&parse(jwk), None).expect("inferred").algorithm(), Algorithm::EdDSA);
 }
 
 #[test]
@@ -289,7 +292,7 @@ fn token_use_is_checked_both_ways() {
 fn guard_answers_exact_status_and_challenge() {
     rt().block_on(async {
         let a = authority(AuthorityConfig::default());
-        let guard = Guard::new(a.clone());
+        let guard = AuthGuard::new(a.clone());
         let now = crate::now();
         let good = craft_hmac(header("HS256"), access_claims(now), SECRET, Algorithm::HS256);
         let mut refresh = access_claims(now);
@@ -349,13 +352,13 @@ fn guard_answers_exact_status_and_challenge() {
 #[test]
 fn optional_guard_lets_anonymous_through_but_not_bad_tokens() {
     rt().block_on(async {
-        let guard = Guard::new(authority(AuthorityConfig::default())).optional(true);
+        let guard = AuthGuard::new(authority(AuthorityConfig::default())).optional(true);
         assert_eq!(guard.check(None).await, Ok(None));
         assert_eq!(
             guard.check(Some(b"Bearer a.b.c")).await,
             Err(AuthError::InvalidToken(TokenRejection::Malformed))
         );
-        let custom = Guard::new(authority(AuthorityConfig::default()))
+        let custom = AuthGuard::new(authority(AuthorityConfig::default()))
             .render_errors_with(|e: &AuthError| json!({"message": e.to_string()}));
         let res = custom.reject(&AuthError::MissingCredentials);
         assert_eq!(res.status, 401);

@@ -2,13 +2,13 @@
 //! that logs in, attaches the dialect's credential and renews it, for any
 //! `Service<http::Request<B>>` (hyper-util's client, a tonic channel, a
 //! `tower::util::BoxCloneService`...), and (feature `reqwest`)
-//! [`AuthMiddleware`] for `reqwest-middleware`.
+//! [`AuthClientMiddleware`] for `reqwest-middleware`.
 //!
 //! The decisions are [`auth_core::agent`]'s ([`Agent`]: when to log in,
 //! refresh, give up); this module only turns its plain requests into HTTP
 //! requests and sends them: through the wrapped service (the tower layer),
 //! or through a client of the middleware's own that follows no redirect
-//! ([`AuthMiddleware`]). A redirect answering a login or refresh is an
+//! ([`AuthClientMiddleware`]). A redirect answering a login or refresh is an
 //! error, never followed.
 //!
 //! What the layer does to a request:
@@ -51,5 +51,5 @@ mod service;
 pub use auth_core::agent::{Agent, AgentError, AgentEvent, ClientDialect, TokenStore};
 pub use body::{BodyPolicy, ClientBodies, ClientBody};
 #[cfg(feature = "reqwest")]
-pub use reqwest_middleware::AuthMiddleware;
+pub use reqwest_middleware::AuthClientMiddleware;
 pub use service::{AuthClient, AuthClientFuture, AuthClientLayer};

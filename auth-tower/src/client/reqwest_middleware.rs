@@ -1,4 +1,4 @@
-//! [`AuthMiddleware`]: the agent for `reqwest`, through `reqwest-middleware`.
+//! [`AuthClientMiddleware`]: the agent for `reqwest`, through `reqwest-middleware`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,26 +27,26 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 /// own built with `redirect::Policy::none()`. The trade-off: your client's
 /// settings (proxy, root certificates, timeouts) and the other middleware
 /// (retries, tracing) do not apply to them; to give them your settings,
-/// build the middleware with [`AuthMiddleware::with_login_client`].
+/// build the middleware with [`AuthClientMiddleware::with_login_client`].
 ///
 /// ```
 /// use auth_core::agent::{Agent, ClientDialect};
-/// use auth_tower::client::AuthMiddleware;
+/// use auth_tower::client::AuthClientMiddleware;
 /// let agent = Agent::builder(ClientDialect::Echome, "http://127.0.0.1:8000", "ann", "pw").build().unwrap();
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-///     .with(AuthMiddleware::new(agent))
+///     .with(AuthClientMiddleware::new(agent))
 ///     .build();
 /// # let _ = client;
 /// ```
 #[derive(Debug, Clone)]
-pub struct AuthMiddleware {
+pub struct AuthClientMiddleware {
     agent: Agent,
     /// Sends the agent's logins and refreshes: follows no redirect (or the
     /// reason it could not be built).
     logins: std::result::Result<reqwest::Client, Arc<str>>,
 }
 
-impl AuthMiddleware {
+impl AuthClientMiddleware {
     /// A middleware attaching `agent`'s credentials; its logins and
     /// refreshes go through a default `reqwest::Client` that follows no
     /// redirect. (Should that client fail to build, which only a broken TLS
@@ -65,11 +65,11 @@ impl AuthMiddleware {
     ///
     /// ```
     /// use auth_core::agent::{Agent, ClientDialect};
-    /// use auth_tower::client::AuthMiddleware;
+    /// use auth_tower::client::AuthClientMiddleware;
     /// use std::time::Duration;
     /// let agent = Agent::builder(ClientDialect::Standard, "https://api.example", "ann", "pw").build().unwrap();
     /// let logins = reqwest::Client::builder().timeout(Duration::from_secs(10));
-    /// let middleware = AuthMiddleware::with_login_client(agent, logins)?;
+    /// let middleware = AuthClientMiddleware::with_login_client(agent, logins)?;
     /// # let _ = middleware;
     /// # Ok::<(), reqwest::Error>(())
     /// ```
@@ -108,7 +108,7 @@ fn attach(req: &mut Request, credential: &Credential) -> Result<()> {
 }
 
 #[async_trait::async_trait]
-impl Middleware for AuthMiddleware {
+impl Middleware for AuthClientMiddleware {
     async fn handle(
         &self,
         mut req: Request,
