@@ -154,6 +154,11 @@ pub enum AuthError {
         /// Seconds to wait before retrying.
         retry_after: u64,
     },
+    /// The application is wired wrongly (500 `server_error`): the message
+    /// names the fix and is logged as an `error`; the client sees only
+    /// that the server failed. A programming error, never a client's.
+    #[error("the server is misconfigured")]
+    Misconfigured(&'static str),
 }
 
 impl AuthError {
@@ -173,6 +178,7 @@ impl AuthError {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Unavailable | Self::Busy { .. } => 503,
+            Self::Misconfigured(_) => 500,
         }
     }
 
@@ -196,6 +202,7 @@ impl AuthError {
             Self::TooManyAttempts { .. } => Some("slow_down"),
             Self::NotFound => Some("not_found"),
             Self::Unavailable | Self::Busy { .. } => Some("temporarily_unavailable"),
+            Self::Misconfigured(_) => Some("server_error"),
         }
     }
 

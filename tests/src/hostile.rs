@@ -156,11 +156,7 @@ pub(crate) const BOB_WRONG: &str = r#"{"username":"bob","password":"guess"}"#;
 
 /// A wrong password for bob from the guessing address.
 pub(crate) fn guess(name: &'static str) -> Case {
-    case(name, "POST", "/auth/login").from(GUESSER).json(BOB_WRONG).error(
-        401,
-        Scheme("Bearer"),
-        "invalid_grant",
-    )
+    case(name, "POST", "/auth/login").from(GUESSER).json(BOB_WRONG).error(400, NoChallenge, "invalid_grant")
 }
 
 pub fn cases() -> Vec<Case> {

@@ -204,11 +204,11 @@ fn flow() -> Vec<Case> {
             .ok(TOKENS),
         case("login bad password", "POST", "/auth/login")
             .json(r#"{"username":"alice","password":"nope"}"#)
-            .error(401, Scheme("Bearer"), "invalid_grant")
+            .error(400, NoChallenge, "invalid_grant")
             .field("error_description", json!("invalid username or password")),
         case("login unknown user answers the same", "POST", "/auth/login")
             .json(r#"{"username":"nobody","password":"nope"}"#)
-            .error(401, Scheme("Bearer"), "invalid_grant")
+            .error(400, NoChallenge, "invalid_grant")
             .field("error_description", json!("invalid username or password")),
         case("login malformed JSON", "POST", "/auth/login").json(r#"{"username":"#).error(
             400,

@@ -36,7 +36,7 @@ const ROUTES: &[Route] = &[
     Route::new("POST", "/logout", Action::Logout),
 ];
 
-/// The `standard` dialect. Mount it at `/auth` to get the paths DESIGN.md names.
+/// The `standard` dialect. Mount it at `/auth` (`/auth/login`, `/auth/refresh`, ...).
 ///
 /// ```
 /// use auth_core::{Dialect, Standard};
@@ -69,6 +69,15 @@ impl Dialect for Standard {
 
     fn default_mount(&self) -> &'static str {
         "/auth"
+    }
+
+    /// A wrong username or password is 400 `invalid_grant`, as RFC 6749
+    /// section 5.2 answers a token request whose grant is invalid.
+    fn error_status(&self, err: &AuthError) -> u16 {
+        match err {
+            AuthError::InvalidCredentials => 400,
+            other => other.status(),
+        }
     }
 
     async fn handle(&self, action: Action, ctx: RouteContext<'_>) -> Result<AuthResponse, AuthError> {
