@@ -78,6 +78,10 @@ mod users;
 #[cfg(test)]
 mod tests;
 
+/// The attribute [`UserStore`] and [`Store`] implementations carry
+/// (`#[auth_core::async_trait]`), re-exported so an application needs no
+/// `async-trait` dependency of its own.
+pub use async_trait::async_trait;
 pub use authority::{
     Authority, AuthorityBuilder, AuthorityConfig, BasicCredentials, DEFAULT_REUSE_GRACE, DEFAULT_SESSION_CAP,
     TokenPair,
