@@ -1,42 +1,28 @@
-//! axum quickstart: a login route set, one protected handler, one role-guarded one.
-//! Run: `cargo run --example axum_quickstart`, then
+//! axum quickstart: login routes, a protected route, a role-guarded one and an optional one.
+//! Run: `JWT_SECRET=$(openssl rand -base64 32) cargo run --example axum_quickstart`, then
 //! `curl -s -X POST localhost:3001/auth/login -d username=alice -d password=wonderland`.
-
-use auth_core::{AuthGuard, Authority, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, Standard};
-use auth_tower::{AuthLayer, AuthRoutes, Authenticated, RequireRole, Role};
+use auth_tower::prelude::*;
 use axum::{Json, Router, routing::get};
 
-struct Admin;
-impl Role for Admin {
-    const NAME: &'static str = "admin";
-}
-
-async fn me(id: Authenticated) -> Json<serde_json::Value> {
-    Json(id.summary())
-}
-
-async fn admin(id: RequireRole<Admin>) -> String {
-    format!("hello, admin {}\n", id.username())
-}
+role!(Admin = "admin");
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // 1. who may log in (use your own UserStore in a real app)
-    let users = MemoryUsers::new();
+    let users = MemoryUsers::new(); // who may log in: your own UserStore in a real app
     users.add_user(Principal::new("1", "alice").with_role("admin"), "wonderland").await?;
-    // 2. how tokens are signed: read the secret from your configuration
-    let secret = demo_app::secret_from_env();
-    let authority =
-        Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?).users(users).build();
-    // 3. protected routes behind the layer, login/refresh/verify/logout under /auth
+    let secret = std::env::var("JWT_SECRET").map_err(|_| "set JWT_SECRET to 32+ random bytes")?;
+    let authority = Authority::hs256(secret)?.users(users).build();
+    let me = |id: Authenticated| async move { Json(id.summary()) };
+    let admin = |id: RequireRole<Admin>| async move { format!("hi, admin {}\n", id.username()) };
+    let hello = |id: MaybeAuthenticated| async move { format!("hi, {}\n", id.username().unwrap_or("guest")) };
     let app = Router::new()
         .route("/me", get(me))
         .route("/admin", get(admin))
-        .layer(AuthLayer::new(AuthGuard::new(authority.clone())))
-        .nest_service("/auth", AuthRoutes::new(RouteSet::new(authority, Standard)));
+        .route_layer(authority.layer()) // the routes above need a valid Bearer token
+        .route("/hello", get(hello).route_layer(authority.layer().optional()))
+        .nest_service("/auth", authority.routes(Standard)); // POST /auth/login, /refresh, /verify, /logout
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
-    println!("listening on http://{}", listener.local_addr()?);
-    // The peer address feeds the per-address login throttle.
+    // the client's address feeds the login throttle: serve with ConnectInfo
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
     Ok(())
 }

@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 mod convert;
+mod ext;
 mod extract;
 mod middleware;
 mod routes;
@@ -48,11 +49,36 @@ mod routes;
 mod tests;
 
 pub use auth_core::Role;
+pub use ext::AuthorityExt;
 pub use extract::{
     AuthRejection, Authenticated, BasicHeader, BearerHeader, MaybeAuthenticated, RequireRole, TokenHeader,
 };
 pub use middleware::{AuthMiddleware, AuthMiddlewareService};
 pub use routes::{routes, service};
+
+/// What an actix-web app that uses this crate imports: `use auth_actix::prelude::*;`.
+///
+/// The authority and its users ([`Authority`](auth_core::Authority),
+/// [`MemoryUsers`](auth_core::MemoryUsers), [`Principal`](auth_core::Principal),
+/// the [`UserStore`](auth_core::UserStore) trait with its error and the
+/// [`async_trait`](auth_core::async_trait) attribute), the standard dialect,
+/// roles ([`Role`](auth_core::Role), [`role!`](auth_core::role)), the
+/// extractors and [`AuthorityExt`] (`authority.middleware()`, `authority.routes(..)`).
+///
+/// ```
+/// use auth_actix::prelude::*;
+/// role!(Admin = "admin");
+/// async fn admin(id: RequireRole<Admin>) -> String { id.username().to_owned() }
+/// # let _ = actix_web::web::get().to(admin);
+/// ```
+pub mod prelude {
+    pub use auth_core::dialects::Standard;
+    pub use auth_core::{
+        AuthIdentity, Authority, MemoryUsers, Principal, Role, UserStore, UserStoreError, async_trait, role,
+    };
+
+    pub use crate::{AuthMiddleware, Authenticated, AuthorityExt, MaybeAuthenticated, RequireRole};
+}
 
 /// Turns a core response into an actix response (for handlers that call the core themselves).
 ///

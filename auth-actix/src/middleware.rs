@@ -41,6 +41,20 @@ impl AuthMiddleware {
     pub fn new(guard: AuthGuard) -> Self {
         Self { guard }
     }
+
+    /// Lets requests without credentials through, with no identity (for
+    /// [`MaybeAuthenticated`](crate::MaybeAuthenticated) routes); a present
+    /// but invalid credential is still refused with 401.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+    /// use auth_actix::prelude::*;
+    /// let optional = authority.middleware().optional();
+    /// # let _ = optional;
+    /// ```
+    pub fn optional(self) -> Self {
+        Self { guard: self.guard.optional(true) }
+    }
 }
 
 impl<S, B> Transform<S, ServiceRequest> for AuthMiddleware

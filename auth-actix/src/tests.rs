@@ -3,7 +3,7 @@
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, test, web};
-use auth_core::{AuthGuard, Authority, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, Scheme, Standard};
+use auth_core::{AuthGuard, Authority, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, Standard};
 use serde_json::{Value, json};
 
 use crate::{AuthMiddleware, Authenticated, MaybeAuthenticated, RequireRole, Role};
@@ -24,6 +24,18 @@ fn authority() -> Authority {
     )
     .users(users)
     .build()
+}
+
+/// A GET request for `path`, with `auth` as its `Authorization` header.
+macro_rules! get {
+    ($path:expr, $auth:expr) => {{
+        let mut r = test::TestRequest::get().uri($path);
+        let auth: Option<&str> = $auth;
+        if let Some(a) = auth {
+            r = r.insert_header(("authorization", a));
+        }
+        r.to_request()
+    }};
 }
 
 async fn whoami(id: Authenticated) -> HttpResponse {
@@ -79,65 +91,65 @@ async fn middleware_extractors_and_routes() {
     assert_eq!(status, StatusCode::OK);
     let bob_auth = format!("bearer {}", bob["access_token"].as_str().expect("access"));
 
-    let get = |path: &str, auth: Option<&str>| {
-        let mut r = test::TestRequest::get().uri(path);
-        if let Some(a) = auth {
-            r = r.insert_header(("authorization", a));
-        }
-        r.to_request()
-    };
-    let (status, _, body) = read(app.call(get("/whoami", Some(&bob_auth))).await.expect("call")).await;
+    let (status, _, body) = read(app.call(get!("/whoami", Some(&bob_auth))).await.expect("call")).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"sub": "u-bob", "username": "bob", "roles": []})));
-    let (status, challenge, _) = read(app.call(get("/whoami", None)).await.expect("call")).await;
+    let (status, challenge, _) = read(app.call(get!("/whoami", None)).await.expect("call")).await;
     assert_eq!((status, challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(r#"Bearer realm="api""#)));
-    let (status, challenge, _) = read(app.call(get("/admin", Some(&bob_auth))).await.expect("call")).await;
+    let (status, challenge, _) = read(app.call(get!("/admin", Some(&bob_auth))).await.expect("call")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(challenge.is_some_and(|c| c.contains(r#"error="insufficient_scope""#)));
-    let (_, _, body) = read(app.call(get("/opt/maybe", None)).await.expect("call")).await;
+    let (_, _, body) = read(app.call(get!("/opt/maybe", None)).await.expect("call")).await;
     assert_eq!(body, json!({"user": null}));
-    let (_, _, body) = read(app.call(get("/opt/maybe", Some(&bob_auth))).await.expect("call")).await;
+    let (_, _, body) = read(app.call(get!("/opt/maybe", Some(&bob_auth))).await.expect("call")).await;
     assert_eq!(body, json!({"user": "bob"}));
-    let (status, _, _) = read(app.call(get("/opt/maybe", Some("Bearer x.y.z"))).await.expect("call")).await;
+    let (status, _, _) = read(app.call(get!("/opt/maybe", Some("Bearer x.y.z"))).await.expect("call")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let big = test::TestRequest::post()
         .uri("/auth/login")
         .set_json(json!({"username": "a".repeat(4096), "password": "x"}))
         .to_request();
     assert_eq!(app.call(big).await.expect("call").status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let wrong = app.call(get("/auth/login", None)).await.expect("call");
+    let wrong = app.call(get!("/auth/login", None)).await.expect("call");
     assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong.headers().get("allow").map(|v| v.as_bytes()), Some(&b"POST"[..]));
 }
 
+async fn option_whoami(id: Option<Authenticated>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"user": id.map(|i| i.username().to_owned())}))
+}
+
 #[actix_rt::test]
-async fn extractor_without_middleware_uses_web_data() {
+async fn extractors_need_the_middleware_and_optional_routes_refuse_bad_tokens() {
     let a = authority();
-    let guard = AuthGuard::new(a.clone()).schemes(&[Scheme::Token]);
     let app = test::init_service(
         App::new()
-            .app_data(web::Data::new(guard))
-            .route("/whoami", web::get().to(whoami))
-            .route("/maybe", web::get().to(maybe))
-            .service(web::scope("/auth").configure(crate::routes(RouteSet::new(a, Standard)))),
+            // a guard as app data is not a middleware: it is not consulted
+            .app_data(web::Data::new(AuthGuard::new(a.clone())))
+            .route("/bare/whoami", web::get().to(whoami))
+            .service(
+                web::scope("/opt")
+                    .wrap(AuthMiddleware::new(AuthGuard::new(a.clone())).optional())
+                    .route("/option", web::get().to(option_whoami))
+                    .route("/maybe", web::get().to(maybe)),
+            ),
     )
     .await;
-    let req = test::TestRequest::post()
-        .uri("/auth/login")
-        .insert_header(("content-type", "application/x-www-form-urlencoded"))
-        .set_payload("username=alice&password=alice-pw")
-        .to_request();
-    let (_, _, tokens) = read(app.call(req).await.expect("call")).await;
-    let access = tokens["access_token"].as_str().expect("access");
-    let req = test::TestRequest::get()
-        .uri("/whoami")
-        .insert_header(("authorization", format!("Token {access}")))
-        .to_request();
-    let (status, _, body) = read(app.call(req).await.expect("call")).await;
-    assert_eq!((status, body["username"].clone()), (StatusCode::OK, json!("alice")));
-    let (status, challenge, _) =
-        read(app.call(test::TestRequest::get().uri("/whoami").to_request()).await.expect("call")).await;
-    assert_eq!((status, challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(r#"Token realm="api""#)));
-    let (_, _, body) =
-        read(app.call(test::TestRequest::get().uri("/maybe").to_request()).await.expect("call")).await;
-    assert_eq!(body, json!({"user": null}));
+    // a wiring mistake is a 500 (never a 503 that looks like an outage, never a pass)
+    let (status, _, body) =
+        read(app.call(get!("/bare/whoami", Some("Bearer x.y.z"))).await.expect("call")).await;
+    assert_eq!((status, body["error"].clone()), (StatusCode::INTERNAL_SERVER_ERROR, json!("server_error")));
+    // actix's own Option<T> hides its extractor's errors, but an invalid
+    // token never reaches it: the optional middleware refuses it first
+    for path in ["/opt/option", "/opt/maybe"] {
+        let (status, challenge, _) =
+            read(app.call(get!(path, Some("Bearer garbage"))).await.expect("call")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(
+            challenge.as_deref(),
+            Some(r#"Bearer realm="api", error="invalid_token", error_description="the token is malformed""#),
+            "{path}"
+        );
+        let (status, _, body) = read(app.call(get!(path, None)).await.expect("call")).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"user": null})), "{path} anonymous");
+    }
 }

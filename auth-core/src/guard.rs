@@ -101,6 +101,12 @@ impl std::fmt::Debug for AuthGuard {
     }
 }
 
+/// What an extractor without a guard logs: the fix, for both frameworks.
+const NO_GUARD: &str = "an auth extractor (Authenticated, MaybeAuthenticated, RequireRole) ran on a route \
+     that no auth layer guards: add `.route_layer(authority.layer())` to the axum Router (or \
+     `.layer(Extension(guard))`), or `.wrap(authority.middleware())` to the actix-web resource or scope; \
+     for optional routes use `authority.layer().optional()` / `authority.middleware().optional()`";
+
 impl AuthGuard {
     /// A guard that requires a `Bearer` token, in realm `api`.
     pub fn new(authority: Authority) -> Self {
@@ -211,21 +217,22 @@ impl AuthGuard {
 
     /// [`begin`](Self::begin) as in optional mode, whatever this guard's
     /// mode: `Ok(None)` without credentials.
-    pub fn begin_identify(&self, header: AuthorizationRef<'_>, peer: impl FnOnce() -> Peer) -> Check {
+    fn begin_identify(&self, header: AuthorizationRef<'_>, peer: impl FnOnce() -> Peer) -> Check {
         self.start(header, peer, false)
     }
 
     /// The rule every extractor follows, in both adapters: the identity a
     /// middleware already put in the request (`found`); else the verdict
-    /// of the request's guard on its credentials (`Ok(None)`: there were
-    /// none); else, with neither a middleware nor a guard, 503 (a wiring
-    /// mistake, never a silent pass).
+    /// of the guard that middleware left in the request (`Ok(None)`: there
+    /// were no credentials); else, with no guard at all, a wiring mistake:
+    /// 500 `server_error`, and an `error` logged that names the fix (never
+    /// a silent pass, never a 503 that looks like an outage).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use auth_core::{AuthorizationRef, AuthGuard, Peer};
     /// let none = AuthGuard::extract(None, None, AuthorizationRef::Absent, Peer::default);
-    /// assert_eq!(none.outcome().await.unwrap_err().status(), 503);
+    /// assert_eq!(none.outcome().await.unwrap_err().status(), 500);
     /// # })
     /// ```
     pub fn extract(
@@ -237,7 +244,10 @@ impl AuthGuard {
         match (found, guard) {
             (Some(identity), _) => Check::Ready(Ok(Some(identity.clone()))),
             (None, Some(guard)) => guard.begin_identify(header, peer),
-            (None, None) => Check::Ready(Err(AuthError::Unavailable)),
+            (None, None) => {
+                tracing::error!("{NO_GUARD}");
+                Check::Ready(Err(AuthError::Misconfigured(NO_GUARD)))
+            }
         }
     }
 
@@ -289,36 +299,21 @@ impl AuthGuard {
         self.begin(header, Peer::default).outcome().await
     }
 
-    /// [`check`](Self::check) for the request's `Authorization` header as
-    /// the adapter found it: a repeated header is 400 `invalid_request`.
+    /// [`check`](Self::check) for the request's `Authorization` header(s)
+    /// as the adapter found them (a repeated header is 400
+    /// `invalid_request`), from `peer`, so that `Basic` password guesses
+    /// are throttled per client address too.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
-    /// use auth_core::{AuthorizationHeader, AuthGuard};
-    /// let guard = AuthGuard::new(authority);
-    /// let two = AuthorizationHeader::from_values([&b"Bearer a.b.c"[..], b"Bearer d.e.f"]);
-    /// assert_eq!(guard.check_header(&two).await.unwrap_err().status(), 400);
-    /// # })
-    /// ```
-    pub async fn check_header(
-        &self,
-        header: &AuthorizationHeader,
-    ) -> Result<Option<AuthIdentity>, AuthError> {
-        self.begin(header.as_ref(), Peer::default).outcome().await
-    }
-
-    /// [`check_header`](Self::check_header) for a request from `peer`, so
-    /// that `Basic` password guesses are throttled per client address too.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// # let authority = auth_core::Authority::builder(auth_core::KeySet::new(auth_core::JwtKey::hs256("k", &[1u8; 32]).unwrap()).unwrap()).build();
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
     /// use auth_core::{AuthorizationHeader, AuthGuard, Peer};
     /// let guard = AuthGuard::new(authority);
     /// let peer = Peer::new(Some("192.0.2.1".parse().unwrap()));
     /// let err = guard.check_request(&AuthorizationHeader::Absent, &peer).await.unwrap_err();
     /// assert_eq!(err.status(), 401);
+    /// let two = AuthorizationHeader::from_values([&b"Bearer a.b.c"[..], b"Bearer d.e.f"]);
+    /// assert_eq!(guard.check_request(&two, &peer).await.unwrap_err().status(), 400);
     /// # })
     /// ```
     pub async fn check_request(
@@ -327,31 +322,6 @@ impl AuthGuard {
         peer: &Peer,
     ) -> Result<Option<AuthIdentity>, AuthError> {
         self.begin(header.as_ref(), || peer.clone()).outcome().await
-    }
-
-    /// Like [`check`](Self::check) in optional mode, whatever this guard's
-    /// mode: `Ok(None)` without credentials, an error for bad ones. What
-    /// extractors use when no middleware ran before them.
-    pub async fn identify(&self, authorization: Option<&[u8]>) -> Result<Option<AuthIdentity>, AuthError> {
-        let header = authorization.map_or(AuthorizationRef::Absent, AuthorizationRef::One);
-        self.begin_identify(header, Peer::default).outcome().await
-    }
-
-    /// [`identify`](Self::identify) for the request's header as the adapter found it.
-    pub async fn identify_header(
-        &self,
-        header: &AuthorizationHeader,
-    ) -> Result<Option<AuthIdentity>, AuthError> {
-        self.begin_identify(header.as_ref(), Peer::default).outcome().await
-    }
-
-    /// [`identify_header`](Self::identify_header) for a request from `peer`.
-    pub async fn identify_request(
-        &self,
-        header: &AuthorizationHeader,
-        peer: &Peer,
-    ) -> Result<Option<AuthIdentity>, AuthError> {
-        self.begin_identify(header.as_ref(), || peer.clone()).outcome().await
     }
 
     /// The response for a refused request: the core's status and headers,

@@ -148,11 +148,12 @@ impl<S: Send + Sync> FromRequestParts<S> for BasicHeader {
 
 /// The verified identity of the request.
 ///
-/// Uses what [`AuthLayer`](crate::AuthLayer) inserted; without the layer,
-/// it verifies the request itself with a [`AuthGuard`] found in the request
-/// extensions (add one with `axum::Extension(guard)`). As
-/// `Option<Authenticated>`, requests without credentials give `None` while
-/// invalid credentials are still refused.
+/// Uses what [`AuthLayer`](crate::AuthLayer) decided (`.route_layer(authority.layer())`);
+/// without the layer, it verifies the request itself with an [`AuthGuard`]
+/// found in the request extensions (add one with `axum::Extension(guard)`);
+/// with neither, the route answers 500 and logs an `error` naming the fix.
+/// As `Option<Authenticated>` (or [`MaybeAuthenticated`]), requests without
+/// credentials give `None` while invalid credentials are still refused.
 ///
 /// ```
 /// use auth_tower::Authenticated;
@@ -208,6 +209,47 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
         Ok(identity(parts).await?.map(Self))
+    }
+}
+
+/// The identity if the request has credentials, `None` if it has none; a
+/// present but invalid credential is still refused with 401. The same
+/// extractor, with the same meaning, as `auth_actix::MaybeAuthenticated`
+/// (in axum `Option<Authenticated>` means the same too). Put the route
+/// behind `authority.layer().optional()`.
+///
+/// ```
+/// use auth_tower::prelude::*;
+/// async fn hello(MaybeAuthenticated(id): MaybeAuthenticated) -> String {
+///     id.map_or("hello, stranger".into(), |id| format!("hello, {}", id.username()))
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(hello));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaybeAuthenticated(pub Option<AuthIdentity>);
+
+impl MaybeAuthenticated {
+    /// The identity, if there is one.
+    pub fn identity(&self) -> Option<&AuthIdentity> {
+        self.0.as_ref()
+    }
+
+    /// The username of the identity, if there is one.
+    ///
+    /// ```
+    /// let anonymous = auth_tower::MaybeAuthenticated(None);
+    /// assert_eq!(anonymous.username().unwrap_or("stranger"), "stranger");
+    /// ```
+    pub fn username(&self) -> Option<&str> {
+        self.0.as_ref().map(AuthIdentity::username)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeAuthenticated {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        identity(parts).await.map(Self)
     }
 }
 

@@ -32,6 +32,7 @@
 #[cfg(feature = "client")]
 pub mod client;
 mod convert;
+mod ext;
 mod extract;
 mod layer;
 mod routes;
@@ -40,9 +41,36 @@ mod routes;
 mod tests;
 
 pub use auth_core::Role;
-pub use extract::{AuthRejection, Authenticated, BasicHeader, BearerHeader, RequireRole, TokenHeader};
+pub use ext::AuthorityExt;
+pub use extract::{
+    AuthRejection, Authenticated, BasicHeader, BearerHeader, MaybeAuthenticated, RequireRole, TokenHeader,
+};
 pub use layer::{AuthLayer, AuthService, ResponseFuture};
 pub use routes::{AuthRoutes, RoutesFuture};
+
+/// What an axum app that uses this crate imports: `use auth_tower::prelude::*;`.
+///
+/// The authority and its users ([`Authority`](auth_core::Authority),
+/// [`MemoryUsers`](auth_core::MemoryUsers), [`Principal`](auth_core::Principal),
+/// the [`UserStore`](auth_core::UserStore) trait with its error and the
+/// [`async_trait`](auth_core::async_trait) attribute), the standard dialect,
+/// roles ([`Role`](auth_core::Role), [`role!`](auth_core::role)), the
+/// extractors and [`AuthorityExt`] (`authority.layer()`, `authority.routes(..)`).
+///
+/// ```
+/// use auth_tower::prelude::*;
+/// role!(Admin = "admin");
+/// async fn admin(id: RequireRole<Admin>) -> String { id.username().to_owned() }
+/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(admin));
+/// ```
+pub mod prelude {
+    pub use auth_core::dialects::Standard;
+    pub use auth_core::{
+        AuthIdentity, Authority, MemoryUsers, Principal, Role, UserStore, UserStoreError, async_trait, role,
+    };
+
+    pub use crate::{AuthLayer, Authenticated, AuthorityExt, MaybeAuthenticated, RequireRole};
+}
 
 /// Turns a core response into an axum response (for handlers that call the core themselves).
 ///

@@ -164,7 +164,25 @@ impl std::fmt::Debug for Authority {
 }
 
 impl Authority {
-    /// Starts building an authority that signs with `keys`.
+    /// The short path: an authority that signs and verifies HS256 tokens
+    /// with `secret` (at least [`MIN_HMAC_SECRET_LEN`](crate::MIN_HMAC_SECRET_LEN)
+    /// bytes, say 32 random bytes from your configuration; key id `main`),
+    /// users and state in memory until you set them.
+    ///
+    /// ```
+    /// use auth_core::{Authority, MemoryUsers};
+    /// let secret = "a secret of at least 32 bytes, from config".to_owned();
+    /// let authority = Authority::hs256(secret)?.users(MemoryUsers::new()).build();
+    /// assert!(Authority::hs256("short").is_err(), "too short to be safe");
+    /// # let _ = authority;
+    /// # Ok::<(), auth_core::KeyError>(())
+    /// ```
+    pub fn hs256(secret: impl AsRef<[u8]>) -> Result<AuthorityBuilder, crate::KeyError> {
+        Ok(Self::builder(KeySet::new(crate::JwtKey::hs256("main", secret.as_ref())?)?))
+    }
+
+    /// Starts building an authority that signs with `keys` (for asymmetric
+    /// keys, several keys or rotation; [`hs256`](Self::hs256) for one secret).
     pub fn builder(keys: KeySet) -> AuthorityBuilder {
         AuthorityBuilder {
             keys,

@@ -200,14 +200,17 @@ impl Authority {
     /// [`client_address`](Self::client_address) of `peer` and its device
     /// token. Where the server knows no peer address (axum served without
     /// `into_make_service_with_connect_info::<SocketAddr>()`), the
-    /// per-address limits cannot apply: the first such login logs a
-    /// warning saying so.
+    /// per-address limits cannot apply (they are skipped, never keyed by
+    /// something every client would share, so one client's wrong
+    /// passwords cannot lock out another): the first such login logs an
+    /// `error` saying how to fix it.
     pub fn login_client(&self, peer: &Peer) -> LoginClient {
         let addr = self.client_address(peer);
         if addr.is_none() && !self.inner.warned_no_peer.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                "a login arrived with no client address: the login throttle's per-address limits are off \
-                 (axum: serve with into_make_service_with_connect_info::<SocketAddr>())"
+            tracing::error!(
+                "a login arrived with no client address, so the login throttle cannot count per address \
+                 (only per user): serve axum with \
+                 `axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())`"
             );
         }
         LoginClient::new(addr, peer.device_token.clone())
