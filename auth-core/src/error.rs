@@ -3,8 +3,11 @@
 //! Every [`AuthError`] variant knows its HTTP status, its RFC 6750
 //! `WWW-Authenticate` error code and a short, safe description. No message
 //! ever says whether a user exists, and none contains a token or password.
+//!
+//! Rendering an error into an [`AuthResponse`](crate::AuthResponse)
+//! ([`AuthError::to_response`], [`AuthError::with_headers`]) lives in the
+//! `response` module: this one depends on neither `response` nor `header`.
 
-use crate::response::AuthResponse;
 use crate::scheme::Scheme;
 
 /// Why a presented token was refused (the `invalid_token` family).
@@ -264,39 +267,6 @@ impl AuthError {
             "error": self.error_code().unwrap_or("unauthorized"),
             "error_description": self.to_string(),
         })
-    }
-
-    /// Status, headers and the default JSON body together.
-    ///
-    /// ```
-    /// use auth_core::{AuthError, Scheme};
-    /// let res = AuthError::MissingCredentials.to_response(Scheme::Bearer, "api");
-    /// assert_eq!(res.status, 401);
-    /// assert_eq!(res.header("www-authenticate"), Some(r#"Bearer realm="api""#));
-    /// ```
-    pub fn to_response(&self, scheme: Scheme, realm: &str) -> AuthResponse {
-        self.with_headers(AuthResponse::json(self.status(), &self.body()), scheme, realm)
-    }
-
-    /// Adds this error's `WWW-Authenticate`, `Allow` and `Retry-After`
-    /// headers to a response a dialect rendered in its own shape. The
-    /// challenge is only added while the response keeps this error's status
-    /// (a dialect that answers bad credentials with 400 sends none).
-    pub fn with_headers(&self, mut res: AuthResponse, scheme: Scheme, realm: &str) -> AuthResponse {
-        if res.status == self.status() {
-            if let Some(challenge) = self.challenge(scheme, realm) {
-                res.headers.push(("www-authenticate", challenge));
-            }
-        }
-        match self {
-            Self::MethodNotAllowed { allow } => res.headers.push(("allow", allow.join(", "))),
-            Self::TooManyAttempts { retry_after } | Self::Busy { retry_after } => {
-                res.headers.push(("retry-after", retry_after.to_string()))
-            }
-            Self::Unavailable => res.headers.push(("retry-after", UNAVAILABLE_RETRY_AFTER.to_string())),
-            _ => {}
-        }
-        res
     }
 }
 

@@ -1,7 +1,11 @@
-//! The framework-neutral request and response types the adapters translate.
+//! The framework-neutral request and response types the adapters translate,
+//! and the rendering of an [`AuthError`] into a response (here rather than
+//! in `error`, which then depends on neither this module nor `header`).
 
 use crate::client::Peer;
+use crate::error::{AuthError, UNAVAILABLE_RETRY_AFTER};
 use crate::header::AuthorizationHeader;
+use crate::scheme::Scheme;
 
 /// A request as the core sees it: what an adapter copies out of its
 /// framework's request. Paths are relative to the route set's mount point.
@@ -189,5 +193,42 @@ impl AuthResponse {
     /// The body parsed as JSON (for tests and clients).
     pub fn json_body(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// Rendering an error: the default response, or a dialect's body with the
+/// error's headers.
+impl AuthError {
+    /// Status, headers and the default JSON body together.
+    ///
+    /// ```
+    /// use auth_core::{AuthError, Scheme};
+    /// let res = AuthError::MissingCredentials.to_response(Scheme::Bearer, "api");
+    /// assert_eq!(res.status, 401);
+    /// assert_eq!(res.header("www-authenticate"), Some(r#"Bearer realm="api""#));
+    /// ```
+    pub fn to_response(&self, scheme: Scheme, realm: &str) -> AuthResponse {
+        self.with_headers(AuthResponse::json(self.status(), &self.body()), scheme, realm)
+    }
+
+    /// Adds this error's `WWW-Authenticate`, `Allow` and `Retry-After`
+    /// headers to a response a dialect rendered in its own shape. The
+    /// challenge is only added while the response keeps this error's status
+    /// (a dialect that answers bad credentials with 400 sends none).
+    pub fn with_headers(&self, mut res: AuthResponse, scheme: Scheme, realm: &str) -> AuthResponse {
+        if res.status == self.status() {
+            if let Some(challenge) = self.challenge(scheme, realm) {
+                res.headers.push(("www-authenticate", challenge));
+            }
+        }
+        match self {
+            Self::MethodNotAllowed { allow } => res.headers.push(("allow", allow.join(", "))),
+            Self::TooManyAttempts { retry_after } | Self::Busy { retry_after } => {
+                res.headers.push(("retry-after", retry_after.to_string()))
+            }
+            Self::Unavailable => res.headers.push(("retry-after", UNAVAILABLE_RETRY_AFTER.to_string())),
+            _ => {}
+        }
+        res
     }
 }
