@@ -1,7 +1,15 @@
-//! Each seed API's flow (its curl lines, in order) and the edge cases
-//! DESIGN.md names, replayed on both frameworks. Forged tokens come from
-//! the harness: `{expired}` (user 1, expired a minute ago) and
-//! `{old_session}` (user 1, live, but logged in 11 days ago).
+//! The wire format of every dialect but `standard` (echome, datarhei,
+//! sachet, keytoken, drf), replayed on both frameworks: the requests a
+//! client of the real API sends, in order (log in, use the token on the
+//! demo's sample route, refresh, extend or log out), each answer's exact
+//! status, challenge, top-level keys and key fields, and the refusals the
+//! real server answers in its own envelope (wrong password, missing
+//! field, foreign or rotated tokens, wrong method); then the dialect's
+//! hostile-token rows from `hostile.rs`. Forged tokens come from the
+//! harness: `{expired}` (user 1, expired a minute ago), `{old_session}`
+//! (user 1, live, but logged in 11 days ago), `{expired_simplejwt}` (the
+//! same as `{expired}` in simplejwt's claim names) and `{other_key}`
+//! (signed with another secret).
 
 use serde_json::json;
 

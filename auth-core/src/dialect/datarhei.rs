@@ -1,27 +1,8 @@
-//! `datarhei`: the datarhei Core login API.
+//! `datarhei`: datarhei Core's login API, and the `GET /api` description
+//! its clients ask for first.
 //!
-//! | route (mount `/api`) | request | answer |
-//! |---|---|---|
-//! | `POST /login` | `{username, password}` | 200 `{access_token, refresh_token}` |
-//! | `POST /login` | no body, `Bearer <IdP JWT>` | the same, via an [`ExternalIdentity`] |
-//! | `GET /login/refresh` | the refresh token as Bearer | 200 `{access_token}` |
-//! | `GET /` (that is, `GET /api`) | with or without a token | 200 the Core's "about" JSON |
-//!
-//! datarhei's clients call `GET /api` before they log in and go on only
-//! when it answers 200 with `{"app", "version": {"number"}, "auths"}`;
-//! `auths` lists `localjwt` and each external identity provider
-//! ([`ExternalIdentity::describe`]). As the real Core, the answer is the
-//! minimal one (version number `MAJOR.0.0`) without a valid access token,
-//! and the full one (name, id, creation time, uptime, version details) with
-//! one.
-//!
-//! Tokens carry `exi`, `usefor` and `iss: datarhei-core`. Errors are
-//! `{"code": <status>, "message": "<reason phrase>", "details": [...]}`.
-//!
-//! Lifetimes as datarhei Core's: access 10 minutes, refresh 1 day, not
-//! rotated, so a session ends when its refresh token does; the 30-day
-//! session cap ([`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP)) holds
-//! if the refresh lifetime is raised.
+//! The routes, bodies, answers, errors and lifetimes are documented on
+//! [`Datarhei`], which is what rustdoc shows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,12 +31,107 @@ pub const DATARHEI_APP: &str = "datarhei-core";
 /// version datarhei's clients speak.
 pub const DATARHEI_VERSION: &str = "16.16.0";
 
-/// The `datarhei` dialect. Without an [`ExternalIdentity`], a login without
-/// username and password is a 400.
+/// The `datarhei` dialect: datarhei Core's login API (`/api/login`,
+/// `/api/login/refresh`) and the `GET /api` description its clients ask
+/// for before they log in.
+///
+/// Mount it at `/api` ([`default_mount`](crate::Dialect::default_mount)):
+/// the paths below are relative to the mount point, so `POST /login` is
+/// `POST /api/login` and `GET /` is `GET /api`. A request body is a JSON
+/// object or `application/x-www-form-urlencoded`, its fields strings (see
+/// [`Body::parse`](crate::Body::parse)).
+///
+/// | method and path | credential | request body | success |
+/// |---|---|---|---|
+/// | `POST /login` | none | `username`, `password`: both required | 200 `{"access_token": string, "refresh_token": string}` |
+/// | `POST /login` | `Authorization: Bearer <identity provider's JWT>`, with an [`ExternalIdentity`] configured | none (no `username` or `password` field) | 200, the same |
+/// | `GET /login/refresh` | `Authorization: Bearer <refresh token>` | none | 200 `{"access_token": string}` (plus a new `"refresh_token"` if rotation is turned on) |
+/// | `GET /` | optional `Authorization: Bearer <access token>` | none | 200, the description below |
+///
+/// `GET /api` answers `{"app": string, "auths": [string], "version": {"number": string}}`:
+/// `app` is [`DATARHEI_APP`] (see [`with_about`](Self::with_about)),
+/// `auths` lists `localjwt` and each identity provider
+/// ([`ExternalIdentity::describe`]), and without a valid access token the
+/// version is only the major one (`"16.0.0"`). With one, as the real Core
+/// does, the answer adds `name` (the app), `id` (a UUID made at start),
+/// `created_at` (RFC 3339), `uptime_seconds` (number) and the full
+/// `version`: `{"number": "16.16.0", "repository_commit": "", "repository_branch": "", "build_date": "", "arch": string, "compiler": "rustc"}`.
+///
+/// The identity provider login is taken through
+/// [`with_external_identity`](Self::with_external_identity), else through
+/// [`AuthorityBuilder::external_identity`](crate::AuthorityBuilder::external_identity);
+/// without either, a login without `username` and `password` is a 400.
+///
+/// # Errors
+///
+/// Every error is `{"code": number, "message": string, "details": [string]}`:
+/// `code` is the HTTP status, `message` its reason phrase and `details`
+/// the description. The statuses are the real Core's:
+///
+/// | when | status | `details` |
+/// |---|---|---|
+/// | wrong password, or unknown user (the same answer) | 401 `"Unauthorized"`, with `WWW-Authenticate: Bearer realm="api"` | `["invalid username or password"]` |
+/// | a missing or empty `username` or `password` (and no identity provider token) | 400 `"Bad Request"` | ``["missing field `username`"]`` |
+/// | `/login/refresh` without a Bearer token | 401, with `WWW-Authenticate: Bearer realm="api"` | `["authentication is required"]` |
+/// | `/login/refresh` with a refused token: an access token, expired, revoked, without `iss: datarhei-core` | 401, with an `invalid_token` challenge | for example `["the token is not usable here"]` |
+/// | an identity provider's token whose user the user store does not know | 401, with an `invalid_token` challenge | `["the token's subject is not allowed to log in here"]` |
+/// | too many failed logins; the store unreachable | 429 with `Retry-After`; 503 with `Retry-After` | the description |
+/// | an unknown path; a known path with another method (`POST /login/refresh`); a body too large or of another content type | 404; 405 with `Allow`; 413; 415 | the description |
+///
+/// Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`;
+/// a successful password login also carries a device token for the login
+/// throttle (the `Device-Token` header and cookie, see
+/// [`device_token_in`](crate::device_token_in)).
+///
+/// # Tokens
+///
+/// [`default_config`](crate::Dialect::default_config) sets datarhei Core's
+/// lifetimes: access tokens live 10 minutes, refresh tokens 1 day and are
+/// not rotated, so a session ends when its refresh token expires (the
+/// 30-day cap, [`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP), holds
+/// if the refresh lifetime is raised). Tokens spell their use `usefor`
+/// (`access` or `refresh`), carry `exi` (their lifetime in seconds) and
+/// `iss: "datarhei-core"` (which verification requires), besides `sub`,
+/// `iat`, `exp`, `jti`, `username`, `roles` (when the user has any),
+/// `auth_time` and `fam`.
+///
+/// ```text
+/// curl $BASE/api
+/// curl -X POST $BASE/api/login -H 'content-type: application/json' -d '{"username": "alice", "password": "s3cret"}'
+/// curl $BASE/api/login/refresh -H "Authorization: Bearer $REFRESH"
+/// ```
+///
+/// # Example
 ///
 /// ```
-/// use auth_core::{dialects::Datarhei, Dialect};
-/// assert_eq!(Datarhei::default().default_config().validation.issuer.as_deref(), Some("datarhei-core"));
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use auth_core::dialects::Datarhei;
+/// use auth_core::{AuthRequest, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
+///
+/// let users = MemoryUsers::new();
+/// users.add_user(Principal::new("1", "alice"), "s3cret").await.unwrap();
+/// let dialect = Datarhei::default();
+/// let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[42u8; 32]).unwrap()).unwrap())
+///     .users(users)
+///     .config(dialect.default_config())
+///     .build();
+/// // paths relative to the mount point, as a framework nesting the set at /api passes them
+/// let routes = RouteSet::new(authority, dialect);
+///
+/// let res = routes.handle(AuthRequest::new("GET", "/")).await;
+/// assert_eq!(res.json_body().unwrap()["version"]["number"], "16.0.0");
+///
+/// let login = r#"{"username": "alice", "password": "s3cret"}"#;
+/// let res = routes.handle(AuthRequest::new("POST", "/login").with_body(login)).await;
+/// assert_eq!(res.status, 200);
+/// let refresh = res.json_body().unwrap()["refresh_token"].as_str().unwrap().to_owned();
+///
+/// let res = routes
+///     .handle(AuthRequest::new("GET", "/login/refresh").with_authorization(format!("Bearer {refresh}")))
+///     .await;
+/// assert_eq!(res.status, 200);
+/// assert!(res.json_body().unwrap()["access_token"].is_string());
+/// # })
 /// ```
 #[derive(Clone)]
 pub struct Datarhei {

@@ -1,17 +1,7 @@
-//! `drf`: django-rest-framework-jwt's token API.
+//! `drf`: django-rest-framework-jwt's token API (obtain, refresh, verify).
 //!
-//! | route (mount `/auth`) | body | answer |
-//! |---|---|---|
-//! | `POST /access_token/` | `{username, password}` | 200 `{access_token, expires_in: <ISO-8601>, user: <username>}` |
-//! | `POST /refresh_token/` | `{token}` | 200 `{token, expires_in, user: {username, id}}` |
-//! | `POST /verify_token/` | `{token}` | 200 `{token, expires_in, user}`, or 400 with the reason |
-//!
-//! Requests carry `Authorization: Token <jwt>`. Only unexpired tokens
-//! refresh; the new token keeps `orig_iat`, and no refresh succeeds after
-//! `orig_iat` plus the refresh window (10 days). Lifetime 5 days.
-//! The 10-day window is the session cap (the server's own
-//! `JWT_REFRESH_EXPIRATION_DELTA`); every refreshed token joins the family
-//! of the login's, so revoking one ends the chain.
+//! The routes, bodies, answers, errors and lifetimes are documented on
+//! [`Drf`], which is what rustdoc shows.
 
 use std::time::Duration;
 
@@ -33,11 +23,94 @@ const ROUTES: &[Route] = &[
     Route::new("POST", "/verify_token/", Action::Verify),
 ];
 
-/// The `drf` dialect.
+/// The `drf` dialect: django-rest-framework-jwt's token API, whose
+/// routes obtain, refresh and verify one kind of token, sent to protected
+/// routes as `Authorization: Token <jwt>`.
+///
+/// Mount it at `/auth` ([`default_mount`](crate::Dialect::default_mount)):
+/// the paths below are relative to the mount point, so
+/// `POST /access_token/` is `POST /auth/access_token/` (the trailing slash
+/// is part of the path). A request body is a JSON object or
+/// `application/x-www-form-urlencoded`, its fields strings (see
+/// [`Body::parse`](crate::Body::parse)). None of the three routes reads an
+/// `Authorization` header.
+///
+/// | method and path | credential | request body | success |
+/// |---|---|---|---|
+/// | `POST /access_token/` | none | `username`, `password`: both required | 200 `{"access_token": string, "expires_in": string, "user": string}` |
+/// | `POST /refresh_token/` | none | `token`: required, a live token | 200 `{"token": string, "expires_in": string, "user": {"username": string, "id": number or string}}`, a new token |
+/// | `POST /verify_token/` | none | `token`: required | 200 `{"token": string, "expires_in": string, "user": {"username": string, "id": number or string}}`, the same token |
+///
+/// `expires_in` is the token's expiry in ISO-8601 UTC with milliseconds
+/// (`"2015-04-29T13:29:25.000Z"`), not a number of seconds; the login's
+/// `user` is the username, the others' `user.id` the user's id (a number
+/// when it is numeric). `verify_token` accepts a live token that was not
+/// revoked.
+///
+/// # Errors
+///
+/// | when | status | body |
+/// |---|---|---|
+/// | wrong password, or unknown user (the same answer) | 400 | `{"non_field_errors": ["Unable to log in with provided credentials."]}` |
+/// | a missing or empty field | 400 | `{"<field>": ["This field is required."]}`, e.g. `{"token": [...]}` |
+/// | `refresh_token` or `verify_token` with an expired token | 400 | `{"non_field_errors": ["Signature has expired."]}` |
+/// | `refresh_token` after the refresh window (10 days after the login) | 400 | `{"non_field_errors": ["Refresh has expired."]}` |
+/// | `refresh_token` or `verify_token` with any other refused token: forged, malformed, revoked, with a wrong audience | 400 | `{"non_field_errors": ["Error decoding signature."]}` |
+/// | a body that is not valid JSON or form, a field that is not a string | 400 | `{"non_field_errors": ["<description>"]}` |
+/// | a protected route without a token; with an expired one; with any other refused token | 401, with a `Token` challenge | `{"detail": "Authentication credentials were not provided."}`; `{"detail": "Signature has expired."}`; `{"detail": "Error decoding signature."}` |
+/// | too many failed logins; the store unreachable; an unknown path; a known path with another method; a body too large or of another content type | 429 with `Retry-After`; 503 with `Retry-After`; 404; 405 with `Allow`; 413; 415 | `{"detail": "<description>"}` |
+///
+/// Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`;
+/// a successful login also carries a device token for the login throttle
+/// (the `Device-Token` header and cookie, see
+/// [`device_token_in`](crate::device_token_in)).
+///
+/// # Tokens
+///
+/// [`default_config`](crate::Dialect::default_config) sets the server's
+/// own settings: a token lives 5 days, and there is no refresh token:
+/// `refresh_token` exchanges a token that has not expired yet for a new
+/// one, which keeps the login's `orig_iat`. No refresh succeeds after
+/// `orig_iat` plus the refresh window, 10 days (drf-jwt's
+/// `JWT_REFRESH_EXPIRATION_DELTA`). Every refreshed token joins its
+/// login's family, so revoking one ends the chain. Tokens carry `orig_iat`
+/// (the login time) and `user_id` (the user's id, a number when it is
+/// numeric), besides `sub`, `iat`, `exp`, `jti`, `token_use` (`access`),
+/// `username`, `roles` (when the user has any) and `fam`.
+///
+/// ```text
+/// curl -X POST $BASE/auth/access_token/ -H 'content-type: application/json' -d '{"username":"alice","password":"s3cret"}'
+/// curl -X POST $BASE/auth/refresh_token/ -H 'content-type: application/json' -d "{\"token\": \"$TOKEN\"}"
+/// curl -X POST $BASE/auth/verify_token/ -d "token=$TOKEN"
+/// ```
+///
+/// # Example
 ///
 /// ```
-/// use auth_core::{dialects::Drf, Dialect};
-/// assert_eq!(Drf::default().default_config().refresh_window.map(|w| w.as_secs()), Some(10 * 86_400));
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use auth_core::dialects::Drf;
+/// use auth_core::{AuthRequest, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
+///
+/// let users = MemoryUsers::new();
+/// users.add_user(Principal::new("1", "alice"), "s3cret").await.unwrap();
+/// let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[42u8; 32]).unwrap()).unwrap())
+///     .users(users)
+///     .config(Drf.default_config())
+///     .build();
+/// // paths relative to the mount point, as a framework nesting the set at /auth passes them
+/// let routes = RouteSet::new(authority, Drf);
+///
+/// let login = r#"{"username":"alice","password":"s3cret"}"#;
+/// let res = routes.handle(AuthRequest::new("POST", "/access_token/").with_body(login)).await;
+/// assert_eq!(res.status, 200);
+/// let answer = res.json_body().unwrap();
+/// assert_eq!(answer["user"], "alice");
+///
+/// let verify = format!(r#"{{"token": "{}"}}"#, answer["access_token"].as_str().unwrap());
+/// let res = routes.handle(AuthRequest::new("POST", "/verify_token/").with_body(verify)).await;
+/// assert_eq!(res.status, 200);
+/// assert_eq!(res.json_body().unwrap()["user"]["id"], 1);
+/// # })
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Drf;

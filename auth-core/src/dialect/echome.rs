@@ -1,19 +1,8 @@
-//! `echome`: the ecHome identity API (django-rest-framework-simplejwt 5).
+//! `echome`: ecHome's identity API, the token endpoints of
+//! django-rest-framework-simplejwt 5 as ecHome serves them.
 //!
-//! | route (mount `/api/v1/identity`) | body | answer |
-//! |---|---|---|
-//! | `POST /token` | `{username, password}` | 200 `{refresh, access}` |
-//! | `POST /token/refresh` | `refresh=<jwt>` + the access token as Bearer | 200 `{access}` |
-//!
-//! The access token presented with a refresh may have expired, but its
-//! signature must verify and its subject match the refresh token's.
-//! Errors: `{"detail": ...}`, with `"code": "token_not_valid"` for bad
-//! tokens; a missing field is `{"<field>": ["This field is required."]}`.
-//!
-//! Lifetimes as simplejwt's defaults: access 1 hour, refresh 1 day, not
-//! rotated, so a session ends when its refresh token does; the 30-day
-//! session cap ([`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP)) holds
-//! if the refresh lifetime is raised.
+//! The routes, bodies, answers, errors and lifetimes are documented on
+//! [`Echome`], which is what rustdoc shows.
 
 use std::time::Duration;
 
@@ -31,11 +20,87 @@ use crate::response::AuthResponse;
 const ROUTES: &[Route] =
     &[Route::new("POST", "/token", Action::Login), Route::new("POST", "/token/refresh", Action::Refresh)];
 
-/// The `echome` dialect.
+/// The `echome` dialect: ecHome's identity API, that is the token
+/// endpoints of django-rest-framework-simplejwt 5 as ecHome serves them
+/// (a refresh needs the access token too).
+///
+/// Mount it at `/api/v1/identity`
+/// ([`default_mount`](crate::Dialect::default_mount)): the paths below are
+/// relative to the mount point, so `POST /token` is
+/// `POST /api/v1/identity/token`. A request body is a JSON object or
+/// `application/x-www-form-urlencoded`, its fields strings (see
+/// [`Body::parse`](crate::Body::parse)).
+///
+/// | method and path | credential | request body | success |
+/// |---|---|---|---|
+/// | `POST /token` | none (an `Authorization` header is ignored) | `username`, `password`: both required | 200 `{"refresh": string, "access": string}` |
+/// | `POST /token/refresh` | `Authorization: Bearer <access token>` of the refresh token's user; it may have expired, but must be signed by this service and not revoked | `refresh`: required, the refresh token | 200 `{"access": string}` (plus a new `"refresh"` if rotation is turned on) |
+///
+/// # Errors
+///
+/// Errors are simplejwt's: `{"detail": string}`, with `"code": "token_not_valid"`
+/// for a refused token, and `{"<field>": ["This field is required."]}` for
+/// a missing field.
+///
+/// | when | status | body |
+/// |---|---|---|
+/// | wrong password, or unknown user (the same answer) | 401, with `WWW-Authenticate: Bearer realm="api"` | `{"detail": "No active account found with the given credentials"}` |
+/// | a missing or empty field (checked before the token) | 400 | `{"<field>": ["This field is required."]}`, e.g. `{"refresh": [...]}` |
+/// | `/token/refresh` without a Bearer token | 401, with `WWW-Authenticate: Bearer realm="api"` | `{"detail": "Authentication credentials were not provided."}` |
+/// | a refused access or refresh token: forged, revoked, of the wrong kind, or an expired refresh token | 401, with an `invalid_token` challenge | `{"detail": "Token is invalid or expired", "code": "token_not_valid"}` |
+/// | an access token of another user than the refresh token's | 401 | `{"detail": "The refresh token does not belong to this user", "code": "token_not_valid"}` |
+/// | anything else (429 too many failed logins, 503 store unreachable, 404, 405, 413, 415, a malformed body 400) | the core's status ([`AuthError::status`](crate::AuthError::status)) | `{"detail": "<description>"}` |
+///
+/// Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`;
+/// a successful login also carries a device token for the login throttle
+/// (the `Device-Token` header and cookie, see
+/// [`device_token_in`](crate::device_token_in)).
+///
+/// # Tokens
+///
+/// [`default_config`](crate::Dialect::default_config) sets simplejwt's
+/// defaults: access tokens live 1 hour, refresh tokens 1 day and are not
+/// rotated, so a session ends when its refresh token expires (the 30-day
+/// cap, [`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP), holds if the
+/// refresh lifetime is raised). Tokens spell their use `token_type`
+/// (`access` or `refresh`) and carry `user_id` (the user's id, a number
+/// when it is numeric), besides `sub`, `iat`, `exp`, `jti`, `username`,
+/// `roles` (when the user has any), `auth_time` and `fam`.
+///
+/// ```text
+/// curl -X POST $BASE/api/v1/identity/token -H 'content-type: application/json' -d '{"username": "alice", "password": "s3cret"}'
+/// curl -X POST $BASE/api/v1/identity/token/refresh -H "Authorization: Bearer $ACCESS" -d "refresh=$REFRESH"
+/// ```
+///
+/// # Example
 ///
 /// ```
-/// use auth_core::{dialects::Echome, Dialect};
-/// assert_eq!(Echome::default().default_mount(), "/api/v1/identity");
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use auth_core::dialects::Echome;
+/// use auth_core::{AuthRequest, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
+///
+/// let users = MemoryUsers::new();
+/// users.add_user(Principal::new("1", "alice"), "s3cret").await.unwrap();
+/// let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[42u8; 32]).unwrap()).unwrap())
+///     .users(users)
+///     .config(Echome.default_config())
+///     .build();
+/// // paths relative to the mount point, as a framework nesting the set at /api/v1/identity passes them
+/// let routes = RouteSet::new(authority, Echome);
+///
+/// let login = r#"{"username": "alice", "password": "s3cret"}"#;
+/// let res = routes.handle(AuthRequest::new("POST", "/token").with_body(login)).await;
+/// assert_eq!(res.status, 200);
+/// let tokens = res.json_body().unwrap();
+///
+/// let refresh = AuthRequest::new("POST", "/token/refresh")
+///     .with_authorization(format!("Bearer {}", tokens["access"].as_str().unwrap()))
+///     .with_content_type("application/x-www-form-urlencoded")
+///     .with_body(format!("refresh={}", tokens["refresh"].as_str().unwrap()));
+/// let res = routes.handle(refresh).await;
+/// assert_eq!(res.status, 200);
+/// assert!(res.json_body().unwrap()["access"].is_string());
+/// # })
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Echome;

@@ -1,22 +1,7 @@
 //! `keytoken`: the Kent Hack Enough API's opaque key/token credentials.
 //!
-//! | route (mount `/users`) | request | answer |
-//! |---|---|---|
-//! | `POST /token` | `{client, email, password}` | 200 `{role, key, token, refresh, expires}` |
-//! | `POST /` (i.e. `POST /users`) | `{client, email, password}` | sign-up, same answer |
-//! | `POST /token/refresh` | `{client, key, refresh}` | 200, both secrets rotated, the old pair dead |
-//! | `DELETE /token` | Basic `key:token` + `{client}` | 200 `{}`; the pair is dead at once |
-//!
-//! Only hashes of the secrets are stored. Errors: `{"errors": [...]}`;
-//! bad credentials 400; any failed authentication 401
-//! `{"errors": ["You must be logged in to access this area"]}`.
-//!
-//! Credentials live 30 days (the API's own lifetime) and both secrets
-//! rotate at every refresh; presenting a rotated refresh secret again is
-//! reuse: the pair dies. The session ends 90 days after the login
-//! ([`KEYTOKEN_SESSION_CAP`]) however often it refreshes, and
-//! [`Authority::revoke_subject`](crate::Authority::revoke_subject) ends it
-//! at once.
+//! The routes, bodies, answers, errors and lifetimes are documented on
+//! [`Keytoken`], which is what rustdoc shows.
 
 use std::time::Duration;
 
@@ -45,12 +30,103 @@ pub const KEYTOKEN_SESSION_CAP: Duration = Duration::from_secs(90 * 86_400);
 /// What every failed authentication answers.
 pub const NOT_LOGGED_IN: &str = "You must be logged in to access this area";
 
-/// The `keytoken` dialect, with the client ids it accepts.
+/// The `keytoken` dialect: the Kent Hack Enough API's user token routes,
+/// which hand out opaque credentials instead of JWTs: a `key` naming the
+/// session, a `token` (the access secret) and a `refresh` secret. It
+/// accepts the client ids given to [`new`](Self::new) (by default `demo`).
+///
+/// Mount it at `/users` ([`default_mount`](crate::Dialect::default_mount)):
+/// the paths below are relative to the mount point, so `POST /token` is
+/// `POST /users/token` and `POST /` is `POST /users`. A request body is a
+/// JSON object or `application/x-www-form-urlencoded`, its fields strings
+/// (see [`Body::parse`](crate::Body::parse)); `client` must be one of the
+/// accepted client ids.
+///
+/// | method and path | credential | request body | success |
+/// |---|---|---|---|
+/// | `POST /token` | none | `client`, `email`, `password`: all required | 200, a credentials answer |
+/// | `POST /` | none | `client`, `email`, `password`: all required | 200, a credentials answer for the new user (sign-up) |
+/// | `POST /token/refresh` | none | `client`, `key`, `refresh`: all required | 200, a credentials answer: the same `key`, a new `token` and `refresh`; the old ones are dead at once |
+/// | `DELETE /token` | `Authorization: Basic base64(key:token)` | `client`: required | 200 `{}`; the key's credentials are dead at once |
+///
+/// A credentials answer is
+/// `{"role": string, "key": string, "token": string, "refresh": string, "expires": string}`:
+/// `role` is the user's first role (`"attendee"` if none), `expires`
+/// when `token` stops working, in ISO-8601 UTC with milliseconds
+/// (`"2015-04-29T13:29:25.000Z"`). Protected routes take the same
+/// `Authorization: Basic base64(key:token)` (the configuration's
+/// [`basic`](crate::AuthorityConfig::basic) is
+/// [`KeyToken`](crate::BasicCredentials::KeyToken)). Sign-up needs a
+/// [`UserStore`](crate::UserStore) that implements `register`
+/// ([`MemoryUsers`](crate::MemoryUsers) does).
+///
+/// # Errors
+///
+/// Every error is `{"errors": [string]}`:
+///
+/// | when | status | `errors` |
+/// |---|---|---|
+/// | wrong password, or unknown email (the same answer) | 400 | `["Invalid email or password"]` |
+/// | a client id not accepted | 400 | `["invalid client"]` |
+/// | a missing or empty field | 400 | ``["missing field `email`"]`` |
+/// | sign-up with an email already registered | 400 | `["that email is already registered"]` |
+/// | sign-up with a user store that does not create users | 404 | `["not found"]` |
+/// | any failed authentication: no or wrong `Basic` credentials on `DELETE /token`, an unknown `key` or wrong `refresh`, a rotated `refresh` presented again, expired credentials, a session past its cap | 401, with `WWW-Authenticate: Basic realm="api", charset="UTF-8"` | `["You must be logged in to access this area"]` |
+/// | too many failed logins; the store unreachable | 429 with `Retry-After`; 503 with `Retry-After` | the description |
+/// | an unknown path; a known path with another method; a body too large or of another content type | 404; 405 with `Allow`; 413; 415 | the description |
+///
+/// `DELETE /token` checks the credentials before `client`.
+/// Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`;
+/// a successful login also carries a device token for the login throttle
+/// (the `Device-Token` header and cookie, see
+/// [`device_token_in`](crate::device_token_in)).
+///
+/// # Lifetimes
+///
+/// [`default_config`](crate::Dialect::default_config) sets the API's own
+/// lifetime: `token` and `refresh` live 30 days, and both are replaced at
+/// every refresh. A rotated `refresh` presented again within 10 seconds
+/// (a client whose answer was lost) gets a fresh pair once; after that it
+/// is reuse, and the key's credentials die. A session ends 90 days after
+/// the login ([`KEYTOKEN_SESSION_CAP`]) however often it refreshes, and
+/// [`Authority::revoke_subject`](crate::Authority::revoke_subject) ends
+/// it at once. Only SHA-256 hashes of the secrets are stored.
+///
+/// ```text
+/// curl -X POST $BASE/users/token -H 'content-type: application/json' -d '{"client": "demo", "email": "ann@example.com", "password": "s3cret"}'
+/// curl -X POST $BASE/users/token/refresh -d "client=demo&key=$KEY&refresh=$REFRESH"
+/// curl -X DELETE $BASE/users/token -u "$KEY:$TOKEN" -d 'client=demo'
+/// curl -X POST $BASE/users -H 'content-type: application/json' -d '{"client": "demo", "email": "new@example.com", "password": "pw"}'
+/// ```
+///
+/// # Example
 ///
 /// ```
-/// use auth_core::{dialects::Keytoken, Dialect, Scheme};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use auth_core::dialects::Keytoken;
+/// use auth_core::{AuthRequest, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
+///
+/// let users = MemoryUsers::new();
+/// users.add_user(Principal::new("1", "ann@example.com"), "s3cret").await.unwrap();
 /// let dialect = Keytoken::new(["ios", "web"]);
-/// assert_eq!(dialect.scheme(), Scheme::Basic);
+/// let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[42u8; 32]).unwrap()).unwrap())
+///     .users(users)
+///     .config(dialect.default_config())
+///     .build();
+/// // paths relative to the mount point, as a framework nesting the set at /users passes them
+/// let routes = RouteSet::new(authority, dialect);
+///
+/// let login = r#"{"client": "ios", "email": "ann@example.com", "password": "s3cret"}"#;
+/// let res = routes.handle(AuthRequest::new("POST", "/token").with_body(login)).await;
+/// assert_eq!(res.status, 200);
+/// let creds = res.json_body().unwrap();
+/// assert_eq!(creds["role"], "attendee");
+///
+/// let refresh = format!("client=ios&key={}&refresh={}", creds["key"].as_str().unwrap(), creds["refresh"].as_str().unwrap());
+/// let res = routes.handle(AuthRequest::new("POST", "/token/refresh").with_body(refresh)).await;
+/// assert_eq!(res.status, 200);
+/// assert_eq!(res.json_body().unwrap()["key"], creds["key"]);
+/// # })
 /// ```
 #[derive(Debug, Clone)]
 pub struct Keytoken {

@@ -106,7 +106,10 @@ pub trait Dialect: Send + Sync + 'static {
         AuthorityConfig::default()
     }
 
-    /// The path the seed API mounts this dialect's routes at.
+    /// The path the real API serves this dialect's routes under (`/auth`,
+    /// `/api`...): where to mount its [`RouteSet`](crate::RouteSet), with
+    /// [`RouteSet::at`](crate::RouteSet::at) or the framework's nesting.
+    /// Empty (the default) for the site root.
     fn default_mount(&self) -> &'static str {
         ""
     }
@@ -130,8 +133,6 @@ pub(crate) mod util {
     use crate::header::{Credentials, Scheme, credentials_of};
     use crate::response::AuthRequest;
 
-    /// The request's `Bearer` token; 401 without one (or with another
-    /// scheme), 400 if malformed or repeated.
     /// A login route's pair: from `external` when the request carries a
     /// token and no username or password (an identity provider's login),
     /// else from the throttled password check.
@@ -152,6 +153,8 @@ pub(crate) mod util {
         }
     }
 
+    /// The request's `Bearer` token; 401 without one (or with another
+    /// scheme), 400 if malformed or repeated.
     pub(crate) fn bearer(request: &AuthRequest) -> Result<String, AuthError> {
         match credentials_of(&request.authorization, Scheme::Bearer)? {
             Credentials::Bearer(token) => Ok(token),

@@ -1,18 +1,8 @@
-//! `sachet`: the Sachet user API (Flask + PyJWT).
+//! `sachet`: Sachet's user API (Flask and PyJWT): one token type, renewed
+//! by `extend`, revoked by `logout`.
 //!
-//! | route (mount `/users`) | request | answer |
-//! |---|---|---|
-//! | `POST /login` | `{username, password}` | 200 `{status, message: "Logged in.", username, auth_token}` |
-//! | `POST /extend` | Bearer | 200 `{status, message: "Renewed token.", username, auth_token}`; the old token stays valid |
-//! | `POST /logout` | Bearer + `{token}` | 200 `{status, message: "Token revoked."}` |
-//!
-//! Logout revokes the token named in the body and every extension of it
-//! (an extension joins the family of the token it extends): 400 when it is
-//! missing, already revoked or expired; 403 when it is someone else's (role
-//! `admin` may); 503 when the store cannot be reached. One token type,
-//! 7 days (Sachet's own lifetime); the session cap is 30 days from the
-//! login ([`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP)): no
-//! extension after that. Errors: `{"status": "fail", "message"}`.
+//! The routes, bodies, answers, errors and lifetimes are documented on
+//! [`Sachet`], which is what rustdoc shows.
 
 use std::time::Duration;
 
@@ -35,11 +25,92 @@ const ROUTES: &[Route] = &[
 /// The role that may revoke other users' tokens.
 pub const ADMIN_ROLE: &str = "admin";
 
-/// The `sachet` dialect.
+/// The `sachet` dialect: Sachet's user API (a Flask app signing with
+/// PyJWT), with one kind of token that `extend` renews and `logout`
+/// revokes.
+///
+/// Mount it at `/users` ([`default_mount`](crate::Dialect::default_mount)):
+/// the paths below are relative to the mount point, so `POST /login` is
+/// `POST /users/login`. A request body is a JSON object or
+/// `application/x-www-form-urlencoded`, its fields strings (see
+/// [`Body::parse`](crate::Body::parse)).
+///
+/// | method and path | credential | request body | success |
+/// |---|---|---|---|
+/// | `POST /login` | none | `username`, `password`: both required | 200 `{"status": "success", "message": "Logged in.", "username": string, "auth_token": string}` |
+/// | `POST /extend` | `Authorization: Bearer <token>` | none | 200 `{"status": "success", "message": "Renewed token.", "username": string, "auth_token": string}`, a new token; the presented one stays valid |
+/// | `POST /logout` | `Authorization: Bearer <token>` | `token`: required, the token to revoke | 200 `{"status": "success", "message": "Token revoked."}` |
+///
+/// `logout` revokes the token named in the body together with every
+/// token of the same login: the one it was extended from and all its
+/// extensions. A user may revoke their own tokens; a user with role
+/// `admin` anyone's.
+///
+/// # Errors
+///
+/// Every error is `{"status": "fail", "message": string}`, the message
+/// the description, with the core's statuses:
+///
+/// | when | status | `message` |
+/// |---|---|---|
+/// | wrong password, or unknown user (the same answer) | 401, with `WWW-Authenticate: Bearer realm="api"` | `"invalid username or password"` |
+/// | a missing or empty field | 400 | ``"missing field `token`"`` |
+/// | `extend` or `logout` without a Bearer token | 401, with `WWW-Authenticate: Bearer realm="api"` | `"authentication is required"` |
+/// | `extend` or `logout` with a refused Bearer token (expired, revoked, forged); `extend` past the session cap | 401, with an `invalid_token` challenge | for example `"the token has expired"`, `"the session has expired"` |
+/// | `logout` of a token that is expired, not ours or already revoked | 400 | for example `"cannot revoke: the token has expired"`, `"the token is already revoked"` |
+/// | `logout` of another user's token, without role `admin` | 403 | `"not allowed"` |
+/// | too many failed logins; the store unreachable | 429 with `Retry-After`; 503 with `Retry-After` | the description |
+/// | an unknown path; a known path with another method; a body too large or of another content type | 404; 405 with `Allow`; 413; 415 | the description |
+///
+/// Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`;
+/// a successful login also carries a device token for the login throttle
+/// (the `Device-Token` header and cookie, see
+/// [`device_token_in`](crate::device_token_in)).
+///
+/// # Tokens
+///
+/// [`default_config`](crate::Dialect::default_config) sets Sachet's own
+/// lifetime: a token lives 7 days, and so does each extension; there is
+/// no refresh token. No extension is given 30 days after the login
+/// ([`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP)). Tokens carry
+/// `sub`, `iat`, `exp`, `jti`, `token_use` (`access`), `username`,
+/// `roles` (when the user has any), `auth_time` (the login time, kept by
+/// extensions) and `fam` (the login's id, shared by its extensions).
+///
+/// ```text
+/// curl -X POST $BASE/users/login -H 'content-type: application/json' -d '{"username": "alice", "password": "s3cret"}'
+/// curl -X POST $BASE/users/extend -H "Authorization: Bearer $TOKEN"
+/// curl -X POST $BASE/users/logout -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "{\"token\": \"$TOKEN\"}"
+/// ```
+///
+/// # Example
 ///
 /// ```
-/// use auth_core::{dialects::Sachet, Dialect};
-/// assert_eq!(Sachet::default().default_config().access_ttl.as_secs(), 7 * 86_400);
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use auth_core::dialects::Sachet;
+/// use auth_core::{AuthRequest, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
+///
+/// let users = MemoryUsers::new();
+/// users.add_user(Principal::new("1", "alice"), "s3cret").await.unwrap();
+/// let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[42u8; 32]).unwrap()).unwrap())
+///     .users(users)
+///     .config(Sachet.default_config())
+///     .build();
+/// // paths relative to the mount point, as a framework nesting the set at /users passes them
+/// let routes = RouteSet::new(authority, Sachet);
+///
+/// let login = r#"{"username": "alice", "password": "s3cret"}"#;
+/// let res = routes.handle(AuthRequest::new("POST", "/login").with_body(login)).await;
+/// assert_eq!(res.status, 200);
+/// let answer = res.json_body().unwrap();
+/// assert_eq!(answer["message"], "Logged in.");
+///
+/// let token = answer["auth_token"].as_str().unwrap();
+/// let res = routes
+///     .handle(AuthRequest::new("POST", "/extend").with_authorization(format!("Bearer {token}")))
+///     .await;
+/// assert_eq!(res.json_body().unwrap()["message"], "Renewed token.");
+/// # })
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sachet;

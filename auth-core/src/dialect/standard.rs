@@ -1,23 +1,8 @@
-//! `standard`: our own clean default, in the OAuth 2 token-response shape.
+//! `standard`: our own wire format, in the shape of OAuth 2 token answers
+//! (RFC 6749), introspection (RFC 7662) and revocation (RFC 7009).
 //!
-//! | route | body | answer |
-//! |---|---|---|
-//! | `POST /login` | `{username, password}` | 200 `{access_token, token_type, expires_in, refresh_token}` |
-//! | `POST /refresh` | `{refresh_token}` | 200, same shape, refresh token rotated |
-//! | `POST /verify` | `{token}`, optional `token_type_hint` | 200 `{active: true, sub, exp, ...}` or `{active: false}` |
-//! | `POST /logout` | Bearer; optional `{refresh_token}` | 204 |
-//!
-//! `verify` answers for access tokens; a refresh token is `active` only
-//! with `token_type_hint=refresh_token` (RFC 7662), so a client cannot
-//! mistake one for the other. `logout` answers 204 for any valid access
-//! token whatever `refresh_token` holds: a foreign or broken one is
-//! ignored, not reported (RFC 7009).
-//!
-//! Errors are `{error, error_description}` with an RFC 6750 challenge.
-//!
-//! Lifetimes: access 15 minutes, refresh 1 day (rotated at every refresh);
-//! the session ends 30 days after the login however often it refreshes
-//! ([`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP)).
+//! The routes, bodies, answers, errors and lifetimes are documented on
+//! [`Standard`], which is what rustdoc shows.
 
 use serde_json::json;
 
@@ -36,11 +21,109 @@ const ROUTES: &[Route] = &[
     Route::new("POST", "/logout", Action::Logout),
 ];
 
-/// The `standard` dialect. Mount it at `/auth` (`/auth/login`, `/auth/refresh`, ...).
+/// The `standard` dialect: our own wire format, shaped like OAuth 2 token
+/// answers (RFC 6749), token introspection (RFC 7662) and revocation
+/// (RFC 7009). It copies no particular server; pick it for a new API.
+///
+/// Mount it at `/auth` ([`default_mount`](crate::Dialect::default_mount)):
+/// the paths below are relative to the mount point, so `POST /login` is
+/// `POST /auth/login`. A request body is a JSON object or
+/// `application/x-www-form-urlencoded`, its fields strings (see
+/// [`Body::parse`](crate::Body::parse)); a field sent twice is a 400.
+///
+/// | method and path | credential | request body | success |
+/// |---|---|---|---|
+/// | `POST /login` | none (an `Authorization` header is ignored) | `username`, `password`: both required | 200, a token answer |
+/// | `POST /refresh` | none | `refresh_token`: required | 200, a token answer with a new `refresh_token` (the presented one if rotation is turned off) |
+/// | `POST /verify` | none | `token`: required; `token_type_hint`: optional, `refresh_token` to ask about a refresh token | 200 `{"active": true, "sub": string, "exp": number, "iat": number, "username": string, "roles": [string], "token_use": "access" or "refresh"}`, or 200 `{"active": false}` |
+/// | `POST /logout` | `Authorization: Bearer <access token>` | `refresh_token`: optional | 204, no body |
+///
+/// A token answer is
+/// `{"access_token": string, "token_type": "Bearer", "expires_in": number, "refresh_token": string}`;
+/// `expires_in` is the access token's lifetime in seconds (900 by
+/// default).
+///
+/// `verify` answers for live access tokens only: a refresh token is
+/// `active` only with `token_type_hint=refresh_token`, and an expired,
+/// revoked or foreign token is `{"active": false}`, never an error.
+/// `logout` revokes the access token and every token of its login (the
+/// refresh token included), and the login of `refresh_token` when it is
+/// the same user's; a foreign or broken `refresh_token` is ignored, and
+/// the answer is still 204.
+///
+/// With [`AuthorityBuilder::external_identity`](crate::AuthorityBuilder::external_identity)
+/// configured, `POST /login` with no `username` or `password` field and an
+/// identity provider's token as `Authorization: Bearer` logs that
+/// provider's user in, with the same answer.
+///
+/// # Errors
+///
+/// Every error is `{"error": string, "error_description": string}`:
+///
+/// | when | status | `error` |
+/// |---|---|---|
+/// | wrong password, or unknown user (the same answer) | 400 | `invalid_grant` (`"invalid username or password"`), as RFC 6749 section 5.2 says |
+/// | a missing or empty field, a field that is not a string, a body that is not valid JSON or form | 400 | `invalid_request` (for example `` "missing field `password`" ``) |
+/// | `logout` without a Bearer token | 401 | `unauthorized`, with `WWW-Authenticate: Bearer realm="api"` |
+/// | `refresh` or `logout` with a token that is expired, revoked, of the wrong kind (an access token given as `refresh_token`), or a refresh token presented again after it was rotated | 401 | `invalid_token`, with a `WWW-Authenticate` challenge carrying the same `error` and `error_description` |
+/// | too many failed logins | 429 | `slow_down`, with `Retry-After` |
+/// | the store is unreachable or too many password checks are queued | 503 | `temporarily_unavailable`, with `Retry-After` |
+/// | an unknown path | 404 | `not_found` |
+/// | a known path with another method | 405 | `invalid_request`, with `Allow` |
+/// | a body over the limit ([`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT), 16 KiB) | 413 | `invalid_request` |
+/// | a content type that is neither JSON nor a form | 415 | `invalid_request` |
+///
+/// Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`;
+/// a successful password login also carries a device token for the login
+/// throttle (the `Device-Token` header and cookie, see
+/// [`device_token_in`](crate::device_token_in)).
+///
+/// # Tokens
+///
+/// [`default_config`](crate::Dialect::default_config) is
+/// [`AuthorityConfig::default`](crate::AuthorityConfig::default): access
+/// tokens live 15 minutes, refresh tokens 1 day and rotate at every
+/// refresh. A rotated refresh token presented again within 10 seconds
+/// (a client whose answer was lost) gets a fresh pair once; after that it
+/// is reuse, and the whole login is revoked. A session ends 30 days after
+/// the login however often it refreshes
+/// ([`DEFAULT_SESSION_CAP`](crate::DEFAULT_SESSION_CAP)). Tokens carry
+/// `sub`, `iat`, `exp`, `jti`, `token_use` (`access` or `refresh`),
+/// `username`, `roles` (when the user has any), `auth_time` (the login
+/// time) and `fam` (the login's id), plus `iss` and `aud` when configured.
+///
+/// ```text
+/// curl -X POST $BASE/auth/login -H 'content-type: application/json' -d '{"username":"alice","password":"s3cret"}'
+/// curl -X POST $BASE/auth/refresh -d "refresh_token=$REFRESH"
+/// curl -X POST $BASE/auth/verify -d "token=$ACCESS"
+/// curl -X POST $BASE/auth/logout -H "Authorization: Bearer $ACCESS"
+/// ```
+///
+/// # Example
 ///
 /// ```
-/// use auth_core::{Dialect, Standard};
-/// assert_eq!(Standard::default().routes().len(), 4);
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use auth_core::{AuthRequest, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, Standard};
+///
+/// let users = MemoryUsers::new();
+/// users.add_user(Principal::new("1", "alice"), "s3cret").await.unwrap();
+/// let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[42u8; 32]).unwrap()).unwrap())
+///     .users(users)
+///     .config(Standard.default_config())
+///     .build();
+/// // paths relative to the mount point, as a framework nesting the set at /auth passes them
+/// let routes = RouteSet::new(authority, Standard);
+///
+/// let login = r#"{"username":"alice","password":"s3cret"}"#;
+/// let res = routes.handle(AuthRequest::new("POST", "/login").with_body(login)).await;
+/// assert_eq!(res.status, 200);
+/// assert_eq!(res.json_body().unwrap()["expires_in"], 900);
+///
+/// let wrong = r#"{"username":"alice","password":"nope"}"#;
+/// let res = routes.handle(AuthRequest::new("POST", "/login").with_body(wrong)).await;
+/// assert_eq!(res.status, 400);
+/// assert_eq!(res.json_body().unwrap()["error"], "invalid_grant");
+/// # })
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Standard;
