@@ -1,0 +1,83 @@
+//! Checking passwords and loading principals.
+//!
+//! The application implements [`UserStore`]; [`MemoryUsers`] is an
+//! in-memory implementation with argon2id hashes for examples and tests.
+//! Hashing never runs on the async executor, and
+//! an unknown user costs one hash too, so timing does not tell whether a
+//! user exists. Hashing runs on a bounded [`HashingPool`]: when its queue
+//! (and its waiting room, if it has one) is full a login is refused (503,
+//! `Retry-After`) without hashing.
+//!
+//! Files: `store` (the [`UserStore`] trait, [`Registration`],
+//! [`UserStoreError::backend`]), `password` (the hashing helpers a store
+//! uses: [`hash_password`], [`hash_password_async`],
+//! [`verify_password_hash`], [`verify_password_hash_or_dummy`]), `memory`
+//! ([`MemoryUsers`]).
+
+use serde::{Deserialize, Serialize};
+
+mod memory;
+mod password;
+mod store;
+#[cfg(test)]
+mod tests;
+
+pub use crate::error::UserStoreError;
+pub use crate::hashing::{HashingPool, HashingPriority};
+pub use memory::MemoryUsers;
+pub use password::{hash_password, hash_password_async, verify_password_hash, verify_password_hash_or_dummy};
+pub use store::{Registration, UserStore};
+
+/// Who a token is issued to.
+///
+/// ```
+/// let p = auth_core::Principal::new("42", "alice").with_role("admin");
+/// assert_eq!(p.roles, vec!["admin".to_string()]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Principal {
+    /// Stable id; becomes the `sub` claim.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Roles, copied into the `roles` claim.
+    pub roles: Vec<String>,
+    /// Free-form data the application wants in its tokens.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Principal {
+    /// A principal with no roles and no extra data.
+    pub fn new(id: impl Into<String>, username: impl Into<String>) -> Self {
+        Self { id: id.into(), username: username.into(), ..Self::default() }
+    }
+
+    /// Adds a role.
+    pub fn with_role(mut self, role: impl Into<String>) -> Self {
+        self.roles.push(role.into());
+        self
+    }
+
+    /// Adds roles, in order (after any it has): the roles column or table
+    /// a store reads, in one call.
+    ///
+    /// ```
+    /// let p = auth_core::Principal::new("42", "alice").with_role("user").with_roles(["admin", "audit"]);
+    /// assert_eq!(p.roles, ["user", "admin", "audit"]);
+    /// let from_db: Vec<String> = vec!["viewer".into()];
+    /// assert_eq!(auth_core::Principal::new("7", "bob").with_roles(from_db).roles, ["viewer"]);
+    /// ```
+    pub fn with_roles<I>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+}
+
+/// The default canonical username: trimmed, lower case.
+pub(crate) fn canonical(username: &str) -> String {
+    username.trim().to_lowercase()
+}
