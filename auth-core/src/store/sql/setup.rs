@@ -1,0 +1,62 @@
+//! Making a [`SqlStore`] on an application's pool: the options checked, the
+//! schema migrated, the background sweep started.
+
+use std::sync::Arc;
+
+use super::queries::Queries;
+use super::sweep::sweep_loop;
+use super::{Backend, Inner, SqlOptions, SqlStore};
+use crate::store::{OutageLog, StoreError};
+
+impl SqlStore {
+    /// A store on the application's PostgreSQL pool: creates the schema
+    /// if needed and starts the sweep (call it inside a tokio runtime).
+    #[cfg(feature = "postgres")]
+    pub async fn postgres(pool: sqlx::PgPool, options: SqlOptions) -> Result<Self, StoreError> {
+        options.check()?;
+        let sql = Queries::new(&options.prefix, true);
+        Self::start(Backend::Postgres(pool), sql, options).await
+    }
+
+    /// A store on the application's SQLite pool: creates the schema if
+    /// needed and starts the sweep (call it inside a tokio runtime).
+    #[cfg(feature = "sqlite")]
+    pub async fn sqlite(pool: sqlx::SqlitePool, options: SqlOptions) -> Result<Self, StoreError> {
+        options.check()?;
+        let sql = Queries::new(&options.prefix, false);
+        Self::start(Backend::Sqlite(pool), sql, options).await
+    }
+
+    async fn start(pool: Backend, sql: Queries, options: SqlOptions) -> Result<Self, StoreError> {
+        let store = Self {
+            inner: Arc::new(Inner {
+                pool,
+                sql,
+                timeout: options.timeout,
+                outage: OutageLog::new("sql"),
+                queries: Default::default(),
+                max_attempts: options.max_attempt_counters,
+            }),
+        };
+        store.migrate().await?;
+        tokio::spawn(sweep_loop(Arc::downgrade(&store.inner), options.sweep_every, options.sweep_batch));
+        Ok(store)
+    }
+
+    /// Creates the tables and indexes if they do not exist (idempotent;
+    /// safe when several instances start at once).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let sql = &self.inner.sql;
+        self.call(async {
+            on_pool!(self, pool => {
+                let mut tx = pool.begin_with(self.begin()).await?;
+                if let Some(lock) = &sql.migration_lock {
+                    sqlx::query(self.q(lock)).execute(&mut *tx).await?;
+                }
+                sqlx::raw_sql(self.q(&sql.schema)).execute(&mut *tx).await?;
+                Ok(tx.commit().await?)
+            })
+        })
+        .await
+    }
+}
