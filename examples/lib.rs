@@ -19,6 +19,7 @@ mod axum_app;
 mod config;
 mod curl;
 pub mod samples;
+pub mod sql_users;
 mod store;
 
 pub use config::{DemoConfig, DialectName, Framework, IdpSpec, StoreSpec, UserSpec};
