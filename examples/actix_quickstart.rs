@@ -8,6 +8,7 @@ role!(Admin = "admin");
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt::init(); // the toolkit says what is wrong through `tracing`
     let users = MemoryUsers::new(); // who may log in: your own UserStore in a real app
     users.add_user(Principal::new("1", "alice").with_role("admin"), "wonderland").await?;
     let secret = std::env::var("JWT_SECRET").map_err(|_| "set JWT_SECRET to 32+ random bytes")?;

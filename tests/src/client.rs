@@ -578,21 +578,6 @@ fn a_body_type_of_another_crate_goes_through_a_body_policy() {
     });
 }
 
-/// Captured `tracing` output.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn no_token_or_password_reaches_logs_debug_output_or_errors() {
     let d = dial("standard");
@@ -602,7 +587,7 @@ fn no_token_or_password_reaches_logs_debug_output_or_errors() {
     // Global (a thread's scoped subscriber can miss events of call sites
     // other tests' threads register first): every event of our crates, from
     // every test of this binary, at every level.
-    let capture = Capture::default();
+    let capture = crate::harness::Capture::default();
     let writer = capture.clone();
     let ours = tracing_subscriber::filter::Targets::new()
         .with_target("auth_core", tracing::Level::TRACE)
@@ -640,7 +625,7 @@ fn no_token_or_password_reaches_logs_debug_output_or_errors() {
         assert_eq!(agent.refreshes(), 1);
         assert_eq!(agent.logins(), 2);
     });
-    let logged = String::from_utf8(capture.0.lock().expect("capture").clone()).expect("UTF-8");
+    let logged = capture.text();
     for needle in ["logged in", "access token refreshed", "refresh refused; logging in"] {
         assert!(logged.contains(needle), "no `{needle}` event in:\n{logged}");
     }

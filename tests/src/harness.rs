@@ -319,3 +319,42 @@ pub fn both(dialect: &str, cases: &[Case]) {
 fn standard_table_on_both_frameworks() {
     both("standard", &crate::table::cases());
 }
+
+/// Captured `tracing` output.
+#[derive(Clone, Default)]
+pub struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("capture")).into_owned()
+    }
+
+    /// Runs `f` with this thread's events of our crates (every level)
+    /// written here; what `f` returns.
+    pub fn during<T>(&self, f: impl FnOnce() -> T) -> T {
+        use tracing_subscriber::Layer as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let writer = self.clone();
+        let ours = tracing_subscriber::filter::Targets::new()
+            .with_target("auth_core", tracing::Level::TRACE)
+            .with_target("auth_tower", tracing::Level::TRACE)
+            .with_target("auth_actix", tracing::Level::TRACE);
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .with_filter(ours);
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f)
+    }
+}
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("capture").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -30,3 +30,6 @@ mod shared;
 mod table;
 #[cfg(test)]
 mod tcp;
+mod user_store;
+#[cfg(test)]
+mod wiring;
