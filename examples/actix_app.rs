@@ -68,7 +68,7 @@ pub(crate) fn configure(demo: Demo) -> impl Fn(&mut web::ServiceConfig) + Clone 
             },
             Some(AuthMiddleware::new(guard.clone().optional(true))),
         ));
-        // The seed's sample routes. Where one shares a path with the
+        // Each real API's sample routes. Where one shares a path with the
         // dialect's routes, other methods fall through to the route set.
         match demo.dialect {
             DialectName::Echome => {

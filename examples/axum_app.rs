@@ -49,7 +49,7 @@ pub(crate) fn router(demo: &Demo) -> Router {
                 .route_layer(AuthLayer::new(guard.clone().optional(true)))
                 .fallback_service(wrong_method(guard, GET)),
         );
-    // The seed's sample routes. Where one shares a path with the dialect's
+    // Each real API's sample routes. Where one shares a path with the dialect's
     // routes, other methods fall through to the route set.
     let router = match demo.dialect {
         DialectName::Echome => router.route(

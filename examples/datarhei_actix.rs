@@ -1,24 +1,21 @@
 //! Migrating from datarhei Core: `/api/login` and `/api/login/refresh` on actix-web.
-//! `cargo run --example datarhei_actix`, then the seed's curl lines against 127.0.0.1:3004.
+//! `JWT_SECRET=$(openssl rand -base64 32) cargo run --example datarhei_actix`, then the real API's curl lines against 127.0.0.1:3004.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::{AuthMiddleware, Authenticated};
 use auth_core::dialects::Datarhei;
-use auth_core::{AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
+use auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet};
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users = MemoryUsers::new();
     // api.auth.username / api.auth.password of the Core config
     users.add_user(Principal::new("admin", "admin"), "datarhei").await?;
-    let secret = demo_app::secret_from_env();
+    let secret = std::env::var("JWT_SECRET").map_err(|_| "set JWT_SECRET to 32+ random bytes")?;
     // Core's lifetimes (access 10 min, refresh 24 h) and claims (exi, usefor, iss datarhei-core)
     let dialect = Datarhei::default(); // .with_external_identity(...) for the Auth0 login
     let config = dialect.default_config();
-    let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?)
-        .users(users)
-        .config(config)
-        .build();
+    let authority = Authority::hs256(secret)?.users(users).config(config).build();
     let routes = RouteSet::new(authority, dialect);
     let guard = AuthGuard::for_routes(&routes);
     let server = HttpServer::new(move || {

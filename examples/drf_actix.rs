@@ -1,22 +1,19 @@
 //! Migrating from django-rest-framework-jwt: `Authorization: Token <jwt>` on actix-web.
-//! `cargo run --example drf_actix`, then the seed's requests against 127.0.0.1:3007.
+//! `JWT_SECRET=$(openssl rand -base64 32) cargo run --example drf_actix`, then the real API's requests against 127.0.0.1:3007.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::{AuthMiddleware, Authenticated};
 use auth_core::dialects::Drf;
-use auth_core::{AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
+use auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet};
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users = MemoryUsers::new();
     users.add_user(Principal::new("1165", "indestructible"), "terminator123").await?;
-    let secret = demo_app::secret_from_env();
+    let secret = std::env::var("JWT_SECRET").map_err(|_| "set JWT_SECRET to 32+ random bytes")?;
     // 5-day tokens, orig_iat kept across refreshes, no refresh after 10 days
     let config = Drf.default_config();
-    let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?)
-        .users(users)
-        .config(config)
-        .build();
+    let authority = Authority::hs256(secret)?.users(users).config(config).build();
     let routes = RouteSet::new(authority, Drf);
     let guard = AuthGuard::for_routes(&routes); // Token scheme, {"detail": ...} errors
     let server = HttpServer::new(move || {

@@ -1,8 +1,8 @@
 //! Migrating from ecHome (simplejwt): the same token API on axum.
-//! `cargo run --example echome_axum`, then the seed's curl lines against 127.0.0.1:3003.
+//! `JWT_SECRET=$(openssl rand -base64 32) cargo run --example echome_axum`, then the real API's curl lines against 127.0.0.1:3003.
 
 use auth_core::dialects::Echome;
-use auth_core::{AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
+use auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet};
 use auth_tower::{AuthLayer, AuthRoutes, Authenticated};
 use axum::{Json, Router, routing::get};
 use serde_json::json;
@@ -11,13 +11,10 @@ use serde_json::json;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users = MemoryUsers::new();
     users.add_user(Principal::new("1", "access-id"), "secret-key").await?;
-    let secret = demo_app::secret_from_env();
+    let secret = std::env::var("JWT_SECRET").map_err(|_| "set JWT_SECRET to 32+ random bytes")?;
     // simplejwt's lifetimes and claim names (token_type, user_id); override fields as you need
     let config = Echome.default_config();
-    let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?)
-        .users(users)
-        .config(config)
-        .build();
+    let authority = Authority::hs256(secret)?.users(users).config(config).build();
     let routes = RouteSet::new(authority, Echome);
     // protected routes answer like simplejwt: {"detail": ..., "code": "token_not_valid"}
     let guard = AuthGuard::for_routes(&routes);

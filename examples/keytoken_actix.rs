@@ -1,11 +1,11 @@
 //! Migrating from the Kent Hack Enough API: opaque key/token credentials on actix-web.
-//! `cargo run --example keytoken_actix`, then `POST /users/token` with
+//! `JWT_SECRET=$(openssl rand -base64 32) cargo run --example keytoken_actix`, then `POST /users/token` with
 //! `{"client": "ios", "email": "ann@example.com", "password": "hunter22"}` on 127.0.0.1:3006.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::{AuthMiddleware, Authenticated};
 use auth_core::dialects::Keytoken;
-use auth_core::{AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
+use auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet};
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -14,11 +14,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dialect = Keytoken::new(["ios", "android", "web"]); // your client ids
     let config = dialect.default_config(); // 30 days; Basic means key:token
     // no JWT is issued by this dialect, but the authority still needs a key
-    let secret = demo_app::secret_from_env();
-    let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?)
-        .users(users)
-        .config(config)
-        .build();
+    let secret = std::env::var("JWT_SECRET").map_err(|_| "set JWT_SECRET to 32+ random bytes")?;
+    let authority = Authority::hs256(secret)?.users(users).config(config).build();
     let routes = RouteSet::new(authority, dialect).at("/users");
     let guard = AuthGuard::for_routes(&routes);
     let server = HttpServer::new(move || {

@@ -29,21 +29,6 @@ use std::sync::Arc;
 
 use auth_core::{AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet};
 
-/// The signing secret of the copy-paste examples: `JWT_SECRET` from the
-/// environment, or (so that no example ever signs with a secret printed in
-/// its source) 32 random bytes, with a line on stderr saying so: tokens then
-/// die with the process.
-pub fn secret_from_env() -> String {
-    match std::env::var("JWT_SECRET") {
-        Ok(secret) => secret,
-        Err(_) => {
-            eprintln!("JWT_SECRET is not set: signing with a random secret (tokens die with this process)");
-            let bytes: [u8; 32] = rand::random();
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
-        }
-    }
-}
-
 /// Where the demo publishes its public keys (with `--signing-key`).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 

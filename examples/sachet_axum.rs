@@ -1,11 +1,9 @@
 //! Migrating from Sachet: `/users/login`, `/users/extend`, `/users/logout` on axum,
 //! with `GET /users/{username}` readable by the user themself or an admin.
-//! `cargo run --example sachet_axum`, then the seed's requests against 127.0.0.1:3005.
+//! `JWT_SECRET=$(openssl rand -base64 32) cargo run --example sachet_axum`, then the real API's requests against 127.0.0.1:3005.
 
 use auth_core::dialects::Sachet;
-use auth_core::{
-    AuthGuard, Authority, Dialect, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, require_self_or_role,
-};
+use auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet, require_self_or_role};
 use auth_tower::{AuthLayer, AuthRejection, AuthRoutes, Authenticated};
 use axum::extract::Path;
 use axum::routing::get;
@@ -26,12 +24,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users = MemoryUsers::new();
     users.add_user(Principal::new("1", "user"), "password").await?;
     users.add_user(Principal::new("2", "admin").with_role("admin"), "admin-password").await?;
-    let secret = demo_app::secret_from_env();
+    let secret = std::env::var("JWT_SECRET").map_err(|_| "set JWT_SECRET to 32+ random bytes")?;
     let config = Sachet.default_config(); // one token type, 7 days, jti on every token
-    let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", secret.as_bytes())?)?)
-        .users(users)
-        .config(config)
-        .build();
+    let authority = Authority::hs256(secret)?.users(users).config(config).build();
     let routes = RouteSet::new(authority, Sachet).at("/users");
     let auth = AuthRoutes::new(routes.clone());
     // GET /users/login is a user lookup, POST /users/login a login: other methods fall through

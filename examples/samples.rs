@@ -1,4 +1,4 @@
-//! The seed APIs' sample resources, as the demo serves them.
+//! The real APIs' sample resources, as the demo serves them.
 
 use auth_core::{AuthError, AuthIdentity, require_self_or_role};
 use serde_json::{Value, json};
