@@ -276,7 +276,7 @@ impl Wire {
         let refresh = tokens.refresh.as_deref();
         Some(match &self.dialect {
             ClientDialect::Standard => json_exchange(method, url, None, &json!({"refresh_token": refresh?})),
-            // The seed and the SDK: the access token (expired or not) as
+            // The real API and its SDK: the access token (expired or not) as
             // Bearer, the refresh token as a form field.
             ClientDialect::Echome => form(method, url, bearer(&tokens.access), &[("refresh", refresh?)]),
             ClientDialect::Datarhei => Exchange {

@@ -40,7 +40,7 @@ pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(30);
 
 impl AgentBuilder {
     /// Where the dialect's routes are mounted below the base URL (default:
-    /// the seed API's, e.g. `/auth` for standard, `/api` for datarhei).
+    /// the real API's, e.g. `/auth` for standard, `/api` for datarhei).
     pub fn mount(mut self, mount: impl Into<String>) -> Self {
         self.mount = Some(mount.into());
         self
