@@ -52,8 +52,9 @@ pub use routes::{AuthRoutes, RoutesFuture};
 ///
 /// The authority and its users ([`Authority`](auth_core::Authority),
 /// [`MemoryUsers`](auth_core::MemoryUsers), [`Principal`](auth_core::Principal),
-/// the [`UserStore`](auth_core::UserStore) trait with its error and the
-/// [`async_trait`](auth_core::async_trait) attribute), the standard dialect,
+/// the [`UserStore`](auth_core::UserStore) trait with its error, the
+/// [`async_trait`](auth_core::async_trait) attribute and the password
+/// helpers a store needs), the standard dialect,
 /// roles ([`Role`](auth_core::Role), [`role!`](auth_core::role)), the
 /// extractors and [`AuthorityExt`] (`authority.layer()`, `authority.routes(..)`).
 ///
@@ -66,7 +67,8 @@ pub use routes::{AuthRoutes, RoutesFuture};
 pub mod prelude {
     pub use auth_core::dialects::Standard;
     pub use auth_core::{
-        AuthIdentity, Authority, MemoryUsers, Principal, Role, UserStore, UserStoreError, async_trait, role,
+        AuthIdentity, Authority, MemoryUsers, Principal, Role, UserStore, UserStoreError, async_trait,
+        hash_password_async, role, verify_password_hash_or_dummy,
     };
 
     pub use crate::{AuthLayer, Authenticated, AuthorityExt, MaybeAuthenticated, RequireRole};
