@@ -11,8 +11,8 @@ use actix_web::dev::{Extensions, Payload};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use auth_core::{
-    AuthError, AuthGuard, AuthIdentity, Check, CheckResult, Credentials, Rejection, Role, Scheme,
-    credentials_of, require_role,
+    AuthError, AuthGuard, AuthIdentity, Check, CheckResult, Credentials, MaybeIdentity, Rejection, Role,
+    Scheme, credentials_of, require_role,
 };
 use futures_util::future::{Either, LocalBoxFuture};
 
@@ -247,20 +247,9 @@ impl FromRequest for Authenticated {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaybeAuthenticated(pub Option<AuthIdentity>);
 
-impl MaybeAuthenticated {
-    /// The identity, if there is one.
-    pub fn identity(&self) -> Option<&AuthIdentity> {
+impl MaybeIdentity for MaybeAuthenticated {
+    fn identity(&self) -> Option<&AuthIdentity> {
         self.0.as_ref()
-    }
-
-    /// The username of the identity, if there is one.
-    ///
-    /// ```
-    /// let anonymous = auth_actix::MaybeAuthenticated(None);
-    /// assert_eq!(anonymous.username().unwrap_or("stranger"), "stranger");
-    /// ```
-    pub fn username(&self) -> Option<&str> {
-        self.0.as_ref().map(AuthIdentity::username)
     }
 }
 

@@ -75,8 +75,8 @@ pub use routes::{routes, service};
 pub mod prelude {
     pub use auth_core::dialects::Standard;
     pub use auth_core::{
-        AuthIdentity, Authority, MemoryUsers, Principal, Role, UserStore, UserStoreError, async_trait,
-        hash_password_async, role, verify_password_hash_or_dummy,
+        AuthIdentity, Authority, MaybeIdentity, MemoryUsers, Principal, Role, UserStore, UserStoreError,
+        async_trait, hash_password_async, role, verify_password_hash_or_dummy,
     };
 
     pub use crate::{AuthMiddleware, Authenticated, AuthorityExt, MaybeAuthenticated, RequireRole};

@@ -63,6 +63,7 @@ mod id;
 pub mod jwks;
 mod jwt;
 mod keys;
+mod maybe;
 mod opaque;
 mod places;
 mod response;
@@ -111,6 +112,7 @@ pub use header::{
 };
 pub use jwt::{FORBIDDEN_HEADER_PARAMS, MAX_JTI_LEN, Validation};
 pub use keys::{Algorithm, JwtKey, KeyError, KeySet, MIN_HMAC_SECRET_LEN};
+pub use maybe::MaybeIdentity;
 pub use role::{Role, require_role, require_self_or_role};
 /// JSON Web Keys, as `jsonwebtoken` models them ([`JwtKey::public_jwk`],
 /// [`KeySet::public_jwks`], [`JwtKey::from_jwk`]).

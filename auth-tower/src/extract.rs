@@ -7,7 +7,8 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 
 use auth_core::{
-    AuthError, AuthGuard, AuthIdentity, Credentials, Rejection, Role, Scheme, credentials_of, require_role,
+    AuthError, AuthGuard, AuthIdentity, Credentials, MaybeIdentity, Rejection, Role, Scheme, credentials_of,
+    require_role,
 };
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
@@ -228,20 +229,9 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Authenticated {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaybeAuthenticated(pub Option<AuthIdentity>);
 
-impl MaybeAuthenticated {
-    /// The identity, if there is one.
-    pub fn identity(&self) -> Option<&AuthIdentity> {
+impl MaybeIdentity for MaybeAuthenticated {
+    fn identity(&self) -> Option<&AuthIdentity> {
         self.0.as_ref()
-    }
-
-    /// The username of the identity, if there is one.
-    ///
-    /// ```
-    /// let anonymous = auth_tower::MaybeAuthenticated(None);
-    /// assert_eq!(anonymous.username().unwrap_or("stranger"), "stranger");
-    /// ```
-    pub fn username(&self) -> Option<&str> {
-        self.0.as_ref().map(AuthIdentity::username)
     }
 }
 
