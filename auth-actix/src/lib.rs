@@ -5,34 +5,37 @@
 //! - [`AuthMiddleware`]: a `Transform` for `App::wrap` / `Scope::wrap` that
 //!   authenticates every request, puts the [`AuthIdentity`] into the request
 //!   extensions or answers with the core's error response;
-//! - extractors: the raw schemes ([`Bearer`], [`Token`], [`Basic`]), the
-//!   verified identity ([`Authenticated`], and [`MaybeAuthenticated`] for
-//!   optional routes), and a role guard ([`RequireRole`]);
+//! - extractors: the raw headers ([`BearerHeader`], [`TokenHeader`],
+//!   [`BasicHeader`]), the verified identity ([`Authenticated`], and
+//!   [`MaybeAuthenticated`] for optional routes), and a role guard
+//!   ([`RequireRole`]);
 //! - [`routes`]: mounts a dialect's route set with `configure`.
+//!
+//! [`AuthorityExt`] is the short path to both:
 //!
 //! ```
 //! use actix_web::{web, App, HttpResponse};
-//! use auth_actix::{AuthMiddleware, Authenticated};
-//! use auth_core::{Authority, AuthGuard, JwtKey, KeySet, RouteSet, Standard};
+//! use auth_actix::prelude::*;
 //!
 //! async fn whoami(id: Authenticated) -> HttpResponse {
 //!     HttpResponse::Ok().json(id.summary())
 //! }
 //!
-//! let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[7u8; 32]).unwrap()).unwrap()).build();
+//! let authority = Authority::hs256([7u8; 32])?.build();
 //! let app = App::new()
-//!     .service(web::scope("/auth").configure(auth_actix::routes(RouteSet::new(authority.clone(), Standard))))
-//!     .service(
-//!         web::scope("")
-//!             .wrap(AuthMiddleware::new(AuthGuard::new(authority)))
-//!             .route("/whoami", web::get().to(whoami)),
-//!     );
+//!     .service(web::scope("/auth").configure(authority.routes(Standard)))
+//!     .service(web::resource("/whoami").wrap(authority.middleware()).get(whoami));
 //! # let _ = app;
+//! # Ok::<(), auth_core::KeyError>(())
 //! ```
 //!
-//! `Option<Authenticated>` is actix's own `Option` extractor, which turns
-//! every error into `None`: an invalid token would pass as anonymous. Use
-//! [`MaybeAuthenticated`] instead.
+//! Extractors read the middleware's verdict only: on a route without the
+//! middleware they answer 500 and log an `error` naming the fix. So
+//! `Option<Authenticated>` (actix's own `Option` extractor, which turns
+//! every error into `None`) never sees an invalid token as anonymous: the
+//! middleware refuses it first. [`MaybeAuthenticated`] says the same more
+//! plainly. Wrap resources, or a scope with a real prefix:
+//! `web::scope("").wrap(..)` answers 401 for every unknown path.
 //!
 //! [`AuthIdentity`]: auth_core::AuthIdentity
 
@@ -63,7 +66,7 @@ pub use routes::{routes, service};
 /// the [`UserStore`](auth_core::UserStore) trait with its error, the
 /// [`async_trait`](auth_core::async_trait) attribute and the password
 /// helpers a store needs), the standard dialect,
-/// roles ([`Role`](auth_core::Role), [`role!`](auth_core::role)), the
+/// roles ([`Role`], [`role!`](auth_core::role)), the
 /// extractors and [`AuthorityExt`] (`authority.middleware()`, `authority.routes(..)`).
 ///
 /// ```

@@ -8,13 +8,11 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use auth_core::{AuthRequest, Authority, AuthGuard, JwtKey, KeySet, MemoryUsers, Principal, RouteSet, Standard};
+//! use auth_core::{AuthRequest, Authority, AuthGuard, MemoryUsers, Principal, RouteSet, Standard};
 //!
 //! let users = MemoryUsers::new();
 //! users.add_user(Principal::new("1", "alice").with_role("admin"), "s3cret").await.unwrap();
-//! let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[42u8; 32]).unwrap()).unwrap())
-//!     .users(users)
-//!     .build();
+//! let authority = Authority::hs256([42u8; 32]).unwrap().users(users).build();
 //!
 //! // the login route, as an adapter would call it
 //! let routes = RouteSet::new(authority.clone(), Standard);
@@ -31,10 +29,22 @@
 //! # })
 //! ```
 //!
-//! Features: `rust_crypto` (default) or `aws_lc_rs` for JWT crypto;
-//! `redis` for `RedisStore` (state shared by many
-//! instances); `store-tests` for the contract suite a [`Store`] backend
-//! runs in its own tests (`store_tests::run`).
+//! Most applications use it through an adapter, `auth-tower` (axum) or
+//! `auth-actix`, whose `prelude` re-exports what a quickstart needs:
+//! [`Authority::hs256`], [`MemoryUsers`], [`Principal`], [`UserStore`] and
+//! its password helpers, [`role!`].
+//!
+//! Features:
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `rust_crypto` (default) | JWT crypto from the RustCrypto crates (pure Rust) |
+//! | `aws_lc_rs` | JWT crypto from aws-lc-rs (needed to sign with RSA keys) |
+//! | `redis` | `RedisStore`: state shared by many instances |
+//! | `postgres`, `sqlite` | `SqlStore` on the application's sqlx pool |
+//! | `jwks` | `jwks::JwksVerifier`: logins with an identity provider's tokens |
+//! | `agent` | `agent`: the client side (log in, attach, refresh single-flight) |
+//! | `store-tests` | `store_tests::run`: the contract suite a [`Store`] backend runs in its own tests |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -5,24 +5,30 @@
 //! - [`AuthLayer`]: a tower middleware that authenticates every request,
 //!   puts the [`AuthIdentity`] into the request extensions or answers with the
 //!   core's error response;
-//! - extractors: the raw schemes ([`Bearer`], [`Token`], [`Basic`]), the
-//!   verified identity ([`Authenticated`], also as `Option<Authenticated>`),
+//! - extractors: the raw headers ([`BearerHeader`], [`TokenHeader`],
+//!   [`BasicHeader`]), the verified identity ([`Authenticated`], and
+//!   [`MaybeAuthenticated`] or `Option<Authenticated>` for optional routes),
 //!   and a role guard ([`RequireRole`]);
 //! - [`AuthRoutes`]: a dialect's route set as a tower `Service` that a
 //!   `Router` nests with `nest_service`.
 //!
 //! ```
-//! use auth_core::{Authority, AuthGuard, JwtKey, KeySet, RouteSet, Standard};
-//! use auth_tower::{AuthLayer, AuthRoutes, Authenticated};
+//! use auth_tower::prelude::*;
 //! use axum::{routing::get, Json, Router};
 //!
-//! let authority = Authority::builder(KeySet::new(JwtKey::hs256("main", &[7u8; 32]).unwrap()).unwrap()).build();
+//! let authority = Authority::hs256([7u8; 32])?.build();
 //! let app: Router = Router::new()
 //!     .route("/whoami", get(|id: Authenticated| async move { Json(id.summary()) }))
-//!     .layer(AuthLayer::new(AuthGuard::new(authority.clone())))
-//!     .nest_service("/auth", AuthRoutes::new(RouteSet::new(authority, Standard)));
+//!     .route_layer(authority.layer())
+//!     .nest_service("/auth", authority.routes(Standard));
+//! // serve with `app.into_make_service_with_connect_info::<std::net::SocketAddr>()`
 //! # let _ = app;
+//! # Ok::<(), auth_core::KeyError>(())
 //! ```
+//!
+//! `authority.layer()` is `AuthLayer::new(AuthGuard::new(authority))` and
+//! `authority.routes(d)` is `AuthRoutes::new(RouteSet::new(authority, d))`:
+//! build them yourself for other schemes, realms or error shapes.
 //!
 //! [`AuthIdentity`]: auth_core::AuthIdentity
 
@@ -55,7 +61,7 @@ pub use routes::{AuthRoutes, RoutesFuture};
 /// the [`UserStore`](auth_core::UserStore) trait with its error, the
 /// [`async_trait`](auth_core::async_trait) attribute and the password
 /// helpers a store needs), the standard dialect,
-/// roles ([`Role`](auth_core::Role), [`role!`](auth_core::role)), the
+/// roles ([`Role`], [`role!`](auth_core::role)), the
 /// extractors and [`AuthorityExt`] (`authority.layer()`, `authority.routes(..)`).
 ///
 /// ```
