@@ -222,59 +222,34 @@ async fn a_backend_error_surfaces_as_a_user_store_error(f: Fixture) {
 }
 
 /// One `#[test]` per case, on the stores `$open` makes.
+macro_rules! tests_on {
+    ($open:path; $($case:ident),* $(,)?) => {
+        use super::*;
+        $(
+            #[test]
+            fn $case() {
+                run($open, super::$case);
+            }
+        )*
+    };
+}
+
+/// Every case, for each store.
 macro_rules! suite {
     ($open:path) => {
-        use super::*;
-
-        #[test]
-        fn the_right_password_logs_in() {
-            run($open, super::the_right_password_logs_in);
-        }
-
-        #[test]
-        fn a_wrong_password_is_refused() {
-            run($open, super::a_wrong_password_is_refused);
-        }
-
-        #[test]
-        fn an_unknown_user_is_refused() {
-            run($open, super::an_unknown_user_is_refused);
-        }
-
-        #[test]
-        fn a_wrong_password_and_an_unknown_user_answer_alike() {
-            run($open, super::a_wrong_password_and_an_unknown_user_answer_alike);
-        }
-
-        #[test]
-        fn usernames_are_canonical_as_canonical_username_says() {
-            run($open, super::usernames_are_canonical_as_canonical_username_says);
-        }
-
-        #[test]
-        fn a_registered_user_logs_in() {
-            run($open, super::a_registered_user_logs_in);
-        }
-
-        #[test]
-        fn a_disabled_user_is_refused_and_not_loaded() {
-            run($open, super::a_disabled_user_is_refused_and_not_loaded);
-        }
-
-        #[test]
-        fn load_finds_a_user_by_id() {
-            run($open, super::load_finds_a_user_by_id);
-        }
-
-        #[test]
-        fn roles_round_trip() {
-            run($open, super::roles_round_trip);
-        }
-
-        #[test]
-        fn a_backend_error_surfaces_as_a_user_store_error() {
-            run($open, super::a_backend_error_surfaces_as_a_user_store_error);
-        }
+        tests_on!(
+            $open;
+            the_right_password_logs_in,
+            a_wrong_password_is_refused,
+            an_unknown_user_is_refused,
+            a_wrong_password_and_an_unknown_user_answer_alike,
+            usernames_are_canonical_as_canonical_username_says,
+            a_registered_user_logs_in,
+            a_disabled_user_is_refused_and_not_loaded,
+            load_finds_a_user_by_id,
+            roles_round_trip,
+            a_backend_error_surfaces_as_a_user_store_error,
+        );
     };
 }
 
