@@ -210,8 +210,8 @@ async fn extractor_without_the_layer_verifies_itself() {
     let r = send(&app, get_with("/whoami", None)).await;
     assert_eq!((r.status, r.challenge.as_deref()), (StatusCode::UNAUTHORIZED, Some(r#"Token realm="api""#)));
     assert_eq!(send(&app, get_with("/maybe", None)).await.body, json!({"user": null}));
-    // no guard at all: a wiring mistake, not a pass
+    // no guard at all: a wiring mistake (500, logged), not a pass and not an outage
     let bare = Router::new().route("/whoami", get(whoami));
     let r = send(&bare, get_with("/whoami", Some(&format!("Bearer {access}")))).await;
-    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!((r.status, r.body["error"].clone()), (StatusCode::INTERNAL_SERVER_ERROR, json!("server_error")));
 }

@@ -596,12 +596,11 @@ fn a_refusal_that_cost_no_hash_is_held_and_the_holds_are_bounded() {
             std::future::poll_fn(|cx| std::task::Poll::Ready(held.as_mut().poll(cx).is_pending()));
         assert!(first_poll.await, "held");
         let start = tokio::time::Instant::now();
-        assert_eq!(
-            a.login_from(from, "alice", "x").await,
-            Err(AuthError::TooManyAttempts { retry_after: 60 })
-        );
+        let refused = a.login_from(from, "alice", "x").await;
+        assert!(matches!(refused, Err(AuthError::TooManyAttempts { retry_after: 55..=60 })), "{refused:?}");
         assert_eq!(start.elapsed(), Duration::ZERO, "answered at once");
-        assert_eq!(held.await, Err(AuthError::TooManyAttempts { retry_after: 60 }));
+        let refused = held.await;
+        assert!(matches!(refused, Err(AuthError::TooManyAttempts { retry_after: 55..=60 })), "{refused:?}");
         let start = tokio::time::Instant::now();
         let _ = a.login_from(from, "alice", "x").await;
         assert_eq!(start.elapsed(), delay, "the hold was given back");

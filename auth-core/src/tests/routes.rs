@@ -83,9 +83,11 @@ fn bad_requests_get_exact_answers() {
         let r = routes();
         let bad = r.handle(post("/login", json!({"username": "alice", "password": "x"}))).await;
         let unknown = r.handle(post("/login", json!({"username": "zed", "password": "x"}))).await;
-        assert_eq!(bad.status, 401);
+        // RFC 6749 section 5.2: an invalid grant is 400, with no challenge
+        assert_eq!((bad.status, unknown.status), (400, 400));
         assert_eq!(bad.body, unknown.body);
-        assert_eq!(bad.header("www-authenticate"), Some(r#"Bearer realm="api""#));
+        assert_eq!(bad.json_body().expect("json")["error"], "invalid_grant");
+        assert_eq!(bad.header("www-authenticate"), None);
         let cases: Vec<(AuthRequest, u16, &str)> = vec![
             (post("/login", json!({"username": "alice"})), 400, "missing field `password`"),
             (

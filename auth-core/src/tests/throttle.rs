@@ -70,7 +70,7 @@ fn a_successful_login_hands_out_a_device_token_that_is_no_access_or_refresh_toke
         assert_eq!(a.refresh(&device).await, Err(AuthError::InvalidToken(TokenRejection::WrongUse)));
         // a failed login hands out none
         let res = login(&routes, Peer::new(Some(ip("192.0.2.1"))), "bob", "wrong").await;
-        assert_eq!(res.status, 401);
+        assert_eq!(res.status, 400);
         assert!(res.header("device-token").is_none() && res.header("set-cookie").is_none());
         // turned off: none either
         let (off, _) = throttled(AuthorityConfig::default().device_ttl(None));
@@ -98,7 +98,7 @@ fn an_attacker_cannot_lock_the_owner_out_of_a_device_or_network_used_before() {
         let device = res.header("device-token").expect("device token").to_owned();
         for i in 0..20 {
             let from = Peer::new(Some(ip(&format!("203.0.113.{}", i % 4 + 1))));
-            assert_eq!(login(&routes, from, "bob", &format!("guess-{i}")).await.status, 401);
+            assert_eq!(login(&routes, from, "bob", &format!("guess-{i}")).await.status, 400);
         }
         // The pollers guess on: refused by the per-user slow-down, or let
         // through when a slot opened (hashing takes time); either way every
@@ -107,7 +107,7 @@ fn an_attacker_cannot_lock_the_owner_out_of_a_device_or_network_used_before() {
         for poller in ["203.0.113.5", "203.0.113.6"] {
             for _ in 0..5 {
                 let res = login(&routes, Peer::new(Some(ip(poller))), "bob", "polling").await;
-                assert!(matches!(res.status, 401 | 429), "{}", res.status);
+                assert!(matches!(res.status, 400 | 429), "{}", res.status);
             }
             let res = login(&routes, Peer::new(Some(ip(poller))), "bob", "bob-pw").await;
             assert_eq!(res.status, 429);
@@ -148,7 +148,7 @@ fn a_device_token_is_judged_by_its_own_failures() {
         let device = res.header("device-token").expect("device token").to_owned();
         let stolen = || Peer::new(Some(ip("192.0.2.50"))).with_device_token(device.clone());
         for _ in 0..5 {
-            assert_eq!(login(&routes, stolen(), "bob", "guess").await.status, 401);
+            assert_eq!(login(&routes, stolen(), "bob", "guess").await.status, 400);
         }
         let res = login(&routes, stolen(), "bob", "bob-pw").await;
         assert_eq!(res.status, 429);
@@ -393,7 +393,7 @@ fn a_look_alike_account_lends_the_real_one_no_device_token_and_clears_none_of_it
         // address and username + address counters of "bob" count them
         for _ in 0..5 {
             let res = login(&routes, attacker().with_device_token(token.clone()), "bob", "guess").await;
-            assert_eq!(res.status, 401);
+            assert_eq!(res.status, 400);
         }
         let res = login(&routes, attacker().with_device_token(token.clone()), "bob", "guess").await;
         assert_eq!(res.status, 429, "locked by bob's username + address counter");
@@ -423,7 +423,7 @@ fn a_device_token_names_the_username_exactly_even_where_the_store_folds_case_by_
         let token = res.header("device-token").expect("device token").to_owned();
         let with = || from().with_device_token(token.clone());
         for _ in 0..5 {
-            assert_eq!(login(&routes, with(), "bob", "guess").await.status, 401);
+            assert_eq!(login(&routes, with(), "bob", "guess").await.status, 400);
         }
         assert_eq!(login(&routes, with(), "bob", "bob-pw").await.status, 429, "the address's own limit");
         // the owner of the token, typing the name as before, keeps its standing
