@@ -621,7 +621,7 @@ fn no_token_or_password_reaches_logs_debug_output_or_errors() {
             .expect("agent");
         secrets.push("wrong-password-123".into());
         let err = sample(&mut crate::client::api::<Full<Bytes>>(&wrong), d, &proxy.url()).await;
-        assert_eq!(err, Err("the server refused the login (401)".to_owned()));
+        assert_eq!(err, Err("the server refused the login (400)".to_owned()));
         assert_eq!(agent.refreshes(), 1);
         assert_eq!(agent.logins(), 2);
     });
