@@ -54,6 +54,10 @@ pub use extract::{
 pub use layer::{AuthLayer, AuthService, ResponseFuture};
 pub use routes::{AuthRoutes, RoutesFuture};
 
+/// The core crate, for what the prelude does not carry (stores, keys,
+/// dialects, the guard): no dependency of your own needed.
+pub use auth_core;
+
 /// What an axum app that uses this crate imports: `use auth_tower::prelude::*;`.
 ///
 /// The authority and its users ([`Authority`](auth_core::Authority),
@@ -73,8 +77,9 @@ pub use routes::{AuthRoutes, RoutesFuture};
 pub mod prelude {
     pub use auth_core::dialects::Standard;
     pub use auth_core::{
-        AuthIdentity, Authority, MaybeIdentity, MemoryUsers, Principal, Role, UserStore, UserStoreError,
-        async_trait, hash_password_async, role, verify_password_hash_or_dummy,
+        AuthIdentity, Authority, AuthorityConfig, Dialect, MaybeIdentity, MemoryUsers, Principal, Role,
+        UserStore, UserStoreError, async_trait, hash_password, hash_password_async, role,
+        verify_password_hash, verify_password_hash_or_dummy,
     };
 
     pub use crate::{AuthLayer, Authenticated, AuthorityExt, MaybeAuthenticated, RequireRole};
