@@ -213,5 +213,8 @@ async fn extractor_without_the_layer_verifies_itself() {
     // no guard at all: a wiring mistake (500, logged), not a pass and not an outage
     let bare = Router::new().route("/whoami", get(whoami));
     let r = send(&bare, get_with("/whoami", Some(&format!("Bearer {access}")))).await;
-    assert_eq!((r.status, r.body["error"].clone()), (StatusCode::INTERNAL_SERVER_ERROR, json!("server_error")));
+    assert_eq!(
+        (r.status, r.body["error"].clone()),
+        (StatusCode::INTERNAL_SERVER_ERROR, json!("server_error"))
+    );
 }
