@@ -174,7 +174,8 @@ type Extracted<T> =
     Either<Ready<Result<T, AuthRejection>>, LocalBoxFuture<'static, Result<T, AuthRejection>>>;
 
 /// The core's rule ([`AuthGuard::extract`]): the middleware's identity, else
-/// the request's guard on its credentials, else 503; then `finish` turns
+/// the middleware's guard on the credentials, else 500 (no middleware ran:
+/// a wiring mistake, logged); then `finish` turns
 /// the outcome into the extractor (rendering refusals through the guard).
 fn extract<T: 'static>(
     req: &HttpRequest,

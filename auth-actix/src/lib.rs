@@ -30,11 +30,13 @@
 //! ```
 //!
 //! Extractors read the middleware's verdict only: on a route without the
-//! middleware they answer 500 and log an `error` naming the fix. So
-//! `Option<Authenticated>` (actix's own `Option` extractor, which turns
-//! every error into `None`) never sees an invalid token as anonymous: the
-//! middleware refuses it first. [`MaybeAuthenticated`] says the same more
-//! plainly. Wrap resources, or a scope with a real prefix:
+//! middleware they answer 500 and log an `error` naming the fix. Behind
+//! the middleware, `Option<Authenticated>` (actix's own `Option` extractor,
+//! which turns every error of its extractor into `None`) never sees an
+//! invalid token as anonymous: the middleware refuses it first. On a route
+//! *without* the middleware it is always `None` (the 500 is swallowed; the
+//! `error` is still logged): use [`MaybeAuthenticated`], which answers the
+//! 500. Wrap resources, or a scope with a real prefix:
 //! `web::scope("").wrap(..)` answers 401 for every unknown path.
 //!
 //! [`AuthIdentity`]: auth_core::AuthIdentity

@@ -117,6 +117,13 @@ pub enum AuthError {
     /// Username and password do not match a user (401). Never says which.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// A token endpoint's answer to wrong credentials where the wire format
+    /// follows RFC 6749 section 5.2 (the standard dialect's login): 400
+    /// `invalid_grant`, no challenge. Never says which of username and
+    /// password was wrong. Protected routes answer
+    /// [`InvalidCredentials`](Self::InvalidCredentials) (401) instead.
+    #[error("invalid username or password")]
+    InvalidGrant,
     /// Authenticated, but lacking a role or scope (403 `insufficient_scope`).
     #[error("the request requires higher privileges")]
     InsufficientScope {
@@ -173,7 +180,7 @@ impl AuthError {
     pub fn status(&self) -> u16 {
         match self {
             Self::MissingCredentials | Self::InvalidToken(_) | Self::InvalidCredentials => 401,
-            Self::InvalidRequest(_) | Self::MissingField(_) => 400,
+            Self::InvalidRequest(_) | Self::MissingField(_) | Self::InvalidGrant => 400,
             Self::InsufficientScope { .. } | Self::Forbidden => 403,
             Self::TooManyAttempts { .. } => 429,
             Self::NotFound => 404,
@@ -199,7 +206,7 @@ impl AuthError {
             | Self::PayloadTooLarge
             | Self::UnsupportedMediaType => Some("invalid_request"),
             Self::InvalidToken(_) => Some("invalid_token"),
-            Self::InvalidCredentials => Some("invalid_grant"),
+            Self::InvalidCredentials | Self::InvalidGrant => Some("invalid_grant"),
             Self::InsufficientScope { .. } => Some("insufficient_scope"),
             Self::Forbidden => Some("access_denied"),
             Self::TooManyAttempts { .. } => Some("slow_down"),

@@ -18,6 +18,7 @@
 //! ```
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::authority::{Authority, Now};
 use crate::check::Check;
@@ -225,8 +226,9 @@ impl AuthGuard {
     /// middleware already put in the request (`found`); else the verdict
     /// of the guard that middleware left in the request (`Ok(None)`: there
     /// were no credentials); else, with no guard at all, a wiring mistake:
-    /// 500 `server_error`, and an `error` logged that names the fix (never
-    /// a silent pass, never a 503 that looks like an outage).
+    /// 500 `server_error`, and an `error` logged (at most once a minute)
+    /// that names the fix (never a silent pass, never a 503 that looks like
+    /// an outage).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -245,7 +247,15 @@ impl AuthGuard {
             (Some(identity), _) => Check::Ready(Ok(Some(identity.clone()))),
             (None, Some(guard)) => guard.begin_identify(header, peer),
             (None, None) => {
-                tracing::error!("{NO_GUARD}");
+                // once a minute at most: any client can hit such a route
+                static LOGGED_AT: AtomicI64 = AtomicI64::new(i64::MIN);
+                let now = crate::time::now();
+                let last = LOGGED_AT.load(Ordering::Relaxed);
+                if now.saturating_sub(last) >= 60
+                    && LOGGED_AT.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+                {
+                    tracing::error!("{NO_GUARD}");
+                }
                 Check::Ready(Err(AuthError::Misconfigured(NO_GUARD)))
             }
         }

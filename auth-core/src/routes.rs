@@ -47,8 +47,14 @@ impl std::fmt::Debug for RouteSet {
 
 impl RouteSet {
     /// Mounts `dialect` on `authority`, with [`DEFAULT_BODY_LIMIT`].
+    ///
+    /// The authority should be built with the dialect's configuration
+    /// (`.config(dialect.default_config())`, then any lifetime you
+    /// override): its claim names and `Basic` credentials are part of the
+    /// wire format. Where they differ, an `error` is logged saying so (the
+    /// routes still serve what the authority was configured for).
     pub fn new(authority: Authority, dialect: impl Dialect) -> Self {
-        Self { authority, dialect: Arc::new(dialect), body_limit: DEFAULT_BODY_LIMIT, prefix: "".into() }
+        Self::from_shared(authority, Arc::new(dialect))
     }
 
     /// Mounts a dialect chosen at run time.
@@ -61,6 +67,15 @@ impl RouteSet {
     /// assert_eq!(RouteSet::from_shared(authority, dialect).dialect().name(), "sachet");
     /// ```
     pub fn from_shared(authority: Authority, dialect: Arc<dyn Dialect>) -> Self {
+        let (ours, theirs) = (authority.config(), dialect.default_config());
+        if ours.claim_style != theirs.claim_style || ours.basic != theirs.basic {
+            tracing::error!(
+                dialect = dialect.name(),
+                "the authority was not configured for this dialect: its claim names or Basic credentials \
+                 are not the ones the dialect's clients expect; build it with \
+                 `.config(dialect.default_config())` and override only lifetimes and limits"
+            );
+        }
         Self { authority, dialect, body_limit: DEFAULT_BODY_LIMIT, prefix: "".into() }
     }
 

@@ -31,7 +31,11 @@
 //! Where the client address is unknown (no peer address, see
 //! [`Authority::login_client`](crate::Authority::login_client)), the
 //! address and username + address counters are skipped rather than keyed
-//! by something every client would share.
+//! by something every client would share, and a success takes back only
+//! its own attempt on the per-user counter instead of clearing it. What is
+//! left is weaker, and the first such login logs an `error`: spraying many
+//! usernames is not slowed down, and a user's logins from clients without
+//! a device token share the per-user slow-down with whoever guesses.
 //!
 //! A successful login clears the username counters, takes its own
 //! attempt back from the address counter and remembers the address for
@@ -234,7 +238,12 @@ pub(crate) async fn admit<'a>(
         }
     }
     if rules.user.free > 0 {
-        admitted.count(key_user(username), rules.user, Settle::Clear, true).await?;
+        // Where the address is unknown, a success only takes its own
+        // attempt back: clearing the counter would hand a guesser, whose
+        // requests look the same as the owner's, a fresh budget at every
+        // login of the owner.
+        let settle = if addr.is_some() { Settle::Clear } else { Settle::TakeBack };
+        admitted.count(key_user(username), rules.user, settle, true).await?;
     }
     Ok(admitted)
 }

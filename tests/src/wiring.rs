@@ -129,7 +129,7 @@ fn wiring_mistakes_are_loud_and_refuse_on_both_frameworks() {
 }
 
 #[test]
-fn axum_without_connect_info_logs_an_error_and_locks_nobody_out() {
+fn axum_without_connect_info_logs_an_error_and_refills_no_guesser() {
     let capture = Capture::default();
     capture.during(|| {
         actix_rt::System::new().block_on(async {
@@ -142,6 +142,20 @@ fn axum_without_connect_info_logs_an_error_and_locks_nobody_out() {
             // the owner, whose requests look the same to this server
             let res = client(login("wonderland")).await;
             assert_eq!(res.status, 200, "not locked out: {}", String::from_utf8_lossy(&res.body));
+            // the owner's success took back only its own attempt: the
+            // guesser's five still count against the 20 the user rule
+            // lets through, so its budget is not refilled by the owner
+            let mut let_through = 0;
+            loop {
+                let res = client(login("another guess")).await;
+                match res.status {
+                    400 => let_through += 1,
+                    429 => break,
+                    other => panic!("a guess answered {other}"),
+                }
+                assert!(let_through <= 20, "no slow-down after {let_through} more guesses");
+            }
+            assert_eq!(let_through, 15, "20 per user in all, the owner's login refilled nothing");
         })
     });
     let logged = capture.text();

@@ -154,22 +154,19 @@ impl Dialect for Standard {
         "/auth"
     }
 
-    /// A wrong username or password is 400 `invalid_grant`, as RFC 6749
-    /// section 5.2 answers a token request whose grant is invalid.
-    fn error_status(&self, err: &AuthError) -> u16 {
-        match err {
-            AuthError::InvalidCredentials => 400,
-            other => other.status(),
-        }
-    }
-
     async fn handle(&self, action: Action, ctx: RouteContext<'_>) -> Result<AuthResponse, AuthError> {
         let authority = ctx.authority;
         match action {
             Action::Login => {
                 // Opt-in (AuthorityBuilder::external_identity): an identity
                 // provider's token as Bearer, no body.
-                let pair = password_or_external(&ctx, authority.external_identity()).await?;
+                // A wrong username or password is 400 `invalid_grant`, as
+                // RFC 6749 section 5.2 answers a token request whose grant
+                // is invalid (protected routes keep their 401).
+                let pair = password_or_external(&ctx, authority.external_identity()).await.map_err(|e| match e {
+                    AuthError::InvalidCredentials => AuthError::InvalidGrant,
+                    other => other,
+                })?;
                 Ok(token_response(&pair, None))
             }
             Action::Refresh => {
