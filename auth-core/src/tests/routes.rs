@@ -277,3 +277,25 @@ fn sachet_logout_during_a_store_outage_is_503_not_already_revoked() {
         assert_eq!(res.json_body().expect("json")["message"], "the token is already revoked");
     });
 }
+
+#[test]
+fn the_login_routes_400_is_theirs_alone_a_protected_route_keeps_its_401() {
+    rt().block_on(async {
+        let r = routes();
+        let guard = crate::AuthGuard::for_routes(&r).schemes(&[crate::Scheme::Bearer, crate::Scheme::Basic]);
+        let peer = crate::Peer::new(Some("192.0.2.9".parse().expect("ip")));
+        for credentials in ["alice:wrong", "nobody:wrong"] {
+            use base64::Engine as _;
+            let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
+            let header = crate::AuthorizationHeader::from_values([basic.as_bytes()]);
+            let err = guard.check_request(&header, &peer).await.expect_err("a wrong password");
+            assert_eq!(err, crate::AuthError::InvalidCredentials, "{credentials}");
+            let res = guard.reject(&err);
+            assert_eq!(res.status, 401, "{credentials}");
+            assert_eq!(res.header("www-authenticate"), Some(r#"Bearer realm="api""#), "{credentials}");
+        }
+        // the same wrong password at the login route: RFC 6749's 400
+        let res = r.handle(post("/login", json!({"username": "alice", "password": "wrong"}))).await;
+        assert_eq!((res.status, res.header("www-authenticate")), (400, None));
+    });
+}
