@@ -26,7 +26,7 @@
 //!   when there is no row, so an unknown user takes as long as a wrong
 //!   password; a disabled user is refused *after* the check, for the same
 //!   reason.
-//! - Hashing on the [`HashingPool`] ([`verify_password_hash_or_dummy`],
+//! - Hashing on the [`HashingPool`](auth_core::HashingPool) ([`verify_password_hash_or_dummy`],
 //!   [`hash_password_async`]), never on the executor; a full pool answers
 //!   [`UserStoreError::Busy`] (the login answers 503 with `Retry-After`),
 //!   and [`UserStore::saturated`] says so before the throttle does work.
@@ -56,7 +56,7 @@
 use std::str::FromStr;
 
 use auth_core::{
-    HashingPool, Principal, Registration, UserStore, UserStoreError, hash_password_async,
+    Principal, Registration, UserStore, UserStoreError, hash_password_async, is_acceptable_username,
     verify_password_hash_or_dummy,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -116,9 +116,18 @@ macro_rules! on_db {
 #[derive(Clone, Debug)]
 pub struct SqlUsers {
     db: Db,
+    sign_up: bool,
 }
 
 impl SqlUsers {
+    /// Lets anyone create an account through a dialect's sign-up route
+    /// (keytoken's `POST /users`). Off by default: an open sign-up is a
+    /// decision (and a route that wants a throttle of its own).
+    pub fn with_sign_up(mut self, allowed: bool) -> Self {
+        self.sign_up = allowed;
+        self
+    }
+
     /// Users on a SQLite pool; creates the table if it does not exist.
     ///
     /// ```
@@ -130,7 +139,7 @@ impl SqlUsers {
     /// # }).unwrap();
     /// ```
     pub async fn sqlite(pool: SqlitePool) -> Result<Self, UserStoreError> {
-        let users = Self { db: Db::Sqlite(pool) };
+        let users = Self { db: Db::Sqlite(pool), sign_up: false };
         users.migrate().await?;
         Ok(users)
     }
@@ -145,7 +154,7 @@ impl SqlUsers {
     /// # let _ = users; Ok(()) }
     /// ```
     pub async fn postgres(pool: PgPool) -> Result<Self, UserStoreError> {
-        let users = Self { db: Db::Postgres(pool) };
+        let users = Self { db: Db::Postgres(pool), sign_up: false };
         users.migrate().await?;
         Ok(users)
     }
@@ -203,7 +212,7 @@ impl SqlUsers {
     }
 
     /// Creates a user with these roles, the password hashed on the
-    /// [`HashingPool`]; [`Registration::Taken`] if the username (in its
+    /// [`HashingPool`](auth_core::HashingPool); [`Registration::Taken`] if the username (in its
     /// canonical form) is. A role may not contain `,` (the column's
     /// separator).
     ///
@@ -225,6 +234,9 @@ impl SqlUsers {
     ) -> Result<Registration, UserStoreError> {
         if roles.iter().any(|role| role.contains(',') || role.trim().is_empty()) {
             return Err(UserStoreError::Failed("a role name must be non-blank and contain no ','".into()));
+        }
+        if !is_acceptable_username(username) {
+            return Ok(Registration::Refused);
         }
         let name = self.canonical_username(username);
         let phc = hash_password_async(password).await?;
@@ -280,6 +292,12 @@ impl UserStore for SqlUsers {
         username: &str,
         password: &str,
     ) -> Result<Option<Principal>, UserStoreError> {
+        if !is_acceptable_username(username) {
+            // nobody can be called that (and PostgreSQL refuses a `\0`):
+            // the same answer and cost as an unknown user, no query
+            verify_password_hash_or_dummy(None, password).await?;
+            return Ok(None);
+        }
         let name = self.canonical_username(username);
         let row: Option<(i64, String, String, bool)> =
             on_db!(&self.db, pool => sqlx::query_as(FIND_FOR_LOGIN).bind(&name).fetch_optional(pool).await)
@@ -300,12 +318,12 @@ impl UserStore for SqlUsers {
         Ok(row.map(|(username, roles)| principal(id, username, &roles)))
     }
 
-    fn saturated(&self) -> bool {
-        // The pool the helpers hash on.
-        HashingPool::global().is_saturated()
-    }
-
+    /// Self-service sign-up (keytoken's `POST /users`) only when
+    /// [`with_sign_up`](SqlUsers::with_sign_up) turned it on.
     async fn register(&self, username: &str, password: &str) -> Result<Registration, UserStoreError> {
+        if !self.sign_up {
+            return Ok(Registration::Unsupported);
+        }
         self.add_user(username, password, &[]).await
     }
 }

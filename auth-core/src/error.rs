@@ -8,6 +8,8 @@
 //! ([`AuthError::to_response`], [`AuthError::with_headers`]) lives in the
 //! `response` module: this one depends on neither `response` nor `header`.
 
+use std::sync::Arc;
+
 use crate::scheme::Scheme;
 
 /// Why a presented token was refused (the `invalid_token` family).
@@ -318,15 +320,66 @@ impl From<UserStoreError> for AuthError {
 /// let err = auth_core::UserStoreError::Failed("db down".into());
 /// assert_eq!(err.to_string(), "user store failed: db down");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum UserStoreError {
     /// The backend failed (answered 503; the text is logged, not shown).
-    #[error("user store failed: {0}")]
     Failed(String),
+    /// The backend's own error, kept as this error's
+    /// [`source`](std::error::Error::source) (answered 503; logged with its
+    /// chain of causes, not shown). Made by
+    /// [`UserStoreError::backend`](crate::UserStoreError::backend).
+    Backend(Arc<dyn std::error::Error + Send + Sync>),
     /// Too many password checks are waiting already ([`HashingPool`](crate::HashingPool)'s
     /// queue is full, after a stay in its waiting room if it has one):
     /// answered with 503 and `Retry-After`, without hashing.
-    #[error("too many password checks in flight")]
     Busy,
 }
+
+impl std::fmt::Display for UserStoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Failed(text) => write!(f, "user store failed: {text}"),
+            Self::Backend(err) => {
+                write!(f, "user store failed: {err}")?;
+                // the causes too, unless an error already prints its own
+                let mut printed = err.to_string();
+                let mut cause = err.source();
+                while let Some(next) = cause {
+                    let text = next.to_string();
+                    if !printed.ends_with(&text) {
+                        write!(f, ": {text}")?;
+                        printed = text;
+                    }
+                    cause = next.source();
+                }
+                Ok(())
+            }
+            Self::Busy => f.write_str("too many password checks in flight"),
+        }
+    }
+}
+
+impl std::error::Error for UserStoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Backend(err) => Some(err.as_ref()),
+            Self::Failed(_) | Self::Busy => None,
+        }
+    }
+}
+
+/// Two backend errors are equal when they are the same error (one clone of
+/// the other) or print the same.
+impl PartialEq for UserStoreError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Failed(a), Self::Failed(b)) => a == b,
+            (Self::Backend(a), Self::Backend(b)) => Arc::ptr_eq(a, b) || a.to_string() == b.to_string(),
+            (Self::Busy, Self::Busy) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for UserStoreError {}

@@ -96,13 +96,14 @@ async fn memory() -> Option<Fixture> {
 }
 
 async fn sqlite() -> Option<Fixture> {
-    let users = SqlUsers::connect("sqlite::memory:").await.expect("an in-memory SQLite");
+    let users = SqlUsers::connect("sqlite::memory:").await.expect("an in-memory SQLite").with_sign_up(true);
     Some(Fixture::new(Subject::Sql(users)))
 }
 
 async fn postgres() -> Option<Fixture> {
     let url = auth_core::store_tests::postgres_url()?;
-    let users = SqlUsers::connect(&url).await.expect("the PostgreSQL of AUTH_TEST_POSTGRES_URL");
+    let users =
+        SqlUsers::connect(&url).await.expect("the PostgreSQL of AUTH_TEST_POSTGRES_URL").with_sign_up(true);
     Some(Fixture::new(Subject::Sql(users)))
 }
 
@@ -172,6 +173,18 @@ async fn a_registered_user_logs_in(f: Fixture) {
     assert_eq!(found.id, created.id);
 }
 
+async fn names_that_print_alike_or_break_a_database_name_nobody(f: Fixture) {
+    f.add("alice", &[]).await;
+    let alice = f.name("alice");
+    for bad in [format!("{alice}\u{0}"), format!("{alice}\u{200B}"), format!("\u{202E}{alice}"), "\n".into()]
+    {
+        // a sign-up is refused, not created beside the real account
+        assert_eq!(f.store().register(&bad, PASSWORD).await, Ok(Registration::Refused), "{bad:?}");
+        // a login with it is a login of nobody (not a backend error: no 503)
+        assert_eq!(f.login(&bad, PASSWORD).await, Ok(None), "{bad:?}");
+    }
+}
+
 async fn a_disabled_user_is_refused_and_not_loaded(f: Fixture) {
     let dora = f.add("dora", &["admin"]).await;
     f.disable("dora").await;
@@ -212,11 +225,12 @@ async fn a_backend_error_surfaces_as_a_user_store_error(f: Fixture) {
         return; // MemoryUsers has no backend to fail
     }
     let failed = f.login(&f.name("alice"), PASSWORD).await.expect_err("the backend is gone");
-    // the backend's own error, in the text the log shows
-    let UserStoreError::Failed(text) = &failed else { panic!("{failed:?}") };
-    assert!(text.contains("closed"), "{text}");
+    // the backend's own error: its text in the log, itself as the source
+    assert!(failed.to_string().contains("closed"), "{failed}");
+    let source = std::error::Error::source(&failed).expect("the backend's error is kept");
+    assert!(source.downcast_ref::<sqlx::Error>().is_some(), "a sqlx::Error: {source:?}");
     let failed_load = f.store().load(&alice.id).await.expect_err("the backend is gone");
-    assert!(matches!(failed_load, UserStoreError::Failed(_)), "{failed_load:?}");
+    assert!(matches!(failed_load, UserStoreError::Backend(_)), "{failed_load:?}");
     // answered 503 (not a wrong password, not busy)
     assert_eq!(AuthError::from(failed), AuthError::Unavailable);
 }
@@ -245,6 +259,7 @@ macro_rules! suite {
             a_wrong_password_and_an_unknown_user_answer_alike,
             usernames_are_canonical_as_canonical_username_says,
             a_registered_user_logs_in,
+            names_that_print_alike_or_break_a_database_name_nobody,
             a_disabled_user_is_refused_and_not_loaded,
             load_finds_a_user_by_id,
             roles_round_trip,

@@ -222,6 +222,9 @@ impl Dialect for Keytoken {
                     Registration::Taken => {
                         Err(AuthError::InvalidRequest("that email is already registered".into()))
                     }
+                    Registration::Refused => {
+                        Err(AuthError::InvalidRequest("that email cannot name an account".into()))
+                    }
                     Registration::Unsupported => Err(AuthError::NotFound),
                 }
             }

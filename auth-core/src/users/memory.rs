@@ -226,6 +226,9 @@ impl UserStore for MemoryUsers {
     }
 
     async fn register(&self, username: &str, password: &str) -> Result<Registration, UserStoreError> {
+        if !super::is_acceptable_username(username) {
+            return Ok(Registration::Refused);
+        }
         if self.lookup(username).is_some() {
             return Ok(Registration::Taken);
         }

@@ -81,3 +81,53 @@ impl Principal {
 pub(crate) fn canonical(username: &str) -> String {
     username.trim().to_lowercase()
 }
+
+/// Whether `username` may name an account: once trimmed, 1 to 256 bytes,
+/// and no control character, no whitespace but the plain space, no
+/// invisible formatting character (zero-width spaces and joiners,
+/// direction marks, soft hyphens, variation selectors, tags...). Such
+/// characters let two names that print alike name two accounts, and some
+/// databases refuse them outright (PostgreSQL and `\0`). Sign-ups should
+/// refuse what this refuses, and a login with such a name is a login of
+/// nobody ([`MemoryUsers`] and the SQL store example do both). Names that
+/// only look alike in another script (Cyrillic `а`) pass: fold them in your
+/// [`UserStore::canonical_username`] if your users need that.
+///
+/// ```
+/// use auth_core::is_acceptable_username;
+/// assert!(is_acceptable_username("ann@example.com"));
+/// assert!(is_acceptable_username(" José Núñez "));
+/// for bad in ["", "   ", "ann\0", "an\u{200B}n", "ann\u{00A0}x", "ann\nx", "\u{202E}nna"] {
+///     assert!(!is_acceptable_username(bad), "{bad:?}");
+/// }
+/// ```
+pub fn is_acceptable_username(username: &str) -> bool {
+    let name = username.trim();
+    !name.is_empty()
+        && name.len() <= 256
+        && name.chars().all(|c| c == ' ' || !(c.is_whitespace() || c.is_control() || invisible(c)))
+}
+
+/// Characters that print as nothing (Unicode's default-ignorable code points).
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}

@@ -26,7 +26,7 @@ use crate::external::ExternalSubject;
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use std::collections::HashMap;
-/// use auth_core::{HashingPool, Principal, UserStore, UserStoreError, hash_password, verify_password_hash_or_dummy};
+/// use auth_core::{Principal, UserStore, UserStoreError, hash_password, verify_password_hash_or_dummy};
 ///
 /// /// Users by canonical username, with their argon2id hashes (a real store reads a database,
 /// /// and maps its errors with `.map_err(UserStoreError::backend)?`).
@@ -43,10 +43,6 @@ use crate::external::ExternalSubject;
 ///
 ///     async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError> {
 ///         Ok(self.0.values().map(|(principal, _)| principal).find(|p| p.id == id).cloned())
-///     }
-///
-///     fn saturated(&self) -> bool {
-///         HashingPool::global().is_saturated()
 ///     }
 /// }
 ///
@@ -122,9 +118,11 @@ pub trait UserStore: Send + Sync + 'static {
     /// [`UserStoreError::Busy`] right now (a full hashing queue): a hint
     /// that lets a login flood be answered 503 before the login throttle
     /// does any work, since a check that never runs is not counted anyway.
-    /// Default `false`.
+    /// Default: whether the global [`HashingPool`](crate::HashingPool), the
+    /// one the password helpers use, is saturated (override it only for a
+    /// store that checks passwords elsewhere).
     fn saturated(&self) -> bool {
-        false
+        crate::HashingPool::global().is_saturated()
     }
 
     /// Creates a user (for dialects with a sign-up route). By default
@@ -142,6 +140,9 @@ pub enum Registration {
     Created(Principal),
     /// The username is taken.
     Taken,
+    /// The username is not acceptable
+    /// ([`is_acceptable_username`](crate::is_acceptable_username)).
+    Refused,
     /// This store does not create users.
     Unsupported,
 }
@@ -152,31 +153,22 @@ impl UserStoreError {
     /// The login answers 503 and logs the error; the client sees nothing
     /// of it.
     ///
-    /// The result is a [`Failed`](Self::Failed) whose text is the error
-    /// followed by its chain of [`source`](Error::source)s (`"error
-    /// communicating with database: Connection refused"`), so the log keeps
-    /// all of it; the error value itself is not kept.
+    /// The error is kept: it is this error's
+    /// [`source`](Error::source) (downcast it to your backend's type), and
+    /// the log line shows it with its chain of causes.
     ///
     /// ```
+    /// use std::error::Error as _;
     /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "db down");
     /// let err = auth_core::UserStoreError::backend(io);
     /// assert_eq!(err.to_string(), "user store failed: db down");
+    /// let source = err.source().and_then(|s| s.downcast_ref::<std::io::Error>()).unwrap();
+    /// assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
     /// ```
     pub fn backend<E>(err: E) -> Self
     where
         E: Error + Send + Sync + 'static,
     {
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            let cause_text = cause.to_string();
-            // (errors that print their source in their own text are common)
-            if !text.ends_with(&cause_text) {
-                text.push_str(": ");
-                text.push_str(&cause_text);
-            }
-            source = cause.source();
-        }
-        Self::Failed(text)
+        Self::Backend(std::sync::Arc::new(err))
     }
 }

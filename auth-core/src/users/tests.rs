@@ -113,7 +113,11 @@ impl std::error::Error for Outer {
 fn a_backend_error_keeps_its_chain_in_the_log_text() {
     let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
     let err = UserStoreError::backend(Outer(io));
-    assert_eq!(err, UserStoreError::Failed("error communicating with database: connection refused".into()));
+    assert_eq!(err.to_string(), "user store failed: error communicating with database: connection refused");
+    // the error itself is kept as the source, with its own chain
+    let source = std::error::Error::source(&err).expect("a source");
+    let outer = source.downcast_ref::<Outer>().expect("the backend's own type");
+    assert_eq!(outer.0.kind(), std::io::ErrorKind::ConnectionRefused);
     // answered 503, not as a wrong password
     assert_eq!(crate::AuthError::from(err), crate::AuthError::Unavailable);
 }
