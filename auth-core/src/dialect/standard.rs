@@ -163,10 +163,11 @@ impl Dialect for Standard {
                 // A wrong username or password is 400 `invalid_grant`, as
                 // RFC 6749 section 5.2 answers a token request whose grant
                 // is invalid (protected routes keep their 401).
-                let pair = password_or_external(&ctx, authority.external_identity()).await.map_err(|e| match e {
-                    AuthError::InvalidCredentials => AuthError::InvalidGrant,
-                    other => other,
-                })?;
+                let pair =
+                    password_or_external(&ctx, authority.external_identity()).await.map_err(|e| match e {
+                        AuthError::InvalidCredentials => AuthError::InvalidGrant,
+                        other => other,
+                    })?;
                 Ok(token_response(&pair, None))
             }
             Action::Refresh => {
