@@ -133,6 +133,28 @@ pub(crate) enum Verdict {
     Malformed,
 }
 
+/// The work of one hash with `hash_password`'s parameters (19 MiB, two
+/// passes), in 1 KiB block passes.
+pub(crate) const REFERENCE_COST: u64 = 19 * 1024 * 2;
+
+/// The most work a stored hash may ask for: four times the default.
+pub(crate) const MAX_STORED_COST: u64 = 4 * REFERENCE_COST;
+
+/// The work of a hash with `params`, in 1 KiB block passes.
+fn cost(params: &Params) -> u64 {
+    u64::from(params.m_cost()) * u64::from(params.t_cost())
+}
+
+/// Whether the argon2 PHC string `phc` asks for less work than the
+/// default hashes do (a hash made with older, weaker parameters): checking
+/// it alone would answer faster than an unknown user's dummy check.
+pub(crate) fn cheaper_than_default(phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .ok()
+        .and_then(|hash| Params::try_from(&hash).ok())
+        .is_some_and(|params| cost(&params) < REFERENCE_COST)
+}
+
 /// Checks `password` against the argon2 PHC string `phc`, as argon2's
 /// `PasswordVerifier` decides it: the algorithm, version, parameters,
 /// salt and output length of the string, the outputs compared in
@@ -148,6 +170,12 @@ pub(crate) fn check_phc(phc: &str, password: &[u8]) -> Verdict {
     // `m`, `t`, `p`, `keyid`, `data` and the output length, checked
     // against argon2's bounds (an unknown parameter is an error).
     let Ok(params) = Params::try_from(&hash) else { return Verdict::Malformed };
+    // A stored hash does not choose how long a login takes: past a few
+    // times the default work it is refused unhashed (one row set to 1 GiB
+    // would hold a hashing thread for seconds per attempt).
+    if cost(&params) > MAX_STORED_COST {
+        return Verdict::Malformed;
+    }
     let mut salt_buf = [0u8; Salt::MAX_LENGTH];
     let Ok(salt_bytes) = salt.decode_b64(&mut salt_buf) else { return Verdict::Malformed };
     let mut out_buf = [0u8; Output::MAX_LENGTH];

@@ -141,3 +141,25 @@ fn other_threads_keep_no_block() {
     assert!(verify_phc(&phc, b"pw"));
     assert_eq!(kept_block(), None);
 }
+
+#[test]
+fn a_stored_hash_cannot_ask_for_more_than_four_times_the_default_work() {
+    // 8 MiB, 20 passes: argon2 accepts it, we refuse to spend it per login
+    let costly = plain_hash(Algorithm::Argon2id, Version::V0x13, params(8 * 1024, 20, 1, None), "pw");
+    assert!(plain_verify(&costly, "pw"), "a valid argon2 hash");
+    assert_eq!(check_phc(&costly, b"pw"), Verdict::Malformed);
+    // exactly at the bound it verifies
+    let bound = u32::try_from(MAX_STORED_COST / 4).expect("fits");
+    let at_bound = plain_hash(Algorithm::Argon2id, Version::V0x13, params(bound, 4, 1, None), "pw");
+    assert_eq!(check_phc(&at_bound, b"pw"), Verdict::Match);
+}
+
+#[test]
+fn hashes_weaker_than_the_default_are_told_apart() {
+    let weak = plain_hash(Algorithm::Argon2id, Version::V0x13, params(4096, 1, 1, None), "pw");
+    assert!(cheaper_than_default(&weak));
+    assert_eq!(check_phc(&weak, b"pw"), Verdict::Match, "still verifies");
+    let default = crate::users::hash_password("pw").expect("hashes");
+    assert!(!cheaper_than_default(&default));
+    assert!(!cheaper_than_default("not a hash"));
+}

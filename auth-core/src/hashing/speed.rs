@@ -14,9 +14,8 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// The work of one hash with `hash_password`'s parameters (19 MiB, two
-/// passes), in 1 KiB block passes: what a measured time is scaled to.
-const REFERENCE_COST: u64 = 19 * 1024 * 2;
+/// What a measured time is scaled to: the work of one default hash.
+use super::argon::REFERENCE_COST;
 
 /// A hash cheaper than this is not timed: scaled up, its time is noise.
 const MIN_TIMED_COST: u64 = REFERENCE_COST / 4;

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use argon2::{Algorithm, Params, Version};
 
 use super::UserStoreError;
-use crate::hashing::{HashSpec, HashingPool, Verdict, check_phc};
+use crate::hashing::{HashSpec, HashingPool, Verdict, cheaper_than_default, check_phc};
 
 /// argon2id with the OWASP parameters: 19 MiB, 2 passes, 1 lane.
 fn hasher() -> HashSpec {
@@ -166,10 +166,15 @@ impl HashingPool {
 /// The check behind every password login, on a pool thread: `stored`
 /// against `password`, or the dummy hash when there is no user (answered
 /// [`Verdict::Mismatch`]) or the stored hash is malformed (answered
-/// [`Verdict::Malformed`]), so each case costs one check of the normal cost.
+/// [`Verdict::Malformed`], as is a hash asking for more than four times the
+/// default work), so each case costs one check of the normal cost, and a
+/// hash with weaker parameters costs a dummy check on top of its own.
 fn check_or_dummy(stored: Option<&str>, password: &[u8]) -> Verdict {
     let verdict = stored.map_or(Verdict::Malformed, |phc| check_phc(phc, password));
-    if verdict == Verdict::Malformed {
+    // A hash made with weaker parameters than today's answers faster than
+    // an unknown user would: it costs a dummy check too (at least the
+    // normal time; rehash such users at their next login to end it).
+    if verdict == Verdict::Malformed || stored.is_some_and(cheaper_than_default) {
         // The outcome is ignored: it only spends the time a check takes.
         let _ = check_phc(dummy_hash(), password);
         if stored.is_none() {
