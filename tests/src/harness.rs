@@ -330,9 +330,16 @@ impl Capture {
         String::from_utf8_lossy(&self.0.lock().expect("capture")).into_owned()
     }
 
-    /// Runs `f` with this thread's events of our crates (every level)
-    /// written here; what `f` returns.
+    /// Runs `f` with this thread's events of our crates written here;
+    /// what `f` returns.
     pub fn during<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _guard = self.capture();
+        f()
+    }
+
+    /// Writes this thread's events of our crates (every level) here while
+    /// the guard lives (a current-thread runtime runs its tasks on it).
+    pub fn capture(&self) -> tracing::subscriber::DefaultGuard {
         use tracing_subscriber::Layer as _;
         use tracing_subscriber::layer::SubscriberExt as _;
         let writer = self.clone();
@@ -344,7 +351,7 @@ impl Capture {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .with_filter(ours);
-        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f)
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(layer))
     }
 }
 

@@ -719,36 +719,6 @@ fn a_plain_http_jwks_url_to_another_host_is_refused_when_the_verifier_is_built()
     assert!(JwksVerifier::new(vec![tenant], options).is_ok());
 }
 
-/// What `tracing` logs on this thread while the guard lives.
-#[derive(Clone, Default)]
-struct Logged(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logged {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logged {
-    /// Captures this thread's events (a current-thread runtime runs the
-    /// verifier's fetches on it).
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        tracing::subscriber::set_default(
-            tracing_subscriber::fmt().with_writer(move || writer.clone()).finish(),
-        )
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log")).into_owned()
-    }
-}
-
 /// The IdP's JWKS URL redirects to plain http on another host: nothing
 /// is fetched, so no IdP login (503), never a pass.
 async fn refused_redirect(fw: &str, client: Client, idp: &Idp, a: &IdpKey) {
@@ -772,7 +742,7 @@ fn a_jwks_url_redirecting_to_plain_http_elsewhere_yields_no_keys() {
     let elsewhere = |_: &Idp| "http://idp.invalid/jwks.json".to_owned();
     let (idp, config) = start(&elsewhere);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let logged = Logged::default();
+    let logged = crate::harness::Capture::default();
     let guard = logged.capture();
     rt.block_on(async {
         let demo = Demo::new(&config).await.expect("demo");

@@ -108,26 +108,17 @@ pub fn is_acceptable_username(username: &str) -> bool {
         && name.chars().all(|c| c == ' ' || !(c.is_whitespace() || c.is_control() || invisible(c)))
 }
 
-/// Characters that print as nothing (Unicode's default-ignorable code points).
+/// Characters that print as nothing (Unicode's default-ignorable code
+/// points), as inclusive ranges.
+#[rustfmt::skip]
+const INVISIBLE: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'), ('\u{034F}', '\u{034F}'), ('\u{061C}', '\u{061C}'), ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'), ('\u{180B}', '\u{180F}'), ('\u{200B}', '\u{200F}'), ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'), ('\u{3164}', '\u{3164}'), ('\u{FE00}', '\u{FE0F}'), ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'), ('\u{FFF0}', '\u{FFF8}'), ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'), ('\u{E0000}', '\u{E0FFF}'),
+];
+
 fn invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{034F}'
-            | '\u{061C}'
-            | '\u{115F}'..='\u{1160}'
-            | '\u{17B4}'..='\u{17B5}'
-            | '\u{180B}'..='\u{180F}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{206F}'
-            | '\u{3164}'
-            | '\u{FE00}'..='\u{FE0F}'
-            | '\u{FEFF}'
-            | '\u{FFA0}'
-            | '\u{FFF0}'..='\u{FFF8}'
-            | '\u{1BCA0}'..='\u{1BCA3}'
-            | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0000}'..='\u{E0FFF}'
-    )
+    INVISIBLE.iter().any(|&(first, last)| (first..=last).contains(&c))
 }
