@@ -168,6 +168,20 @@ impl AuthorityConfig {
         self
     }
 
+    /// Sets the clock skew tolerated on `exp` and `nbf` (whole seconds;
+    /// default 5 s; `Duration::ZERO` refuses a token the second it
+    /// expires): the same as `validation.with_leeway(seconds)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = auth_core::AuthorityConfig::default().leeway(Duration::ZERO);
+    /// assert_eq!(config.validation.leeway, 0);
+    /// ```
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.validation = self.validation.with_leeway(i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX));
+        self
+    }
+
     /// Sets the absolute session cap.
     pub fn refresh_window(mut self, window: Option<Duration>) -> Self {
         self.refresh_window = window;
