@@ -1,6 +1,6 @@
 //! actix-web quickstart: the twin of `axum_quickstart.rs`, the same routes and answers.
-//! Run: `JWT_SECRET=$(openssl rand -base64 32) cargo run --example actix_quickstart`, then
-//! `curl -s -X POST localhost:3002/auth/login -d username=alice -d password=wonderland`.
+//! Run: `JWT_SECRET=$(openssl rand -base64 32) cargo run` (here: `cargo run --example actix_quickstart`),
+//! then `curl -s -X POST localhost:3002/auth/login -d username=alice -d password=wonderland`.
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_actix::prelude::*;
 

@@ -1,6 +1,6 @@
 //! axum quickstart: login routes, a protected route, a role-guarded one and an optional one.
-//! Run: `JWT_SECRET=$(openssl rand -base64 32) cargo run --example axum_quickstart`, then
-//! `curl -s -X POST localhost:3001/auth/login -d username=alice -d password=wonderland`.
+//! Run: `JWT_SECRET=$(openssl rand -base64 32) cargo run` (here: `cargo run --example axum_quickstart`),
+//! then `curl -s -X POST localhost:3001/auth/login -d username=alice -d password=wonderland`.
 use auth_tower::prelude::*;
 use axum::{Json, Router, routing::get};
 

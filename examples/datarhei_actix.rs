@@ -2,9 +2,9 @@
 //! `JWT_SECRET=$(openssl rand -base64 32) cargo run --example datarhei_actix`, then the real API's curl lines against 127.0.0.1:3004.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use auth_actix::auth_core::dialects::Datarhei;
+use auth_actix::auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet};
 use auth_actix::{AuthMiddleware, Authenticated};
-use auth_core::dialects::Datarhei;
-use auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet};
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,8 +1,8 @@
 //! Migrating from ecHome (simplejwt): the same token API on axum.
 //! `JWT_SECRET=$(openssl rand -base64 32) cargo run --example echome_axum`, then the real API's curl lines against 127.0.0.1:3003.
 
-use auth_core::dialects::Echome;
-use auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet};
+use auth_tower::auth_core::dialects::Echome;
+use auth_tower::auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet};
 use auth_tower::{AuthLayer, AuthRoutes, Authenticated};
 use axum::{Json, Router, routing::get};
 use serde_json::json;

@@ -3,9 +3,9 @@
 //! `{"client": "ios", "email": "ann@example.com", "password": "hunter22"}` on 127.0.0.1:3006.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use auth_actix::auth_core::dialects::Keytoken;
+use auth_actix::auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet};
 use auth_actix::{AuthMiddleware, Authenticated};
-use auth_core::dialects::Keytoken;
-use auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet};
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,8 +2,10 @@
 //! with `GET /users/{username}` readable by the user themself or an admin.
 //! `JWT_SECRET=$(openssl rand -base64 32) cargo run --example sachet_axum`, then the real API's requests against 127.0.0.1:3005.
 
-use auth_core::dialects::Sachet;
-use auth_core::{AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet, require_self_or_role};
+use auth_tower::auth_core::dialects::Sachet;
+use auth_tower::auth_core::{
+    AuthGuard, Authority, Dialect, MemoryUsers, Principal, RouteSet, require_self_or_role,
+};
 use auth_tower::{AuthLayer, AuthRejection, AuthRoutes, Authenticated};
 use axum::extract::Path;
 use axum::routing::get;

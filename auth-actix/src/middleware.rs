@@ -119,12 +119,19 @@ where
     }
 }
 
-/// Puts what the extractors read into the request: the identity, and the
-/// guard (its error shape, and proof that a guard ran).
+/// Puts what the extractors read into the request: the identity (or none),
+/// and the guard (its error shape, and proof that a guard ran).
 fn admit(req: &ServiceRequest, identity: Option<auth_core::AuthIdentity>, guard: &AuthGuard) {
     let mut extensions = req.extensions_mut();
-    if let Some(identity) = identity {
-        extensions.insert(identity);
+    // The innermost guard decides: an identity an outer guard admitted is
+    // dropped when this one admits the request as anonymous.
+    match identity {
+        Some(identity) => {
+            extensions.insert(identity);
+        }
+        None => {
+            extensions.remove::<auth_core::AuthIdentity>();
+        }
     }
     extensions.insert(guard.clone());
 }

@@ -152,12 +152,19 @@ struct Waiting<S, B> {
     guard: AuthGuard,
 }
 
-/// Puts what the extractors read into the request: the identity, and the
-/// guard (its error shape, and proof that a guard ran).
+/// Puts what the extractors read into the request: the identity (or none),
+/// and the guard (its error shape, and proof that a guard ran).
 fn admit<B>(request: &mut Request<B>, identity: Option<AuthIdentity>, guard: &AuthGuard) {
     let extensions = request.extensions_mut();
-    if let Some(identity) = identity {
-        extensions.insert(identity);
+    // The innermost guard decides: an identity an outer guard admitted is
+    // dropped when this one admits the request as anonymous.
+    match identity {
+        Some(identity) => {
+            extensions.insert(identity);
+        }
+        None => {
+            extensions.remove::<AuthIdentity>();
+        }
     }
     extensions.insert(guard.clone());
 }

@@ -164,3 +164,46 @@ fn axum_without_connect_info_logs_an_error_and_refills_no_guesser() {
     assert!(errors[0].contains("ERROR"), "as an error: {}", errors[0]);
     assert!(errors[0].contains("into_make_service_with_connect_info"), "naming the fix: {}", errors[0]);
 }
+
+/// An optional guard inside a required one: the inner guard decides, so an
+/// identity only the outer one admitted does not reach the handler.
+#[test]
+fn the_innermost_guard_decides_on_both_frameworks() {
+    use auth_core::{AuthGuard, Scheme};
+    let authority = authority();
+    let inner = AuthGuard::new(authority.clone()).schemes(&[Scheme::Token]).optional(true);
+    let axum_app = {
+        use auth_tower::prelude::*;
+        use axum::routing::get;
+        let me = |id: Authenticated| async move { id.username().to_owned() };
+        axum::Router::new()
+            .route("/outer/inner", get(me).route_layer(AuthLayer::new(inner.clone())))
+            .route_layer(authority.layer())
+            .nest_service("/auth", authority.routes(Standard))
+    };
+    actix_rt::System::new().block_on(async {
+        let actix_app = {
+            use actix_web::web;
+            use auth_actix::prelude::*;
+            let (authority, inner) = (authority.clone(), inner.clone());
+            configured_client(move |cfg| {
+                let me = |id: Authenticated| async move { id.username().to_owned() };
+                cfg.service(
+                    web::scope("/outer")
+                        .wrap(authority.middleware())
+                        .service(web::resource("/inner").wrap(AuthMiddleware::new(inner)).get(me)),
+                )
+                .service(web::scope("/auth").configure(authority.routes(Standard)));
+            })
+            .await
+        };
+        for (framework, client) in [("axum", router_client(axum_app)), ("actix", actix_app)] {
+            let res = client(login("wonderland")).await;
+            let token = json(&res)["access_token"].as_str().expect("a token").to_owned();
+            // the outer guard admits the Bearer token; the inner one reads only `Token`
+            let res = client(get("/outer/inner", Some(&format!("Bearer {token}")))).await;
+            assert_eq!(res.status, 401, "[{framework}] {}", String::from_utf8_lossy(&res.body));
+            assert_eq!(res.header("www-authenticate"), Some(r#"Token realm="api""#), "[{framework}]");
+        }
+    });
+}
