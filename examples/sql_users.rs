@@ -57,7 +57,7 @@ use std::str::FromStr;
 
 use auth_core::{
     Principal, Registration, UserStore, UserStoreError, hash_password_async, is_acceptable_username,
-    verify_password_hash_or_dummy,
+    password_hash_needs_rehash, verify_password_hash_or_dummy,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -92,6 +92,7 @@ const FIND_BY_ID: &str = "SELECT username, roles FROM users WHERE id = $1 AND ac
 const INSERT: &str = "INSERT INTO users (username, password_hash, roles) VALUES ($1, $2, $3)
     ON CONFLICT (username) DO NOTHING RETURNING id";
 const SET_ACTIVE: &str = "UPDATE users SET active = $1 WHERE username = $2";
+const SET_HASH: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
 
 /// The database, with the application's own pool.
 #[derive(Clone, Debug)]
@@ -306,7 +307,20 @@ impl UserStore for SqlUsers {
         // password and a disabled user all cost the same time.
         let stored = row.as_ref().map(|(_, phc, _, _)| phc.as_str());
         let ok = verify_password_hash_or_dummy(stored, password).await?;
-        Ok(row.filter(|(_, _, _, active)| ok && *active).map(|(id, _, roles, _)| principal(id, name, &roles)))
+        let Some((id, phc, roles, true)) = row.filter(|_| ok) else { return Ok(None) };
+        if password_hash_needs_rehash(&phc) {
+            // A hash from older parameters answers in its own time (faster or
+            // slower than an unknown user): replace it while the password is
+            // at hand. A failure here costs the user nothing.
+            let rehashed = hash_password_async(password).await?;
+            let updated = on_db!(&self.db, pool => {
+                sqlx::query(SET_HASH).bind(&rehashed).bind(id).execute(pool).await.map(drop)
+            });
+            if let Err(err) = updated {
+                tracing::warn!(error = %err, "could not store a rehashed password; keeping the old hash");
+            }
+        }
+        Ok(Some(principal(id, name, &roles)))
     }
 
     async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError> {

@@ -151,6 +151,6 @@ pub mod store_tests {
 }
 pub use users::{
     HashingPool, HashingPriority, MemoryUsers, Principal, Registration, UserStore, UserStoreError,
-    hash_password, hash_password_async, is_acceptable_username, verify_password_hash,
-    verify_password_hash_or_dummy,
+    hash_password, hash_password_async, is_acceptable_username, password_hash_needs_rehash,
+    verify_password_hash, verify_password_hash_or_dummy,
 };

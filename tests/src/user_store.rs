@@ -279,3 +279,34 @@ mod sql_users_on_sqlite {
 mod sql_users_on_postgres {
     suite!(super::postgres);
 }
+
+/// A hash made with older, cheaper parameters (argon2-cffi, m=4096, t=1)
+/// still logs its user in, and is replaced by one of today's parameters.
+#[test]
+fn sql_users_rehash_a_legacy_hash_at_login() {
+    const LEGACY: &str =
+        "$argon2id$v=19$m=4096,t=1,p=1$txdMW5EQlMpXqqkeFWEkiw$ZtByAzwAoydq6ksAwyWBUeMiCz9NhYSC/plOGXd2H9g";
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.expect("an in-memory SQLite");
+        let users = SqlUsers::sqlite(pool.clone()).await.expect("the users table");
+        users.add_user("legacy", "whatever", &[]).await.expect("a user");
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE username = 'legacy'")
+            .bind(LEGACY)
+            .execute(&pool)
+            .await
+            .expect("the legacy hash");
+        assert_eq!(users.verify_password("legacy", "wrong").await, Ok(None));
+        let stored: String =
+            sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&pool).await.expect("row");
+        assert_eq!(stored, LEGACY, "a wrong password rehashes nothing");
+        assert!(users.verify_password("legacy", "legacy-pw").await.expect("answers").is_some());
+        let stored: String =
+            sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&pool).await.expect("row");
+        assert!(!auth_core::password_hash_needs_rehash(&stored), "rehashed: {stored}");
+        assert!(
+            users.verify_password("legacy", "legacy-pw").await.expect("answers").is_some(),
+            "and still logs in"
+        );
+    });
+}

@@ -131,28 +131,50 @@ pub(crate) enum Verdict {
     /// The string is not an argon2 hash argon2 accepts (nothing was
     /// hashed, or argon2 refused to).
     Malformed,
+    /// An argon2 hash asking for more work, memory or lanes than a login
+    /// spends (nothing was hashed).
+    OutOfBounds,
 }
 
 /// The work of one hash with `hash_password`'s parameters (19 MiB, two
 /// passes), in 1 KiB block passes.
 pub(crate) const REFERENCE_COST: u64 = 19 * 1024 * 2;
 
-/// The most work a stored hash may ask for: four times the default.
-pub(crate) const MAX_STORED_COST: u64 = 4 * REFERENCE_COST;
+/// The most work a stored hash may ask for: sixteen times the default
+/// (argon2-cffi's and PHP's defaults, 64 MiB with 3 or 4 passes, fit).
+pub(crate) const MAX_STORED_COST: u64 = 16 * REFERENCE_COST;
+
+/// The most memory a stored hash may ask for, in KiB (64 MiB).
+pub(crate) const MAX_STORED_MEMORY: u32 = 64 * 1024;
+
+/// The most lanes a stored hash may ask for.
+pub(crate) const MAX_STORED_LANES: u32 = 16;
 
 /// The work of a hash with `params`, in 1 KiB block passes.
 fn cost(params: &Params) -> u64 {
     u64::from(params.m_cost()) * u64::from(params.t_cost())
 }
 
-/// Whether the argon2 PHC string `phc` asks for less work than the
-/// default hashes do (a hash made with older, weaker parameters): checking
-/// it alone would answer faster than an unknown user's dummy check.
-pub(crate) fn cheaper_than_default(phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .ok()
-        .and_then(|hash| Params::try_from(&hash).ok())
-        .is_some_and(|params| cost(&params) < REFERENCE_COST)
+/// Whether a stored hash's parameters are within what a login will spend
+/// (work, memory and lanes).
+fn within_bounds(params: &Params) -> bool {
+    cost(params) <= MAX_STORED_COST
+        && params.m_cost() <= MAX_STORED_MEMORY
+        && params.p_cost() <= MAX_STORED_LANES
+}
+
+/// Whether the argon2 PHC string `phc` was made otherwise than `spec`
+/// makes hashes now (another algorithm, version or parameters), or is no
+/// hash at all: its user's password should be hashed again.
+pub(crate) fn differs_from(phc: &str, spec: &HashSpec) -> bool {
+    let Ok(hash) = PasswordHash::new(phc) else { return true };
+    let same_algorithm = Algorithm::try_from(hash.algorithm).is_ok_and(|a| a == spec.algorithm);
+    let same_version = hash.version.map(Version::try_from).transpose().ok().flatten() == Some(spec.version);
+    let same_params = Params::try_from(&hash).is_ok_and(|p| {
+        (p.m_cost(), p.t_cost(), p.p_cost())
+            == (spec.params.m_cost(), spec.params.t_cost(), spec.params.p_cost())
+    });
+    !(same_algorithm && same_version && same_params)
 }
 
 /// Checks `password` against the argon2 PHC string `phc`, as argon2's
@@ -170,11 +192,11 @@ pub(crate) fn check_phc(phc: &str, password: &[u8]) -> Verdict {
     // `m`, `t`, `p`, `keyid`, `data` and the output length, checked
     // against argon2's bounds (an unknown parameter is an error).
     let Ok(params) = Params::try_from(&hash) else { return Verdict::Malformed };
-    // A stored hash does not choose how long a login takes: past a few
-    // times the default work it is refused unhashed (one row set to 1 GiB
-    // would hold a hashing thread for seconds per attempt).
-    if cost(&params) > MAX_STORED_COST {
-        return Verdict::Malformed;
+    // A stored hash does not choose how long a login takes: past the
+    // bounds it is refused unhashed (one row set to 1 GiB would hold a
+    // hashing thread for seconds per attempt).
+    if !within_bounds(&params) {
+        return Verdict::OutOfBounds;
     }
     let mut salt_buf = [0u8; Salt::MAX_LENGTH];
     let Ok(salt_bytes) = salt.decode_b64(&mut salt_buf) else { return Verdict::Malformed };

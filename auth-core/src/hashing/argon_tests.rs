@@ -143,23 +143,27 @@ fn other_threads_keep_no_block() {
 }
 
 #[test]
-fn a_stored_hash_cannot_ask_for_more_than_four_times_the_default_work() {
-    // 8 MiB, 20 passes: argon2 accepts it, we refuse to spend it per login
-    let costly = plain_hash(Algorithm::Argon2id, Version::V0x13, params(8 * 1024, 20, 1, None), "pw");
-    assert!(plain_verify(&costly, "pw"), "a valid argon2 hash");
-    assert_eq!(check_phc(&costly, b"pw"), Verdict::Malformed);
-    // exactly at the bound it verifies
-    let bound = u32::try_from(MAX_STORED_COST / 4).expect("fits");
-    let at_bound = plain_hash(Algorithm::Argon2id, Version::V0x13, params(bound, 4, 1, None), "pw");
-    assert_eq!(check_phc(&at_bound, b"pw"), Verdict::Match);
+fn a_stored_hash_cannot_ask_for_more_than_a_login_spends() {
+    // 8 MiB, 80 passes: argon2 accepts it, we refuse to spend it per login
+    let costly = plain_hash(Algorithm::Argon2id, Version::V0x13, params(8 * 1024, 80, 1, None), "pw");
+    assert_eq!(check_phc(&costly, b"pw"), Verdict::OutOfBounds);
+    // more lanes than the bound (cheap in memory and passes)
+    let lanes = plain_hash(Algorithm::Argon2id, Version::V0x13, params(8 * 32, 1, 32, None), "pw");
+    assert!(plain_verify(&lanes, "pw"), "a valid argon2 hash");
+    assert_eq!(check_phc(&lanes, b"pw"), Verdict::OutOfBounds);
+    // PHP's PASSWORD_ARGON2ID default (64 MiB, 4 passes) is within the bounds
+    let php = plain_hash(Algorithm::Argon2id, Version::V0x13, params(64 * 1024, 4, 1, None), "pw");
+    assert_eq!(check_phc(&php, b"pw"), Verdict::Match);
 }
 
 #[test]
-fn hashes_weaker_than_the_default_are_told_apart() {
+fn hashes_made_otherwise_than_today_need_a_rehash() {
     let weak = plain_hash(Algorithm::Argon2id, Version::V0x13, params(4096, 1, 1, None), "pw");
-    assert!(cheaper_than_default(&weak));
+    assert!(crate::password_hash_needs_rehash(&weak));
     assert_eq!(check_phc(&weak, b"pw"), Verdict::Match, "still verifies");
+    let argon2i = plain_hash(Algorithm::Argon2i, Version::V0x13, params(19 * 1024, 2, 1, None), "pw");
+    assert!(crate::password_hash_needs_rehash(&argon2i));
     let default = crate::users::hash_password("pw").expect("hashes");
-    assert!(!cheaper_than_default(&default));
-    assert!(!cheaper_than_default("not a hash"));
+    assert!(!crate::password_hash_needs_rehash(&default));
+    assert!(crate::password_hash_needs_rehash("not a hash"));
 }

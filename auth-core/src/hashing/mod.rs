@@ -44,5 +44,5 @@ mod speed;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-pub(crate) use argon::{HashSpec, Verdict, cheaper_than_default, check_phc};
+pub(crate) use argon::{HashSpec, Verdict, check_phc, differs_from};
 pub use pool::{HashingPool, HashingPriority};

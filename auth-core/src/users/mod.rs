@@ -25,7 +25,10 @@ mod tests;
 pub use crate::error::UserStoreError;
 pub use crate::hashing::{HashingPool, HashingPriority};
 pub use memory::MemoryUsers;
-pub use password::{hash_password, hash_password_async, verify_password_hash, verify_password_hash_or_dummy};
+pub use password::{
+    hash_password, hash_password_async, password_hash_needs_rehash, verify_password_hash,
+    verify_password_hash_or_dummy,
+};
 pub use store::{Registration, UserStore};
 
 /// Who a token is issued to.

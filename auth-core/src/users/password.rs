@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use argon2::{Algorithm, Params, Version};
 
 use super::UserStoreError;
-use crate::hashing::{HashSpec, HashingPool, Verdict, cheaper_than_default, check_phc};
+use crate::hashing::{HashSpec, HashingPool, Verdict, check_phc, differs_from};
 
 /// argon2id with the OWASP parameters: 19 MiB, 2 passes, 1 lane.
 fn hasher() -> HashSpec {
@@ -113,6 +113,26 @@ pub async fn verify_password_hash_or_dummy(
     HashingPool::global().verify_password_hash_or_dummy(stored, password).await
 }
 
+/// Whether the stored hash `phc` was made otherwise than
+/// [`hash_password`] makes hashes now (other parameters, another argon2
+/// variant, or no argon2 hash at all). Hash the password again after a
+/// successful login when it says so ([`hash_password_async`]): equal
+/// timing for unknown users and wrong passwords holds for hashes made with
+/// the current parameters, and an older, cheaper or costlier hash answers
+/// in its own time.
+///
+/// ```
+/// use auth_core::{hash_password, password_hash_needs_rehash};
+/// assert!(!password_hash_needs_rehash(&hash_password("s3cret")?));
+/// let legacy = "$argon2id$v=19$m=4096,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$q3XrLEE2A3ZtA8Qn1+xOxmW1hHjw2mF3f8m0bhI7V9k";
+/// assert!(password_hash_needs_rehash(legacy));
+/// assert!(password_hash_needs_rehash("$2b$12$bcrypt..."));
+/// # Ok::<(), auth_core::UserStoreError>(())
+/// ```
+pub fn password_hash_needs_rehash(phc: &str) -> bool {
+    differs_from(phc, &hasher())
+}
+
 impl HashingPool {
     /// [`hash_password`](crate::hash_password) on this pool (see
     /// [`hash_password_async`](crate::hash_password_async)).
@@ -152,12 +172,17 @@ impl HashingPool {
         let stored = stored.map(str::to_owned);
         let password = password.to_owned();
         let verdict = self.run(move || check_or_dummy(stored.as_deref(), password.as_bytes())).await?;
-        if verdict == Verdict::Malformed {
-            // Neither the hash nor the password: the operator finds the row
-            // by the login that fails.
-            tracing::warn!(
+        // Neither the hash nor the password: the operator finds the row by
+        // the login that fails.
+        match verdict {
+            Verdict::Malformed => tracing::warn!(
                 "a stored password hash is not an argon2 PHC string argon2 accepts; login refused"
-            );
+            ),
+            Verdict::OutOfBounds => tracing::warn!(
+                "a stored password hash asks for more than a login spends (over 16 times the default \
+                 work, 64 MiB or 16 lanes); login refused: rehash it with smaller parameters"
+            ),
+            Verdict::Match | Verdict::Mismatch => {}
         }
         Ok(verdict == Verdict::Match)
     }
@@ -166,15 +191,12 @@ impl HashingPool {
 /// The check behind every password login, on a pool thread: `stored`
 /// against `password`, or the dummy hash when there is no user (answered
 /// [`Verdict::Mismatch`]) or the stored hash is malformed (answered
-/// [`Verdict::Malformed`], as is a hash asking for more than four times the
-/// default work), so each case costs one check of the normal cost, and a
-/// hash with weaker parameters costs a dummy check on top of its own.
+/// [`Verdict::Malformed`], or [`Verdict::OutOfBounds`] for a hash asking
+/// for more than a login spends), so each of these costs one check of the
+/// normal cost.
 fn check_or_dummy(stored: Option<&str>, password: &[u8]) -> Verdict {
     let verdict = stored.map_or(Verdict::Malformed, |phc| check_phc(phc, password));
-    // A hash made with weaker parameters than today's answers faster than
-    // an unknown user would: it costs a dummy check too (at least the
-    // normal time; rehash such users at their next login to end it).
-    if verdict == Verdict::Malformed || stored.is_some_and(cheaper_than_default) {
+    if matches!(verdict, Verdict::Malformed | Verdict::OutOfBounds) {
         // The outcome is ignored: it only spends the time a check takes.
         let _ = check_phc(dummy_hash(), password);
         if stored.is_none() {
