@@ -183,6 +183,17 @@ async fn names_that_print_alike_or_break_a_database_name_nobody(f: Fixture) {
         // a login with it is a login of nobody (not a backend error: no 503)
         assert_eq!(f.login(&bad, PASSWORD).await, Ok(None), "{bad:?}");
     }
+    // names that print alike fold to one account: composed and decomposed
+    // accents, fullwidth letters, runs of spaces, the braille blank
+    let jose = f.add("jos\u{e9} lee", &[]).await;
+    for alike in ["jose\u{301} lee", "jos\u{e9}  lee", "\u{ff4a}os\u{e9} lee", "JOS\u{c9} LEE"] {
+        let alike = f.name(alike);
+        assert_eq!(f.store().register(&alike, "another").await, Ok(Registration::Taken), "{alike:?}");
+        let found = f.login(&alike, PASSWORD).await.expect("answers").expect("the same account");
+        assert_eq!(found.id, jose.id, "{alike:?}");
+    }
+    let blank = format!("{alice}\u{2800}");
+    assert_eq!(f.store().register(&blank, PASSWORD).await, Ok(Registration::Refused));
 }
 
 async fn a_disabled_user_is_refused_and_not_loaded(f: Fixture) {

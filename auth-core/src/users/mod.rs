@@ -80,9 +80,13 @@ impl Principal {
     }
 }
 
-/// The default canonical username: trimmed, lower case.
+/// The default canonical username: Unicode NFKC (so `é` composed and
+/// decomposed, or a fullwidth `ａ`, are one name), lower case, trimmed,
+/// runs of whitespace as one space.
 pub(crate) fn canonical(username: &str) -> String {
-    username.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization as _;
+    let folded: String = username.nfkc().collect::<String>().to_lowercase().nfkc().collect();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Whether `username` may name an account: once trimmed, 1 to 256 bytes,
@@ -119,7 +123,7 @@ const INVISIBLE: &[(char, char)] = &[
     ('\u{17B4}', '\u{17B5}'), ('\u{180B}', '\u{180F}'), ('\u{200B}', '\u{200F}'), ('\u{202A}', '\u{202E}'),
     ('\u{2060}', '\u{206F}'), ('\u{3164}', '\u{3164}'), ('\u{FE00}', '\u{FE0F}'), ('\u{FEFF}', '\u{FEFF}'),
     ('\u{FFA0}', '\u{FFA0}'), ('\u{FFF0}', '\u{FFF8}'), ('\u{1BCA0}', '\u{1BCA3}'),
-    ('\u{1D173}', '\u{1D17A}'), ('\u{E0000}', '\u{E0FFF}'),
+    ('\u{1D173}', '\u{1D17A}'), ('\u{E0000}', '\u{E0FFF}'), ('\u{2800}', '\u{2800}'),
 ];
 
 fn invisible(c: char) -> bool {

@@ -99,8 +99,11 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// The name the login throttle and device tokens know `username` by:
     /// two usernames with the same canonical name must be the same
-    /// account (or no account). The default, trimmed and lower-cased, is
-    /// what [`MemoryUsers`](super::MemoryUsers) looks names up by. A store that tells `Ann` from
+    /// account (or no account). The default (Unicode NFKC, lower case,
+    /// trimmed, runs of whitespace as one space: `José` composed or
+    /// decomposed, `ａnn` fullwidth and `ann  lee` are `josé`, `ann`, `ann
+    /// lee`) is what [`MemoryUsers`](super::MemoryUsers) looks names up by,
+    /// and what a store should keep its names in. A store that tells `Ann` from
     /// `ann` must return `username` unchanged; one that folds more (a
     /// case-insensitive collation, Unicode normalisation) must fold the
     /// same way here, or a look-alike account could clear the throttle's
@@ -108,7 +111,10 @@ pub trait UserStore: Send + Sync + 'static {
     ///
     /// ```
     /// use auth_core::{MemoryUsers, UserStore};
-    /// assert_eq!(MemoryUsers::new().canonical_username(" Ann@Example.com "), "ann@example.com");
+    /// let users = MemoryUsers::new();
+    /// assert_eq!(users.canonical_username(" Ann@Example.com "), "ann@example.com");
+    /// assert_eq!(users.canonical_username("Jose\u{301}"), users.canonical_username("Jos\u{e9}"));
+    /// assert_eq!(users.canonical_username("\u{ff41}nn  Lee"), "ann lee");
     /// ```
     fn canonical_username(&self, username: &str) -> String {
         canonical(username)
