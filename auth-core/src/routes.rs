@@ -51,8 +51,9 @@ impl RouteSet {
     /// The authority should be built with the dialect's configuration
     /// (`.config(dialect.default_config())`, then any lifetime you
     /// override): its claim names and `Basic` credentials are part of the
-    /// wire format. Where they differ, an `error` is logged saying so (the
-    /// routes still serve what the authority was configured for).
+    /// wire format. Where they differ, an `error` is logged saying so, once
+    /// per process (the routes still serve what the authority was
+    /// configured for).
     pub fn new(authority: Authority, dialect: impl Dialect) -> Self {
         Self::from_shared(authority, Arc::new(dialect))
     }
@@ -67,8 +68,12 @@ impl RouteSet {
     /// assert_eq!(RouteSet::from_shared(authority, dialect).dialect().name(), "sachet");
     /// ```
     pub fn from_shared(authority: Authority, dialect: Arc<dyn Dialect>) -> Self {
+        // once per process (actix builds its route sets once per worker)
+        static LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         let (ours, theirs) = (authority.config(), dialect.default_config());
-        if ours.claim_style != theirs.claim_style || ours.basic != theirs.basic {
+        if (ours.claim_style != theirs.claim_style || ours.basic != theirs.basic)
+            && !LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
             tracing::error!(
                 dialect = dialect.name(),
                 "the authority was not configured for this dialect: its claim names or Basic credentials \

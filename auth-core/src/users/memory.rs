@@ -134,7 +134,11 @@ impl MemoryUsers {
     /// Deletes a user (by username, or an external user by id); `false` if
     /// there was none. With
     /// [`AuthorityConfig::check_principal`](crate::AuthorityConfig::check_principal)
-    /// on, their tokens stop working at once.
+    /// on, their tokens stop working at once. Also call
+    /// [`Authority::revoke_subject`](crate::Authority::revoke_subject) for
+    /// the removed principal: it ends their sessions without the principal
+    /// check, and their device tokens, which would otherwise still stand
+    /// for the username if someone registers it again.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
