@@ -31,16 +31,16 @@
 //! Where the client address is unknown (no peer address, see
 //! [`Authority::login_client`](crate::Authority::login_client)), the
 //! address and username + address counters are skipped rather than keyed
-//! by something every client would share. What is left is weaker, and the first such login logs an `error`: spraying many
+//! by something every client would share, and a success takes back only
+//! its own attempt on the per-user counter instead of clearing it. What is
+//! left is weaker, and the first such login logs an `error`: spraying many
 //! usernames is not slowed down, and a user's logins from clients without
 //! a device token share the per-user slow-down with whoever guesses.
 //!
-//! A successful login clears its own username + address counter and
-//! takes its own attempt back from the address and the per-user counters
-//! (clearing the per-user counter would give a guesser a fresh budget at
-//! every login of the owner from a new address; the owner needs none: the
-//! success remembers the address and hands out a device token), and
-//! remembers the address for the user. Keys are SHA-256 of the normalised username (trimmed, lower
+//! A successful login clears the username counters (where the address is
+//! unknown it only takes its own attempt back from the per-user counter),
+//! takes its own attempt back from the address counter and remembers the
+//! address for the user. Keys are SHA-256 of the normalised username (trimmed, lower
 //! case) and the address (IPv6 by its /64), so their size is fixed
 //! whatever a client sends.
 //!
@@ -239,12 +239,15 @@ pub(crate) async fn admit<'a>(
         }
     }
     if rules.user.free > 0 {
-        // A success only takes its own attempt back: clearing the counter
-        // would hand a guesser a fresh budget at every login of the owner
-        // from a new address. The owner loses nothing: that success
-        // remembers the address and hands out a device token, and both
-        // skip this rule from then on.
-        admitted.count(key_user(username), rules.user, Settle::TakeBack, true).await?;
+        // Where the address is unknown, a success only takes its own
+        // attempt back: clearing the counter would hand a guesser, whose
+        // requests look the same as the owner's, a fresh budget at every
+        // login of the owner. With an address, a success clears it: a
+        // burst of right passwords from many new addresses (a fleet
+        // restarting with one account) must not queue behind the slow-down,
+        // each refusal costing its own address's counter.
+        let settle = if addr.is_some() { Settle::Clear } else { Settle::TakeBack };
+        admitted.count(key_user(username), rules.user, settle, true).await?;
     }
     Ok(admitted)
 }

