@@ -152,6 +152,24 @@ fn header_pairs<'a>(headers: impl Iterator<Item = (&'a str, &'a [u8])>) -> Vec<(
     headers.map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned())).collect()
 }
 
+/// The JSON body of `res` (`null` if it has none).
+pub fn json_of(res: &Res) -> Value {
+    serde_json::from_slice(&res.body).unwrap_or(Value::Null)
+}
+
+/// A request with an optional `Authorization` value and JSON body.
+pub fn request(method: &'static str, path: &str, auth: Option<&str>, body: Option<Value>) -> Req {
+    let mut headers = Vec::new();
+    if let Some(auth) = auth {
+        headers.push(("authorization", auth.to_owned()));
+    }
+    let body = body.map_or_else(Vec::new, |b| {
+        headers.push(("content-type", "application/json".to_owned()));
+        b.to_string().into_bytes()
+    });
+    Req { method, path: path.to_owned(), headers, body, peer: None }
+}
+
 /// Replaces `{name}` with the variable's value, and `{b64:a:b}` with
 /// base64 of `a`'s and `b`'s values joined by a colon (Basic credentials).
 pub fn substitute(text: &str, vars: &HashMap<String, String>) -> String {

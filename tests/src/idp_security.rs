@@ -17,10 +17,10 @@ use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 
-use crate::harness::{Client, Req, Res, SECRET, actix_client, axum_client, http1_request, read_http1};
-use crate::jwks::{
-    ALICE, AUDIENCE, Idp, IdpKey, assert_refused, claims_of, idp_key, idp_token, json_of, send,
+use crate::harness::{
+    Client, Req, Res, SECRET, actix_client, axum_client, http1_request, json_of, read_http1,
 };
+use crate::jwks::{ALICE, AUDIENCE, Idp, IdpKey, assert_refused, claims_of, idp_key, idp_token, send};
 
 /// Why an IdP login of a subject the verifier or the user store does not
 /// allow is refused.

@@ -23,7 +23,7 @@ use demo_app::{Demo, DemoConfig};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::harness::{Client, Req, Res, actix_client, axum_client, demo_args};
+use crate::harness::{Client, Req, Res, actix_client, axum_client, demo_args, json_of};
 
 /// The audience the demo's IdP tenant expects.
 pub(crate) const AUDIENCE: &str = "https://core.example/api";
@@ -222,10 +222,6 @@ fn demo_config_for(issuer: &str, audience: &str, jwks: &str, user: &str, extra: 
 pub(crate) async fn send(client: &Client, method: &'static str, path: &str, bearer: Option<&str>) -> Res {
     let headers = bearer.map(|t| ("authorization", format!("Bearer {t}"))).into_iter().collect();
     client(Req { method, path: path.to_owned(), headers, body: Vec::new(), peer: None }).await
-}
-
-pub(crate) fn json_of(res: &Res) -> Value {
-    serde_json::from_slice(&res.body).unwrap_or(Value::Null)
 }
 
 pub(crate) fn claims_of(token: &str) -> Value {

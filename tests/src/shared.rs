@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use auth_core::store_tests::RedisServer;
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::harness::{Client, Req, Res, replay};
+use crate::harness::{Client, Req, Res, json_of, replay, request};
 use crate::hostile::{BOB, BOB_WRONG, GUESSER, guess};
 use crate::pgproxy::PgProxy;
 use crate::table::{ALICE, Case, Challenge, Keys, TOKENS, WHOAMI, case};
@@ -202,22 +202,6 @@ fn two_instances_of_both_frameworks_on_one_redis_act_as_one() {
 fn two_instances_of_both_frameworks_on_one_postgres_act_as_one() {
     let Some(url) = auth_core::store_tests::postgres_url() else { return };
     instances_act_as_one(&url, "postgres");
-}
-
-fn request(method: &'static str, path: &str, auth: Option<&str>, body: Option<Value>) -> Req {
-    let mut headers = Vec::new();
-    if let Some(auth) = auth {
-        headers.push(("authorization", auth.to_owned()));
-    }
-    let body = body.map_or_else(Vec::new, |b| {
-        headers.push(("content-type", "application/json".to_owned()));
-        b.to_string().into_bytes()
-    });
-    Req { method, path: path.to_owned(), headers, body, peer: None }
-}
-
-fn json_of(res: &Res) -> Value {
-    serde_json::from_slice(&res.body).unwrap_or(Value::Null)
 }
 
 async fn login(server: &Server) -> (String, String) {

@@ -3,9 +3,9 @@
 //! login) and none turns into an outage, a lock-out or a silent pass.
 
 use auth_core::{MemoryUsers, Principal};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::harness::{Capture, Client, Req, Res, configured_client, router_client};
+use crate::harness::{Capture, Client, Req, configured_client, json_of, request, router_client};
 
 const SECRET: &str = "wiring-secret-of-at-least-32-bytes!!";
 
@@ -53,29 +53,18 @@ async fn actix_app(authority: &auth_core::Authority) -> Client {
 }
 
 fn get(path: &str, auth: Option<&str>) -> Req {
-    let headers = auth.map(|a| vec![("authorization", a.to_owned())]).unwrap_or_default();
-    Req { method: "GET", path: path.to_owned(), headers, body: Vec::new(), peer: None }
+    request("GET", path, auth, None)
 }
 
 fn login(password: &str) -> Req {
-    Req {
-        method: "POST",
-        path: "/auth/login".into(),
-        headers: vec![("content-type", "application/json".into())],
-        body: json!({"username": "alice", "password": password}).to_string().into_bytes(),
-        peer: None,
-    }
-}
-
-fn json(res: &Res) -> Value {
-    serde_json::from_slice(&res.body).unwrap_or(Value::Null)
+    request("POST", "/auth/login", None, Some(json!({"username": "alice", "password": password})))
 }
 
 /// The checks both frameworks must pass; `optional` lists the optional routes.
 async fn wiring(framework: &str, client: Client, optional: &[&str], capture: &Capture) {
     let res = client(login("wonderland")).await;
     assert_eq!(res.status, 200, "[{framework}] login");
-    let token = json(&res)["access_token"].as_str().expect("a token").to_owned();
+    let token = json_of(&res)["access_token"].as_str().expect("a token").to_owned();
     let bearer = format!("Bearer {token}");
 
     // a route that no guard protects: 500 server_error, never 503 or a pass
@@ -84,7 +73,7 @@ async fn wiring(framework: &str, client: Client, optional: &[&str], capture: &Ca
             let res = client(get(path, auth)).await;
             assert_eq!(res.status, 500, "[{framework}] {path} {auth:?}");
             assert_eq!(res.header("retry-after"), None, "[{framework}] {path}: not an outage");
-            assert_eq!(json(&res)["error"], "server_error", "[{framework}] {path}");
+            assert_eq!(json_of(&res)["error"], "server_error", "[{framework}] {path}");
         }
     }
     let logged = capture.text();
@@ -137,7 +126,7 @@ fn axum_without_connect_info_logs_an_error_and_refills_no_guesser() {
             let client = router_client(axum_app(&authority()));
             for _ in 0..5 {
                 let res = client(login("a wrong guess")).await;
-                assert_eq!((res.status, json(&res)["error"].clone()), (400, json!("invalid_grant")));
+                assert_eq!((res.status, json_of(&res)["error"].clone()), (400, json!("invalid_grant")));
             }
             // the owner, whose requests look the same to this server
             let res = client(login("wonderland")).await;
@@ -199,7 +188,7 @@ fn the_innermost_guard_decides_on_both_frameworks() {
         };
         for (framework, client) in [("axum", router_client(axum_app)), ("actix", actix_app)] {
             let res = client(login("wonderland")).await;
-            let token = json(&res)["access_token"].as_str().expect("a token").to_owned();
+            let token = json_of(&res)["access_token"].as_str().expect("a token").to_owned();
             // the outer guard admits the Bearer token; the inner one reads only `Token`
             let res = client(get("/outer/inner", Some(&format!("Bearer {token}")))).await;
             assert_eq!(res.status, 401, "[{framework}] {}", String::from_utf8_lossy(&res.body));
