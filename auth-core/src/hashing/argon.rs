@@ -136,9 +136,15 @@ pub(crate) enum Verdict {
     OutOfBounds,
 }
 
-/// The work of one hash with `hash_password`'s parameters (19 MiB, two
-/// passes), in 1 KiB block passes.
-pub(crate) const REFERENCE_COST: u64 = 19 * 1024 * 2;
+/// The memory of `hash_password`'s hashes, in KiB (OWASP: 19 MiB).
+pub(crate) const DEFAULT_M_COST: u32 = 19 * 1024;
+
+/// The passes of `hash_password`'s hashes (OWASP: 2).
+pub(crate) const DEFAULT_T_COST: u32 = 2;
+
+/// The work of one hash with `hash_password`'s parameters, in 1 KiB block
+/// passes.
+pub(crate) const REFERENCE_COST: u64 = DEFAULT_M_COST as u64 * DEFAULT_T_COST as u64;
 
 /// The most work a stored hash may ask for: sixteen times the default
 /// (argon2-cffi's and PHP's defaults, 64 MiB with 3 or 4 passes, fit).

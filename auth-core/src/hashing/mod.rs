@@ -44,5 +44,5 @@ mod speed;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-pub(crate) use argon::{HashSpec, Verdict, check_phc, differs_from};
+pub(crate) use argon::{DEFAULT_M_COST, DEFAULT_T_COST, HashSpec, Verdict, check_phc, differs_from};
 pub use pool::{HashingPool, HashingPriority};

@@ -12,12 +12,15 @@ use std::sync::OnceLock;
 use argon2::{Algorithm, Params, Version};
 
 use super::UserStoreError;
-use crate::hashing::{HashSpec, HashingPool, Verdict, check_phc, differs_from};
+use crate::hashing::{
+    DEFAULT_M_COST, DEFAULT_T_COST, HashSpec, HashingPool, Verdict, check_phc, differs_from,
+};
 
 /// argon2id with the OWASP parameters: 19 MiB, 2 passes, 1 lane.
 fn hasher() -> HashSpec {
     // The parameters are constants within argon2's documented bounds.
-    let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are within bounds");
+    let params = Params::new(DEFAULT_M_COST, DEFAULT_T_COST, 1, None)
+        .expect("OWASP argon2 parameters are within bounds");
     HashSpec { algorithm: Algorithm::Argon2id, version: Version::V0x13, params }
 }
 
