@@ -45,6 +45,17 @@ impl std::fmt::Debug for RouteSet {
     }
 }
 
+/// Whether `config` has other claim names or `Basic` credentials than
+/// `dialect` issues and reads its tokens with. A dialect that issues no
+/// tokens (no login or sign-up route, such as [`Jwks`](crate::dialects::Jwks))
+/// is mounted beside any authority.
+fn configured_for_another(config: &crate::AuthorityConfig, dialect: &dyn Dialect) -> bool {
+    let issues_tokens =
+        dialect.routes().iter().any(|route| matches!(route.action, Action::Login | Action::Signup));
+    let theirs = dialect.default_config();
+    issues_tokens && (config.claim_style != theirs.claim_style || config.basic != theirs.basic)
+}
+
 impl RouteSet {
     /// Mounts `dialect` on `authority`, with [`DEFAULT_BODY_LIMIT`].
     ///
@@ -70,8 +81,7 @@ impl RouteSet {
     pub fn from_shared(authority: Authority, dialect: Arc<dyn Dialect>) -> Self {
         // once per process (actix builds its route sets once per worker)
         static LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-        let (ours, theirs) = (authority.config(), dialect.default_config());
-        if (ours.claim_style != theirs.claim_style || ours.basic != theirs.basic)
+        if configured_for_another(authority.config(), dialect.as_ref())
             && !LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed)
         {
             tracing::error!(
@@ -219,5 +229,26 @@ impl RouteSet {
             res.headers.push((crate::device::DEVICE_TOKEN_HEADER, token));
         }
         Ok(res)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::configured_for_another;
+    use crate::dialects::{Drf, Jwks, Keytoken, Standard};
+    use crate::{AuthorityConfig, Dialect as _};
+
+    #[test]
+    fn a_dialect_that_issues_tokens_wants_its_own_claims_and_credentials() {
+        let plain = AuthorityConfig::default();
+        assert!(!configured_for_another(&plain, &Standard));
+        assert!(configured_for_another(&plain, &Drf), "drf's claim names");
+        assert!(configured_for_another(&plain, &Keytoken::new(["demo"])), "keytoken's Basic key:token");
+        // its own configuration, lifetimes overridden: fine
+        let drf = Drf.default_config().access_ttl(std::time::Duration::from_secs(60));
+        assert!(!configured_for_another(&drf, &Drf));
+        // the key set route set issues nothing: it sits beside any authority
+        assert!(!configured_for_another(&drf, &Jwks));
+        assert!(!configured_for_another(&Keytoken::new(["demo"]).default_config(), &Jwks));
     }
 }
