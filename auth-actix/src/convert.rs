@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use auth_core::{AuthResponse, AuthorizationRef, Peer};
+use auth_core::{AuthResponse, AuthorizationRef, BrowserHeaders, Peer};
 
 /// Every `Authorization` value of a request, borrowed, for the core to judge.
 pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationRef<'_> {
@@ -27,6 +27,17 @@ pub(crate) fn peer(headers: &HeaderMap, peer_addr: Option<std::net::SocketAddr>)
     peer.forwarded_for = forwarded_for;
     peer.device_token = device;
     peer
+}
+
+/// What cookie mode judges of a request: its cookies, `Origin`,
+/// `Sec-Fetch-Site`, `Host` (the URI's authority for HTTP/2) and
+/// `X-CSRF-Token`.
+pub(crate) fn browser(headers: &HeaderMap, uri: &actix_web::http::Uri) -> BrowserHeaders {
+    let mut browser = BrowserHeaders::from_lookup(|name| headers.get_all(name).map(HeaderValue::as_bytes));
+    if browser.host.is_none() {
+        browser.host = uri.authority().map(|a| a.as_str().to_owned());
+    }
+    browser
 }
 
 /// Copies status, headers and body.

@@ -11,7 +11,7 @@ use actix_web::{Error, HttpMessage};
 use auth_core::{AuthGuard, Check, PendingCheck};
 use pin_project_lite::pin_project;
 
-use crate::convert::{authorization, peer, to_http};
+use crate::convert::{authorization, browser, peer, to_http};
 
 /// An actix-web middleware that authenticates requests with a [`AuthGuard`].
 ///
@@ -55,6 +55,20 @@ impl AuthMiddleware {
     pub fn optional(self) -> Self {
         Self { guard: self.guard.optional(true) }
     }
+
+    /// Also accepts the access token from cookie mode's cookie, with its
+    /// CSRF checks (see [`AuthGuard::cookies`]); give it the same
+    /// [`CookieMode`](auth_core::CookieMode) as the routes.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+    /// use auth_actix::prelude::*;
+    /// let middleware = authority.middleware().cookies(CookieMode::new());
+    /// # let _ = middleware;
+    /// ```
+    pub fn cookies(self, mode: auth_core::CookieMode) -> Self {
+        Self { guard: self.guard.cookies(mode) }
+    }
 }
 
 impl<S, B> Transform<S, ServiceRequest> for AuthMiddleware
@@ -97,7 +111,11 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let check = self.guard.begin(authorization(req.headers()), || peer(req.headers(), req.peer_addr()));
+        let cookies = || browser(req.headers(), req.uri());
+        let check =
+            self.guard.begin_browser(authorization(req.headers()), req.method().as_str(), cookies, || {
+                peer(req.headers(), req.peer_addr())
+            });
         let state = match check {
             // Decided now: the inner service is called at once, nothing boxed.
             Check::Ready(Ok(identity)) => {

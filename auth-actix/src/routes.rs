@@ -4,7 +4,7 @@ use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, web};
 use auth_core::{AuthRequest, RouteSet};
 
-use crate::convert::{authorization, peer, to_http};
+use crate::convert::{authorization, browser, peer, to_http};
 
 /// Mounts `routes` on the `App` or `Scope` being configured: every path
 /// below it goes to the core's route engine. Bodies over the route set's
@@ -66,6 +66,7 @@ async fn serve(routes: &RouteSet, req: HttpRequest, payload: web::Payload) -> au
         content_type: header(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v).into_owned()),
         body: body.to_vec(),
         peer: peer(req.headers(), req.peer_addr()),
+        browser: browser(req.headers(), req.uri()),
     };
     routes.handle(request).await
 }

@@ -101,6 +101,8 @@ pub struct LoginClient {
     /// Where a successful login leaves the device token it issues, for the
     /// route engine to send back (`None`: nobody will send it).
     pub(crate) issued: Option<std::sync::Arc<std::sync::OnceLock<String>>>,
+    /// In cookie mode, the `csrf` claim the issued tokens carry.
+    pub(crate) csrf_claim: Option<String>,
 }
 
 /// Never prints the device token.
@@ -116,7 +118,7 @@ impl std::fmt::Debug for LoginClient {
 impl LoginClient {
     /// A client at `addr` (`None`: unknown) with a device token, or none.
     pub fn new(addr: Option<IpAddr>, device_token: Option<String>) -> Self {
-        Self { addr, device_token, issued: None }
+        Self { addr, device_token, issued: None, csrf_claim: None }
     }
 }
 

@@ -171,6 +171,11 @@ pub enum AuthError {
     /// that the server failed. A programming error, never a client's.
     #[error("the server is misconfigured")]
     Misconfigured(&'static str),
+    /// A cookie-authenticated request that may be a cross-site request
+    /// forgery (403 `access_denied`, no challenge): see
+    /// [`CookieMode`](crate::CookieMode).
+    #[error("{0}")]
+    Csrf(crate::cookies::CsrfRejection),
 }
 
 impl AuthError {
@@ -183,7 +188,7 @@ impl AuthError {
         match self {
             Self::MissingCredentials | Self::InvalidToken(_) | Self::InvalidCredentials => 401,
             Self::InvalidRequest(_) | Self::MissingField(_) | Self::InvalidGrant => 400,
-            Self::InsufficientScope { .. } | Self::Forbidden => 403,
+            Self::InsufficientScope { .. } | Self::Forbidden | Self::Csrf(_) => 403,
             Self::TooManyAttempts { .. } => 429,
             Self::NotFound => 404,
             Self::MethodNotAllowed { .. } => 405,
@@ -210,7 +215,7 @@ impl AuthError {
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::InvalidCredentials | Self::InvalidGrant => Some("invalid_grant"),
             Self::InsufficientScope { .. } => Some("insufficient_scope"),
-            Self::Forbidden => Some("access_denied"),
+            Self::Forbidden | Self::Csrf(_) => Some("access_denied"),
             Self::TooManyAttempts { .. } => Some("slow_down"),
             Self::NotFound => Some("not_found"),
             Self::Unavailable | Self::Busy { .. } => Some("temporarily_unavailable"),

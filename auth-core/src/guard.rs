@@ -21,9 +21,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::authority::{Authority, Now};
-use crate::check::Check;
+use crate::check::{Check, CheckResult};
 use crate::claims::AuthIdentity;
 use crate::client::Peer;
+use crate::cookies::{BrowserHeaders, CookieMode, check_bound};
 use crate::dialect::Dialect;
 use crate::error::AuthError;
 use crate::header::{
@@ -90,6 +91,7 @@ struct Settings {
     optional: bool,
     realm: String,
     renderer: Option<Arc<dyn ErrorRenderer>>,
+    cookies: Option<CookieMode>,
 }
 
 impl std::fmt::Debug for AuthGuard {
@@ -98,6 +100,7 @@ impl std::fmt::Debug for AuthGuard {
             .field("schemes", &self.0.schemes)
             .field("optional", &self.0.optional)
             .field("realm", &self.0.realm)
+            .field("cookies", &self.0.cookies)
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +120,7 @@ impl AuthGuard {
             optional: false,
             realm: "api".into(),
             renderer: None,
+            cookies: None,
         }))
     }
 
@@ -167,6 +171,29 @@ impl AuthGuard {
         self
     }
 
+    /// Also reads the access token from cookie mode's cookie when the
+    /// request has no `Authorization` header of an accepted scheme (a
+    /// header wins, and needs no CSRF check). An unsafe request (not
+    /// `GET`, `HEAD` or `OPTIONS`) authenticated by the cookie must pass
+    /// both CSRF layers, or is refused with 403 (see [`CookieMode`]).
+    /// Adapters call [`begin_browser`](Self::begin_browser) for it.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+    /// use auth_core::{AuthGuard, CookieMode};
+    /// let guard = AuthGuard::new(authority).cookies(CookieMode::new());
+    /// assert!(guard.cookie_mode().is_some());
+    /// ```
+    pub fn cookies(mut self, mode: CookieMode) -> Self {
+        self.settings().cookies = Some(mode);
+        self
+    }
+
+    /// The cookie mode, when the guard reads cookies.
+    pub fn cookie_mode(&self) -> Option<&CookieMode> {
+        self.0.cookies.as_ref()
+    }
+
     /// Renders error bodies with `renderer`.
     pub fn render_errors_with(mut self, renderer: impl ErrorRenderer) -> Self {
         self.settings().renderer = Some(Arc::new(renderer));
@@ -214,6 +241,59 @@ impl AuthGuard {
     /// ```
     pub fn begin(&self, header: AuthorizationRef<'_>, peer: impl FnOnce() -> Peer) -> Check {
         self.start(header, peer, !self.0.optional)
+    }
+
+    /// [`begin`](Self::begin) for a guard in cookie mode: with no
+    /// `Authorization` credentials of an accepted scheme, the access
+    /// cookie of `browser` (called only then), and for an unsafe `method`
+    /// the CSRF checks. Without cookie mode, this is `begin`.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+    /// use auth_core::{AuthGuard, AuthorizationRef, BrowserHeaders, CookieMode, Peer};
+    /// let guard = AuthGuard::new(authority).cookies(CookieMode::new());
+    /// let forged = || BrowserHeaders {
+    ///     cookies: vec!["__Host-access_token=a.b.c".into()],
+    ///     fetch_site: Some("cross-site".into()),
+    ///     ..BrowserHeaders::default()
+    /// };
+    /// let check = guard.begin_browser(AuthorizationRef::Absent, "POST", forged, Peer::default);
+    /// assert_eq!(check.outcome().await.unwrap_err().status(), 403);
+    /// # })
+    /// ```
+    pub fn begin_browser(
+        &self,
+        header: AuthorizationRef<'_>,
+        method: &str,
+        browser: impl FnOnce() -> BrowserHeaders,
+        peer: impl FnOnce() -> Peer,
+    ) -> Check {
+        let Some(mode) = &self.0.cookies else { return self.begin(header, peer) };
+        if !matches!(header.value().and_then(|v| accepted_in(v, &self.0.schemes)), Ok(None)) {
+            // Credentials in the header (or a broken header): the header decides.
+            return self.begin(header, peer);
+        }
+        let browser = browser();
+        let Some(token) = browser.cookie(mode.access_cookie()) else { return self.begin(header, peer) };
+        if let Err(refused) = mode.check_site(method, &browser) {
+            return Check::Ready(Err(AuthError::Csrf(refused)));
+        }
+        let check = self.token_check(Scheme::Bearer, token.as_bytes());
+        if !crate::cookies::is_unsafe_method(method) {
+            return check;
+        }
+        let bound = move |outcome: CheckResult| match outcome {
+            Ok(Some(identity)) => match check_bound(&identity, &browser) {
+                Ok(_) => Ok(Some(identity)),
+                Err(refused) => Err(AuthError::Csrf(refused)),
+            },
+            other => other,
+        };
+        match check {
+            Check::Ready(outcome) => Check::Ready(bound(outcome)),
+            Check::Pending(pending) => Check::later(async move { bound(pending.await) }),
+        }
     }
 
     /// [`begin`](Self::begin) as in optional mode, whatever this guard's
@@ -270,11 +350,8 @@ impl AuthGuard {
         let Some((scheme, rest)) = accepted else {
             return Check::Ready(if required { Err(AuthError::MissingCredentials) } else { Ok(None) });
         };
-        // A token whose exact bytes were verified before needs no parsing.
         if scheme != Scheme::Basic {
-            if let Some(now) = authority.authenticate_cached_now(rest) {
-                return Self::decided(authority, now);
-            }
+            return self.token_check(scheme, rest);
         }
         match parse_presented(scheme, rest) {
             Err(e) => Check::Ready(Err(e.into())),
@@ -287,6 +364,23 @@ impl AuthGuard {
                 let authority = authority.clone();
                 Check::later(async move { authority.authenticate_from(&credentials, client).await.map(Some) })
             }
+        }
+    }
+
+    /// The check of a `Bearer` or `Token` credential.
+    fn token_check(&self, scheme: Scheme, rest: &[u8]) -> Check {
+        let authority = &self.0.authority;
+        // A token whose exact bytes were verified before needs no parsing.
+        if let Some(now) = authority.authenticate_cached_now(rest) {
+            return Self::decided(authority, now);
+        }
+        match parse_presented(scheme, rest) {
+            Err(e) => Check::Ready(Err(e.into())),
+            Ok(Presented::Token(_, token)) => {
+                Self::decided(authority, authority.authenticate_uncached_now(token))
+            }
+            // Not reached: only Basic parses as Basic.
+            Ok(Presented::Basic(_)) => Check::Ready(Err(AuthError::MissingCredentials)),
         }
     }
 

@@ -60,6 +60,7 @@ mod cache;
 mod check;
 mod claims;
 mod client;
+mod cookies;
 mod crypto;
 mod device;
 mod dialect;
@@ -102,6 +103,9 @@ pub use cache::{ENTRY_OVERHEAD, TokenCacheConfig, TokenCacheStats};
 pub use check::{Check, CheckResult, PendingCheck};
 pub use claims::{Audience, AuthIdentity, ClaimStyle, Claims, IdentityData, TokenUse};
 pub use client::{LoginClient, Peer, ProxyListError, TrustedProxies};
+pub use cookies::{
+    BrowserHeaders, CSRF_HEADER, CookieMode, CsrfRejection, DEFAULT_COOKIE_MOUNT, OriginError, SameSite,
+};
 pub use device::{DEFAULT_DEVICE_TTL, DEVICE_TOKEN_COOKIE, DEVICE_TOKEN_HEADER, device_token_in};
 pub use dialect::{Action, Dialect, Route, RouteContext, Standard};
 pub use external::{EXTERNAL_ID_PREFIX, ExternalIdentity, ExternalSubject};
@@ -130,7 +134,7 @@ pub mod jwk {
     pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 }
 pub use response::{AuthRequest, AuthResponse};
-pub use routes::{DEFAULT_BODY_LIMIT, RouteSet};
+pub use routes::{CookieModeError, DEFAULT_BODY_LIMIT, RouteSet};
 pub use store::{Attempt, AttemptRule, AttemptState};
 pub use store::{
     DEFAULT_MAX_ATTEMPT_COUNTERS, MAX_RETIRED_SECRETS, MemoryStore, OpaqueRecord, OpaqueRotation, OutageLog,

@@ -32,6 +32,9 @@ pub struct AuthRequest {
     /// Who sent it: the TCP peer and any `X-Forwarded-For` (the login
     /// throttle counts per client address).
     pub peer: Peer,
+    /// The cookies and the `Origin`, `Sec-Fetch-Site`, `Host` and
+    /// `X-CSRF-Token` headers, which a route set in cookie mode judges.
+    pub browser: crate::cookies::BrowserHeaders,
 }
 
 impl AuthRequest {
@@ -81,6 +84,7 @@ impl std::fmt::Debug for AuthRequest {
             .field("content_type", &self.content_type)
             .field("body_len", &self.body.len())
             .field("peer", &self.peer)
+            .field("browser", &self.browser)
             .finish()
     }
 }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use crate::authority::Authority;
 use crate::body::Body;
+use crate::cookies::{CookieMode, routes as cookie_routes};
 use crate::dialect::{Action, Dialect, RouteContext};
 use crate::error::AuthError;
 use crate::response::{AuthRequest, AuthResponse};
@@ -34,13 +35,27 @@ pub struct RouteSet {
     dialect: Arc<dyn Dialect>,
     body_limit: usize,
     prefix: Arc<str>,
+    cookies: Option<Arc<CookieMode>>,
 }
+
+/// [`RouteSet::cookies`] on a dialect that keeps its own wire format.
+///
+/// ```
+/// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+/// use auth_core::{dialects::Drf, CookieMode, RouteSet};
+/// let err = RouteSet::new(authority, Drf).cookies(CookieMode::new()).unwrap_err();
+/// assert_eq!(err.to_string(), "cookie mode is for the standard dialect; `drf` keeps its wire format");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cookie mode is for the standard dialect; `{0}` keeps its wire format")]
+pub struct CookieModeError(&'static str);
 
 impl std::fmt::Debug for RouteSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RouteSet")
             .field("dialect", &self.dialect.name())
             .field("body_limit", &self.body_limit)
+            .field("cookies", &self.cookies)
             .finish_non_exhaustive()
     }
 }
@@ -91,7 +106,7 @@ impl RouteSet {
                  `.config(dialect.default_config())` and override only lifetimes and limits"
             );
         }
-        Self { authority, dialect, body_limit: DEFAULT_BODY_LIMIT, prefix: "".into() }
+        Self { authority, dialect, body_limit: DEFAULT_BODY_LIMIT, prefix: "".into(), cookies: None }
     }
 
     /// Serves paths under `prefix` (e.g. `/users`) when the adapter passes
@@ -108,7 +123,55 @@ impl RouteSet {
     /// ```
     pub fn at(mut self, prefix: &str) -> Self {
         self.prefix = prefix.trim_end_matches('/').into();
+        if let Some(mode) = self.cookies.take() {
+            self.cookies = Some(Arc::new((*mode).clone().under(&self.prefix)));
+        }
         self
+    }
+
+    /// Turns on cookie mode ([`CookieMode`]): login and refresh answer
+    /// with the tokens in `HttpOnly` cookies (none in the body), refresh
+    /// and logout read them from there, and login, refresh and logout are
+    /// guarded against cross-site request forgery. For the
+    /// [`Standard`](crate::Standard) dialect only: the others keep the
+    /// wire formats of the APIs they reproduce ([`CookieModeError`]).
+    /// Guard the app's routes with the same mode
+    /// ([`AuthGuard::cookies`](crate::AuthGuard::cookies)).
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+    /// use auth_core::{CookieMode, RouteSet, Standard};
+    /// let routes = RouteSet::new(authority, Standard).cookies(CookieMode::new())?;
+    /// assert!(routes.cookie_mode().is_some());
+    /// # Ok::<(), auth_core::CookieModeError>(())
+    /// ```
+    pub fn cookies(mut self, mode: CookieMode) -> Result<Self, CookieModeError> {
+        if !self.dialect.supports_cookies() {
+            return Err(CookieModeError(self.dialect.name()));
+        }
+        self.cookies = Some(Arc::new(mode.under(&self.prefix)));
+        Ok(self)
+    }
+
+    /// The [`Standard`](crate::Standard) routes in cookie mode: what
+    /// [`cookies`](Self::cookies) gives, without a `Result` (the standard
+    /// dialect always supports it).
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+    /// use auth_core::{CookieMode, RouteSet};
+    /// let routes = RouteSet::with_cookies(authority, CookieMode::new());
+    /// assert_eq!(routes.dialect().name(), "standard");
+    /// ```
+    pub fn with_cookies(authority: Authority, mode: CookieMode) -> Self {
+        let mut routes = Self::new(authority, crate::Standard);
+        routes.cookies = Some(Arc::new(mode.under(&routes.prefix)));
+        routes
+    }
+
+    /// The cookie mode, when it is on.
+    pub fn cookie_mode(&self) -> Option<&CookieMode> {
+        self.cookies.as_deref()
     }
 
     /// The path below the prefix (`/` for the prefix itself), if under it.
@@ -219,8 +282,20 @@ impl RouteSet {
         }
         let body = Body::parse(request.content_type.as_deref(), &request.body)?;
         let issued = Arc::default();
-        let ctx = RouteContext { authority: &self.authority, request, body, issued: Arc::clone(&issued) };
-        let mut res = self.dialect.handle(action, ctx).await?;
+        let ctx = RouteContext {
+            authority: &self.authority,
+            request,
+            body,
+            issued: Arc::clone(&issued),
+            csrf_claim: None,
+        };
+        let dialect = self.dialect.as_ref();
+        let mut res = match (self.cookies.as_deref(), action) {
+            (Some(mode), Action::Login) => cookie_routes::login(mode, ctx).await?,
+            (Some(mode), Action::Refresh) => cookie_routes::refresh(mode, ctx, dialect).await?,
+            (Some(mode), Action::Logout) => cookie_routes::logout(mode, ctx, dialect).await?,
+            _ => dialect.handle(action, ctx).await?,
+        };
         if (200..300).contains(&res.status)
             && let (Some(token), Some(ttl)) = (issued.get().cloned(), self.authority.config().device_ttl)
         {

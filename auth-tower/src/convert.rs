@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use auth_core::{AuthResponse, AuthorizationRef, Peer};
+use auth_core::{AuthResponse, AuthorizationRef, BrowserHeaders, Peer};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use http::header::AUTHORIZATION;
@@ -33,6 +33,18 @@ pub(crate) fn peer(headers: &HeaderMap, extensions: &Extensions) -> Peer {
     peer.forwarded_for = forwarded_for;
     peer.device_token = device;
     peer
+}
+
+/// What cookie mode judges of a request: its cookies, `Origin`,
+/// `Sec-Fetch-Site`, `Host` (the URI's authority for HTTP/2, which has no
+/// `Host` header) and `X-CSRF-Token`.
+pub(crate) fn browser(headers: &HeaderMap, uri: &http::Uri) -> BrowserHeaders {
+    let mut browser =
+        BrowserHeaders::from_lookup(|name| headers.get_all(name).iter().map(HeaderValue::as_bytes));
+    if browser.host.is_none() {
+        browser.host = uri.authority().map(|a| a.as_str().to_owned());
+    }
+    browser
 }
 
 /// Copies status, headers and body; the headers as the core lets them on

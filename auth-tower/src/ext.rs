@@ -1,6 +1,6 @@
 //! [`AuthorityExt`]: the short path from an [`Authority`] to an axum app.
 
-use auth_core::{AuthGuard, Authority, Dialect, RouteSet};
+use auth_core::{AuthGuard, Authority, CookieMode, Dialect, RouteSet};
 
 use crate::{AuthLayer, AuthRoutes};
 
@@ -31,6 +31,26 @@ pub trait AuthorityExt {
     /// `POST /login`, `/refresh`, `/verify`, `/logout`), for
     /// `Router::nest_service`.
     fn routes(&self, dialect: impl Dialect) -> AuthRoutes;
+
+    /// The [`Standard`](auth_core::Standard) routes in cookie mode: login
+    /// and refresh answer with `HttpOnly` cookies and no token in the body
+    /// (see [`CookieMode`]). Guard the app's routes with
+    /// `authority.layer().cookies(mode)`, the same mode.
+    ///
+    /// ```
+    /// use auth_tower::prelude::*;
+    /// use axum::{routing::post, Router};
+    ///
+    /// let authority = Authority::hs256([7u8; 32])?.build();
+    /// let cookies = CookieMode::new(); // mounted at /auth: the refresh cookie's path is /auth/refresh
+    /// let app: Router = Router::new()
+    ///     .route("/notes", post(|id: Authenticated| async move { id.username().to_owned() }))
+    ///     .route_layer(authority.layer().cookies(cookies.clone()))
+    ///     .nest_service("/auth", authority.cookie_routes(cookies));
+    /// # let _ = app;
+    /// # Ok::<(), auth_core::KeyError>(())
+    /// ```
+    fn cookie_routes(&self, mode: CookieMode) -> AuthRoutes;
 }
 
 impl AuthorityExt for Authority {
@@ -40,5 +60,9 @@ impl AuthorityExt for Authority {
 
     fn routes(&self, dialect: impl Dialect) -> AuthRoutes {
         AuthRoutes::new(RouteSet::new(self.clone(), dialect))
+    }
+
+    fn cookie_routes(&self, mode: CookieMode) -> AuthRoutes {
+        AuthRoutes::new(RouteSet::with_cookies(self.clone(), mode))
     }
 }

@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::convert::{authorization, peer, to_http};
+use crate::convert::{authorization, browser, peer, to_http};
 
 /// A tower layer that authenticates requests with a [`AuthGuard`].
 ///
@@ -54,6 +54,20 @@ impl AuthLayer {
     /// ```
     pub fn optional(self) -> Self {
         Self { guard: self.guard.optional(true) }
+    }
+
+    /// Also accepts the access token from cookie mode's cookie, with its
+    /// CSRF checks (see [`AuthGuard::cookies`]); give it the same
+    /// [`CookieMode`](auth_core::CookieMode) as the routes.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+    /// use auth_tower::prelude::*;
+    /// let layer = authority.layer().cookies(CookieMode::new());
+    /// # let _ = layer;
+    /// ```
+    pub fn cookies(self, mode: auth_core::CookieMode) -> Self {
+        Self { guard: self.guard.cookies(mode) }
     }
 }
 
@@ -124,7 +138,9 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let check = {
             let (headers, extensions) = (request.headers(), request.extensions());
-            self.guard.begin(authorization(headers), || peer(headers, extensions))
+            let cookies = || browser(headers, request.uri());
+            let method = request.method().as_str();
+            self.guard.begin_browser(authorization(headers), method, cookies, || peer(headers, extensions))
         };
         let state = match check {
             // Decided now: the ready inner service is called at once, no clone of it.

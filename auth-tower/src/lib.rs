@@ -77,8 +77,8 @@ pub use auth_core;
 pub mod prelude {
     pub use auth_core::dialects::Standard;
     pub use auth_core::{
-        AuthIdentity, Authority, AuthorityConfig, Dialect, MaybeIdentity, MemoryUsers, Principal, Role,
-        UserStore, UserStoreError, async_trait, hash_password, hash_password_async, role,
+        AuthIdentity, Authority, AuthorityConfig, CookieMode, Dialect, MaybeIdentity, MemoryUsers, Principal,
+        Role, SameSite, UserStore, UserStoreError, async_trait, hash_password, hash_password_async, role,
         verify_password_hash, verify_password_hash_or_dummy,
     };
 

@@ -11,7 +11,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
 
-use crate::convert::{authorization, peer, to_http};
+use crate::convert::{authorization, browser, peer, to_http};
 
 /// The route engine of `auth-core` as a tower `Service`, for
 /// `Router::nest_service`. Bodies over the route set's limit answer 413
@@ -34,6 +34,20 @@ impl AuthRoutes {
     /// Serves `routes`.
     pub fn new(routes: RouteSet) -> Self {
         Self { routes }
+    }
+
+    /// Turns on cookie mode ([`RouteSet::cookies`]): for the standard
+    /// dialect only.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+    /// use auth_tower::{prelude::*, AuthRoutes};
+    /// let routes = authority.routes(Standard).cookies(CookieMode::new())?;
+    /// # let _: AuthRoutes = routes;
+    /// # Ok::<(), auth_core::CookieModeError>(())
+    /// ```
+    pub fn cookies(self, mode: auth_core::CookieMode) -> Result<Self, auth_core::CookieModeError> {
+        Ok(Self { routes: self.routes.cookies(mode)? })
     }
 }
 
@@ -84,6 +98,7 @@ where
         content_type: header(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v).into_owned()),
         body: bytes.to_vec(),
         peer: peer(&parts.headers, &parts.extensions),
+        browser: browser(&parts.headers, &parts.uri),
     };
     routes.handle(request).await
 }

@@ -32,8 +32,10 @@ impl Authority {
         username: &str,
         password: &str,
     ) -> Result<TokenPair, AuthError> {
+        let client = client.into();
+        let csrf = client.csrf_claim.clone();
         let principal = self.check_password_from(client, username, password).await?;
-        self.issue(&principal).await
+        self.issue(&bind(principal, csrf)).await
     }
 
     /// [`login_access_from`](Self::login_access_from) with the client
@@ -51,8 +53,10 @@ impl Authority {
         username: &str,
         password: &str,
     ) -> Result<TokenPair, AuthError> {
+        let client = client.into();
+        let csrf = client.csrf_claim.clone();
         let principal = self.check_password_from(client, username, password).await?;
-        self.issue_access(&principal).await
+        self.issue_access(&bind(principal, csrf)).await
     }
 
     /// [`check_password_from`](Self::check_password_from) with the client
@@ -163,7 +167,7 @@ impl Authority {
         };
         self.held(admitted.count_external(&rules, &principal.id).await).await?;
         admitted.succeeded().await?;
-        self.issue(&principal).await
+        self.issue(&bind(principal, client.csrf_claim)).await
     }
 
     /// `result`, with a throttle refusal (429) held as [`refuse`](Self::refuse) holds it.
@@ -260,6 +264,16 @@ impl Authority {
             let _ = slot.set(token);
         }
     }
+}
+
+/// `principal` with the cookie-mode session's `csrf` claim, if there is one.
+/// The claim is ours alone: a user store's value of that name never reaches a token.
+fn bind(mut principal: Principal, csrf_claim: Option<String>) -> Principal {
+    principal.extra.remove(crate::cookies::CSRF_CLAIM);
+    if let Some(claim) = csrf_claim {
+        principal.extra.insert(crate::cookies::CSRF_CLAIM.to_owned(), claim.into());
+    }
+    principal
 }
 
 /// A device token that passed [`Authority::device_of`]: its id (its own

@@ -71,6 +71,15 @@ impl Authority {
         for (name, value) in identity.app_claims() {
             principal.extra.entry(name).or_insert(value);
         }
+        // A cookie-mode session keeps its CSRF binding, whatever the store says.
+        principal.extra.remove(crate::cookies::CSRF_CLAIM);
+        if let Some(claim) = identity
+            .custom::<serde_json::Map<String, serde_json::Value>>()
+            .ok()
+            .and_then(|mut all| all.remove(crate::cookies::CSRF_CLAIM).filter(serde_json::Value::is_string))
+        {
+            principal.extra.insert(crate::cookies::CSRF_CLAIM.to_owned(), claim);
+        }
         Ok(principal)
     }
 

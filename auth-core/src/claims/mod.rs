@@ -37,6 +37,7 @@ const REGISTERED: &[&str] = &[
     "fam",
     "exi",
     "user_id",
+    "csrf",
 ];
 
 /// What a token is for. A refresh token is never accepted where an access

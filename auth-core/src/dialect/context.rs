@@ -17,6 +17,9 @@ pub struct RouteContext<'a> {
     /// Where a successful login leaves its device token for the route
     /// engine to send back.
     pub(crate) issued: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// In cookie mode, the claim that binds the session's CSRF value into
+    /// the tokens a login issues.
+    pub(crate) csrf_claim: Option<String>,
 }
 
 impl RouteContext<'_> {
@@ -27,6 +30,7 @@ impl RouteContext<'_> {
     pub fn client(&self) -> LoginClient {
         let mut client = self.authority.login_client(&self.request.peer);
         client.issued = Some(self.issued.clone());
+        client.csrf_claim.clone_from(&self.csrf_claim);
         client
     }
 }

@@ -114,6 +114,14 @@ pub trait Dialect: Send + Sync + 'static {
         ""
     }
 
+    /// Whether the dialect's login, refresh and logout can answer with
+    /// cookies ([`RouteSet::cookies`](crate::RouteSet::cookies)): only a
+    /// dialect whose routes are [`Standard`]'s. The real APIs' dialects
+    /// keep their wire formats.
+    fn supports_cookies(&self) -> bool {
+        false
+    }
+
     /// Renders an error of the route set: the dialect's status and body,
     /// the core's headers. A token endpoint is not a protected resource,
     /// so only its 401s carry a `WWW-Authenticate` challenge.

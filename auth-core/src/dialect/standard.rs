@@ -154,6 +154,10 @@ impl Dialect for Standard {
         "/auth"
     }
 
+    fn supports_cookies(&self) -> bool {
+        true
+    }
+
     async fn handle(&self, action: Action, ctx: RouteContext<'_>) -> Result<AuthResponse, AuthError> {
         let authority = ctx.authority;
         match action {

@@ -1,0 +1,99 @@
+//! The standard dialect's login, refresh and logout in cookie mode: the
+//! same authority calls, with cookies in and out and both CSRF layers.
+//! `verify` (a token in the body, no cookie) is the dialect's own.
+
+use serde_json::json;
+
+use super::{CookieMode, check_bound};
+use crate::dialect::RouteContext;
+use crate::dialect::util::{bearer, password_or_external};
+use crate::error::AuthError;
+use crate::response::AuthResponse;
+
+/// The answer to a login or refresh: the expiry of the access token and
+/// the CSRF value (for a page on another origin, which cannot read the
+/// cookie), never a token.
+fn issued(mode: &CookieMode, pair: &crate::TokenPair, csrf: &str) -> AuthResponse {
+    let mut res = AuthResponse::json(200, &json!({"expires_in": pair.expires_in(), "csrf_token": csrf}));
+    mode.set_pair(&mut res, pair, csrf, crate::time::now());
+    res
+}
+
+/// `err` as the dialect renders it, with the cookies cleared: the session
+/// is over (a refresh that failed, a logout without a live token).
+fn cleared(mode: &CookieMode, err: AuthError, dialect: &dyn crate::Dialect) -> AuthResponse {
+    let mut res = dialect.render_error(&err);
+    mode.clear(&mut res);
+    res
+}
+
+/// Login: layer 1 (login CSRF), then the dialect's password or IdP login
+/// with the new session's CSRF claim in its tokens.
+pub(crate) async fn login(mode: &CookieMode, mut ctx: RouteContext<'_>) -> Result<AuthResponse, AuthError> {
+    mode.check_site(&ctx.request.method, &ctx.request.browser).map_err(AuthError::Csrf)?;
+    let (csrf, claim) = super::bound_csrf();
+    ctx.csrf_claim = Some(claim);
+    let pair = password_or_external(&ctx, ctx.authority.external_identity()).await.map_err(|e| match e {
+        AuthError::InvalidCredentials => AuthError::InvalidGrant,
+        other => other,
+    })?;
+    Ok(issued(mode, &pair, &csrf))
+}
+
+/// Refresh: layer 1, the refresh cookie (nothing else), its session's
+/// CSRF value, then the rotation. A refresh token that does not renew
+/// (expired, revoked by a logout that won the race, reused) answers 401
+/// with the cookies cleared.
+pub(crate) async fn refresh(
+    mode: &CookieMode,
+    ctx: RouteContext<'_>,
+    dialect: &dyn crate::Dialect,
+) -> Result<AuthResponse, AuthError> {
+    let browser = &ctx.request.browser;
+    mode.check_site(&ctx.request.method, browser).map_err(AuthError::Csrf)?;
+    let authority = ctx.authority;
+    let Some(token) = browser.cookie(mode.refresh_cookie()) else {
+        return Ok(cleared(mode, AuthError::MissingCredentials, dialect));
+    };
+    let presented = match authority.verify(token, crate::TokenUse::Refresh, crate::time::now()) {
+        Ok(presented) => presented,
+        Err(rejection) => return Ok(cleared(mode, AuthError::InvalidToken(rejection), dialect)),
+    };
+    let csrf = check_bound(&presented, browser).map_err(AuthError::Csrf)?;
+    match authority.refresh(token).await {
+        Ok(pair) => Ok(issued(mode, &pair, &csrf)),
+        Err(err @ AuthError::InvalidToken(_)) => Ok(cleared(mode, err, dialect)),
+        Err(other) => Err(other),
+    }
+}
+
+/// Logout: a `Bearer` header wins (no CSRF check: a browser never adds
+/// one by itself); else layer 1, the access cookie and its session's CSRF
+/// value. The login's tokens are revoked and the cookies cleared.
+pub(crate) async fn logout(
+    mode: &CookieMode,
+    ctx: RouteContext<'_>,
+    dialect: &dyn crate::Dialect,
+) -> Result<AuthResponse, AuthError> {
+    let authority = ctx.authority;
+    let browser = &ctx.request.browser;
+    let identity = if ctx.request.authorization.is_present() {
+        authority.authenticate_token(&bearer(ctx.request)?).await?
+    } else {
+        mode.check_site(&ctx.request.method, browser).map_err(AuthError::Csrf)?;
+        let Some(token) = browser.cookie(mode.access_cookie()) else {
+            return Ok(cleared(mode, AuthError::MissingCredentials, dialect));
+        };
+        let identity = match authority.authenticate_token(token).await {
+            Ok(identity) => identity,
+            Err(err @ AuthError::InvalidToken(_)) => return Ok(cleared(mode, err, dialect)),
+            Err(other) => return Err(other),
+        };
+        check_bound(&identity, browser).map_err(AuthError::Csrf)?;
+        identity
+    };
+    authority.logout(&identity, None).await?;
+    let mut res = AuthResponse::empty(204);
+    mode.clear(&mut res);
+    Ok(res)
+}
