@@ -50,9 +50,8 @@ pub fn device_token_in<'a>(
     }
     cookie_headers.into_iter().find_map(|line| {
         let line = std::str::from_utf8(line).ok()?;
-        line.split(';').find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name.trim() == DEVICE_TOKEN_COOKIE).then(|| plausible(value.trim().as_bytes())).flatten()
+        cookie::Cookie::split_parse(line).filter_map(Result::ok).find_map(|c| {
+            (c.name() == DEVICE_TOKEN_COOKIE).then(|| plausible(c.value().as_bytes())).flatten()
         })
     })
 }
@@ -67,10 +66,15 @@ fn plausible(value: &[u8]) -> Option<String> {
 
 /// The `Set-Cookie` value that hands a device token to a browser.
 pub(crate) fn set_cookie(token: &str, ttl: Duration) -> String {
-    format!(
-        "{DEVICE_TOKEN_COOKIE}={token}; Max-Age={}; Path=/; HttpOnly; Secure; SameSite=Strict",
-        ttl.as_secs()
-    )
+    let max_age = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+    cookie::Cookie::build((DEVICE_TOKEN_COOKIE, token))
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(cookie::SameSite::Strict)
+        .build()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -97,6 +101,6 @@ mod tests {
     #[test]
     fn the_cookie_is_hardened() {
         let cookie = set_cookie("a.b.c", DEFAULT_DEVICE_TTL);
-        assert_eq!(cookie, "device_token=a.b.c; Max-Age=2592000; Path=/; HttpOnly; Secure; SameSite=Strict");
+        assert_eq!(cookie, "device_token=a.b.c; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=2592000");
     }
 }

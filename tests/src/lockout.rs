@@ -45,7 +45,7 @@ async fn scenario(framework: &str, client: Client) -> Vec<String> {
     let cookie = home.header("set-cookie").unwrap_or_default();
     check(
         cookie
-            == format!("device_token={device}; Max-Age=2592000; Path=/; HttpOnly; Secure; SameSite=Strict"),
+            == format!("device_token={device}; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=2592000"),
         format!("the device cookie: {cookie:?}"),
     );
     for i in 0..20 {

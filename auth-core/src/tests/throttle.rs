@@ -60,7 +60,7 @@ fn a_successful_login_hands_out_a_device_token_that_is_no_access_or_refresh_toke
         let cookie = res.header("set-cookie").expect("the device cookie");
         assert_eq!(
             cookie,
-            format!("device_token={device}; Max-Age=2592000; Path=/; HttpOnly; Secure; SameSite=Strict")
+            format!("device_token={device}; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=2592000")
         );
         // it opens nothing
         assert_eq!(
