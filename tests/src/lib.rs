@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 #[cfg(test)]
+mod browser;
+#[cfg(test)]
 mod client;
 #[cfg(test)]
 mod custom;
