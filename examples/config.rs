@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use auth_core::{CookieMode, SameSite};
 use clap::{Parser, ValueEnum};
 
 /// The web framework the demo serves with.
@@ -138,6 +139,15 @@ fn parse_proxy(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
+fn parse_same_site(value: &str) -> Result<SameSite, String> {
+    value.parse()
+}
+
+fn parse_origin(value: &str) -> Result<String, String> {
+    CookieMode::new().allow_origin(value).map_err(|e| e.to_string())?;
+    Ok(value.to_owned())
+}
+
 fn parse_secret(value: &str) -> Result<Secret, String> {
     if value.len() < auth_core::MIN_HMAC_SECRET_LEN {
         return Err(format!("must be at least {} bytes", auth_core::MIN_HMAC_SECRET_LEN));
@@ -241,6 +251,34 @@ pub struct DemoConfig {
     /// serves its public keys at `GET /.well-known/jwks.json`.
     #[arg(long = "signing-key", value_name = "PATH")]
     pub signing_keys: Vec<std::path::PathBuf>,
+    /// Browser mode: login and refresh answer with the tokens in hardened
+    /// cookies (`__Host-access_token`, `__Secure-refresh_token` scoped to
+    /// the refresh route, a readable `__Host-csrf_token`) instead of the
+    /// JSON body; `/whoami`, `/admin`, `/maybe` accept the access cookie;
+    /// unsafe requests authenticated by it need a same-origin `Origin` and
+    /// `X-CSRF-Token`. Adds a demo page at `GET /` and notes at `/notes`.
+    /// Only with `--dialect standard`.
+    #[arg(long)]
+    pub cookies: bool,
+    /// The cookies' `SameSite` attribute (with --cookies): `strict` (not
+    /// even sent on links from other sites), `lax` or `none` (sent
+    /// everywhere; CSRF is then left to the Origin and X-CSRF-Token
+    /// checks). Default: lax.
+    #[arg(long, value_name = "strict|lax|none", value_parser = parse_same_site)]
+    pub cookie_samesite: Option<SameSite>,
+    /// An origin (`http(s)://HOST[:PORT]`, no path) whose pages may send
+    /// unsafe requests with the cookies (with --cookies); repeatable. Once
+    /// one is given, only the listed origins pass: list the demo's own too
+    /// if its page is used. Default: only the request's own origin.
+    #[arg(long = "allowed-origin", value_name = "URL", value_parser = parse_origin)]
+    pub allowed_origins: Vec<String>,
+    /// DEVELOPMENT ONLY (with --cookies): cookies without `Secure` (and so
+    /// without the `__Host-`/`__Secure-` prefixes), for a browser reaching
+    /// the demo over plain http on a name other than localhost or
+    /// 127.0.0.1 (those two work without it). Tokens then travel in clear:
+    /// logs a warning.
+    #[arg(long)]
+    pub insecure_cookies: bool,
 }
 
 fn parse_url(value: &str) -> Result<String, String> {
@@ -350,8 +388,136 @@ impl DemoConfig {
         Ok(specs)
     }
 
+    /// Checks the `--cookies` flags without building anything: an error
+    /// for a flag that needs `--cookies`, for `--cookies` with a dialect
+    /// other than `standard`, or for an origin that is not one. A usage
+    /// error: the demo exits with status 2.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use demo_app::DemoConfig;
+    /// let config = DemoConfig::try_parse_from(["demo", "--insecure-cookies"]).unwrap();
+    /// assert_eq!(config.check_cookie_flags().unwrap_err(), "--insecure-cookies needs --cookies");
+    /// ```
+    pub fn check_cookie_flags(&self) -> Result<(), String> {
+        if !self.cookies {
+            let given = [
+                ("--cookie-samesite", self.cookie_samesite.is_some()),
+                ("--allowed-origin", !self.allowed_origins.is_empty()),
+                ("--insecure-cookies", self.insecure_cookies),
+            ];
+            return match given.iter().find(|(_, given)| *given) {
+                Some((flag, _)) => Err(format!("{flag} needs --cookies")),
+                None => Ok(()),
+            };
+        }
+        if self.dialect != DialectName::Standard {
+            let name = self.dialect.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
+            return Err(format!(
+                "--cookies needs --dialect standard: `{name}` keeps the wire format of the API it reproduces"
+            ));
+        }
+        for origin in &self.allowed_origins {
+            CookieMode::new().allow_origin(origin).map_err(|e| format!("--allowed-origin: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The cookie mode the `--cookies` flags describe: `None` without
+    /// `--cookies`, or the error of [`check_cookie_flags`](Self::check_cookie_flags).
+    /// With `--insecure-cookies` this logs a warning (call it once).
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use demo_app::DemoConfig;
+    /// let config = DemoConfig::try_parse_from(["demo", "--cookies", "--cookie-samesite", "strict"]).unwrap();
+    /// let mode = config.cookie_mode().unwrap().unwrap();
+    /// assert_eq!(mode.same_site_value(), auth_core::SameSite::Strict);
+    /// assert!(DemoConfig::try_parse_from(["demo"]).unwrap().cookie_mode().unwrap().is_none());
+    /// ```
+    pub fn cookie_mode(&self) -> Result<Option<CookieMode>, String> {
+        self.check_cookie_flags()?;
+        if !self.cookies {
+            return Ok(None);
+        }
+        let mut mode = CookieMode::new().same_site(self.cookie_samesite.unwrap_or_default());
+        for origin in &self.allowed_origins {
+            mode = mode.allow_origin(origin).map_err(|e| format!("--allowed-origin: {e}"))?;
+        }
+        if self.insecure_cookies {
+            mode = mode.insecure_development();
+        }
+        Ok(Some(mode))
+    }
+
     /// The client ids, or `demo`.
     pub fn clients_or_default(&self) -> Vec<String> {
         if self.clients.is_empty() { vec!["demo".into()] } else { self.clients.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<DemoConfig, String> {
+        DemoConfig::try_parse_from(std::iter::once("demo").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())
+    }
+
+    fn mode(args: &[&str]) -> Result<Option<CookieMode>, String> {
+        parse(args)?.cookie_mode()
+    }
+
+    #[test]
+    fn without_cookies_there_is_no_cookie_mode() {
+        assert!(mode(&[]).unwrap().is_none());
+        assert!(mode(&["--dialect", "drf"]).unwrap().is_none());
+    }
+
+    #[test]
+    fn cookies_default_to_secure_lax_and_own_origin() {
+        let mode = mode(&["--cookies"]).unwrap().unwrap();
+        assert_eq!(mode.same_site_value(), SameSite::Lax);
+        assert!(mode.is_secure());
+        assert_eq!(mode.csrf_cookie(), "__Host-csrf_token");
+        let mode = self::mode(&["--cookies", "--dialect", "standard", "--cookie-samesite", "None"]).unwrap();
+        assert_eq!(mode.unwrap().same_site_value(), SameSite::None);
+        let mode = self::mode(&["--cookies", "--insecure-cookies"]).unwrap().unwrap();
+        assert!(!mode.is_secure());
+        assert_eq!(mode.csrf_cookie(), "csrf_token");
+        let origins =
+            ["--cookies", "--allowed-origin", "https://a.example", "--allowed-origin", "http://b:8080/"];
+        assert!(self::mode(&origins).unwrap().is_some());
+    }
+
+    #[test]
+    fn cookie_flags_need_cookies() {
+        for (args, flag) in [
+            (&["--cookie-samesite", "lax"][..], "--cookie-samesite"),
+            (&["--allowed-origin", "https://a.example"][..], "--allowed-origin"),
+            (&["--insecure-cookies"][..], "--insecure-cookies"),
+        ] {
+            assert_eq!(mode(args).unwrap_err(), format!("{flag} needs --cookies"), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn cookies_need_the_standard_dialect() {
+        for dialect in ["drf", "echome", "datarhei", "sachet", "keytoken"] {
+            let err = mode(&["--cookies", "--dialect", dialect]).unwrap_err();
+            assert!(err.starts_with("--cookies needs --dialect standard"), "{err}");
+            assert!(err.contains(&format!("`{dialect}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn bad_cookie_values_are_refused_when_parsed() {
+        let err = parse(&["--cookies", "--cookie-samesite", "sometimes"]).unwrap_err();
+        assert!(err.contains("`sometimes` is not a SameSite value"), "{err}");
+        for bad in ["app.example", "https://app.example/path", "ftp://x", "null"] {
+            let err = parse(&["--cookies", "--allowed-origin", bad]).unwrap_err();
+            assert!(err.contains("--allowed-origin") && err.contains("is not an origin"), "{err}");
+        }
     }
 }

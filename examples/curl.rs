@@ -13,6 +13,15 @@ pub(crate) fn lines(demo: &Demo, base: &str) -> Vec<String> {
     let json = "-H 'content-type: application/json'";
     let mut out = vec![format!("curl -s {base}/public")];
     match demo.dialect {
+        // Cookie mode: the tokens are in the cookie jar, the CSRF value in the login's answer.
+        DialectName::Standard if demo.cookies.is_some() => out.extend([
+            format!("CSRF=$(curl -s -c jar.txt -X POST {base}/auth/login {json} -d '{{\"username\":\"{name}\",\"password\":\"{pw}\"}}' | {})", grab("csrf_token")),
+            format!("curl -s -b jar.txt {base}/whoami"),
+            format!("curl -s -b jar.txt -X POST {base}/notes {json} -H \"X-CSRF-Token: $CSRF\" -d '{{\"text\":\"hello\"}}'"),
+            format!("curl -s -b jar.txt -X POST {base}/notes {json} -d '{{\"text\":\"no CSRF header: 403\"}}'"),
+            format!("curl -s -b jar.txt -c jar.txt -X POST {base}/auth/refresh -H \"X-CSRF-Token: $CSRF\""),
+            format!("curl -s -i -b jar.txt -c jar.txt -X POST {base}/auth/logout -H \"X-CSRF-Token: $CSRF\""),
+        ]),
         DialectName::Standard => out.extend([
             format!("TOKEN=$(curl -s -X POST {base}/auth/login {json} -d '{{\"username\":\"{name}\",\"password\":\"{pw}\"}}' | {})", grab("access_token")),
             format!("curl -s {base}/whoami -H \"Authorization: Bearer $TOKEN\""),

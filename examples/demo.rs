@@ -25,6 +25,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A usage error, like clap's: before any password is hashed.
+    if let Err(e) = config.check_cookie_flags() {
+        eprintln!("demo: {e}");
+        return ExitCode::from(2);
+    }
     let addr = match config.addr.to_socket_addrs().ok().and_then(|mut a| a.next()) {
         Some(addr) => addr,
         None => {
