@@ -299,9 +299,13 @@ impl RouteSet {
         if (200..300).contains(&res.status)
             && let (Some(token), Some(ttl)) = (issued.get().cloned(), self.authority.config().device_ttl)
         {
-            // A successful login: the client's proof for the login throttle next time.
+            // A successful login: the client's proof for the login throttle next
+            // time. In cookie mode only the HttpOnly cookie: no page script
+            // needs it, so none gets to read it from a header.
             res.headers.push(("set-cookie", crate::device::set_cookie(&token, ttl)));
-            res.headers.push((crate::device::DEVICE_TOKEN_HEADER, token));
+            if self.cookies.is_none() {
+                res.headers.push((crate::device::DEVICE_TOKEN_HEADER, token));
+            }
         }
         Ok(res)
     }

@@ -142,8 +142,9 @@
 
   async function logout() {
     // The access cookie is gone once its token expired, and a logout without
-    // it cannot revoke the session (the refresh cookie is only sent to the
-    // refresh route): refresh first when this page knows it expired.
+    // it answers 401 and keeps the session (the refresh cookie only goes to
+    // the refresh route): refresh first when this page knows it expired, to
+    // save that round trip. A 401 anyway still refreshes once and retries.
     if (accessExpiresAt !== null && Date.now() >= accessExpiresAt) {
       const renewed = await refresh();
       if (renewed.status !== 200) return renewed;

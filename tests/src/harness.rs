@@ -51,7 +51,11 @@ pub async fn demo(dialect: &str) -> Demo {
 
 /// The demo's command line for `dialect` (also used over real TCP).
 pub fn demo_args(dialect: &str) -> Vec<String> {
-    let mut args = vec!["demo", "--secret", SECRET, "--dialect", dialect];
+    // `cookies`: the standard dialect in cookie mode
+    let mut args = match dialect {
+        "cookies" => vec!["demo", "--secret", SECRET, "--dialect", "standard", "--cookies"],
+        _ => vec!["demo", "--secret", SECRET, "--dialect", dialect],
+    };
     args.extend(match dialect {
         "keytoken" => [
             "--user",
@@ -260,11 +264,29 @@ pub async fn replay(framework: &str, client: Client, cases: &[Case]) -> Vec<Stri
                 fail(format!("header {name}: {:?}, expected a number in {range:?}", res.header(name)));
             }
         }
+        for (name, want) in &case.cookies {
+            let got = set_cookie(&res, name).map(|(_, attributes)| attributes);
+            let matches = match (want, got) {
+                (Some(w), Some(g)) => match w.strip_suffix('*') {
+                    Some(prefix) => g.starts_with(prefix),
+                    None => g == *w,
+                },
+                (None, None) => true,
+                _ => false,
+            };
+            if !matches {
+                fail(format!("cookie {name}: {got:?}, expected {want:?}"));
+            }
+        }
         for (var, field) in case.capture {
-            // `header:NAME` captures a response header, anything else a JSON field
-            let found = match field.strip_prefix("header:") {
-                Some(name) => res.header(name),
-                None => json.as_ref().and_then(|j| j.get(*field)).and_then(Value::as_str),
+            // `header:NAME` captures a response header, `cookie:NAME` the
+            // value of a cookie set, anything else a JSON field
+            let found = if let Some(name) = field.strip_prefix("header:") {
+                res.header(name)
+            } else if let Some(name) = field.strip_prefix("cookie:") {
+                set_cookie(&res, name).map(|(value, _)| value)
+            } else {
+                json.as_ref().and_then(|j| j.get(*field)).and_then(Value::as_str)
             };
             match found {
                 Some(v) => {
@@ -290,6 +312,15 @@ pub async fn replay(framework: &str, client: Client, cases: &[Case]) -> Vec<Stri
         }
     }
     failures
+}
+
+/// The value and the attributes (what follows `; `) of the cookie `name`
+/// the answer sets.
+fn set_cookie<'r>(res: &'r Res, name: &str) -> Option<(&'r str, &'r str)> {
+    res.headers.iter().filter(|(n, _)| n == "set-cookie").find_map(|(_, v)| {
+        let rest = v.strip_prefix(name)?.strip_prefix('=')?;
+        Some(rest.split_once("; ").unwrap_or((rest, "")))
+    })
 }
 
 /// Changes the payload of a token, keeping its signature.

@@ -9,6 +9,8 @@ mod browser;
 #[cfg(test)]
 mod client;
 #[cfg(test)]
+mod cookies;
+#[cfg(test)]
 mod custom;
 #[cfg(test)]
 mod dialects;

@@ -59,6 +59,10 @@ pub struct Case {
     pub response_headers: Vec<(&'static str, Option<&'static str>)>,
     /// Response headers that must be a whole number in this range.
     pub numeric_headers: Vec<(&'static str, std::ops::RangeInclusive<u64>)>,
+    /// Cookies the answer must set: name, and its attributes after the
+    /// value exactly (`None`: not set at all; a trailing `*` matches any
+    /// rest, such as a removal's `Expires` date).
+    pub cookies: Vec<(&'static str, Option<&'static str>)>,
     pub capture: &'static [(&'static str, &'static str)],
     pub tamper: Option<&'static str>,
     /// A captured token whose payload must carry these claims.
@@ -84,6 +88,7 @@ pub(crate) fn case(name: &'static str, method: &'static str, path: &'static str)
         fields: Vec::new(),
         response_headers: Vec::new(),
         numeric_headers: Vec::new(),
+        cookies: Vec::new(),
         capture: &[],
         tamper: None,
         claims: None,
@@ -104,6 +109,12 @@ impl Case {
     /// The response must carry this header with this value (`None`: not at all).
     pub(crate) fn has_header(mut self, name: &'static str, value: Option<&'static str>) -> Self {
         self.response_headers.push((name, value));
+        self
+    }
+    /// The answer must set cookie `name` with exactly `attributes` after its
+    /// value (`None`: must not set it).
+    pub(crate) fn sets_cookie(mut self, name: &'static str, attributes: Option<&'static str>) -> Self {
+        self.cookies.push((name, attributes));
         self
     }
     /// Sent from this client address (`IP:PORT`).

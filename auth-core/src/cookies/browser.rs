@@ -9,13 +9,16 @@ const MAX_COOKIE_VALUE: usize = 8 * 1024;
 /// cookies, `Origin`, `Sec-Fetch-Site`, `Host` and `X-CSRF-Token`.
 /// Adapters copy them out of their framework's request
 /// ([`from_lookup`](Self::from_lookup)); values that are not UTF-8 count
-/// as absent.
+/// as absent, and a header sent more than once (no browser does) is the
+/// list of its values joined by `, `, as HTTP reads it: two `Origin`s
+/// are no origin that can be allowed, two `X-CSRF-Token`s match nothing,
+/// and `Sec-Fetch-Site` is cross-site if any of its values says so.
 ///
 /// ```
 /// use auth_core::BrowserHeaders;
 /// let headers = [("cookie", "a=1; __Host-access_token=x.y.z"), ("origin", "https://app.example")];
 /// let browser = BrowserHeaders::from_lookup(|name| {
-///     headers.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v.as_bytes())
+///     headers.iter().filter(move |(n, _)| *n == name).map(move |(_, v)| v.as_bytes())
 /// });
 /// assert_eq!(browser.cookie("__Host-access_token"), Some("x.y.z"));
 /// assert_eq!(browser.origin.as_deref(), Some("https://app.example"));
@@ -56,7 +59,10 @@ impl BrowserHeaders {
         I: Iterator<Item = &'a [u8]>,
     {
         let text = |v: &[u8]| std::str::from_utf8(v).ok().map(str::to_owned);
-        let one = |name: &str| lookup(name).next().and_then(text);
+        let one = |name: &str| {
+            let values: Option<Vec<String>> = lookup(name).map(text).collect();
+            values.filter(|v| !v.is_empty()).map(|v| v.join(", "))
+        };
         Self {
             cookies: lookup("cookie").filter_map(text).collect(),
             origin: one("origin"),

@@ -61,7 +61,8 @@ pub(crate) fn check_site(
     if !is_unsafe_method(method) {
         return Ok(());
     }
-    if browser.fetch_site.as_deref().is_some_and(|site| site.trim().eq_ignore_ascii_case("cross-site")) {
+    let sites = browser.fetch_site.as_deref().into_iter().flat_map(|list| list.split(','));
+    if sites.into_iter().any(|site| site.trim().eq_ignore_ascii_case("cross-site")) {
         return Err(CsrfRejection::CrossSite);
     }
     let Some(origin) = browser.origin.as_deref() else { return Ok(()) };
@@ -145,6 +146,11 @@ mod tests {
         assert_eq!(check_site("POST", &own, &other, true), Err(CsrfRejection::Origin));
         let ui = browser(|b| b.origin = Some("https://ui.example".into()));
         assert_eq!(check_site("POST", &ui, &other, true), Ok(()));
+        // a header sent twice is its list: any cross-site value, two origins
+        let twice = browser(|b| b.fetch_site = Some("same-origin, cross-site".into()));
+        assert_eq!(check_site("POST", &twice, &[], true), Err(CsrfRejection::CrossSite));
+        let two = browser(|b| b.origin = Some("https://app.example, https://evil.example".into()));
+        assert_eq!(check_site("POST", &two, &[], true), Err(CsrfRejection::Origin));
         // no Origin and no Fetch Metadata: left to layer 2
         assert_eq!(check_site("POST", &browser(|_| {}), &[], true), Ok(()));
     }

@@ -42,8 +42,11 @@
 //! ([`CsrfRejection`] says which rule).
 //!
 //! Logout revokes the login's tokens and clears the three cookies. A
-//! refresh that fails (the token expired, was revoked by a logout that won
-//! the race, or was reused) answers 401 and clears them too, so a refresh
+//! logout that arrives without the access cookie (the browser dropped it
+//! when the token expired) answers 401 and keeps them: the page refreshes
+//! once and logs out again, so the refresh token is revoked too. A refresh
+//! that fails (the token expired, was revoked by a logout that won the
+//! race, or was reused) answers 401 and clears the cookies, so a refresh
 //! racing a logout never puts the session back.
 //!
 //! ```

@@ -70,6 +70,13 @@ pub(crate) async fn refresh(
 /// Logout: a `Bearer` header wins (no CSRF check: a browser never adds
 /// one by itself); else layer 1, the access cookie and its session's CSRF
 /// value. The login's tokens are revoked and the cookies cleared.
+///
+/// Without an access cookie (the browser dropped it when the token
+/// expired) the answer is a plain 401 that keeps the cookies: the refresh
+/// token is still live, and only a refresh (its cookie goes to the refresh
+/// route only) and a second logout can end it. A page does that on its
+/// own: a 401, one refresh, one retry. An access cookie that is no longer
+/// valid (revoked: the session is over) is 401 with the cookies cleared.
 pub(crate) async fn logout(
     mode: &CookieMode,
     ctx: RouteContext<'_>,
@@ -81,9 +88,7 @@ pub(crate) async fn logout(
         authority.authenticate_token(&bearer(ctx.request)?).await?
     } else {
         mode.check_site(&ctx.request.method, browser).map_err(AuthError::Csrf)?;
-        let Some(token) = browser.cookie(mode.access_cookie()) else {
-            return Ok(cleared(mode, AuthError::MissingCredentials, dialect));
-        };
+        let token = browser.cookie(mode.access_cookie()).ok_or(AuthError::MissingCredentials)?;
         let identity = match authority.authenticate_token(token).await {
             Ok(identity) => identity,
             Err(err @ AuthError::InvalidToken(_)) => return Ok(cleared(mode, err, dialect)),

@@ -188,6 +188,42 @@ fn a_refresh_that_lost_the_race_with_logout_clears_the_cookies() {
 }
 
 #[test]
+fn a_logout_after_the_access_cookie_expired_keeps_the_session_for_a_refresh_and_retry() {
+    run(async {
+        let routes = routes().await;
+        let mut jar = login(&routes, "alice", "s3cret").await;
+        // the browser dropped the access cookie (its Max-Age ran out)
+        jar.access = None;
+        let res = routes.handle(jar.send(request("POST", "/logout"))).await;
+        assert_eq!(res.status, 401);
+        assert!(res.header("set-cookie").is_none(), "the refresh cookie must stay to end the session");
+        // what the page does next: one refresh, one retry
+        let res = routes.handle(jar.send(request("POST", "/refresh"))).await;
+        assert_eq!(res.status, 200);
+        jar.take(&res);
+        let old_refresh = jar.refresh.clone();
+        let res = routes.handle(jar.send(request("POST", "/logout"))).await;
+        assert_eq!(res.status, 204);
+        // the whole session is over: the refresh token too
+        let mut stale = Jar { refresh: old_refresh, ..jar.clone() };
+        stale.access = None;
+        assert_eq!(routes.handle(stale.send(request("POST", "/refresh"))).await.status, 401);
+    })
+}
+
+#[test]
+fn a_login_in_cookie_mode_hands_the_device_token_only_as_an_http_only_cookie() {
+    run(async {
+        let routes = routes().await;
+        let res = routes.handle(request("POST", "/login").with_body("username=alice&password=s3cret")).await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.header(crate::DEVICE_TOKEN_HEADER), None);
+        let device = res.headers.iter().find(|(n, v)| *n == "set-cookie" && v.starts_with("device_token="));
+        assert!(device.is_some_and(|(_, v)| v.contains("HttpOnly")), "{device:?}");
+    })
+}
+
+#[test]
 fn a_refresh_without_its_cookie_is_401_and_clears() {
     run(async {
         let routes = routes().await;
