@@ -6,7 +6,9 @@
 # src/main.rs is the README's code block, which must equal
 # examples/<framework>_quickstart.rs. It is built, run with JWT_SECRET, and
 # driven with curl: login, a protected route, a role, an optional route, a
-# garbage token, an unknown path.
+# garbage token, an unknown path. The README's Browsers section's cookie-mode
+# app (equal to examples/<framework>_cookies.rs) is a second binary of the
+# same crate, driven the same way: cookies set, CSRF refusals, logout.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d)"
@@ -45,6 +47,12 @@ for fw in axum actix; do
   [ -s "$crate/src/main.rs" ] || fail "$fw" "no code block in the README"
   diff -u "$ROOT/examples/${fw}_quickstart.rs" "$crate/src/main.rs" \
     || fail "$fw" "the README's code differs from examples/${fw}_quickstart.rs"
+  # the Browsers section's cookie-mode app: a second binary of the same crate
+  mkdir -p "$crate/src/bin"
+  block "browsers-$fw-code" > "$crate/src/bin/cookies.rs"
+  [ -s "$crate/src/bin/cookies.rs" ] || fail "$fw" "no cookie-mode code block in the README"
+  diff -u "$ROOT/examples/${fw}_cookies.rs" "$crate/src/bin/cookies.rs" \
+    || fail "$fw" "the README's cookie-mode code differs from examples/${fw}_cookies.rs"
   deps="$(block "quickstart-$fw-deps")"
   [ -n "$deps" ] || fail "$fw" "no [dependencies] block in the README"
   # the README's path dependencies point at a checkout next to the new crate
@@ -81,4 +89,39 @@ for fw in axum actix; do
   ! grep -E "WARN|ERROR" "$WORK/$fw.log" || fail "$fw" "logged a warning or an error: $(cat "$WORK/$fw.log")"
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
   echo "$fw quickstart: built outside the workspace, every answer as documented"
+
+  # cookie mode: the tokens in cookies, CSRF on every POST
+  port=3003; [ "$fw" = actix ] && port=3004
+  base="http://127.0.0.1:$port"
+  JWT_SECRET="$(head -c 32 /dev/urandom | base64)" "$CARGO_TARGET_DIR/debug/cookies" > "$WORK/$fw-cookies.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "$base/me" && break
+    kill -0 "$PID" 2>/dev/null || fail "$fw" "cookie mode exited: $(cat "$WORK/$fw-cookies.log")"
+    sleep 0.1
+  done
+  own=(-H "Origin: $base" -H "Sec-Fetch-Site: same-origin")
+  expect "$fw" "cookie login" 200 -D "$WORK/headers" "${own[@]}" -X POST "$base/auth/login" \
+    -d username=alice -d password=wonderland
+  grep -q '"access_token"' "$WORK/body" && fail "$fw" "cookie mode answered a token in the body"
+  cookie_value() { sed -n "s/^set-cookie: $1=\([^;]*\);.*/\1/Ip" "$WORK/headers" | tr -d '\r' | head -n 1; }
+  access="$(cookie_value __Host-access_token)"; csrf="$(cookie_value __Host-csrf_token)"
+  [ -n "$access" ] && [ -n "$csrf" ] || fail "$fw" "cookie login set no access or CSRF cookie: $(cat "$WORK/headers")"
+  grep -qi '^set-cookie: __Host-access_token=.*HttpOnly.*Secure' "$WORK/headers" \
+    || fail "$fw" "the access cookie is not HttpOnly and Secure"
+  jar="__Host-access_token=$access; __Host-csrf_token=$csrf"
+  expect "$fw" "cookie /me" 200 -H "Cookie: $jar" "$base/me"
+  expect "$fw" "cookie POST with the CSRF header" 200 "${own[@]}" -H "Cookie: $jar" -H "X-CSRF-Token: $csrf" \
+    -X POST "$base/notes"
+  expect "$fw" "cookie POST without the CSRF header" 403 "${own[@]}" -H "Cookie: $jar" -X POST "$base/notes"
+  expect "$fw" "cookie POST from another site" 403 -H "Sec-Fetch-Site: cross-site" -H "Cookie: $jar" \
+    -H "X-CSRF-Token: $csrf" -X POST "$base/notes"
+  expect "$fw" "a Bearer header instead" 200 -H "Authorization: Bearer $access" -X POST "$base/notes"
+  expect "$fw" "cookie logout" 204 -D "$WORK/headers" "${own[@]}" -H "Cookie: $jar" -H "X-CSRF-Token: $csrf" \
+    -X POST "$base/auth/logout"
+  grep -qi '^set-cookie: __Host-access_token=;.*Max-Age=0' "$WORK/headers" || fail "$fw" "logout kept the cookie"
+  expect "$fw" "the logged-out cookie" 401 -H "Cookie: $jar" "$base/me"
+  ! grep -E "WARN|ERROR" "$WORK/$fw-cookies.log" || fail "$fw" "cookie mode logged: $(cat "$WORK/$fw-cookies.log")"
+  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+  echo "$fw cookie mode: built outside the workspace, every answer as documented"
 done
