@@ -40,6 +40,18 @@ pub(crate) fn browser(headers: &HeaderMap, uri: &actix_web::http::Uri) -> Browse
     browser
 }
 
+/// Adds a guard's [`admitted_headers`](auth_core::AuthGuard::admitted_headers)
+/// to an answer: `cache-control` only where it has none, the others appended.
+pub(crate) fn add_admitted(headers: &mut HeaderMap, admitted: &[(&'static str, &'static str)]) {
+    use actix_web::http::header::{CACHE_CONTROL, HeaderName};
+    for (name, value) in admitted {
+        if *name == "cache-control" && headers.contains_key(CACHE_CONTROL) {
+            continue;
+        }
+        headers.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+    }
+}
+
 /// Copies status, headers and body.
 pub(crate) fn to_http(res: AuthResponse) -> HttpResponse {
     let status = StatusCode::from_u16(res.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

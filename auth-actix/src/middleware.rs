@@ -120,7 +120,7 @@ where
             // Decided now: the inner service is called at once, nothing boxed.
             Check::Ready(Ok(identity)) => {
                 admit(&req, identity, &self.guard);
-                State::Calling { future: self.service.call(req) }
+                State::Calling { future: self.service.call(req), headers: self.guard.admitted_headers() }
             }
             Check::Ready(Err(err)) => {
                 let response = req.into_response(to_http(self.guard.reject(&err)));
@@ -183,6 +183,8 @@ pin_project! {
         Calling {
             #[pin]
             future: S::Future,
+            // what the guard adds to the answer (cookie mode: not cacheable)
+            headers: &'static [(&'static str, &'static str)],
         },
         Refused {
             response: Option<ServiceResponse<EitherBody<B>>>,
@@ -212,8 +214,9 @@ where
                     match outcome {
                         Ok(identity) => {
                             admit(&req, identity, guard);
+                            let headers = guard.admitted_headers();
                             let future = service.call(req);
-                            this.state.set(State::Calling { future });
+                            this.state.set(State::Calling { future, headers });
                         }
                         Err(err) => {
                             let response = req.into_response(to_http(guard.reject(&err)));
@@ -221,8 +224,10 @@ where
                         }
                     }
                 }
-                StateProj::Calling { future } => {
-                    return Poll::Ready(ready!(future.poll(cx)).map(ServiceResponse::map_into_left_body));
+                StateProj::Calling { future, headers } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    crate::convert::add_admitted(response.headers_mut(), headers);
+                    return Poll::Ready(Ok(response.map_into_left_body()));
                 }
                 StateProj::Refused { response } => {
                     return Poll::Ready(response.take().ok_or_else(|| {

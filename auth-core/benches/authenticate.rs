@@ -29,9 +29,9 @@
 use std::hint::black_box;
 
 use auth_core::{
-    AuthGuard, AuthRequest, Authority, AuthorityConfig, AuthorizationRef, Check, Credentials, JwtKey, KeySet,
-    MemoryUsers, Peer, Principal, RouteSet, Standard, TokenCacheConfig, TokenUse, hash_password,
-    parse_authorization,
+    AuthGuard, AuthRequest, Authority, AuthorityConfig, AuthorizationRef, BrowserHeaders, Check, CookieMode,
+    Credentials, JwtKey, KeySet, MemoryUsers, Peer, Principal, RouteSet, Standard, TokenCacheConfig,
+    TokenUse, hash_password, parse_authorization,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
@@ -170,6 +170,67 @@ fn verify_cached(c: &mut Criterion) {
     group.finish();
 }
 
+/// Cookie mode's cost per request, beside the Bearer path it leaves alone:
+/// what the layers call now (`begin_browser`) on a guard without cookie
+/// mode, and on one with it, for a `GET` with the access cookie and a
+/// `POST` with the cookie, `Origin` and `X-CSRF-Token` (the double-submit
+/// check: the payload's `csrf` claim read, the header hashed and compared).
+fn cookie_mode(c: &mut Criterion) {
+    let rt = runtime();
+    let users = MemoryUsers::new();
+    rt.block_on(users.add_user(Principal::new("42", "alice").with_role("admin"), "pw")).expect("user");
+    let authority = Authority::builder(KeySet::new(JwtKey::hs256("k", SECRET).expect("key")).expect("keys"))
+        .users(users)
+        .build();
+    let mode = CookieMode::new();
+    let routes = RouteSet::new(authority.clone(), Standard).cookies(mode.clone()).expect("standard");
+    let mut login = AuthRequest::new("POST", "/login").with_body(r#"{"username":"alice","password":"pw"}"#);
+    login.browser.origin = Some("https://app.example".into());
+    login.browser.host = Some("app.example".into());
+    let res = rt.block_on(routes.handle(login));
+    let cookie = |name: &str| {
+        res.headers.iter().find_map(|(n, v)| {
+            (*n == "set-cookie").then(|| v.strip_prefix(&format!("{name}="))?.split(';').next()).flatten()
+        })
+    };
+    let (access, csrf) =
+        (cookie(mode.access_cookie()).expect("access"), cookie(mode.csrf_cookie()).expect("csrf"));
+    let header = format!("Bearer {access}");
+    let plain = AuthGuard::new(authority.clone());
+    let cookies = AuthGuard::new(authority).cookies(mode.clone());
+    let jar = format!("{}={access}; {}={csrf}", mode.access_cookie(), mode.csrf_cookie());
+    let browser = |method: &str| BrowserHeaders {
+        cookies: vec![jar.clone()],
+        origin: Some("https://app.example".into()),
+        fetch_site: Some("same-origin".into()),
+        host: Some("app.example".into()),
+        csrf_token: (method == "POST").then(|| csrf.to_owned()),
+    };
+    let ready = |check: Check| match check {
+        Check::Ready(Ok(Some(identity))) => identity,
+        other => panic!("expected a ready identity: {other:?}"),
+    };
+    let mut group = c.benchmark_group("cookie_mode");
+    group.bench_function("bearer_begin", |b| {
+        b.iter(|| ready(plain.begin(AuthorizationRef::One(black_box(header.as_bytes())), Peer::default)))
+    });
+    group.bench_function("bearer_begin_browser_without_cookie_mode", |b| {
+        let bearer = AuthorizationRef::One(header.as_bytes());
+        b.iter(|| ready(plain.begin_browser(black_box(bearer), "GET", || browser("GET"), Peer::default)))
+    });
+    group.bench_function("cookie_get", |b| {
+        b.iter(|| {
+            ready(cookies.begin_browser(AuthorizationRef::Absent, "GET", || browser("GET"), Peer::default))
+        })
+    });
+    group.bench_function("cookie_post_with_csrf", |b| {
+        b.iter(|| {
+            ready(cookies.begin_browser(AuthorizationRef::Absent, "POST", || browser("POST"), Peer::default))
+        })
+    });
+    group.finish();
+}
+
 fn login(c: &mut Criterion) {
     let rt = runtime();
     let users = MemoryUsers::new().with_user(Principal::new("1", "alice"), "s3cret").expect("user");
@@ -267,5 +328,5 @@ fn stores(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, verify_hs256, verify_cached, login, stores);
+criterion_group!(benches, verify_hs256, verify_cached, cookie_mode, login, stores);
 criterion_main!(benches);

@@ -189,6 +189,24 @@ impl AuthGuard {
         self
     }
 
+    /// The headers an adapter adds to the answer of a request this guard
+    /// let through (`Cache-Control` only where the handler set none): in
+    /// cookie mode `Cache-Control: private, no-store` and `Vary: Cookie`,
+    /// since a shared cache keys on neither the cookie nor the identity;
+    /// none otherwise.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+    /// use auth_core::{AuthGuard, CookieMode};
+    /// assert!(AuthGuard::new(authority.clone()).admitted_headers().is_empty());
+    /// let guard = AuthGuard::new(authority).cookies(CookieMode::new());
+    /// assert_eq!(guard.admitted_headers(), [("cache-control", "private, no-store"), ("vary", "Cookie")]);
+    /// ```
+    pub fn admitted_headers(&self) -> &'static [(&'static str, &'static str)] {
+        const COOKIE_MODE: &[(&str, &str)] = &[("cache-control", "private, no-store"), ("vary", "Cookie")];
+        if self.0.cookies.is_some() { COOKIE_MODE } else { &[] }
+    }
+
     /// The cookie mode, when the guard reads cookies.
     pub fn cookie_mode(&self) -> Option<&CookieMode> {
         self.0.cookies.as_ref()

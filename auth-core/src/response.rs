@@ -98,7 +98,7 @@ impl std::fmt::Debug for AuthRequest {
 /// assert_eq!(res.header("content-type"), Some("application/json"));
 /// assert_eq!(res.body, br#"{"ok":true}"#);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuthResponse {
     /// The HTTP status code.
     pub status: u16,
@@ -106,6 +106,37 @@ pub struct AuthResponse {
     pub headers: Vec<(&'static str, String)>,
     /// The body bytes.
     pub body: Vec<u8>,
+}
+
+/// Never prints a cookie's value or the body (either may hold a token).
+///
+/// ```
+/// let mut res = auth_core::AuthResponse::json(200, &serde_json::json!({"access_token": "eyJ.x.y"}));
+/// res.headers.push(("set-cookie", "__Host-access_token=eyJ.x.y; HttpOnly".into()));
+/// let printed = format!("{res:?}");
+/// assert!(!printed.contains("eyJ") && printed.contains("__Host-access_token=<redacted>"));
+/// ```
+impl std::fmt::Debug for AuthResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, std::borrow::Cow<'_, str>)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                if name.eq_ignore_ascii_case(crate::device::DEVICE_TOKEN_HEADER) {
+                    return (*name, "<redacted>".into());
+                }
+                match (name.eq_ignore_ascii_case("set-cookie"), value.split_once('=')) {
+                    (true, Some((cookie, _))) => (*name, format!("{cookie}=<redacted>").into()),
+                    _ => (*name, value.as_str().into()),
+                }
+            })
+            .collect();
+        f.debug_struct("AuthResponse")
+            .field("status", &self.status)
+            .field("headers", &headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl AuthResponse {

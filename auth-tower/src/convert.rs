@@ -47,6 +47,17 @@ pub(crate) fn browser(headers: &HeaderMap, uri: &http::Uri) -> BrowserHeaders {
     browser
 }
 
+/// Adds a guard's [`admitted_headers`](auth_core::AuthGuard::admitted_headers)
+/// to an answer: `cache-control` only where it has none, the others appended.
+pub(crate) fn add_admitted(headers: &mut HeaderMap, admitted: &[(&'static str, &'static str)]) {
+    for (name, value) in admitted {
+        if *name == "cache-control" && headers.contains_key(http::header::CACHE_CONTROL) {
+            continue;
+        }
+        headers.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+    }
+}
+
 /// Copies status, headers and body; the headers as the core lets them on
 /// the wire ([`AuthResponse::wire_headers`]), so a custom dialect's odd
 /// header name is dropped and logged, never a panic.

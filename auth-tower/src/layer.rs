@@ -114,6 +114,8 @@ pin_project! {
         Calling {
             #[pin]
             future: S::Future,
+            // what the guard adds to the answer (cookie mode: not cacheable)
+            headers: &'static [(&'static str, &'static str)],
         },
         Refused {
             response: Option<Response<Body>>,
@@ -146,7 +148,7 @@ where
             // Decided now: the ready inner service is called at once, no clone of it.
             Check::Ready(Ok(identity)) => {
                 admit(&mut request, identity, &self.guard);
-                State::Calling { future: self.inner.call(request) }
+                State::Calling { future: self.inner.call(request), headers: self.guard.admitted_headers() }
             }
             Check::Ready(Err(err)) => State::Refused { response: Some(to_http(self.guard.reject(&err))) },
             Check::Pending(check) => {
@@ -208,13 +210,14 @@ where
                         Ok(identity) => {
                             admit(&mut request, identity, &guard);
                             let future = inner.call(request);
-                            this.state.set(State::Calling { future });
+                            this.state.set(State::Calling { future, headers: guard.admitted_headers() });
                         }
                         Err(err) => return Poll::Ready(Ok(to_http(guard.reject(&err)))),
                     }
                 }
-                StateProj::Calling { future } => {
-                    let response = ready!(future.poll(cx))?;
+                StateProj::Calling { future, headers } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    crate::convert::add_admitted(response.headers_mut(), headers);
                     return Poll::Ready(Ok(response.map(Body::new)));
                 }
                 StateProj::Refused { response } => {

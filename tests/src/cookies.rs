@@ -94,10 +94,12 @@ pub fn cases() -> Vec<Case> {
                 .json(crate::table::ALICE),
             BAD_ORIGIN,
         ),
-        own("whoami with the cookie", "GET", "/whoami")
+        own("whoami with the cookie, not cacheable", "GET", "/whoami")
             .header("cookie", with_cookie)
             .ok(crate::table::WHOAMI)
-            .field("username", json!("alice")),
+            .field("username", json!("alice"))
+            .has_header("cache-control", Some("private, no-store"))
+            .has_header("vary", Some("Cookie")),
         case("a safe method needs no CSRF check, even from another site", "GET", "/whoami")
             .header("cookie", "__Host-access_token={acc}")
             .header("sec-fetch-site", "cross-site")

@@ -8,8 +8,9 @@ const MAX_COOKIE_VALUE: usize = 8 * 1024;
 /// The headers a browser request carries that cookie mode judges: its
 /// cookies, `Origin`, `Sec-Fetch-Site`, `Host` and `X-CSRF-Token`.
 /// Adapters copy them out of their framework's request
-/// ([`from_lookup`](Self::from_lookup)); values that are not UTF-8 count
-/// as absent, and a header sent more than once (no browser does) is the
+/// ([`from_lookup`](Self::from_lookup)); bytes that are not UTF-8 are
+/// read as U+FFFD (so such a value matches nothing, and is never read as
+/// absent), and a header sent more than once (no browser does) is the
 /// list of its values joined by `, `, as HTTP reads it: two `Origin`s
 /// are no origin that can be allowed, two `X-CSRF-Token`s match nothing,
 /// and `Sec-Fetch-Site` is cross-site if any of its values says so.
@@ -18,7 +19,8 @@ const MAX_COOKIE_VALUE: usize = 8 * 1024;
 /// use auth_core::BrowserHeaders;
 /// let headers = [("cookie", "a=1; __Host-access_token=x.y.z"), ("origin", "https://app.example")];
 /// let browser = BrowserHeaders::from_lookup(|name| {
-///     headers.iter().filter(move |(n, _)| *n == name).map(move |(_, v)| v.as_bytes())
+///     let values: Vec<&[u8]> = headers.iter().filter(|(n, _)| *n == name).map(|(_, v)| v.as_bytes()).collect();
+///     values.into_iter()
 /// });
 /// assert_eq!(browser.cookie("__Host-access_token"), Some("x.y.z"));
 /// assert_eq!(browser.origin.as_deref(), Some("https://app.example"));
@@ -58,13 +60,13 @@ impl BrowserHeaders {
     where
         I: Iterator<Item = &'a [u8]>,
     {
-        let text = |v: &[u8]| std::str::from_utf8(v).ok().map(str::to_owned);
+        let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
         let one = |name: &str| {
-            let values: Option<Vec<String>> = lookup(name).map(text).collect();
-            values.filter(|v| !v.is_empty()).map(|v| v.join(", "))
+            let values: Vec<String> = lookup(name).map(text).collect();
+            (!values.is_empty()).then(|| values.join(", "))
         };
         Self {
-            cookies: lookup("cookie").filter_map(text).collect(),
+            cookies: lookup("cookie").map(text).collect(),
             origin: one("origin"),
             fetch_site: one("sec-fetch-site"),
             host: one("host"),

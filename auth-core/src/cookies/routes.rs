@@ -7,16 +7,24 @@ use serde_json::json;
 use super::{CookieMode, check_bound};
 use crate::dialect::RouteContext;
 use crate::dialect::util::{bearer, password_or_external};
-use crate::error::AuthError;
+use crate::error::{AuthError, TokenRejection};
 use crate::response::AuthResponse;
 
 /// The answer to a login or refresh: the expiry of the access token and
 /// the CSRF value (for a page on another origin, which cannot read the
 /// cookie), never a token.
-fn issued(mode: &CookieMode, pair: &crate::TokenPair, csrf: &str) -> AuthResponse {
+/// `session_end` is when the session's refresh token expires (the one
+/// just issued, or, with rotation off, the one presented): the CSRF
+/// cookie lives as long.
+fn issued(mode: &CookieMode, pair: &crate::TokenPair, csrf: &str, session_end: i64) -> AuthResponse {
     let mut res = AuthResponse::json(200, &json!({"expires_in": pair.expires_in(), "csrf_token": csrf}));
-    mode.set_pair(&mut res, pair, csrf, crate::time::now());
+    mode.set_pair(&mut res, pair, csrf, session_end, crate::time::now());
     res
+}
+
+/// When the session of `pair` ends: its refresh token's expiry, else `fallback`.
+fn session_end(pair: &crate::TokenPair, fallback: i64) -> i64 {
+    pair.refresh_claims.as_ref().map_or(fallback, |claims| claims.exp)
 }
 
 /// `err` as the dialect renders it, with the cookies cleared: the session
@@ -37,7 +45,8 @@ pub(crate) async fn login(mode: &CookieMode, mut ctx: RouteContext<'_>) -> Resul
         AuthError::InvalidCredentials => AuthError::InvalidGrant,
         other => other,
     })?;
-    Ok(issued(mode, &pair, &csrf))
+    let end = session_end(&pair, pair.access_claims.exp);
+    Ok(issued(mode, &pair, &csrf, end))
 }
 
 /// Refresh: layer 1, the refresh cookie (nothing else), its session's
@@ -61,7 +70,10 @@ pub(crate) async fn refresh(
     };
     let csrf = check_bound(&presented, browser).map_err(AuthError::Csrf)?;
     match authority.refresh(token).await {
-        Ok(pair) => Ok(issued(mode, &pair, &csrf)),
+        Ok(pair) => {
+            let end = session_end(&pair, presented.claims.exp);
+            Ok(issued(mode, &pair, &csrf, end))
+        }
         Err(err @ AuthError::InvalidToken(_)) => Ok(cleared(mode, err, dialect)),
         Err(other) => Err(other),
     }
@@ -75,8 +87,9 @@ pub(crate) async fn refresh(
 /// expired) the answer is a plain 401 that keeps the cookies: the refresh
 /// token is still live, and only a refresh (its cookie goes to the refresh
 /// route only) and a second logout can end it. A page does that on its
-/// own: a 401, one refresh, one retry. An access cookie that is no longer
-/// valid (revoked: the session is over) is 401 with the cookies cleared.
+/// own: a 401, one refresh, one retry. The same for an access cookie that
+/// expired or does not verify; one that was revoked (the session is over)
+/// is 401 with the cookies cleared.
 pub(crate) async fn logout(
     mode: &CookieMode,
     ctx: RouteContext<'_>,
@@ -91,7 +104,12 @@ pub(crate) async fn logout(
         let token = browser.cookie(mode.access_cookie()).ok_or(AuthError::MissingCredentials)?;
         let identity = match authority.authenticate_token(token).await {
             Ok(identity) => identity,
-            Err(err @ AuthError::InvalidToken(_)) => return Ok(cleared(mode, err, dialect)),
+            // Revoked: the session is over already.
+            Err(err @ AuthError::InvalidToken(TokenRejection::Revoked)) => {
+                return Ok(cleared(mode, err, dialect));
+            }
+            // Expired (a clock that disagrees with the cookie's Max-Age) or
+            // broken: a plain 401 that keeps the refresh cookie, as without one.
             Err(other) => return Err(other),
         };
         check_bound(&identity, browser).map_err(AuthError::Csrf)?;

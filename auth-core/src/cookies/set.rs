@@ -39,20 +39,21 @@ impl CookieMode {
 
     /// Sets the cookies of a login or refresh: the access token, the
     /// refresh token when one was issued, and the CSRF value, each living
-    /// as long as what it belongs to (the CSRF value as long as the refresh
-    /// token, or the access token where there is none).
-    pub(crate) fn set_pair(&self, res: &mut AuthResponse, pair: &TokenPair, csrf: &str, now: i64) {
-        let access_left = pair.access_claims.exp.saturating_sub(now);
-        self.set(res, Kind::Access, pair.access_token.clone(), access_left);
-        let session_left = match (&pair.refresh_token, &pair.refresh_claims) {
-            (Some(token), Some(claims)) => {
-                let left = claims.exp.saturating_sub(now);
-                self.set(res, Kind::Refresh, token.clone(), left);
-                left
-            }
-            _ => access_left,
-        };
-        self.set(res, Kind::Csrf, csrf.to_owned(), session_left);
+    /// as long as what it belongs to (the CSRF value until `session_end`,
+    /// when the session's refresh token expires).
+    pub(crate) fn set_pair(
+        &self,
+        res: &mut AuthResponse,
+        pair: &TokenPair,
+        csrf: &str,
+        session_end: i64,
+        now: i64,
+    ) {
+        self.set(res, Kind::Access, pair.access_token.clone(), pair.access_claims.exp.saturating_sub(now));
+        if let (Some(token), Some(claims)) = (&pair.refresh_token, &pair.refresh_claims) {
+            self.set(res, Kind::Refresh, token.clone(), claims.exp.saturating_sub(now));
+        }
+        self.set(res, Kind::Csrf, csrf.to_owned(), session_end.saturating_sub(now));
     }
 
     /// Clears the three cookies (same name, path and attributes, empty
@@ -87,7 +88,7 @@ mod tests {
     #[test]
     fn the_cookies_are_hardened_and_live_as_long_as_their_tokens() {
         let mut res = AuthResponse::empty(200);
-        CookieMode::new().set_pair(&mut res, &pair(), "v", 1_000);
+        CookieMode::new().set_pair(&mut res, &pair(), "v", 87_400, 1_000);
         assert_eq!(
             set_cookies(&res),
             [
@@ -118,7 +119,7 @@ mod tests {
     #[test]
     fn the_development_variant_drops_secure_and_the_prefixes() {
         let mut res = AuthResponse::empty(200);
-        CookieMode::new().insecure_development().set_pair(&mut res, &pair(), "v", 1_000);
+        CookieMode::new().insecure_development().set_pair(&mut res, &pair(), "v", 87_400, 1_000);
         for c in set_cookies(&res) {
             assert!(!c.contains("Secure") && !c.starts_with("__"), "{c}");
         }

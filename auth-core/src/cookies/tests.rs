@@ -1,8 +1,8 @@
 //! Cookie mode through the route engine and the guard.
 
 use crate::{
-    AuthError, AuthGuard, AuthRequest, AuthResponse, Authority, AuthorizationRef, CookieMode, CsrfRejection,
-    MemoryUsers, Peer, Principal, RouteSet, Standard,
+    AuthError, AuthGuard, AuthRequest, AuthResponse, Authority, AuthorizationRef, BrowserHeaders, CookieMode,
+    CsrfRejection, MemoryUsers, Peer, Principal, RouteSet, Standard,
 };
 
 const HOST: &str = "app.example";
@@ -220,6 +220,70 @@ fn a_login_in_cookie_mode_hands_the_device_token_only_as_an_http_only_cookie() {
         assert_eq!(res.header(crate::DEVICE_TOKEN_HEADER), None);
         let device = res.headers.iter().find(|(n, v)| *n == "set-cookie" && v.starts_with("device_token="));
         assert!(device.is_some_and(|(_, v)| v.contains("HttpOnly")), "{device:?}");
+    })
+}
+
+#[test]
+fn a_logout_with_an_access_cookie_that_does_not_verify_keeps_the_session_too() {
+    run(async {
+        let routes = routes().await;
+        let mut jar = login(&routes, "alice", "s3cret").await;
+        // what an expired or broken cookie gets: a plain 401, the cookies kept
+        jar.access = Some("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.AAAA".into());
+        let res = routes.handle(jar.send(request("POST", "/logout"))).await;
+        assert_eq!(res.status, 401);
+        assert!(res.header("set-cookie").is_none());
+        let res = routes.handle(jar.send(request("POST", "/refresh"))).await;
+        assert_eq!(res.status, 200, "the session is still there to be ended");
+    })
+}
+
+#[test]
+fn non_utf8_browser_headers_fail_closed() {
+    let values: [(&str, &[u8]); 4] = [
+        ("sec-fetch-site", b"cross-site"),
+        ("sec-fetch-site", b"\xff"),
+        ("origin", b"https://evil.example"),
+        ("origin", b"\xff"),
+    ];
+    let browser = BrowserHeaders::from_lookup(|name| {
+        let found: Vec<&[u8]> = values.iter().filter(|(n, _)| *n == name).map(|(_, v)| *v).collect();
+        found.into_iter()
+    });
+    let mode = CookieMode::new();
+    assert_eq!(mode.check_site("POST", &browser), Err(CsrfRejection::CrossSite));
+    let only_bad: [(&str, &[u8]); 1] = [("origin", b"\xffhttps://app.example")];
+    let browser = BrowserHeaders::from_lookup(|name| {
+        let found: Vec<&[u8]> = only_bad.iter().filter(|(n, _)| *n == name).map(|(_, v)| *v).collect();
+        found.into_iter()
+    });
+    assert_eq!(mode.check_site("POST", &browser), Err(CsrfRejection::Origin));
+}
+
+#[test]
+fn without_rotation_the_csrf_cookie_keeps_the_sessions_lifetime() {
+    run(async {
+        let users = MemoryUsers::new();
+        users.add_user(Principal::new("1", "alice"), "s3cret").await.expect("user");
+        let config = crate::AuthorityConfig { rotate_refresh: false, ..crate::AuthorityConfig::default() };
+        let authority = Authority::hs256([9u8; 32]).expect("key").users(users).config(config).build();
+        let routes = RouteSet::new(authority, Standard).cookies(CookieMode::new()).expect("standard");
+        let jar = login(&routes, "alice", "s3cret").await;
+        let res = routes.handle(jar.send(request("POST", "/refresh"))).await;
+        assert_eq!(res.status, 200);
+        let csrf = res
+            .headers
+            .iter()
+            .find_map(|(n, v)| {
+                (*n == "set-cookie" && v.starts_with("__Host-csrf_token=")).then_some(v.as_str())
+            })
+            .expect("the CSRF cookie");
+        let max_age: i64 =
+            csrf.split("Max-Age=").nth(1).and_then(|v| v.split(';').next()?.parse().ok()).unwrap_or(0);
+        assert!(max_age > 86_000, "the refresh token's day, not the access token's 15 minutes: {csrf}");
+        assert!(
+            !res.headers.iter().any(|(n, v)| *n == "set-cookie" && v.starts_with("__Secure-refresh_token="))
+        );
     })
 }
 
