@@ -66,6 +66,7 @@ mod device;
 mod dialect;
 mod error;
 mod external;
+pub mod grpc;
 mod guard;
 mod hashing;
 mod header;

@@ -12,6 +12,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::convert::{authorization, browser, peer, to_http};
+use crate::grpc::expiry::ExpiringBody;
+use http::header::CONTENT_TYPE;
 
 /// A tower layer that authenticates requests with a [`AuthGuard`].
 ///
@@ -34,12 +36,13 @@ use crate::convert::{authorization, browser, peer, to_http};
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     guard: AuthGuard,
+    streams_expire: bool,
 }
 
 impl AuthLayer {
     /// A layer that checks requests with `guard`.
     pub fn new(guard: AuthGuard) -> Self {
-        Self { guard }
+        Self { guard, streams_expire: true }
     }
 
     /// Lets requests without credentials through, with no identity (for
@@ -53,7 +56,7 @@ impl AuthLayer {
     /// # let _ = optional;
     /// ```
     pub fn optional(self) -> Self {
-        Self { guard: self.guard.optional(true) }
+        Self { guard: self.guard.optional(true), ..self }
     }
 
     /// Also accepts the access token from cookie mode's cookie, with its
@@ -67,7 +70,22 @@ impl AuthLayer {
     /// # let _ = layer;
     /// ```
     pub fn cookies(self, mode: auth_core::CookieMode) -> Self {
-        Self { guard: self.guard.cookies(mode) }
+        Self { guard: self.guard.cookies(mode), ..self }
+    }
+
+    /// Lets a gRPC stream run past the expiry of the token it was opened
+    /// with. By default it ends with `UNAUTHENTICATED` ("the token has
+    /// expired") then, so a stolen token cannot hold a stream open for
+    /// ever (see [`grpc`](crate::grpc)).
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+    /// use auth_tower::prelude::*;
+    /// let layer = authority.layer().grpc_streams_outlive_tokens();
+    /// # let _ = layer;
+    /// ```
+    pub fn grpc_streams_outlive_tokens(self) -> Self {
+        Self { streams_expire: false, ..self }
     }
 }
 
@@ -75,7 +93,7 @@ impl<S> Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService { inner, guard: self.guard.clone() }
+        AuthService { inner, guard: self.guard.clone(), streams_expire: self.streams_expire }
     }
 }
 
@@ -84,6 +102,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     guard: AuthGuard,
+    streams_expire: bool,
 }
 
 pin_project! {
@@ -116,6 +135,8 @@ pin_project! {
             future: S::Future,
             // what the guard adds to the answer (cookie mode: not cacheable)
             headers: &'static [(&'static str, &'static str)],
+            // a gRPC call's token expiry: where its answer's body is cut off
+            deadline: Option<i64>,
         },
         Refused {
             response: Option<Response<Body>>,
@@ -138,24 +159,27 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let check = {
+        let (check, grpc) = {
             let (headers, extensions) = (request.headers(), request.extensions());
             let cookies = || browser(headers, request.uri());
             let method = request.method().as_str();
-            self.guard.begin_browser(authorization(headers), method, cookies, || peer(headers, extensions))
+            let grpc = auth_core::grpc::is_grpc(headers.get(CONTENT_TYPE).map(|v| v.as_bytes()));
+            (self.guard.begin_browser(authorization(headers), method, cookies, || peer(headers, extensions)), grpc)
         };
+        let expire = grpc && self.streams_expire;
         let state = match check {
             // Decided now: the ready inner service is called at once, no clone of it.
             Check::Ready(Ok(identity)) => {
+                let deadline = deadline(expire, identity.as_ref());
                 admit(&mut request, identity, &self.guard);
-                State::Calling { future: self.inner.call(request), headers: self.guard.admitted_headers() }
+                State::Calling { future: self.inner.call(request), headers: self.guard.admitted_headers(), deadline }
             }
-            Check::Ready(Err(err)) => State::Refused { response: Some(to_http(self.guard.reject(&err))) },
+            Check::Ready(Err(err)) => State::Refused { response: Some(refuse(&self.guard, &err, grpc)) },
             Check::Pending(check) => {
                 // The ready service goes into the future; a clone stays for the next call.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                let waiting = Waiting { request, inner, guard: self.guard.clone() };
+                let waiting = Waiting { request, inner, guard: self.guard.clone(), grpc, expire };
                 State::Checking { check, waiting: Some(Box::new(waiting)) }
             }
         };
@@ -168,6 +192,19 @@ struct Waiting<S, B> {
     request: Request<B>,
     inner: S,
     guard: AuthGuard,
+    grpc: bool,
+    expire: bool,
+}
+
+/// The refusal of `err`: a trailers-only gRPC answer to a gRPC call, else
+/// the guard's HTTP answer. The decision is the same.
+fn refuse(guard: &AuthGuard, err: &AuthError, grpc: bool) -> Response<Body> {
+    to_http(if grpc { auth_core::grpc::refusal(err) } else { guard.reject(err) })
+}
+
+/// When a gRPC answer must be cut off: its token's expiry.
+fn deadline(expire: bool, identity: Option<&AuthIdentity>) -> Option<i64> {
+    if expire { identity.and_then(AuthIdentity::stream_deadline) } else { None }
 }
 
 /// Puts what the extractors read into the request: the identity (or none),
@@ -205,20 +242,25 @@ where
                         // Only reachable if polled again after completing.
                         return Poll::Ready(Ok(unavailable()));
                     };
-                    let Waiting { mut request, mut inner, guard } = *waiting;
+                    let Waiting { mut request, mut inner, guard, grpc, expire } = *waiting;
                     match outcome {
                         Ok(identity) => {
+                            let deadline = deadline(expire, identity.as_ref());
                             admit(&mut request, identity, &guard);
                             let future = inner.call(request);
-                            this.state.set(State::Calling { future, headers: guard.admitted_headers() });
+                            this.state.set(State::Calling { future, headers: guard.admitted_headers(), deadline });
                         }
-                        Err(err) => return Poll::Ready(Ok(to_http(guard.reject(&err)))),
+                        Err(err) => return Poll::Ready(Ok(refuse(&guard, &err, grpc))),
                     }
                 }
-                StateProj::Calling { future, headers } => {
+                StateProj::Calling { future, headers, deadline } => {
                     let mut response = ready!(future.poll(cx))?;
                     crate::convert::add_admitted(response.headers_mut(), headers);
-                    return Poll::Ready(Ok(response.map(Body::new)));
+                    let response = response.map(Body::new);
+                    return Poll::Ready(Ok(match *deadline {
+                        Some(exp) => response.map(|body| Body::new(ExpiringBody::new(body, exp))),
+                        None => response,
+                    }));
                 }
                 StateProj::Refused { response } => {
                     // `None` only if polled again after completing.

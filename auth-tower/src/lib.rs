@@ -39,6 +39,7 @@
 pub mod client;
 mod convert;
 mod ext;
+pub mod grpc;
 mod extract;
 mod layer;
 mod routes;

@@ -218,3 +218,70 @@ async fn extractor_without_the_layer_verifies_itself() {
         (StatusCode::INTERNAL_SERVER_ERROR, json!("server_error"))
     );
 }
+
+/// A gRPC call (by its content type) to `/svc/Call`, with `token` if any.
+fn grpc_call(token: Option<&str>) -> Request<Body> {
+    let mut req = Request::post("/svc/Call").header("content-type", "application/grpc");
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    req.body(Body::empty()).expect("request")
+}
+
+/// The layer over a service that answers `body` with gRPC's content type.
+fn grpc_app(authority: &Authority, body: fn() -> Body) -> Router {
+    let answer = move || async move {
+        http::Response::builder().header("content-type", "application/grpc").body(body()).expect("response")
+    };
+    Router::new()
+        .route("/svc/Call", axum::routing::post(answer))
+        .layer(AuthLayer::new(AuthGuard::new(authority.clone())))
+}
+
+#[tokio::test]
+async fn grpc_calls_are_refused_the_way_grpc_clients_read_it() {
+    let authority = authority();
+    let app = grpc_app(&authority, Body::empty);
+    let res = app.clone().oneshot(grpc_call(None)).await.expect("answer");
+    assert_eq!(res.status(), StatusCode::OK, "trailers-only: HTTP 200");
+    assert_eq!(res.headers()["content-type"], "application/grpc");
+    assert_eq!(res.headers()["grpc-status"], "16");
+    assert_eq!(res.headers()["grpc-message"], "authentication is required");
+    let res = app.clone().oneshot(grpc_call(Some("garbage"))).await.expect("answer");
+    assert_eq!(res.headers()["grpc-status"], "16");
+    assert!(res.into_body().collect().await.expect("body").to_bytes().is_empty());
+    // the same request as plain HTTP keeps its HTTP answer
+    let http = Request::post("/svc/Call").body(Body::empty()).expect("request");
+    assert_eq!(app.oneshot(http).await.expect("answer").status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_grpc_stream_ends_with_unauthenticated_when_its_token_expires() {
+    let authority = authority();
+    let token = authority.login("alice", "alice-pw").await.expect("login").access_token;
+    // a stream that never ends by itself
+    let endless =
+        || Body::from_stream(futures_util::stream::pending::<Result<bytes::Bytes, std::io::Error>>());
+    let res = grpc_app(&authority, endless).oneshot(grpc_call(Some(&token))).await.expect("answer");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("grpc-status").is_none(), "admitted");
+    // the paused clock jumps to the deadline: the token's 15 minutes, and a second
+    let frame = res.into_body().frame().await.expect("a frame").expect("no error");
+    let trailers = frame.into_trailers().expect("the stream ends with trailers");
+    assert_eq!(trailers["grpc-status"], "16");
+    assert_eq!(trailers["grpc-message"], "the token has expired");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_layer_told_so_lets_streams_outlive_their_token() {
+    let authority = authority();
+    let token = authority.login("alice", "alice-pw").await.expect("login").access_token;
+    let endless =
+        || Body::from_stream(futures_util::stream::pending::<Result<bytes::Bytes, std::io::Error>>());
+    let app = Router::new()
+        .route("/svc/Call", axum::routing::post(move || async move { endless() }))
+        .layer(AuthLayer::new(AuthGuard::new(authority.clone())).grpc_streams_outlive_tokens());
+    let res = app.oneshot(grpc_call(Some(&token))).await.expect("answer");
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(3600), res.into_body().frame()).await;
+    assert!(outcome.is_err(), "still open an hour later");
+}

@@ -248,6 +248,22 @@ impl AuthIdentity {
         all
     }
 
+    /// When a stream opened with this identity must end: the expiry of the
+    /// token it presented. `None` for an identity that no token carries (a
+    /// `Basic` password check, which expires nothing).
+    ///
+    /// ```
+    /// use auth_core::{AuthIdentity, Claims};
+    /// let token = AuthIdentity::new(Claims { exp: 1_900, iat: Some(1_000), ..Default::default() }, Vec::new());
+    /// assert_eq!(token.stream_deadline(), Some(1_900));
+    /// let password = AuthIdentity::new(Claims { exp: 1_000, iat: Some(1_000), ..Default::default() }, Vec::new());
+    /// assert_eq!(password.stream_deadline(), None);
+    /// ```
+    pub fn stream_deadline(&self) -> Option<i64> {
+        let c = &self.claims;
+        (c.exp > c.iat.unwrap_or(i64::MIN)).then_some(c.exp)
+    }
+
     /// `{"sub", "username", "roles"}`: what a `whoami` route answers.
     pub fn summary(&self) -> serde_json::Value {
         serde_json::json!({"sub": self.sub(), "username": self.username(), "roles": self.roles()})

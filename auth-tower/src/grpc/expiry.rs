@@ -1,0 +1,79 @@
+//! [`ExpiringBody`]: a gRPC answer that ends with `UNAUTHENTICATED` when the
+//! token it was opened with expires.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use http_body::{Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+pin_project! {
+    /// The inner body, cut off at the deadline with the trailers of
+    /// [`auth_core::grpc::expired_trailers`]. A body that ends first ends as
+    /// it would have.
+    pub(crate) struct ExpiringBody {
+        #[pin]
+        inner: Body,
+        #[pin]
+        deadline: tokio::time::Sleep,
+        done: bool,
+    }
+}
+
+impl ExpiringBody {
+    /// `inner`, cut off `exp` (seconds since the epoch) is reached.
+    pub(crate) fn new(inner: Body, exp: i64) -> Self {
+        let left = exp.saturating_sub(auth_core::now()).max(0);
+        let left = Duration::from_secs(u64::try_from(left).unwrap_or(0));
+        // the token is refused from the second after `exp`
+        let deadline = tokio::time::sleep(left.saturating_add(Duration::from_secs(1)));
+        Self { inner, deadline, done: false }
+    }
+}
+
+fn expired() -> HeaderMap {
+    let mut trailers = HeaderMap::new();
+    for (name, value) in auth_core::grpc::expired_trailers() {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            trailers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    trailers
+}
+
+impl http_body::Body for ExpiringBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.project();
+        if *this.done {
+            return Poll::Ready(None);
+        }
+        match this.inner.poll_frame(cx) {
+            Poll::Ready(None) => {
+                *this.done = true;
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(frame)) => return Poll::Ready(Some(frame)),
+            Poll::Pending => {}
+        }
+        if this.deadline.poll(cx).is_ready() {
+            *this.done = true;
+            return Poll::Ready(Some(Ok(Frame::trailers(expired()))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
