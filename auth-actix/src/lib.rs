@@ -73,7 +73,8 @@ pub use auth_core;
 /// [`async_trait`](auth_core::async_trait) attribute and the password
 /// helpers a store needs), the standard dialect,
 /// roles ([`Role`], [`role!`](auth_core::role)), the
-/// extractors and [`AuthorityExt`] (`authority.middleware()`, `authority.routes(..)`).
+/// extractors, [`CookieMode`](auth_core::CookieMode) and [`AuthorityExt`]
+/// (`authority.middleware()`, `authority.routes(..)`, `authority.cookie_routes(..)`).
 ///
 /// ```
 /// use auth_actix::prelude::*;

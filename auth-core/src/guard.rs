@@ -92,6 +92,8 @@ struct Settings {
     realm: String,
     renderer: Option<Arc<dyn ErrorRenderer>>,
     cookies: Option<CookieMode>,
+    /// When this guard last warned of a cookie it cannot read.
+    cookie_warned_at: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for AuthGuard {
@@ -111,6 +113,27 @@ const NO_GUARD: &str = "an auth extractor (Authenticated, MaybeAuthenticated, Re
      `.layer(Extension(guard))`), or `.wrap(authority.middleware())` to the actix-web resource or scope; \
      for optional routes use `authority.layer().optional()` / `authority.middleware().optional()`";
 
+/// Logs (at most once a minute per guard) that a request brought cookie
+/// mode's access cookie to a guard that does not read cookies: the layer
+/// or middleware lacks `.cookies(mode)`. Only on the way to a 401.
+fn warn_if_cookie_mode_cookie(browser: &BrowserHeaders, logged_at: &AtomicI64) {
+    let modes = [CookieMode::new(), CookieMode::new().quiet_insecure()];
+    if !modes.iter().any(|mode| browser.cookie(mode.access_cookie()).is_some()) {
+        return;
+    }
+    let now = crate::time::now();
+    let last = logged_at.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 60
+        && logged_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    {
+        tracing::warn!(
+            "a request carried cookie mode's access cookie to a guard that does not read cookies, and was \
+             refused: give the layer or middleware the route set's mode (`authority.layer().cookies(mode)`, \
+             `authority.middleware().cookies(mode)`)"
+        );
+    }
+}
+
 impl AuthGuard {
     /// A guard that requires a `Bearer` token, in realm `api`.
     pub fn new(authority: Authority) -> Self {
@@ -121,6 +144,7 @@ impl AuthGuard {
             realm: "api".into(),
             renderer: None,
             cookies: None,
+            cookie_warned_at: Arc::new(AtomicI64::new(i64::MIN)),
         }))
     }
 
@@ -287,7 +311,13 @@ impl AuthGuard {
         browser: impl FnOnce() -> BrowserHeaders,
         peer: impl FnOnce() -> Peer,
     ) -> Check {
-        let Some(mode) = &self.0.cookies else { return self.begin(header, peer) };
+        let Some(mode) = &self.0.cookies else {
+            let check = self.begin(header, peer);
+            if matches!(check, Check::Ready(Err(AuthError::MissingCredentials))) {
+                warn_if_cookie_mode_cookie(&browser(), &self.0.cookie_warned_at);
+            }
+            return check;
+        };
         if !matches!(header.value().and_then(|v| accepted_in(v, &self.0.schemes)), Ok(None)) {
             // Credentials in the header (or a broken header): the header decides.
             return self.begin(header, peer);

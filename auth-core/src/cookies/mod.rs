@@ -231,6 +231,13 @@ impl CookieMode {
         self
     }
 
+    /// [`insecure_development`](Self::insecure_development) without its
+    /// warning: for looking up the names it uses.
+    pub(crate) fn quiet_insecure(mut self) -> Self {
+        self.secure = false;
+        self
+    }
+
     /// Whether the cookies are `Secure`.
     pub fn is_secure(&self) -> bool {
         self.secure

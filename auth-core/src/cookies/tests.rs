@@ -340,6 +340,23 @@ fn the_guard_reads_the_cookie_and_a_header_wins() {
 }
 
 #[test]
+fn a_guard_without_cookie_mode_says_why_a_request_with_the_cookie_was_refused() {
+    let warnings = crate::tests::Warnings::default();
+    run(async {
+        let routes = routes().await;
+        let jar = login(&routes, "alice", "s3cret").await;
+        let plain = AuthGuard::for_routes(&routes);
+        let req = jar.send(request("GET", "/whoami"));
+        let check = tracing::subscriber::with_default(warnings.clone(), || {
+            plain.begin_browser(AuthorizationRef::Absent, "GET", || req.browser.clone(), Peer::default)
+        });
+        assert_eq!(check.outcome().await.map(|_| ()), Err(AuthError::MissingCredentials));
+    });
+    let logged = warnings.0.lock().expect("warnings").clone();
+    assert!(logged.iter().any(|w| w.contains(".cookies(mode)")), "{logged:?}");
+}
+
+#[test]
 fn tokens_issued_outside_cookie_mode_carry_no_binding() {
     run(async {
         let routes = routes().await;
