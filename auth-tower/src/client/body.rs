@@ -8,8 +8,9 @@ use http_body_util::Full;
 ///
 /// Implemented for `Full<Bytes>` and `String` (always replayable) and
 /// `axum::body::Body` (a stream: never replayed). For a body type of
-/// another crate (a tonic body, a boxed body), give the layer a
-/// [`BodyPolicy`] instead ([`AuthClientLayer::with_bodies`](super::AuthClientLayer::with_bodies)).
+/// another crate (a boxed body), give the layer a [`BodyPolicy`] instead
+/// ([`AuthClientLayer::with_bodies`](super::AuthClientLayer::with_bodies));
+/// tonic's has one, `GrpcBodies` (feature `grpc-client`).
 ///
 /// ```
 /// use auth_tower::client::ClientBody;
@@ -83,6 +84,18 @@ pub trait BodyPolicy<B>: Clone + Send + Sync + 'static {
     fn build(&self, bytes: Bytes) -> B;
     /// The same body again, or `None` when it cannot be replayed.
     fn try_clone(&self, body: &B) -> Option<B>;
+    /// Readies a request's body before it is sent: returns the body to
+    /// send and, when the request can be sent once more after a refusal,
+    /// the body to send then. The default sends `body` itself and replays
+    /// [`try_clone`](Self::try_clone)'s copy; a policy for stream bodies
+    /// can look at what the stream holds first, as
+    /// [`GrpcBodies`](super::GrpcBodies) does (a body whose frames are all
+    /// ready is kept to be replayed; a stream still waiting is sent as it
+    /// is, once).
+    fn prepare_replay(&self, body: B) -> (B, Option<B>) {
+        let copy = self.try_clone(&body);
+        (body, copy)
+    }
 }
 
 /// The default [`BodyPolicy`]: the body type's own [`ClientBody`] impl.

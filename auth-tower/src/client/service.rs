@@ -3,14 +3,15 @@
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use auth_core::agent::{Agent, BoxError, Credential, Exchange, MAX_REPLY_LEN, Reply, Transport};
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::request::Parts;
-use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -26,13 +27,22 @@ use super::body::{BodyPolicy, ClientBodies};
 /// layer is told that the wrapped service only talks to the agent's server
 /// ([`AuthClientLayer::assume_origin`]).
 ///
+/// What counts as a refusal of the credential: an HTTP `401`, or a gRPC
+/// `UNAUTHENTICATED` (a trailers-only answer: HTTP 200, `content-type:
+/// application/grpc`, `grpc-status: 16` in the headers). Either makes the
+/// agent renew (once for all the requests refused with that credential)
+/// and the request go once more, when its body can be replayed.
+///
 /// The agent's logins and refreshes go through the wrapped service, with
-/// the agent's absolute URLs. A `3xx` answer to them is an error
+/// the agent's absolute URLs, unless the layer was given a service of
+/// their own ([`with_login_service`](Self::with_login_service): a gRPC
+/// channel cannot reach HTTP login routes on another port). A `3xx` answer
+/// to them is an error
 /// ([`AgentError::Redirected`](auth_core::agent::AgentError::Redirected)),
-/// never followed by the layer; but a wrapped service that follows
-/// redirects on its own (a `FollowRedirect` layer) would send the password
-/// on before the layer sees the answer: wrap a service that does not
-/// (hyper-util's client and tonic's channel do not).
+/// never followed by the layer; but a service that follows redirects on
+/// its own (a `FollowRedirect` layer) would send the password on before
+/// the layer sees the answer: use one that does not (hyper-util's client
+/// and tonic's channel do not).
 ///
 /// ```
 /// use auth_core::agent::{Agent, ClientDialect};
@@ -45,21 +55,100 @@ pub struct AuthClientLayer<P = ClientBodies> {
     agent: Agent,
     bodies: P,
     assume_origin: bool,
+    login: Option<LoginService>,
 }
 
 impl AuthClientLayer {
     /// A layer attaching `agent`'s credentials, for body types that
     /// implement [`ClientBody`](super::ClientBody).
     pub fn new(agent: Agent) -> Self {
-        Self { agent, bodies: ClientBodies, assume_origin: false }
+        Self { agent, bodies: ClientBodies, assume_origin: false, login: None }
+    }
+}
+
+#[cfg(feature = "grpc-client")]
+impl AuthClientLayer<super::GrpcBodies> {
+    /// A layer for a tonic `Channel` (feature `grpc-client`): tonic's
+    /// bodies ([`GrpcBodies`](super::GrpcBodies): a unary call is replayed
+    /// after an `UNAUTHENTICATED`, a stream still waiting for its messages
+    /// is sent once), and every call gets the credential
+    /// ([`assume_origin`](Self::assume_origin): a channel talks to one
+    /// server). Add [`with_login_service`](Self::with_login_service) when
+    /// the login routes are HTTP on another port, as they usually are. The
+    /// credential the agent gets from its base URL goes to the channel's
+    /// server: wrap only a channel to the same application.
+    ///
+    /// ```no_run
+    /// use auth_tower::client::{Agent, AuthClientLayer, ClientDialect};
+    /// use http_body_util::Full;
+    /// use hyper_util::client::legacy::Client;
+    /// use hyper_util::rt::TokioExecutor;
+    /// use tonic::transport::Channel;
+    /// use tower::ServiceBuilder;
+    /// # mod pb { // what tonic generates for `service Echo`, in short
+    /// #   use http_body::Body; type StdError = Box<dyn std::error::Error + Send + Sync>;
+    /// #   pub struct EchoClient<T>(T);
+    /// #   impl<T> EchoClient<T> where T: tonic::client::GrpcService<tonic::body::Body>, T::Error: Into<StdError>,
+    /// #     T::ResponseBody: Body<Data = bytes::Bytes> + Send + 'static, <T::ResponseBody as Body>::Error: Into<StdError> + Send,
+    /// #   { pub fn new(inner: T) -> Self { Self(inner) } } }
+    /// # use pb::EchoClient;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// // Logs in over HTTP on :8080 (the standard dialect's POST /auth/login)...
+    /// let agent = Agent::builder(ClientDialect::Standard, "http://127.0.0.1:8080", "alice", "alice-pw").build()?;
+    /// let http = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    /// // ...and calls gRPC on :50051 with `authorization: Bearer ...`, renewed when it expires
+    /// // or is refused (UNAUTHENTICATED), a unary call replayed once.
+    /// let channel = Channel::from_static("http://127.0.0.1:50051").connect().await?;
+    /// let channel = ServiceBuilder::new()
+    ///     .layer(AuthClientLayer::grpc(agent).with_login_service(http))
+    ///     .service(channel);
+    /// let mut client = EchoClient::new(channel); // any tonic-generated client
+    /// # let _ = &mut client; Ok(()) }
+    /// ```
+    pub fn grpc(agent: Agent) -> Self {
+        Self::with_bodies(agent, super::GrpcBodies::default()).assume_origin()
     }
 }
 
 impl<P> AuthClientLayer<P> {
-    /// A layer for a body type this crate does not know (a tonic body):
-    /// `bodies` builds and replays them ([`BodyPolicy`]).
+    /// A layer for a body type this crate does not know (a boxed body; a
+    /// tonic body: see [`GrpcBodies`](super::GrpcBodies)): `bodies` builds
+    /// and replays them ([`BodyPolicy`]).
     pub fn with_bodies(agent: Agent, bodies: P) -> Self {
-        Self { agent, bodies, assume_origin: false }
+        Self { agent, bodies, assume_origin: false, login: None }
+    }
+
+    /// Sends the agent's logins and refreshes through `service`, an HTTP
+    /// client taking `Full<Bytes>` bodies (hyper-util's client, say),
+    /// instead of through the wrapped service: for a wrapped service that
+    /// cannot reach the login routes, as a tonic `Channel` to a gRPC port
+    /// cannot reach HTTP routes on another port. The requests go to the
+    /// agent's absolute URLs; `service` must not follow redirects (see
+    /// above). Without it, the wrapped service sends them.
+    ///
+    /// ```
+    /// use auth_tower::client::{Agent, AuthClientLayer, ClientDialect};
+    /// use http_body_util::Full;
+    /// use hyper_util::client::legacy::Client;
+    /// use hyper_util::rt::TokioExecutor;
+    ///
+    /// let agent = Agent::builder(ClientDialect::Standard, "http://127.0.0.1:8080", "ann", "pw").build().unwrap();
+    /// let http = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    /// let layer = AuthClientLayer::new(agent).with_login_service(http);
+    /// # let _ = layer;
+    /// ```
+    pub fn with_login_service<L, RB>(mut self, service: L) -> Self
+    where
+        L: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send + 'static,
+        L::Future: Send,
+        L::Error: Into<BoxError>,
+        RB: http_body::Body + Send + 'static,
+        RB::Data: Send,
+        RB::Error: Into<BoxError>,
+    {
+        self.login = Some(LoginService::new(service));
+        self
     }
 
     /// Declares that the wrapped service sends every request to the
@@ -94,6 +183,7 @@ impl<S, P: Clone> Layer<S> for AuthClientLayer<P> {
             agent: self.agent.clone(),
             bodies: self.bodies.clone(),
             assume_origin: self.assume_origin,
+            login: self.login.clone(),
         }
     }
 }
@@ -108,6 +198,7 @@ pub struct AuthClient<S, P = ClientBodies> {
     agent: Agent,
     bodies: P,
     assume_origin: bool,
+    login: Option<LoginService>,
 }
 
 impl<S, P> AuthClient<S, P> {
@@ -144,28 +235,30 @@ where
         // sends the agent's own requests and the retry.
         let spare = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, spare.clone());
-        let (agent, bodies) = (self.agent.clone(), self.bodies.clone());
+        let (agent, bodies, login) = (self.agent.clone(), self.bodies.clone(), self.login.clone());
         let wanted = wants_credential(&agent, &req, self.assume_origin);
         Box::pin(async move {
             if !wanted {
                 return ready.call(req).await.map_err(Into::into);
             }
             let transport = ServiceTransport {
-                service: std::sync::Mutex::new(spare),
+                service: Mutex::new(spare),
                 bodies: bodies.clone(),
+                login,
                 body: PhantomData,
             };
             let credential = agent.authorization(&transport).await?;
             let (mut parts, body) = req.into_parts();
-            let replay = bodies.try_clone(&body).map(|b| (copy_parts(&parts), b));
+            let (body, copy) = bodies.prepare_replay(body);
+            let replay = copy.map(|b| (copy_parts(&parts), b));
             attach(&mut parts, &credential)?;
             let res = ready.call(Request::from_parts(parts, body)).await.map_err(Into::into)?;
-            if res.status() != StatusCode::UNAUTHORIZED {
+            if !is_refusal(&res) {
                 return Ok(res);
             }
             let Some((mut parts, body)) = replay else {
-                // Cannot be sent again: the caller gets the 401, the next
-                // request a renewed credential.
+                // Cannot be sent again: the caller gets the refusal, the
+                // next request a renewed credential.
                 agent.invalidate(&credential);
                 return Ok(res);
             };
@@ -193,6 +286,28 @@ fn wants_credential<B>(agent: &Agent, req: &Request<B>, assume_origin: bool) -> 
     }
 }
 
+/// Whether `res` refuses the credential: an HTTP 401, or a gRPC
+/// `UNAUTHENTICATED` answered trailers-only (HTTP 200, a gRPC content type,
+/// `grpc-status: 16` in the headers). A gRPC status in the trailers of a
+/// stream that was answered is the caller's: the layer does not read
+/// bodies.
+fn is_refusal<B>(res: &Response<B>) -> bool {
+    res.status() == StatusCode::UNAUTHORIZED
+        || (res.status() == StatusCode::OK && is_grpc_unauthenticated(res.headers()))
+}
+
+/// `grpc-status: 16` with a gRPC `content-type` (`application/grpc`, alone
+/// or followed by `+format` or `;parameters`).
+fn is_grpc_unauthenticated(headers: &HeaderMap) -> bool {
+    const GRPC: &[u8] = b"application/grpc";
+    let grpc = headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes).is_some_and(|v| {
+        v.len() >= GRPC.len()
+            && v[..GRPC.len()].eq_ignore_ascii_case(GRPC)
+            && matches!(v.get(GRPC.len()), None | Some(b'+' | b';'))
+    });
+    grpc && headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"16")
+}
+
 fn attach(parts: &mut Parts, credential: &Credential) -> Result<(), BoxError> {
     let mut value = HeaderValue::from_str(credential.header_value())?;
     value.set_sensitive(true);
@@ -210,12 +325,50 @@ fn copy_parts(parts: &Parts) -> Parts {
     req.into_parts().0
 }
 
-/// The agent's logins and refreshes, sent through a clone of the wrapped
-/// service (the mutex only makes it `Sync`; it is held to clone).
+/// The agent's logins and refreshes, sent through the login service if
+/// the layer has one, else through a clone of the wrapped service (the
+/// mutex only makes it `Sync`; it is held to clone).
 struct ServiceTransport<S, P, B> {
-    service: std::sync::Mutex<S>,
+    service: Mutex<S>,
     bodies: P,
+    login: Option<LoginService>,
     body: PhantomData<fn() -> B>,
+}
+
+/// The future of a login or refresh sent through a [`LoginService`].
+type ExchangeFuture = Pin<Box<dyn Future<Output = Result<Reply, BoxError>> + Send>>;
+
+/// [`AuthClientLayer::with_login_service`]'s service, its type erased: it
+/// only sends logins and refreshes (a box each), and the layer's and
+/// client's types stay the same with or without it.
+#[derive(Clone)]
+struct LoginService(Arc<dyn Fn(Exchange) -> ExchangeFuture + Send + Sync>);
+
+impl std::fmt::Debug for LoginService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginService")
+    }
+}
+
+impl LoginService {
+    fn new<L, RB>(service: L) -> Self
+    where
+        L: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send + 'static,
+        L::Future: Send,
+        L::Error: Into<BoxError>,
+        RB: http_body::Body + Send + 'static,
+        RB::Data: Send,
+        RB::Error: Into<BoxError>,
+    {
+        // The mutex only makes it `Sync`; it is held to clone.
+        let service = Mutex::new(service);
+        Self(Arc::new(move |exchange| {
+            let service =
+                service.lock().map(|s| s.clone()).map_err(|_| "the login service's lock was poisoned");
+            let req = to_request::<Full<Bytes>>(exchange, &ClientBodies);
+            Box::pin(async move { exchange_with(service?, req?).await })
+        }))
+    }
 }
 
 impl<S, P, B> ServiceTransport<S, P, B> {
@@ -262,20 +415,37 @@ where
     RB::Error: Into<BoxError>,
 {
     fn send(&self, exchange: Exchange) -> impl Future<Output = Result<Reply, BoxError>> + Send {
-        let service =
-            self.service.lock().map(|s| s.clone()).map_err(|_| "the client service's lock was poisoned");
-        let req = to_request(exchange, &self.bodies);
+        let via = match &self.login {
+            Some(login) => Err((login.0)(exchange)),
+            None => Ok((
+                self.service.lock().map(|s| s.clone()).map_err(|_| "the client service's lock was poisoned"),
+                to_request(exchange, &self.bodies),
+            )),
+        };
         async move {
-            let mut service = service?;
-            let req = req?;
-            poll_fn(|cx| service.poll_ready(cx)).await.map_err(Into::into)?;
-            let res = service.call(req).await.map_err(Into::into)?;
-            let status = res.status().as_u16();
-            let device_token = device_token_of(res.headers());
-            let body = Limited::new(res.into_body(), MAX_REPLY_LEN).collect().await?.to_bytes();
-            Ok(Reply { status, body: body.to_vec(), device_token })
+            match via {
+                Err(login) => login.await,
+                Ok((service, req)) => exchange_with(service?, req?).await,
+            }
         }
     }
+}
+
+/// Sends one of the agent's requests through `service` and reads the
+/// answer (at most [`MAX_REPLY_LEN`] bytes of it).
+async fn exchange_with<S, B, RB>(mut service: S, req: Request<B>) -> Result<Reply, BoxError>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+    S::Error: Into<BoxError>,
+    RB: http_body::Body,
+    RB::Error: Into<BoxError>,
+{
+    poll_fn(|cx| service.poll_ready(cx)).await.map_err(Into::into)?;
+    let res = service.call(req).await.map_err(Into::into)?;
+    let status = res.status().as_u16();
+    let device_token = device_token_of(res.headers());
+    let body = Limited::new(res.into_body(), MAX_REPLY_LEN).collect().await?.to_bytes();
+    Ok(Reply { status, body: body.to_vec(), device_token })
 }
 
 #[cfg(test)]
@@ -308,5 +478,36 @@ mod tests {
         }
         assert!(!wants_credential(&agent, &request("/x"), false), "a relative URI: no token by default");
         assert!(wants_credential(&agent, &request("/x"), true), "unless the service is declared the origin");
+    }
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> Response<()> {
+        let mut res = Response::builder().status(status);
+        for (name, value) in headers {
+            res = res.header(*name, *value);
+        }
+        res.body(()).unwrap()
+    }
+
+    #[test]
+    fn a_401_and_a_trailers_only_unauthenticated_are_refusals() {
+        assert!(is_refusal(&answer(401, &[])));
+        let grpc = |content_type: &str, status: &str| {
+            is_refusal(&answer(200, &[("content-type", content_type), ("grpc-status", status)]))
+        };
+        assert!(grpc("application/grpc", "16"));
+        assert!(grpc("application/grpc+proto", "16"));
+        assert!(grpc("Application/GRPC; charset=x", "16"));
+        assert!(!grpc("application/grpc", "7"), "PERMISSION_DENIED is the caller's");
+        assert!(!grpc("application/grpc", "0"));
+        assert!(!grpc("application/grpc", "160"));
+        assert!(!grpc("application/grpc-web", "16"), "not gRPC over HTTP/2");
+        assert!(!grpc("application/json", "16"));
+        assert!(!is_refusal(&answer(200, &[("grpc-status", "16")])), "no gRPC content type");
+        assert!(!is_refusal(&answer(500, &[("content-type", "application/grpc"), ("grpc-status", "16")])));
+        assert!(
+            !is_refusal(&answer(200, &[("content-type", "application/grpc")])),
+            "an answer: status in trailers"
+        );
+        assert!(!is_refusal(&answer(403, &[])));
     }
 }
