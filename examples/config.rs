@@ -279,6 +279,14 @@ pub struct DemoConfig {
     /// logs a warning.
     #[arg(long)]
     pub insecure_cookies: bool,
+    /// Also serve the gRPC service `tokenauth.demo.v1.Demo` (WhoAmI,
+    /// Admin, Watch) over h2c on this address (HOST:PORT), behind the
+    /// same guard as the HTTP routes: the dialect's credentials, the same
+    /// store. Refusals are gRPC statuses (16 UNAUTHENTICATED, 7
+    /// PERMISSION_DENIED, 14 UNAVAILABLE); a stream ends when its token
+    /// expires. Default: no gRPC.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub grpc: Option<String>,
 }
 
 fn parse_url(value: &str) -> Result<String, String> {

@@ -37,9 +37,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let grpc = match config.grpc.as_deref().map(grpc_listener).transpose() {
+        Ok(grpc) => grpc,
+        Err((code, e)) => {
+            eprintln!("demo: {e}");
+            return ExitCode::from(code);
+        }
+    };
     let result = match config.framework {
-        Framework::Axum => run_axum(&config, addr),
-        Framework::Actix => run_actix(&config, addr),
+        Framework::Axum => run_axum(&config, addr, grpc),
+        Framework::Actix => run_actix(&config, addr, grpc),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -50,22 +57,61 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_axum(config: &DemoConfig, addr: SocketAddr) -> Result<(), String> {
+/// The listener of `--grpc HOST:PORT`, bound before anything else starts
+/// (so the banner names the bound port): exit status 2 for an address that
+/// is not one, 1 when it cannot be bound.
+fn grpc_listener(spec: &str) -> Result<std::net::TcpListener, (u8, String)> {
+    let Some(addr) = spec.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        return Err((2, format!("--grpc `{spec}` is not a HOST:PORT this machine can listen on")));
+    };
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| (1, format!("--grpc: cannot listen on {addr}: {e}")))?;
+    // tokio takes it over: it must not block
+    listener.set_nonblocking(true).map_err(|e| (1, format!("--grpc: {e}")))?;
+    Ok(listener)
+}
+
+/// The banner's gRPC line, once the listener is tokio's (in a runtime).
+fn grpc_banner(listener: &tokio::net::TcpListener) -> Result<(), String> {
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("gRPC: {} on {bound}", demo_app::grpc::SERVICE_NAME);
+    Ok(())
+}
+
+fn run_axum(
+    config: &DemoConfig,
+    addr: SocketAddr,
+    grpc: Option<std::net::TcpListener>,
+) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
         let demo = Demo::new(config).await?;
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let grpc =
+            grpc.map(tokio::net::TcpListener::from_std).transpose().map_err(|e| format!("--grpc: {e}"))?;
         print!("{}", demo.banner(&bound.to_string()));
+        if let Some(grpc) = &grpc {
+            grpc_banner(grpc)?;
+        }
         println!("listening on http://{bound}");
         // The peer address feeds the per-address login throttle.
         let app = demo.axum_router().into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).await.map_err(|e| e.to_string())
+        let http = async { axum::serve(listener, app).await.map_err(|e| e.to_string()) };
+        match grpc {
+            // Both on this runtime; either failing ends the demo.
+            Some(grpc) => tokio::try_join!(http, demo_app::grpc::serve(&demo, grpc)).map(|_| ()),
+            None => http.await,
+        }
     })
 }
 
-fn run_actix(config: &DemoConfig, addr: SocketAddr) -> Result<(), String> {
+fn run_actix(
+    config: &DemoConfig,
+    addr: SocketAddr,
+    grpc: Option<std::net::TcpListener>,
+) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async {
         let demo = Demo::new(config).await?;
         let configure = demo.actix_config();
@@ -74,7 +120,52 @@ fn run_actix(config: &DemoConfig, addr: SocketAddr) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let bound = server.addrs().first().copied().unwrap_or(addr);
         print!("{}", demo.banner(&bound.to_string()));
+        if let Some(grpc) = grpc {
+            // tonic needs a (Send) tokio runtime: one of its own, on a thread
+            // of its own, sharing the demo (authority, store, keys), as the
+            // actix workers do from theirs.
+            let (started, ready) = std::sync::mpsc::channel();
+            let demo = demo.clone();
+            std::thread::Builder::new()
+                .name("grpc".into())
+                .spawn(move || serve_grpc_thread(&demo, grpc, started))
+                .map_err(|e| format!("--grpc: {e}"))?;
+            ready.recv().map_err(|_| "--grpc: the gRPC thread ended".to_owned())??;
+        }
         println!("listening on http://{bound}");
         server.run().await.map_err(|e| e.to_string())
     })
+}
+
+/// The gRPC server of the actix demo, on a multi-threaded tokio runtime
+/// of its own: `started` gets the outcome of printing its banner line;
+/// a failure later ends the process (exit status 1).
+fn serve_grpc_thread(
+    demo: &Demo,
+    listener: std::net::TcpListener,
+    started: std::sync::mpsc::Sender<Result<(), String>>,
+) {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = started.send(Err(format!("--grpc: {e}")));
+            return;
+        }
+    };
+    let outcome = rt.block_on(async {
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| format!("--grpc: {e}"));
+        let listener = match listener.and_then(|l| grpc_banner(&l).map(|()| l)) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = started.send(Err(e));
+                return Ok(());
+            }
+        };
+        let _ = started.send(Ok(()));
+        demo_app::grpc::serve(demo, listener).await
+    });
+    if let Err(e) = outcome {
+        eprintln!("demo: {e}");
+        std::process::exit(1);
+    }
 }

@@ -18,6 +18,7 @@ mod actix_app;
 mod axum_app;
 mod config;
 mod curl;
+pub mod grpc;
 pub mod notes;
 pub mod page;
 pub mod samples;

@@ -15,6 +15,8 @@ mod custom;
 #[cfg(test)]
 mod dialects;
 #[cfg(test)]
+mod grpc;
+#[cfg(test)]
 mod harness;
 #[cfg(test)]
 mod hostile;
