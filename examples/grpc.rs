@@ -26,13 +26,11 @@
 //! # })
 //! ```
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
 use auth_tower::AuthLayer;
 use futures_util::Stream;
-use tonic::transport::server::TcpConnectInfo;
 use tonic::{Request, Response, Status};
 
 use crate::{Admin, Demo};
@@ -116,17 +114,6 @@ pub fn service() -> DemoServer<DemoService> {
     DemoServer::new(DemoService)
 }
 
-/// Copies the TCP peer tonic records ([`TcpConnectInfo`]) to where the
-/// layer looks for it (axum's `ConnectInfo`), so `--trusted-proxy` and the
-/// per-address rules see gRPC clients as they see HTTP ones.
-fn with_peer<B>(mut request: http::Request<B>) -> http::Request<B> {
-    let remote = request.extensions().get::<TcpConnectInfo>().and_then(TcpConnectInfo::remote_addr);
-    if let Some(addr) = remote {
-        request.extensions_mut().insert(axum::extract::ConnectInfo::<SocketAddr>(addr));
-    }
-    request
-}
-
 /// Serves `tokenauth.demo.v1.Demo` over h2c on `listener` until an I/O
 /// error, behind `AuthLayer::new(demo.guard.clone())`: the demo's guard,
 /// so its authority, store and keys (and its dialect's schemes). The
@@ -139,8 +126,7 @@ pub fn serve(
     async move {
         let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         tonic::transport::Server::builder()
-            .layer(tower::util::MapRequestLayer::new(with_peer))
-            .layer(layer)
+                .layer(layer)
             .add_service(service())
             .serve_with_incoming(incoming)
             .await

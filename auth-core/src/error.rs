@@ -297,7 +297,7 @@ impl From<crate::store::StoreError> for AuthError {
     fn from(err: crate::store::StoreError) -> Self {
         // The store logs the outage once (`OutageLog`); a line per failed
         // request would flood the log for as long as the outage lasts.
-        tracing::debug!(error = %err, "auth store failed; answering 503");
+        tracing::debug!(error = %err, "auth store failed; answering 503 (gRPC: 14)");
         Self::Unavailable
     }
 }

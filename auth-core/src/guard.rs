@@ -231,6 +231,22 @@ impl AuthGuard {
         if self.0.cookies.is_some() { COOKIE_MODE } else { &[] }
     }
 
+    /// When a stream opened with `identity` must end: the expiry of the
+    /// token it presented, plus the leeway verification grants (a new call
+    /// with that token is admitted until then too). `None` for an identity
+    /// no token carries.
+    ///
+    /// ```
+    /// use auth_core::{AuthGuard, AuthIdentity, Claims};
+    /// let guard = AuthGuard::new(auth_core::Authority::hs256([1u8; 32]).unwrap().build());
+    /// let id = AuthIdentity::new(Claims { exp: 1_900, iat: Some(1_000), ..Default::default() }, Vec::new());
+    /// assert_eq!(guard.stream_deadline(&id), Some(1_905)); // the default 5 s leeway
+    /// ```
+    pub fn stream_deadline(&self, identity: &AuthIdentity) -> Option<i64> {
+        let leeway = self.0.authority.config().validation.leeway;
+        identity.stream_deadline().map(|exp| exp.saturating_add(leeway))
+    }
+
     /// The cookie mode, when the guard reads cookies.
     pub fn cookie_mode(&self) -> Option<&CookieMode> {
         self.0.cookies.as_ref()

@@ -14,11 +14,18 @@ pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationRef<'_> {
 }
 
 /// Who sent the request: the TCP peer, when the server was started with
-/// `into_make_service_with_connect_info::<SocketAddr>()`, and every
+/// `into_make_service_with_connect_info::<SocketAddr>()` (or, with the
+/// `grpc` feature, is a tonic server), and every
 /// `X-Forwarded-For` value (the core decides whether to believe them),
 /// and the device token of the `Device-Token` header or cookie.
 pub(crate) fn peer(headers: &HeaderMap, extensions: &Extensions) -> Peer {
     let addr = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    // a tonic server records its peer its own way
+    #[cfg(feature = "grpc")]
+    let addr = addr.or_else(|| {
+        let tonic_peer = extensions.get::<tonic::transport::server::TcpConnectInfo>();
+        tonic_peer.and_then(tonic::transport::server::TcpConnectInfo::remote_addr).map(|a| a.ip())
+    });
     let forwarded_for = headers
         .get_all("x-forwarded-for")
         .iter()

@@ -170,7 +170,7 @@ where
         let state = match check {
             // Decided now: the ready inner service is called at once, no clone of it.
             Check::Ready(Ok(identity)) => {
-                let deadline = deadline(expire, identity.as_ref());
+                let deadline = deadline(expire, &self.guard, identity.as_ref());
                 admit(&mut request, identity, &self.guard);
                 State::Calling { future: self.inner.call(request), headers: self.guard.admitted_headers(), deadline }
             }
@@ -202,9 +202,9 @@ fn refuse(guard: &AuthGuard, err: &AuthError, grpc: bool) -> Response<Body> {
     to_http(if grpc { auth_core::grpc::refusal(err) } else { guard.reject(err) })
 }
 
-/// When a gRPC answer must be cut off: its token's expiry.
-fn deadline(expire: bool, identity: Option<&AuthIdentity>) -> Option<i64> {
-    if expire { identity.and_then(AuthIdentity::stream_deadline) } else { None }
+/// When a gRPC answer must be cut off: when its token stops being accepted.
+fn deadline(expire: bool, guard: &AuthGuard, identity: Option<&AuthIdentity>) -> Option<i64> {
+    if expire { identity.and_then(|id| guard.stream_deadline(id)) } else { None }
 }
 
 /// Puts what the extractors read into the request: the identity (or none),
@@ -245,7 +245,7 @@ where
                     let Waiting { mut request, mut inner, guard, grpc, expire } = *waiting;
                     match outcome {
                         Ok(identity) => {
-                            let deadline = deadline(expire, identity.as_ref());
+                            let deadline = deadline(expire, &guard, identity.as_ref());
                             admit(&mut request, identity, &guard);
                             let future = inner.call(request);
                             this.state.set(State::Calling { future, headers: guard.admitted_headers(), deadline });

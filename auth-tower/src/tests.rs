@@ -285,3 +285,24 @@ async fn a_layer_told_so_lets_streams_outlive_their_token() {
     let outcome = tokio::time::timeout(std::time::Duration::from_secs(3600), res.into_body().frame()).await;
     assert!(outcome.is_err(), "still open an hour later");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_grpc_stream_that_always_has_data_is_cut_off_too() {
+    let authority = authority();
+    let token = authority.login("alice", "alice-pw").await.expect("login").access_token;
+    let flood = || {
+        Body::from_stream(futures_util::stream::repeat_with(|| {
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"x"))
+        }))
+    };
+    let res = grpc_app(&authority, flood).oneshot(grpc_call(Some(&token))).await.expect("answer");
+    let mut body = res.into_body();
+    let first = body.frame().await.expect("a frame").expect("no error");
+    assert!(first.is_data(), "data flows while the token lives");
+    // past the token's 15 minutes and the 5 s leeway
+    tokio::time::advance(std::time::Duration::from_secs(15 * 60 + 10)).await;
+    let next = body.frame().await.expect("a frame").expect("no error");
+    let trailers = next.into_trailers().expect("cut off at once, though data was ready");
+    assert_eq!(trailers["grpc-status"], "16");
+    assert!(body.frame().await.is_none(), "and ended");
+}

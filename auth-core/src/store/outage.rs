@@ -42,7 +42,7 @@ impl OutageLog {
             tracing::warn!(
                 backend = self.backend,
                 error = %err,
-                "auth store unreachable: requests that need it answer 503 until it is back"
+                "auth store unreachable: requests that need it answer 503 (gRPC: 14 UNAVAILABLE) until it is back"
             );
         }
     }

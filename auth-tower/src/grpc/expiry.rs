@@ -25,11 +25,12 @@ pin_project! {
 }
 
 impl ExpiringBody {
-    /// `inner`, cut off `exp` (seconds since the epoch) is reached.
-    pub(crate) fn new(inner: Body, exp: i64) -> Self {
-        let left = exp.saturating_sub(auth_core::now()).max(0);
+    /// `inner`, cut off once `deadline` (seconds since the epoch, the last
+    /// second the token is accepted) has passed.
+    pub(crate) fn new(inner: Body, deadline: i64) -> Self {
+        let left = deadline.saturating_sub(auth_core::now()).max(0);
         let left = Duration::from_secs(u64::try_from(left).unwrap_or(0));
-        // the token is refused from the second after `exp`
+        // the token is refused from the second after it
         let deadline = tokio::time::sleep(left.saturating_add(Duration::from_secs(1)));
         Self { inner, deadline, done: false }
     }
@@ -54,19 +55,18 @@ impl http_body::Body for ExpiringBody {
         if *this.done {
             return Poll::Ready(None);
         }
-        match this.inner.poll_frame(cx) {
-            Poll::Ready(None) => {
-                *this.done = true;
-                return Poll::Ready(None);
-            }
-            Poll::Ready(Some(frame)) => return Poll::Ready(Some(frame)),
-            Poll::Pending => {}
-        }
+        // The deadline first: a stream that always has a frame ready is cut off too.
         if this.deadline.poll(cx).is_ready() {
             *this.done = true;
             return Poll::Ready(Some(Ok(Frame::trailers(expired()))));
         }
-        Poll::Pending
+        match this.inner.poll_frame(cx) {
+            Poll::Ready(None) => {
+                *this.done = true;
+                Poll::Ready(None)
+            }
+            other => other,
+        }
     }
 
     fn is_end_stream(&self) -> bool {
