@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body::{Frame, SizeHint};
 use pin_project_lite::pin_project;
+use tokio::time::Instant;
 
 pin_project! {
     /// The inner body, cut off at the deadline with the trailers of
@@ -18,8 +19,11 @@ pin_project! {
     pub(crate) struct ExpiringBody {
         #[pin]
         inner: Body,
+        // the timer, armed only once the inner body waits (a unary answer
+        // that is ready at once never registers one)
         #[pin]
-        deadline: tokio::time::Sleep,
+        timer: Option<tokio::time::Sleep>,
+        deadline: Instant,
         done: bool,
     }
 }
@@ -31,8 +35,8 @@ impl ExpiringBody {
         let left = deadline.saturating_sub(auth_core::now()).max(0);
         let left = Duration::from_secs(u64::try_from(left).unwrap_or(0));
         // the token is refused from the second after it
-        let deadline = tokio::time::sleep(left.saturating_add(Duration::from_secs(1)));
-        Self { inner, deadline, done: false }
+        let deadline = Instant::now() + left.saturating_add(Duration::from_secs(1));
+        Self { inner, timer: None, deadline, done: false }
     }
 }
 
@@ -50,13 +54,17 @@ impl http_body::Body for ExpiringBody {
     type Data = Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let this = self.project();
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let mut this = self.project();
         if *this.done {
             return Poll::Ready(None);
         }
-        // The deadline first: a stream that always has a frame ready is cut off too.
-        if this.deadline.poll(cx).is_ready() {
+        // The deadline first, by the clock: a stream that always has a
+        // frame ready is cut off too.
+        if Instant::now() >= *this.deadline {
             *this.done = true;
             return Poll::Ready(Some(Ok(Frame::trailers(expired()))));
         }
@@ -65,7 +73,20 @@ impl http_body::Body for ExpiringBody {
                 *this.done = true;
                 Poll::Ready(None)
             }
-            other => other,
+            Poll::Ready(Some(frame)) => Poll::Ready(Some(frame)),
+            Poll::Pending => {
+                // Waiting for the inner body: be woken at the deadline too.
+                if this.timer.is_none() {
+                    this.timer.set(Some(tokio::time::sleep_until(*this.deadline)));
+                }
+                match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
+                    Some(Poll::Ready(())) => {
+                        *this.done = true;
+                        Poll::Ready(Some(Ok(Frame::trailers(expired()))))
+                    }
+                    _ => Poll::Pending,
+                }
+            }
         }
     }
 
