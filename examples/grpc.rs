@@ -49,6 +49,9 @@ use proto::{AdminReply, AdminRequest, Tick, WatchRequest, WhoAmIReply, WhoAmIReq
 /// The service's full name, as a client addresses it.
 pub const SERVICE_NAME: &str = "tokenauth.demo.v1.Demo";
 
+/// The most calls one HTTP/2 connection may have open at once.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 256;
+
 /// The most ticks one `Watch` may ask for.
 pub const MAX_WATCH_COUNT: u32 = 10_000;
 
@@ -126,7 +129,9 @@ pub fn serve(
     async move {
         let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         tonic::transport::Server::builder()
-                .layer(layer)
+            // open streams cost memory: bound them per connection
+            .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+            .layer(layer)
             .add_service(service())
             .serve_with_incoming(incoming)
             .await

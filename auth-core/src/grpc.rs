@@ -93,7 +93,8 @@ impl AuthError {
 
 /// The trailers-only answer refusing a gRPC call with `err`.
 pub fn refusal(err: &AuthError) -> AuthResponse {
-    let mut res = AuthResponse::empty(200);
+    // no-store: an HTTP cache must not keep a refusal it sees as a 200
+    let mut res = AuthResponse::empty(200).no_store();
     res.headers.push(("content-type", "application/grpc".to_owned()));
     res.headers.push(("grpc-status", err.grpc_code().to_string()));
     res.headers.push(("grpc-message", percent_encode(&err.to_string())));

@@ -231,19 +231,24 @@ impl AuthGuard {
         if self.0.cookies.is_some() { COOKIE_MODE } else { &[] }
     }
 
-    /// When a stream opened with `identity` must end: the expiry of the
-    /// token it presented, plus the leeway verification grants (a new call
-    /// with that token is admitted until then too). `None` for an identity
-    /// no token carries.
+    /// When a stream opened with `identity` must end: the first second a
+    /// new call with the same token is refused. For our JWTs that is their
+    /// expiry plus the leeway verification grants; for opaque credentials
+    /// (keytoken's, which carry no `jti`) their expiry, as their check
+    /// grants none. `None` for an identity no token carries (a `Basic`
+    /// password check).
     ///
     /// ```
     /// use auth_core::{AuthGuard, AuthIdentity, Claims};
     /// let guard = AuthGuard::new(auth_core::Authority::hs256([1u8; 32]).unwrap().build());
-    /// let id = AuthIdentity::new(Claims { exp: 1_900, iat: Some(1_000), ..Default::default() }, Vec::new());
-    /// assert_eq!(guard.stream_deadline(&id), Some(1_905)); // the default 5 s leeway
+    /// let jwt = Claims { exp: 1_900, iat: Some(1_000), jti: Some("t1".into()), ..Default::default() };
+    /// assert_eq!(guard.stream_deadline(&AuthIdentity::new(jwt, Vec::new())), Some(1_905)); // 5 s leeway
+    /// let opaque = Claims { exp: 1_900, iat: Some(1_000), ..Default::default() };
+    /// assert_eq!(guard.stream_deadline(&AuthIdentity::new(opaque, Vec::new())), Some(1_900));
     /// ```
     pub fn stream_deadline(&self, identity: &AuthIdentity) -> Option<i64> {
-        let leeway = self.0.authority.config().validation.leeway;
+        let leeway =
+            if identity.claims.jti.is_some() { self.0.authority.config().validation.leeway } else { 0 };
         identity.stream_deadline().map(|exp| exp.saturating_add(leeway))
     }
 

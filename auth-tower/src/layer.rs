@@ -135,7 +135,8 @@ pin_project! {
             future: S::Future,
             // what the guard adds to the answer (cookie mode: not cacheable)
             headers: &'static [(&'static str, &'static str)],
-            // a gRPC call's token expiry: where its answer's body is cut off
+            // when the token stops being accepted: where the body of a gRPC
+            // answer is cut off
             deadline: Option<i64>,
         },
         Refused {
@@ -163,16 +164,29 @@ where
             let (headers, extensions) = (request.headers(), request.extensions());
             let cookies = || browser(headers, request.uri());
             let method = request.method().as_str();
-            let grpc = auth_core::grpc::is_grpc(headers.get(CONTENT_TYPE).map(|v| v.as_bytes()));
-            (self.guard.begin_browser(authorization(headers), method, cookies, || peer(headers, extensions)), grpc)
+            // gRPC runs on HTTP/2 only: an HTTP/1 request keeps its HTTP answer
+            let grpc = request.version() == http::Version::HTTP_2
+                && auth_core::grpc::is_grpc(headers.get(CONTENT_TYPE).map(|v| v.as_bytes()));
+            (
+                self.guard
+                    .begin_browser(authorization(headers), method, cookies, || peer(headers, extensions)),
+                grpc,
+            )
         };
-        let expire = grpc && self.streams_expire;
+        // Any answer may turn out to be a gRPC stream (a client that lied
+        // about its content type is still answered by tonic): its deadline
+        // is known now, the answer's kind when it comes.
+        let expire = self.streams_expire;
         let state = match check {
             // Decided now: the ready inner service is called at once, no clone of it.
             Check::Ready(Ok(identity)) => {
                 let deadline = deadline(expire, &self.guard, identity.as_ref());
                 admit(&mut request, identity, &self.guard);
-                State::Calling { future: self.inner.call(request), headers: self.guard.admitted_headers(), deadline }
+                State::Calling {
+                    future: self.inner.call(request),
+                    headers: self.guard.admitted_headers(),
+                    deadline,
+                }
             }
             Check::Ready(Err(err)) => State::Refused { response: Some(refuse(&self.guard, &err, grpc)) },
             Check::Pending(check) => {
@@ -202,7 +216,8 @@ fn refuse(guard: &AuthGuard, err: &AuthError, grpc: bool) -> Response<Body> {
     to_http(if grpc { auth_core::grpc::refusal(err) } else { guard.reject(err) })
 }
 
-/// When a gRPC answer must be cut off: when its token stops being accepted.
+/// When a gRPC answer must be cut off: when its token stops being accepted
+/// (`None`: streams outlive tokens, or no token).
 fn deadline(expire: bool, guard: &AuthGuard, identity: Option<&AuthIdentity>) -> Option<i64> {
     if expire { identity.and_then(|id| guard.stream_deadline(id)) } else { None }
 }
@@ -248,7 +263,11 @@ where
                             let deadline = deadline(expire, &guard, identity.as_ref());
                             admit(&mut request, identity, &guard);
                             let future = inner.call(request);
-                            this.state.set(State::Calling { future, headers: guard.admitted_headers(), deadline });
+                            this.state.set(State::Calling {
+                                future,
+                                headers: guard.admitted_headers(),
+                                deadline,
+                            });
                         }
                         Err(err) => return Poll::Ready(Ok(refuse(&guard, &err, grpc))),
                     }
@@ -257,9 +276,12 @@ where
                     let mut response = ready!(future.poll(cx))?;
                     crate::convert::add_admitted(response.headers_mut(), headers);
                     let response = response.map(Body::new);
+                    let grpc = || {
+                        auth_core::grpc::is_grpc(response.headers().get(CONTENT_TYPE).map(|v| v.as_bytes()))
+                    };
                     return Poll::Ready(Ok(match *deadline {
-                        Some(exp) => response.map(|body| Body::new(ExpiringBody::new(body, exp))),
-                        None => response,
+                        Some(at) if grpc() => response.map(|body| Body::new(ExpiringBody::new(body, at))),
+                        _ => response,
                     }));
                 }
                 StateProj::Refused { response } => {

@@ -39,8 +39,8 @@
 pub mod client;
 mod convert;
 mod ext;
-pub mod grpc;
 mod extract;
+pub mod grpc;
 mod layer;
 mod routes;
 

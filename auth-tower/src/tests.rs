@@ -221,7 +221,8 @@ async fn extractor_without_the_layer_verifies_itself() {
 
 /// A gRPC call (by its content type) to `/svc/Call`, with `token` if any.
 fn grpc_call(token: Option<&str>) -> Request<Body> {
-    let mut req = Request::post("/svc/Call").header("content-type", "application/grpc");
+    let mut req =
+        Request::post("/svc/Call").version(http::Version::HTTP_2).header("content-type", "application/grpc");
     if let Some(token) = token {
         req = req.header("authorization", format!("Bearer {token}"));
     }
@@ -250,9 +251,32 @@ async fn grpc_calls_are_refused_the_way_grpc_clients_read_it() {
     let res = app.clone().oneshot(grpc_call(Some("garbage"))).await.expect("answer");
     assert_eq!(res.headers()["grpc-status"], "16");
     assert!(res.into_body().collect().await.expect("body").to_bytes().is_empty());
-    // the same request as plain HTTP keeps its HTTP answer
+    // the same request as plain HTTP keeps its HTTP answer, and so does a
+    // gRPC content type over HTTP/1.1 (gRPC runs on HTTP/2 only)
     let http = Request::post("/svc/Call").body(Body::empty()).expect("request");
-    assert_eq!(app.oneshot(http).await.expect("answer").status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.clone().oneshot(http).await.expect("answer").status(), StatusCode::UNAUTHORIZED);
+    let http1 = Request::post("/svc/Call").header("content-type", "application/grpc").body(Body::empty());
+    let res = app.oneshot(http1.expect("request")).await.expect("answer");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get("grpc-status").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_grpc_answer_is_cut_off_whatever_content_type_the_call_claimed() {
+    let authority = authority();
+    let token = authority.login("alice", "alice-pw").await.expect("login").access_token;
+    let endless =
+        || Body::from_stream(futures_util::stream::pending::<Result<bytes::Bytes, std::io::Error>>());
+    let call = Request::post("/svc/Call")
+        .version(http::Version::HTTP_2)
+        .header("content-type", "text/plain")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let res = grpc_app(&authority, endless).oneshot(call).await.expect("answer");
+    let frame = res.into_body().frame().await.expect("a frame").expect("no error");
+    let trailers = frame.into_trailers().expect("the answer is gRPC: cut off at the token's expiry");
+    assert_eq!(trailers["grpc-status"], "16");
 }
 
 #[tokio::test(start_paused = true)]

@@ -236,7 +236,7 @@ async fn client(server: &Server, margin: Option<Duration>) -> (GrpcClient, Arc<C
         .connect()
         .await
         .expect("connect");
-    let channel = AuthClientLayer::grpc(agent).with_login_service(http).layer(channel);
+    let channel = AuthClientLayer::grpc(agent, http).layer(channel);
     (Grpc::new(channel), counts)
 }
 

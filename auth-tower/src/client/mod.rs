@@ -52,7 +52,7 @@
 //! let http = Client::builder(TokioExecutor::new()).build_http::<http_body_util::Full<bytes::Bytes>>();
 //! let channel = tonic::transport::Channel::from_static("http://127.0.0.1:50051").connect().await?;
 //! let channel = ServiceBuilder::new()
-//!     .layer(AuthClientLayer::grpc(agent).with_login_service(http))
+//!     .layer(AuthClientLayer::grpc(agent, http))
 //!     .service(channel);
 //! // `channel` goes where a `Channel` goes: `EchoClient::new(channel)` for a tonic-generated client
 //! # let _ = channel; Ok(()) }

@@ -73,10 +73,12 @@ impl AuthClientLayer<super::GrpcBodies> {
     /// after an `UNAUTHENTICATED`, a stream still waiting for its messages
     /// is sent once), and every call gets the credential
     /// ([`assume_origin`](Self::assume_origin): a channel talks to one
-    /// server). Add [`with_login_service`](Self::with_login_service) when
-    /// the login routes are HTTP on another port, as they usually are. The
-    /// credential the agent gets from its base URL goes to the channel's
-    /// server: wrap only a channel to the same application.
+    /// server). The agent's logins and refreshes go through `login`, an
+    /// HTTP client ([`with_login_service`](Self::with_login_service)),
+    /// never through the channel: a channel sends every request to its own
+    /// endpoint whatever the URL says, so a login through it would take the
+    /// password there. The credential the agent gets from its base URL goes
+    /// to the channel's server: wrap only a channel to the same application.
     ///
     /// ```no_run
     /// use auth_tower::client::{Agent, AuthClientLayer, ClientDialect};
@@ -101,13 +103,21 @@ impl AuthClientLayer<super::GrpcBodies> {
     /// // or is refused (UNAUTHENTICATED), a unary call replayed once.
     /// let channel = Channel::from_static("http://127.0.0.1:50051").connect().await?;
     /// let channel = ServiceBuilder::new()
-    ///     .layer(AuthClientLayer::grpc(agent).with_login_service(http))
+    ///     .layer(AuthClientLayer::grpc(agent, http))
     ///     .service(channel);
     /// let mut client = EchoClient::new(channel); // any tonic-generated client
     /// # let _ = &mut client; Ok(()) }
     /// ```
-    pub fn grpc(agent: Agent) -> Self {
-        Self::with_bodies(agent, super::GrpcBodies::default()).assume_origin()
+    pub fn grpc<L, RB>(agent: Agent, login: L) -> Self
+    where
+        L: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send + 'static,
+        L::Future: Send,
+        L::Error: Into<BoxError>,
+        RB: http_body::Body + Send + 'static,
+        RB::Data: Send,
+        RB::Error: Into<BoxError>,
+    {
+        Self::with_bodies(agent, super::GrpcBodies::default()).assume_origin().with_login_service(login)
     }
 }
 

@@ -29,14 +29,12 @@ pin_project! {
 }
 
 impl ExpiringBody {
-    /// `inner`, cut off once `deadline` (seconds since the epoch, the last
-    /// second the token is accepted) has passed.
+    /// `inner`, cut off at `deadline` (seconds since the epoch: the first
+    /// second a new call with the token is refused).
     pub(crate) fn new(inner: Body, deadline: i64) -> Self {
-        let left = deadline.saturating_sub(auth_core::now()).max(0);
-        let left = Duration::from_secs(u64::try_from(left).unwrap_or(0));
-        // the token is refused from the second after it
-        let deadline = Instant::now() + left.saturating_add(Duration::from_secs(1));
-        Self { inner, timer: None, deadline, done: false }
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(deadline).unwrap_or(0));
+        let left = at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO);
+        Self { inner, timer: None, deadline: Instant::now() + left, done: false }
     }
 }
 
