@@ -12,6 +12,10 @@
 //! - [`AuthRoutes`]: a dialect's route set as a tower `Service` that a
 //!   `Router` nests with `nest_service`.
 //!
+//! The same layer guards tonic services and answers their calls as gRPC
+//! does (see [`grpc`]); cookie mode for browsers is
+//! [`AuthLayer::cookies`] with [`AuthorityExt::cookie_routes`].
+//!
 //! ```
 //! use auth_tower::prelude::*;
 //! use axum::{routing::get, Json, Router};
