@@ -2,13 +2,13 @@
 //! that logs in, attaches the dialect's credential and renews it, for any
 //! `Service<http::Request<B>>` (hyper-util's client, a tonic channel, a
 //! `tower::util::BoxCloneService`...), and (feature `reqwest`)
-//! [`AuthClientMiddleware`] for `reqwest-middleware`.
+//! `AuthClientMiddleware` for `reqwest-middleware`.
 //!
 //! The decisions are [`auth_core::agent`]'s ([`Agent`]: when to log in,
 //! refresh, give up); this module only turns its plain requests into HTTP
 //! requests and sends them: through the wrapped service (the tower layer),
 //! or through a client of the middleware's own that follows no redirect
-//! ([`AuthClientMiddleware`]). A redirect answering a login or refresh is an
+//! (`AuthClientMiddleware`). A redirect answering a login or refresh is an
 //! error, never followed.
 //!
 //! What the layer does to a request:
@@ -59,7 +59,7 @@
 //! ```
 //!
 //! ```no_run
-//! use auth_core::agent::{Agent, ClientDialect};
+//! use auth_tower::client::{Agent, ClientDialect};
 //! use auth_tower::client::AuthClientLayer;
 //! use http_body_util::Full;
 //! use bytes::Bytes;
@@ -84,7 +84,9 @@ mod grpc_tests;
 mod reqwest_middleware;
 mod service;
 
-pub use auth_core::agent::{Agent, AgentError, AgentEvent, ClientDialect, TokenStore};
+pub use auth_core::agent::{
+    Agent, AgentError, AgentEvent, ClientDialect, FileTokenStore, MemoryTokenStore, TokenStore,
+};
 pub use body::{BodyPolicy, ClientBodies, ClientBody};
 #[cfg(feature = "grpc-client")]
 pub use grpc::{DEFAULT_GRPC_REPLAY_LEN, GrpcBodies};

@@ -30,7 +30,7 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 /// build the middleware with [`AuthClientMiddleware::with_login_client`].
 ///
 /// ```
-/// use auth_core::agent::{Agent, ClientDialect};
+/// use auth_tower::client::{Agent, ClientDialect};
 /// use auth_tower::client::AuthClientMiddleware;
 /// let agent = Agent::builder(ClientDialect::Echome, "http://127.0.0.1:8000", "ann", "pw").build().unwrap();
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
@@ -64,7 +64,7 @@ impl AuthClientMiddleware {
     /// redirects turned off whatever `builder` says.
     ///
     /// ```
-    /// use auth_core::agent::{Agent, ClientDialect};
+    /// use auth_tower::client::{Agent, ClientDialect};
     /// use auth_tower::client::AuthClientMiddleware;
     /// use std::time::Duration;
     /// let agent = Agent::builder(ClientDialect::Standard, "https://api.example", "ann", "pw").build().unwrap();

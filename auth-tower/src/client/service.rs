@@ -45,7 +45,7 @@ use super::body::{BodyPolicy, ClientBodies};
 /// and tonic's channel do not).
 ///
 /// ```
-/// use auth_core::agent::{Agent, ClientDialect};
+/// use auth_tower::client::{Agent, ClientDialect};
 /// let agent = Agent::builder(ClientDialect::Drf, "http://127.0.0.1:8000", "ann", "pw").build().unwrap();
 /// let layer = auth_tower::client::AuthClientLayer::new(agent);
 /// # let _ = layer;
@@ -171,7 +171,7 @@ impl<P> AuthClientLayer<P> {
     /// URI says nothing about where the request goes.
     ///
     /// ```
-    /// use auth_core::agent::{Agent, ClientDialect};
+    /// use auth_tower::client::{Agent, ClientDialect};
     /// use auth_tower::client::AuthClientLayer;
     /// let agent = Agent::builder(ClientDialect::Standard, "http://127.0.0.1:50051", "ann", "pw").build().unwrap();
     /// // around `tonic::transport::Channel::from_static("http://127.0.0.1:50051").connect().await?`

@@ -39,7 +39,7 @@ pub fn identity<T>(request: &tonic::Request<T>) -> Result<AuthIdentity, tonic::S
 /// `PERMISSION_DENIED`.
 ///
 /// ```
-/// auth_core::role!(Admin = "admin");
+/// auth_tower::prelude::role!(Admin = "admin");
 /// let call = tonic::Request::new(());
 /// assert!(auth_tower::grpc::require_role::<Admin, _>(&call).is_err());
 /// ```
