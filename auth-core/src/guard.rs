@@ -24,7 +24,7 @@ use crate::authority::{Authority, Now};
 use crate::check::{Check, CheckResult};
 use crate::claims::AuthIdentity;
 use crate::client::Peer;
-use crate::cookies::{BrowserHeaders, CookieMode, check_bound};
+use crate::cookies::{BrowserHeaders, CookieMode, access_cookie, check_bound};
 use crate::dialect::Dialect;
 use crate::error::AuthError;
 use crate::header::{
@@ -113,19 +113,22 @@ const NO_GUARD: &str = "an auth extractor (Authenticated, MaybeAuthenticated, Re
      `.layer(Extension(guard))`), or `.wrap(authority.middleware())` to the actix-web resource or scope; \
      for optional routes use `authority.layer().optional()` / `authority.middleware().optional()`";
 
+/// Whether a log line rate-limited to once a minute by `logged_at` is due
+/// now (and, if so, records that it was written): any client can trigger
+/// the lines that use it.
+fn once_a_minute(logged_at: &AtomicI64) -> bool {
+    let now = crate::time::now();
+    let last = logged_at.load(Ordering::Relaxed);
+    now.saturating_sub(last) >= 60
+        && logged_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+}
+
 /// Logs (at most once a minute per guard) that a request brought cookie
 /// mode's access cookie to a guard that does not read cookies: the layer
 /// or middleware lacks `.cookies(mode)`. Only on the way to a 401.
 fn warn_if_cookie_mode_cookie(browser: &BrowserHeaders, logged_at: &AtomicI64) {
-    let modes = [CookieMode::new(), CookieMode::new().quiet_insecure()];
-    if !modes.iter().any(|mode| browser.cookie(mode.access_cookie()).is_some()) {
-        return;
-    }
-    let now = crate::time::now();
-    let last = logged_at.load(Ordering::Relaxed);
-    if now.saturating_sub(last) >= 60
-        && logged_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-    {
+    let carried = [true, false].into_iter().any(|secure| browser.cookie(access_cookie(secure)).is_some());
+    if carried && once_a_minute(logged_at) {
         tracing::warn!(
             "a request carried cookie mode's access cookie to a guard that does not read cookies, and was \
              refused: give the layer or middleware the route set's mode (`authority.layer().cookies(mode)`, \
@@ -332,23 +335,28 @@ impl AuthGuard {
         browser: impl FnOnce() -> BrowserHeaders,
         peer: impl FnOnce() -> Peer,
     ) -> Check {
-        let Some(mode) = &self.0.cookies else {
-            let check = self.begin(header, peer);
-            if matches!(check, Check::Ready(Err(AuthError::MissingCredentials))) {
-                warn_if_cookie_mode_cookie(&browser(), &self.0.cookie_warned_at);
+        let required = !self.0.optional;
+        // Credentials in the header (or a broken header): the header decides.
+        self.start_or(header, peer, || match &self.0.cookies {
+            Some(mode) => self.by_cookie(mode, method, browser(), required),
+            None => {
+                if required {
+                    warn_if_cookie_mode_cookie(&browser(), &self.0.cookie_warned_at);
+                }
+                Self::absent(required)
             }
-            return check;
-        };
-        if !matches!(header.value().and_then(|v| accepted_in(v, &self.0.schemes)), Ok(None)) {
-            // Credentials in the header (or a broken header): the header decides.
-            return self.begin(header, peer);
-        }
-        let browser = browser();
-        let Some(token) = browser.cookie(mode.access_cookie()) else { return self.begin(header, peer) };
+        })
+    }
+
+    /// The check of a request without `Authorization` credentials, by
+    /// cookie mode's access cookie and, for an unsafe `method`, both CSRF
+    /// layers.
+    fn by_cookie(&self, mode: &CookieMode, method: &str, browser: BrowserHeaders, required: bool) -> Check {
+        let Some(token) = browser.cookie(mode.access_cookie()) else { return Self::absent(required) };
         if let Err(refused) = mode.check_site(method, &browser) {
             return Check::Ready(Err(AuthError::Csrf(refused)));
         }
-        let check = self.token_check(Scheme::Bearer, token.as_bytes());
+        let check = self.presented(Scheme::Bearer, token.as_bytes(), Peer::default);
         if !crate::cookies::is_unsafe_method(method) {
             return check;
         }
@@ -396,13 +404,8 @@ impl AuthGuard {
             (Some(identity), _) => Check::Ready(Ok(Some(identity.clone()))),
             (None, Some(guard)) => guard.begin_identify(header, peer),
             (None, None) => {
-                // once a minute at most: any client can hit such a route
                 static LOGGED_AT: AtomicI64 = AtomicI64::new(i64::MIN);
-                let now = crate::time::now();
-                let last = LOGGED_AT.load(Ordering::Relaxed);
-                if now.saturating_sub(last) >= 60
-                    && LOGGED_AT.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-                {
+                if once_a_minute(&LOGGED_AT) {
                     tracing::error!("{NO_GUARD}");
                 }
                 Check::Ready(Err(AuthError::Misconfigured(NO_GUARD)))
@@ -411,16 +414,41 @@ impl AuthGuard {
     }
 
     fn start(&self, header: AuthorizationRef<'_>, peer: impl FnOnce() -> Peer, required: bool) -> Check {
-        let authority = &self.0.authority;
+        self.start_or(header, peer, || Self::absent(required))
+    }
+
+    /// The verdict on a request without credentials of an accepted scheme.
+    fn absent(required: bool) -> Check {
+        Check::Ready(if required { Err(AuthError::MissingCredentials) } else { Ok(None) })
+    }
+
+    /// The check of the `Authorization` header, or `without` when it holds
+    /// no credentials of an accepted scheme.
+    fn start_or(
+        &self,
+        header: AuthorizationRef<'_>,
+        peer: impl FnOnce() -> Peer,
+        without: impl FnOnce() -> Check,
+    ) -> Check {
         let accepted = match header.value().and_then(|v| accepted_in(v, &self.0.schemes)) {
             Ok(accepted) => accepted,
             Err(e) => return Check::Ready(Err(e.into())),
         };
-        let Some((scheme, rest)) = accepted else {
-            return Check::Ready(if required { Err(AuthError::MissingCredentials) } else { Ok(None) });
-        };
-        if scheme != Scheme::Basic {
-            return self.token_check(scheme, rest);
+        match accepted {
+            Some((scheme, rest)) => self.presented(scheme, rest, peer),
+            None => without(),
+        }
+    }
+
+    /// The check of credentials of `scheme`; `peer` is called only for a
+    /// `Basic` password (the login throttle counts by address).
+    fn presented(&self, scheme: Scheme, rest: &[u8], peer: impl FnOnce() -> Peer) -> Check {
+        let authority = &self.0.authority;
+        // A token whose exact bytes were verified before needs no parsing.
+        if scheme != Scheme::Basic
+            && let Some(now) = authority.authenticate_cached_now(rest)
+        {
+            return Self::decided(authority, now);
         }
         match parse_presented(scheme, rest) {
             Err(e) => Check::Ready(Err(e.into())),
@@ -433,23 +461,6 @@ impl AuthGuard {
                 let authority = authority.clone();
                 Check::later(async move { authority.authenticate_from(&credentials, client).await.map(Some) })
             }
-        }
-    }
-
-    /// The check of a `Bearer` or `Token` credential.
-    fn token_check(&self, scheme: Scheme, rest: &[u8]) -> Check {
-        let authority = &self.0.authority;
-        // A token whose exact bytes were verified before needs no parsing.
-        if let Some(now) = authority.authenticate_cached_now(rest) {
-            return Self::decided(authority, now);
-        }
-        match parse_presented(scheme, rest) {
-            Err(e) => Check::Ready(Err(e.into())),
-            Ok(Presented::Token(_, token)) => {
-                Self::decided(authority, authority.authenticate_uncached_now(token))
-            }
-            // Not reached: only Basic parses as Basic.
-            Ok(Presented::Basic(_)) => Check::Ready(Err(AuthError::MissingCredentials)),
         }
     }
 

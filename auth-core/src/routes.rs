@@ -123,10 +123,10 @@ impl RouteSet {
     /// ```
     pub fn at(mut self, prefix: &str) -> Self {
         self.prefix = prefix.trim_end_matches('/').into();
-        if let Some(mode) = self.cookies.take() {
-            self.cookies = Some(Arc::new((*mode).clone().under(&self.prefix)));
+        match self.cookies.take() {
+            Some(mode) => self.set_cookies((*mode).clone()),
+            None => self,
         }
-        self
     }
 
     /// Turns on cookie mode ([`CookieMode`]): login and refresh answer
@@ -149,8 +149,13 @@ impl RouteSet {
         if !self.dialect.supports_cookies() {
             return Err(CookieModeError(self.dialect.name()));
         }
+        Ok(self.set_cookies(mode))
+    }
+
+    /// Cookie mode on, its refresh cookie under this set's prefix if it has one.
+    fn set_cookies(mut self, mode: CookieMode) -> Self {
         self.cookies = Some(Arc::new(mode.under(&self.prefix)));
-        Ok(self)
+        self
     }
 
     /// The [`Standard`](crate::Standard) routes in cookie mode: what
@@ -164,9 +169,7 @@ impl RouteSet {
     /// assert_eq!(routes.dialect().name(), "standard");
     /// ```
     pub fn with_cookies(authority: Authority, mode: CookieMode) -> Self {
-        let mut routes = Self::new(authority, crate::Standard);
-        routes.cookies = Some(Arc::new(mode.under(&routes.prefix)));
-        routes
+        Self::new(authority, crate::Standard).set_cookies(mode)
     }
 
     /// The cookie mode, when it is on.

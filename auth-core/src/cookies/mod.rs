@@ -88,6 +88,12 @@ pub(crate) use csrf::{CSRF_CLAIM, bound_csrf, check_bound, check_site, is_unsafe
 pub(crate) use origin::Origin;
 pub use origin::OriginError;
 
+/// The access token's cookie name: `__Host-` prefixed where the cookies
+/// are `Secure` (browsers refuse the prefix otherwise).
+pub(crate) fn access_cookie(secure: bool) -> &'static str {
+    if secure { "__Host-access_token" } else { "access_token" }
+}
+
 /// The request header an unsafe request echoes the CSRF value in (lower case).
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -231,13 +237,6 @@ impl CookieMode {
         self
     }
 
-    /// [`insecure_development`](Self::insecure_development) without its
-    /// warning: for looking up the names it uses.
-    pub(crate) fn quiet_insecure(mut self) -> Self {
-        self.secure = false;
-        self
-    }
-
     /// Whether the cookies are `Secure`.
     pub fn is_secure(&self) -> bool {
         self.secure
@@ -250,7 +249,7 @@ impl CookieMode {
 
     /// The name of the access token's cookie.
     pub fn access_cookie(&self) -> &'static str {
-        if self.secure { "__Host-access_token" } else { "access_token" }
+        access_cookie(self.secure)
     }
 
     /// The name of the refresh token's cookie.
