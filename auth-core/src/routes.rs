@@ -145,7 +145,7 @@ impl RouteSet {
     /// assert!(routes.cookie_mode().is_some());
     /// # Ok::<(), auth_core::CookieModeError>(())
     /// ```
-    pub fn cookies(mut self, mode: CookieMode) -> Result<Self, CookieModeError> {
+    pub fn cookies(self, mode: CookieMode) -> Result<Self, CookieModeError> {
         if !self.dialect.supports_cookies() {
             return Err(CookieModeError(self.dialect.name()));
         }
