@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{CookieMode, check_bound};
 use crate::dialect::RouteContext;
-use crate::dialect::util::{bearer, password_or_external};
+use crate::dialect::util::bearer;
 use crate::error::{AuthError, TokenRejection};
 use crate::response::AuthResponse;
 
@@ -41,10 +41,7 @@ pub(crate) async fn login(mode: &CookieMode, mut ctx: RouteContext<'_>) -> Resul
     mode.check_site(&ctx.request.method, &ctx.request.browser).map_err(AuthError::Csrf)?;
     let (csrf, claim) = super::bound_csrf();
     ctx.csrf_claim = Some(claim);
-    let pair = password_or_external(&ctx, ctx.authority.external_identity()).await.map_err(|e| match e {
-        AuthError::InvalidCredentials => AuthError::InvalidGrant,
-        other => other,
-    })?;
+    let pair = crate::dialect::standard::login(&ctx).await?;
     let end = session_end(&pair, pair.access_claims.exp);
     Ok(issued(mode, &pair, &csrf, end))
 }

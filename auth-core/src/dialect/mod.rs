@@ -11,7 +11,7 @@ mod echome;
 mod jwks;
 mod keytoken;
 mod sachet;
-mod standard;
+pub(crate) mod standard;
 
 pub use context::RouteContext;
 pub use datarhei::{DATARHEI_APP, DATARHEI_VERSION, Datarhei, ExternalIdentity};

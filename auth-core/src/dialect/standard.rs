@@ -140,6 +140,18 @@ fn token_response(pair: &TokenPair, presented_refresh: Option<&str>) -> AuthResp
     )
 }
 
+/// The standard login, in both its answers (tokens in the body, or in
+/// cookies): a password, or (opt-in, `AuthorityBuilder::external_identity`)
+/// an identity provider's token as Bearer with no body. A wrong username or
+/// password is 400 `invalid_grant`, as RFC 6749 section 5.2 answers a token
+/// request whose grant is invalid (protected routes keep their 401).
+pub(crate) async fn login(ctx: &RouteContext<'_>) -> Result<TokenPair, AuthError> {
+    password_or_external(ctx, ctx.authority.external_identity()).await.map_err(|e| match e {
+        AuthError::InvalidCredentials => AuthError::InvalidGrant,
+        other => other,
+    })
+}
+
 #[async_trait::async_trait]
 impl Dialect for Standard {
     fn name(&self) -> &'static str {
@@ -161,19 +173,7 @@ impl Dialect for Standard {
     async fn handle(&self, action: Action, ctx: RouteContext<'_>) -> Result<AuthResponse, AuthError> {
         let authority = ctx.authority;
         match action {
-            Action::Login => {
-                // Opt-in (AuthorityBuilder::external_identity): an identity
-                // provider's token as Bearer, no body.
-                // A wrong username or password is 400 `invalid_grant`, as
-                // RFC 6749 section 5.2 answers a token request whose grant
-                // is invalid (protected routes keep their 401).
-                let pair =
-                    password_or_external(&ctx, authority.external_identity()).await.map_err(|e| match e {
-                        AuthError::InvalidCredentials => AuthError::InvalidGrant,
-                        other => other,
-                    })?;
-                Ok(token_response(&pair, None))
-            }
+            Action::Login => Ok(token_response(&login(&ctx).await?, None)),
             Action::Refresh => {
                 let presented = ctx.body.require("refresh_token")?;
                 let pair = authority.refresh(presented).await?;
