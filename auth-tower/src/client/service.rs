@@ -306,16 +306,12 @@ fn is_refusal<B>(res: &Response<B>) -> bool {
         || (res.status() == StatusCode::OK && is_grpc_unauthenticated(res.headers()))
 }
 
-/// `grpc-status: 16` with a gRPC `content-type` (`application/grpc`, alone
-/// or followed by `+format` or `;parameters`).
+/// `grpc-status: 16` (`UNAUTHENTICATED`) with a gRPC `content-type`: a
+/// trailers-only refusal (the gRPC decisions are auth-core's).
 fn is_grpc_unauthenticated(headers: &HeaderMap) -> bool {
-    const GRPC: &[u8] = b"application/grpc";
-    let grpc = headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes).is_some_and(|v| {
-        v.len() >= GRPC.len()
-            && v[..GRPC.len()].eq_ignore_ascii_case(GRPC)
-            && matches!(v.get(GRPC.len()), None | Some(b'+' | b';'))
-    });
-    grpc && headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"16")
+    let status = headers.get("grpc-status").and_then(|v| v.to_str().ok()?.parse::<u8>().ok());
+    status == Some(auth_core::grpc::UNAUTHENTICATED)
+        && auth_core::grpc::is_grpc(headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes))
 }
 
 fn attach(parts: &mut Parts, credential: &Credential) -> Result<(), BoxError> {
