@@ -130,7 +130,7 @@ pub fn postgres_url() -> Option<String> {
     }
 }
 
-fn free_port() -> Option<u16> {
+pub(crate) fn free_port() -> Option<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
     listener.local_addr().ok().map(|a| a.port())
 }
@@ -145,7 +145,7 @@ fn ping(port: u16) -> bool {
     BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("+PONG")
 }
 
-fn skip_or_fail(why: &str) {
+pub(crate) fn skip_or_fail(why: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("CI=true and a service this test needs is missing: {why}");
     }
