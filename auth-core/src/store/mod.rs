@@ -30,6 +30,8 @@ mod codec;
 pub(crate) mod contract;
 mod family;
 mod memory;
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
+pub(crate) mod mirror;
 mod outage;
 #[cfg(feature = "redis")]
 mod redis;
@@ -41,6 +43,8 @@ pub(crate) mod test_services;
 use std::sync::Arc;
 
 pub use memory::{DEFAULT_MAX_ATTEMPT_COUNTERS, MemoryStore};
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub use mirror::MIRROR_LEASE;
 pub use outage::OutageLog;
 #[cfg(feature = "redis")]
 pub use redis::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisOptions, RedisStore};

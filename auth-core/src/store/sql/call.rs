@@ -3,9 +3,10 @@
 //! error turned into a [`StoreError`].
 
 use super::binds::Binder;
-use super::queries::Sql;
+use super::queries::{Events, Sql};
 use super::{Backend, SqlStore};
 use crate::store::StoreError;
+use crate::store::mirror::Change;
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
@@ -57,5 +58,57 @@ impl SqlStore {
             Ok(done?)
         })
         .await
+    }
+
+    /// Runs a write that may change what a protected request sees: on
+    /// PostgreSQL its evented form (`evented`), whose line this instance's
+    /// mirror applies at once; elsewhere the plain statement. Answers
+    /// whether a row changed.
+    pub(super) async fn change(
+        &self,
+        plain: &Sql,
+        evented: impl FnOnce(&Events) -> &Sql,
+        binds: impl FnOnce(Binder) -> Binder,
+    ) -> Result<bool, StoreError> {
+        #[cfg(feature = "postgres")]
+        if let (Some(events), Backend::Postgres(pool)) = (&self.inner.sql.events, &self.inner.pool) {
+            let (query, binder) = (evented(events), binds(Binder::default()));
+            let line: Option<String> = self
+                .call(async {
+                    Ok(binder.apply_scalar(sqlx::query_scalar(self.q(query))).fetch_optional(pool).await?)
+                })
+                .await?;
+            if let Some(line) = &line {
+                self.noted(line);
+            }
+            return Ok(line.is_some());
+        }
+        #[cfg(not(feature = "postgres"))]
+        let _ = evented;
+        Ok(self.execute(plain, binds).await? > 0)
+    }
+
+    /// A change this instance committed, applied to its mirror at once.
+    pub(super) fn noted(&self, line: &str) {
+        #[cfg(feature = "postgres")]
+        if let Some(mirror) = &self.inner.mirror {
+            mirror.note(line, crate::time::now());
+        }
+        #[cfg(not(feature = "postgres"))]
+        let _ = line;
+    }
+}
+
+/// Publishes a change a transaction made, in that transaction (on
+/// PostgreSQL; SQLite has no channel): answers the line to hand to
+/// [`SqlStore::noted`] once committed.
+pub(super) trait Publish {
+    async fn publish(&mut self, store: &SqlStore, change: &Change) -> Result<Option<String>, StoreError>;
+}
+
+#[cfg(feature = "sqlite")]
+impl Publish for sqlx::SqliteConnection {
+    async fn publish(&mut self, _store: &SqlStore, _change: &Change) -> Result<Option<String>, StoreError> {
+        Ok(None)
     }
 }

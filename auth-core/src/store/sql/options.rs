@@ -25,6 +25,7 @@ pub struct SqlOptions {
     pub(super) sweep_every: Duration,
     pub(super) sweep_batch: u32,
     pub(super) max_attempt_counters: u32,
+    pub(super) mirror: bool,
 }
 
 impl Default for SqlOptions {
@@ -35,6 +36,7 @@ impl Default for SqlOptions {
             sweep_every: Duration::from_secs(60),
             sweep_batch: 500,
             max_attempt_counters: 100_000,
+            mirror: false,
         }
     }
 }
@@ -76,6 +78,36 @@ impl SqlOptions {
     /// ```
     pub fn max_attempt_counters(mut self, max: u32) -> Self {
         self.max_attempt_counters = max.max(1);
+        self
+    }
+
+    /// The revocation mirror (default off; PostgreSQL only, a SQLite
+    /// store refuses it): this instance keeps the live revocations, and
+    /// the opaque records it has seen, in memory, kept current by
+    /// PostgreSQL's `LISTEN`/`NOTIFY`, so that a protected request runs no
+    /// query. Writes still go to the database first, in the same
+    /// statements; each revocation also takes the next number of a
+    /// sequence and notifies it in its own transaction.
+    ///
+    /// The mirror answers only while it knows it is complete: after
+    /// `LISTEN` and a snapshot, with every notification numbered one more
+    /// than the last, and within [`MIRROR_LEASE`](crate::MIRROR_LEASE) of
+    /// the last ping that came back on the listening connection. A lost
+    /// notification, a dropped or replaced connection, or a lapsed lease
+    /// sends every check to the database (503 while it is down) until the
+    /// instance has listened again and reloaded. A revocation made on one
+    /// instance is refused on the others when its notification arrives
+    /// (milliseconds), on the instance that made it at once.
+    ///
+    /// The listening connection is one more than the pool's, opened from
+    /// the pool's options (TLS included).
+    ///
+    /// ```
+    /// let options = auth_core::SqlOptions::default().mirror(true);
+    /// # let _ = options;
+    /// ```
+    pub fn mirror(mut self, on: bool) -> Self {
+        self.mirror = on;
         self
     }
 

@@ -35,6 +35,77 @@ pub(super) struct Queries {
     pub(super) clear_attempts: Sql,
     pub(super) trim_attempts: Sql,
     pub(super) sweep: Vec<Sql>,
+    /// PostgreSQL: the revocation mirror's statements (see [`Events`]).
+    pub(super) events: Option<Events>,
+}
+
+/// PostgreSQL's revocation events: the statements that change what a
+/// protected request sees, each also taking the next number of the
+/// store's sequence (one row every writer updates, so numbers follow
+/// commit order) and sending `EPOCH SEQ KIND A B ID` with `pg_notify` in
+/// the same statement; each answers that line (no row: nothing changed).
+pub(super) struct Events {
+    /// The `LISTEN` channel.
+    pub(super) channel: String,
+    pub(super) revoke_token: Sql,
+    pub(super) revoke_subject: Sql,
+    pub(super) revoke_family: Sql,
+    pub(super) put_opaque: Sql,
+    pub(super) delete_opaque: Sql,
+    /// `$1`: `KIND A B ID` of a change a transaction just made.
+    pub(super) publish: Sql,
+    /// Every live revocation and the sequence, in one statement (one
+    /// snapshot): rows `(kind, id, a, b)`, kind `m` for the sequence.
+    pub(super) snapshot: Sql,
+}
+
+impl Events {
+    fn new(prefix: &str, q: &Queries) -> Self {
+        let (mirror, channel) = (format!("{prefix}mirror"), format!("{prefix}events").to_lowercase());
+        let (revoked, subjects, families, opaque) = (
+            format!("{prefix}revoked"),
+            format!("{prefix}subjects"),
+            format!("{prefix}families"),
+            format!("{prefix}opaque"),
+        );
+        let next = format!("UPDATE {mirror} SET seq = seq + 1 WHERE id = 1");
+        let send = format!("SELECT m.msg FROM m, LATERAL pg_notify('{channel}', m.msg) AS n");
+        // the write, then the number and the line only if it changed a row
+        let evented = |write: &str, kind: &str, returning: &str| -> Sql {
+            format!(
+                "WITH w AS ({write} RETURNING {returning}),
+                 s AS ({next} AND EXISTS (SELECT 1 FROM w) RETURNING seq, epoch),
+                 m AS (SELECT s.epoch || ' ' || s.seq || ' {kind} ' || w.a || ' ' || w.b || ' ' || w.id AS msg
+                       FROM w, s)
+                 {send}"
+            )
+            .into()
+        };
+        Self {
+            revoke_token: evented(&q.revoke_token, "t", &format!("{revoked}.expires_at AS a, 0 AS b, {revoked}.id AS id")),
+            revoke_subject: evented(
+                &q.revoke_subject,
+                "s",
+                &format!("{subjects}.cutoff AS a, {subjects}.expires_at AS b, {subjects}.id AS id"),
+            ),
+            revoke_family: evented(&q.revoke_family, "f", "expires_at AS a, 0 AS b, id AS id"),
+            put_opaque: evented(&q.put_opaque, "o", &format!("0 AS a, 0 AS b, {opaque}.id AS id")),
+            delete_opaque: evented(&q.delete_opaque, "o", "0 AS a, 0 AS b, id AS id"),
+            publish: format!(
+                "WITH s AS ({next} RETURNING seq, epoch), m AS (SELECT s.epoch || ' ' || s.seq || ' ' || $1 AS msg FROM s)
+                 {send}"
+            )
+            .into(),
+            snapshot: format!(
+                "SELECT 'm' AS kind, epoch AS id, seq AS a, CAST(0 AS BIGINT) AS b FROM {mirror} WHERE id = 1
+                 UNION ALL SELECT 't', id, expires_at, 0 FROM {revoked} WHERE expires_at > $1
+                 UNION ALL SELECT 's', id, cutoff, expires_at FROM {subjects} WHERE expires_at > $1
+                 UNION ALL SELECT 'f', id, expires_at, 0 FROM {families} WHERE revoked = 1 AND expires_at > $1"
+            )
+            .into(),
+            channel,
+        }
+    }
 }
 
 const TABLES: [&str; 5] = ["revoked", "subjects", "families", "opaque", "attempts"];
@@ -64,7 +135,16 @@ CREATE TABLE IF NOT EXISTS {attempts} (id TEXT PRIMARY KEY, count BIGINT NOT NUL
                 "CREATE INDEX IF NOT EXISTS {prefix}{table}_expiry ON {prefix}{table} (expires_at);\n"
             ));
         }
-        Self {
+        if postgres {
+            // the revocation events' sequence, and the epoch naming this life of it
+            schema.push_str(&format!(
+                "CREATE TABLE IF NOT EXISTS {prefix}mirror (id INT PRIMARY KEY, seq BIGINT NOT NULL, epoch TEXT NOT NULL);
+INSERT INTO {prefix}mirror (id, seq, epoch) VALUES (1, 0, md5(random()::text || clock_timestamp()::text))
+  ON CONFLICT (id) DO NOTHING;
+"
+            ));
+        }
+        let mut queries = Self {
             tables: format!("{prefix}*"),
             begin: if postgres { "BEGIN" } else { "BEGIN IMMEDIATE" },
             migration_lock: postgres
@@ -163,7 +243,12 @@ CREATE TABLE IF NOT EXISTS {attempts} (id TEXT PRIMARY KEY, count BIGINT NOT NUL
                     ))
                 })
                 .collect(),
+            events: None,
+        };
+        if postgres {
+            queries.events = Some(Events::new(prefix, &queries));
         }
+        queries
     }
 }
 

@@ -23,6 +23,12 @@ impl SqlStore {
     #[cfg(feature = "sqlite")]
     pub async fn sqlite(pool: sqlx::SqlitePool, options: SqlOptions) -> Result<Self, StoreError> {
         options.check()?;
+        if options.mirror {
+            return Err(StoreError::Backend(
+                "the SQLite store has no notification channel to mirror from: a single process needs no mirror"
+                    .into(),
+            ));
+        }
         let sql = Queries::new(&options.prefix, false);
         Self::start(Backend::Sqlite(pool), sql, options).await
     }
@@ -36,10 +42,14 @@ impl SqlStore {
                 outage: OutageLog::new("sql"),
                 queries: Default::default(),
                 max_attempts: options.max_attempt_counters,
+                #[cfg(feature = "postgres")]
+                mirror: options.mirror.then(|| Arc::new(crate::store::mirror::Mirror::new())),
             }),
         };
         store.migrate().await?;
         tokio::spawn(sweep_loop(Arc::downgrade(&store.inner), options.sweep_every, options.sweep_batch));
+        #[cfg(feature = "postgres")]
+        store.follow_events();
         Ok(store)
     }
 

@@ -4,8 +4,10 @@
 use super::binds::{
     AttemptRow, Binder, FamilyRow, OpaqueRow, family_binds, family_of, opaque_binds, record_of, to_u32,
 };
+use super::call::Publish;
 use super::{Backend, SqlStore};
 use crate::store::codec::hashed_key;
+use crate::store::mirror::Change;
 use crate::store::{
     Attempt, AttemptRule, AttemptState, OpaqueRecord, OpaqueRotation, Rotation, Store, StoreError, TokenRef,
 };
@@ -13,7 +15,8 @@ use crate::store::{
 #[async_trait::async_trait]
 impl Store for SqlStore {
     async fn revoke_token(&self, jti: &str, expires_at: i64, _now: i64) -> Result<(), StoreError> {
-        self.execute(&self.inner.sql.revoke_token, |b| b.text(jti).int(expires_at)).await.map(drop)
+        let sql = &self.inner.sql;
+        self.change(&sql.revoke_token, |e| &e.revoke_token, |b| b.text(jti).int(expires_at)).await.map(drop)
     }
 
     async fn revoke_subject(
@@ -24,10 +27,13 @@ impl Store for SqlStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let binds = |b: Binder| b.text(sub).int(cutoff).int(keep_until).int(now);
-        self.execute(&self.inner.sql.revoke_subject, binds).await.map(drop)
+        self.change(&self.inner.sql.revoke_subject, |e| &e.revoke_subject, binds).await.map(drop)
     }
 
     async fn is_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<bool, StoreError> {
+        if let Some(answer) = self.is_revoked_now(token, now) {
+            return answer;
+        }
         let query = &self.inner.sql.is_revoked;
         let revoked: i64 = self
             .call(async {
@@ -43,6 +49,15 @@ impl Store for SqlStore {
             })
             .await?;
         Ok(revoked == 1)
+    }
+
+    fn is_revoked_now(&self, token: &TokenRef<'_>, now: i64) -> Option<Result<bool, StoreError>> {
+        #[cfg(feature = "postgres")]
+        if let Some(mirror) = self.mirror() {
+            return Some(Ok(mirror.is_revoked(token, now)));
+        }
+        let _ = (token, now);
+        None
     }
 
     async fn create_family(
@@ -74,10 +89,18 @@ impl Store for SqlStore {
                     sqlx::query_as(self.q(&sql.lock_family)).bind(family).fetch_optional(&mut *tx).await?;
                 let Some(mut fam) = row.map(family_of) else { return Ok(Rotation::Dead) };
                 let rotation = fam.rotate(presented, next, grace_secs, expires_at, now);
+                let mut line = None;
                 if rotation != Rotation::Dead {
                     family_binds(family, &fam).apply(sqlx::query(self.q(&sql.save_family))).execute(&mut *tx).await?;
                 }
+                if rotation == Rotation::Reused {
+                    let change = Change::Family { family: family.to_owned(), until: fam.expires_at };
+                    line = tx.publish(self, &change).await?;
+                }
                 tx.commit().await?;
+                if let Some(line) = line {
+                    self.noted(&line);
+                }
                 Ok(rotation)
             })
         })
@@ -102,12 +125,12 @@ impl Store for SqlStore {
     }
 
     async fn revoke_family(&self, family: &str, _now: i64) -> Result<(), StoreError> {
-        self.execute(&self.inner.sql.revoke_family, |b| b.text(family)).await.map(drop)
+        self.change(&self.inner.sql.revoke_family, |e| &e.revoke_family, |b| b.text(family)).await.map(drop)
     }
 
     async fn put_opaque(&self, key: &str, record: OpaqueRecord, _now: i64) -> Result<(), StoreError> {
         let binds = opaque_binds(&hashed_key(key), &record)?;
-        self.execute(&self.inner.sql.put_opaque, |_| binds).await.map(drop)
+        self.change(&self.inner.sql.put_opaque, |e| &e.put_opaque, |_| binds).await.map(drop)
     }
 
     async fn get_opaque(&self, key: &str, now: i64) -> Result<Option<OpaqueRecord>, StoreError> {
@@ -127,16 +150,29 @@ impl Store for SqlStore {
         now: i64,
     ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
         let (id, query) = (hashed_key(key), &self.inner.sql.get_opaque_checked);
+        #[cfg(feature = "postgres")]
+        let generation = match self.mirror().map(|m| m.opaque(&id, now)) {
+            Some(Ok(hit)) => return Ok(Some(hit)),
+            Some(Err(generation)) => Some(generation),
+            None => None,
+        };
         let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>, i64, i64)> = self
             .call(async {
                 on_pool!(self, pool => sqlx::query_as(self.q(query)).bind(&id).bind(now).fetch_optional(pool).await)
                     .map_err(StoreError::from)
             })
             .await?;
-        row.map(|(record, refresh_hash, retired, exp, revoked)| {
-            Ok((record_of((record, refresh_hash, retired, exp))?, revoked == 1))
-        })
-        .transpose()
+        let found = row
+            .map(|(record, refresh_hash, retired, exp, revoked)| {
+                Ok::<_, StoreError>((record_of((record, refresh_hash, retired, exp))?, revoked == 1))
+            })
+            .transpose()?;
+        #[cfg(feature = "postgres")]
+        if let (Some(generation), Some(mirror), Some((record, _))) = (generation, &self.inner.mirror, &found)
+        {
+            mirror.remember_opaque(id, record.clone(), generation);
+        }
+        Ok(found)
     }
 
     async fn rotate_opaque(
@@ -162,9 +198,13 @@ impl Store for SqlStore {
                     sqlx::query(self.q(&sql.delete_opaque)).bind(&id).execute(&mut *tx).await?;
                     OpaqueRotation::Reused
                 } else {
-                    OpaqueRotation::Unknown
+                    return Ok(OpaqueRotation::Unknown);
                 };
+                let line = tx.publish(self, &Change::Opaque { hashed_key: id.clone() }).await?;
                 tx.commit().await?;
+                if let Some(line) = line {
+                    self.noted(&line);
+                }
                 Ok(answer)
             })
         })
@@ -173,7 +213,7 @@ impl Store for SqlStore {
 
     async fn delete_opaque(&self, key: &str, _now: i64) -> Result<bool, StoreError> {
         let id = hashed_key(key);
-        Ok(self.execute(&self.inner.sql.delete_opaque, |b| b.text(&id)).await? > 0)
+        self.change(&self.inner.sql.delete_opaque, |e| &e.delete_opaque, |b| b.text(&id)).await
     }
 
     async fn count_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<Attempt, StoreError> {

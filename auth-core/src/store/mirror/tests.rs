@@ -1,0 +1,210 @@
+//! The mirror's rules, and the follow loop against a scripted source:
+//! in-sequence events apply, a gap or another epoch distrusts at once and
+//! resyncs, a lost subscription distrusts, the lease lapses.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::store::StoreError;
+
+const NOW: i64 = 1_000;
+
+fn token(jti: &str, sub: &str, iat: i64) -> TokenRef<'static> {
+    TokenRef { jti: Some(jti.to_owned().leak()), family: Some("fam"), sub: sub.to_owned().leak(), iat }
+}
+
+fn event(epoch: &str, seq: u64, change: Change) -> Event {
+    Event { epoch: epoch.into(), seq, change }
+}
+
+fn snapshot(epoch: &str, seq: u64, changes: Vec<Change>) -> Snapshot {
+    Snapshot { epoch: epoch.into(), seq, changes }
+}
+
+fn record(sub: &str, issued_at: i64) -> OpaqueRecord {
+    OpaqueRecord {
+        sub: sub.into(),
+        username: "u".into(),
+        roles: vec![],
+        token_hash: [1; 32],
+        refresh_hash: [2; 32],
+        expires_at: NOW + 60,
+        refresh_expires_at: NOW + 600,
+        auth_time: 0,
+        issued_at,
+        retired: vec![],
+    }
+}
+
+#[test]
+fn revocations_answer_like_the_store() {
+    let m = Mirror::new();
+    m.reset(
+        snapshot(
+            "e",
+            7,
+            vec![
+                Change::Token { jti: "j".into(), until: NOW + 10 },
+                Change::Token { jti: "old".into(), until: NOW },
+                Change::Subject { sub: "s".into(), cut: 500, until: NOW + 10 },
+            ],
+        ),
+        NOW,
+    );
+    assert!(m.is_revoked(&token("j", "x", 0), NOW));
+    assert!(!m.is_revoked(&token("old", "x", 0), NOW), "an expired mark revokes nothing");
+    assert!(m.is_revoked(&token("k", "s", 500), NOW), "issued at the cut-off");
+    assert!(!m.is_revoked(&token("k", "s", 501), NOW), "issued after it");
+    assert_eq!(
+        m.apply(&event("e", 8, Change::Family { family: "fam".into(), until: NOW + 5 }), NOW),
+        Applied::Next
+    );
+    assert!(m.is_revoked(&token("k", "x", 0), NOW), "the family");
+}
+
+#[test]
+fn only_the_next_event_of_the_same_epoch_applies() {
+    let m = Mirror::new();
+    m.reset(snapshot("e", 7, vec![]), NOW);
+    let revoke = |jti: &str| Change::Token { jti: jti.into(), until: NOW + 10 };
+    assert_eq!(m.apply(&event("e", 7, revoke("in-snapshot")), NOW), Applied::Old);
+    assert!(!m.is_revoked(&token("in-snapshot", "x", 0), NOW), "old news is not applied twice");
+    assert_eq!(m.apply(&event("e", 8, revoke("a")), NOW), Applied::Next);
+    assert_eq!(m.apply(&event("e", 10, revoke("b")), NOW), Applied::Gap, "9 is missing");
+    assert_eq!(m.apply(&event("other", 9, revoke("c")), NOW), Applied::Gap, "another epoch");
+    assert_eq!(m.apply(&event("e", 9, revoke("d")), NOW), Applied::Next);
+}
+
+#[test]
+fn a_live_subject_mark_keeps_the_later_cut_off_and_an_expired_one_is_replaced() {
+    let m = Mirror::new();
+    m.reset(snapshot("e", 0, vec![Change::Subject { sub: "s".into(), cut: 900, until: NOW + 5 }]), NOW);
+    m.note("e 0 s 100 2000 s", NOW);
+    assert!(m.is_revoked(&token("k", "s", 900), NOW), "the later cut-off stays");
+    m.reset(snapshot("e", 0, vec![Change::Subject { sub: "s".into(), cut: 900, until: NOW }]), NOW);
+    m.note("e 0 s 100 2000 s", NOW);
+    assert!(!m.is_revoked(&token("k", "s", 900), NOW), "an expired mark is replaced");
+    assert!(m.is_revoked(&token("k", "s", 100), NOW));
+}
+
+#[test]
+fn opaque_records_are_cached_unless_something_moved_and_forgotten_on_change() {
+    let m = Mirror::new();
+    m.reset(snapshot("e", 0, vec![]), NOW);
+    let generation = m.opaque("k", NOW).expect_err("nothing cached");
+    m.remember_opaque("k".into(), record("s", 10), generation);
+    let (cached, revoked) = m.opaque("k", NOW).expect("cached");
+    assert_eq!((cached.sub.as_str(), revoked), ("s", false));
+    assert_eq!(m.opaque("k", NOW + 600).map(|_| ()), Err(m.read().generation), "past its end");
+
+    m.note("e 0 s 10 2000 s", NOW);
+    assert!(m.opaque("k", NOW).expect("cached").1, "a subject-wide revocation covers it");
+
+    assert_eq!(m.apply(&event("e", 1, Change::Opaque { hashed_key: "k".into() }), NOW), Applied::Next);
+    let generation = m.opaque("k", NOW).expect_err("forgotten");
+    m.note("e 0 t 2000 0 j", NOW);
+    m.remember_opaque("k".into(), record("s", 10), generation);
+    assert!(m.opaque("k", NOW).is_err(), "read before a change: not cached");
+}
+
+#[test]
+fn trust_is_a_lease() {
+    let m = Mirror::new();
+    assert!(!m.trusted(), "a new mirror answers nothing");
+    m.trust_until(Instant::now() + Duration::from_secs(60));
+    assert!(m.trusted());
+    m.distrust();
+    assert!(!m.trusted());
+    m.trust_until(Instant::now() - Duration::from_millis(1));
+    assert!(!m.trusted(), "a lapsed lease");
+}
+
+/// A source whose events and snapshots the test scripts.
+#[derive(Clone)]
+struct Scripted {
+    snapshots: Arc<Mutex<Vec<Snapshot>>>,
+    feeds: Arc<Mutex<Vec<mpsc::UnboundedReceiver<Result<String, StoreError>>>>>,
+    taken: Arc<Mutex<u32>>,
+}
+
+struct ScriptedFeed(mpsc::UnboundedReceiver<Result<String, StoreError>>);
+
+#[async_trait::async_trait]
+impl Feed for ScriptedFeed {
+    async fn next(&mut self) -> Result<String, StoreError> {
+        self.0.recv().await.unwrap_or_else(|| Err(StoreError::Backend("subscription lost".into())))
+    }
+    async fn heartbeat(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn buffered(&mut self) -> Option<String> {
+        self.0.try_recv().ok().and_then(Result::ok)
+    }
+}
+
+#[async_trait::async_trait]
+impl Source for Scripted {
+    async fn subscribe(&self) -> Result<Box<dyn Feed>, StoreError> {
+        let feed = self.feeds.lock().expect("feeds").pop().ok_or(StoreError::Backend("down".into()))?;
+        Ok(Box::new(ScriptedFeed(feed)))
+    }
+    async fn snapshot(&self, _now: i64) -> Result<Snapshot, StoreError> {
+        *self.taken.lock().expect("taken") += 1;
+        self.snapshots.lock().expect("snapshots").pop().ok_or(StoreError::Backend("down".into()))
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn backend(&self) -> &'static str {
+        "scripted"
+    }
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("never: {what}");
+}
+
+#[tokio::test]
+async fn a_gap_distrusts_at_once_and_the_mirror_resyncs_by_itself() {
+    let now = crate::time::now();
+    let (first_tx, first) = mpsc::unbounded_channel();
+    let (second_tx, second) = mpsc::unbounded_channel();
+    let source = Scripted {
+        // popped from the end: the first subscription gets `first`
+        snapshots: Arc::new(Mutex::new(vec![
+            snapshot("e", 5, vec![Change::Token { jti: "lost".into(), until: now + 60 }]),
+            snapshot("e", 3, vec![]),
+        ])),
+        feeds: Arc::new(Mutex::new(vec![second, first])),
+        taken: Arc::default(),
+    };
+    let mirror = Arc::new(Mirror::new());
+    tokio::spawn(follow(source.clone(), Arc::downgrade(&mirror)));
+    until("trusted after the first snapshot", || mirror.trusted()).await;
+
+    first_tx.send(Ok(format!("e 4 t {} 0 a", now + 60))).expect("send");
+    until("event 4 applied", || mirror.is_revoked(&token("a", "x", 0), now)).await;
+    assert!(mirror.trusted());
+
+    // 5 is lost; 6 arrives: from here on nothing is answered from memory
+    first_tx.send(Ok(format!("e 6 t {} 0 b", now + 60))).expect("send");
+    until("distrusted on the gap", || !mirror.trusted() || mirror.resyncs() == 2).await;
+    until("resynced from the second snapshot", || mirror.trusted() && mirror.resyncs() == 2).await;
+    assert!(mirror.is_revoked(&token("lost", "x", 0), now), "the lost revocation came with the snapshot");
+    assert_eq!(*source.taken.lock().expect("taken"), 2);
+
+    // the second subscription ends: distrusted, and stays so while the store is down
+    drop(second_tx);
+    until("distrusted when the subscription is lost", || !mirror.trusted()).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!mirror.trusted(), "no subscription, no answers from memory");
+}
