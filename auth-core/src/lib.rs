@@ -152,7 +152,7 @@ pub use time::{now, parse_duration};
 #[cfg(feature = "store-tests")]
 pub mod store_tests {
     pub use crate::store::contract::run;
-    pub use crate::store::test_services::{RedisServer, postgres_url};
+    pub use crate::store::test_services::{RedisCluster, RedisServer, RedisTlsServer, postgres_url};
 }
 pub use users::{
     HashingPool, HashingPriority, MemoryUsers, Principal, Registration, UserStore, UserStoreError,

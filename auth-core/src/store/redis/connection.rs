@@ -2,11 +2,11 @@
 //! bounded by the timeout, reported to the outage log, one round trip each.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script, ScriptInvocation};
 
+use super::conn::Conn;
+use super::endpoints::Endpoints;
 use super::{Inner, RedisOptions, RedisStore};
 use crate::store::codec::hashed_key;
 use crate::store::{OutageLog, StoreError};
@@ -16,44 +16,99 @@ use crate::store::{OutageLog, StoreError};
 const MAX_TIME: i64 = 1 << 50;
 
 impl RedisStore {
-    /// Connects to `url` (`redis://HOST:PORT/DB`, `rediss://` not built
-    /// in) with the default options, and checks the server answers.
+    /// Connects to `url` with the default options, and checks the server
+    /// answers. See [`connect_with`](Self::connect_with) for the URLs.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Self::connect_with(url, RedisOptions::default()).await
     }
 
-    /// Connects with `options` and checks the server answers (`PING`),
-    /// so a wrong URL fails at start-up, not at the first request.
+    /// Connects with `options` and checks the server answers (`PING`; on
+    /// a cluster, every node), so a wrong URL, a refused password or a
+    /// certificate that does not verify fails at start-up, not at the
+    /// first request.
+    ///
+    /// `url` is one of:
+    /// - `redis://[USER:PASSWORD@]HOST:PORT/DB` (also `valkey://`): one
+    ///   server, plaintext;
+    /// - `rediss://[USER:PASSWORD@]HOST:PORT/DB` (also `valkeys://`): one
+    ///   server over TLS, its certificate checked against the platform's
+    ///   roots, or against [`RedisOptions::ca_file`] / [`RedisOptions::ca_pem`];
+    /// - `redis-cluster://[USER:PASSWORD@]HOST:PORT,HOST:PORT,...`: Redis
+    ///   Cluster from these seed nodes (no database: a cluster has only 0);
+    /// - `rediss-cluster://...`: the same over TLS.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), auth_core::StoreError> {
+    /// use auth_core::{RedisOptions, RedisStore};
+    /// let tls = RedisOptions::default().ca_file("/etc/redis/tls/ca.crt");
+    /// let store = RedisStore::connect_with("rediss://redis.internal:6380/0", tls).await?;
+    /// let cluster = RedisStore::connect_with("redis-cluster://10.0.0.1:7000,10.0.0.2:7000", RedisOptions::default()).await?;
+    /// # let _ = (store, cluster); Ok(()) }
+    /// ```
     pub async fn connect_with(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
+        let trust = if options.has_ca() { "the configured CA" } else { "the platform's trusted roots" };
         let store = Self::lazy(url, options)?;
-        let mut conn = store.inner.conn.clone();
-        store.call(async move { redis::cmd("PING").query_async::<String>(&mut conn).await }).await?;
+        let mut conn = store.conn();
+        store.call(async move { redis::cmd("PING").query_async::<String>(&mut conn).await }).await.map_err(
+            |err| match err {
+                StoreError::Source(source) if source.to_string().contains("invalid peer certificate") => {
+                    StoreError::Backend(format!(
+                        "the Redis server's TLS certificate did not verify against {trust}: {source}"
+                    ))
+                }
+                other => other,
+            },
+        )?;
         Ok(store)
     }
 
     /// A store that connects at its first call: the application starts
-    /// even while Redis is down (its requests answer 503 until Redis is up).
-    /// Fails only for a malformed URL or options.
+    /// even while Redis is down (its requests answer 503 until Redis is
+    /// up; on a cluster, each call after a failed one tries again).
+    /// Fails only for a malformed URL or options (among them a CA with a
+    /// plaintext URL, or a CA file that cannot be read).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use auth_core::{RedisOptions, RedisStore};
+    /// // Nothing listens there; the store is made anyway.
+    /// let store = RedisStore::lazy("redis-cluster://127.0.0.1:1,127.0.0.1:2", RedisOptions::default());
+    /// assert!(store.is_ok());
+    /// let plain = RedisStore::lazy("redis://127.0.0.1:1/0", RedisOptions::default().ca_pem(b"-----BEGIN CERTIFICATE-----".to_vec()));
+    /// assert!(plain.unwrap_err().to_string().contains("needs a TLS URL"));
+    /// # });
+    /// ```
     pub fn lazy(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
         options.check()?;
-        let client = redis::Client::open(url).map_err(StoreError::from_source)?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(options.timeout))
-            .set_connection_timeout(Some(options.timeout))
-            // Give up on a reconnect quickly; the next call starts another.
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(20))
-            .set_max_delay(options.timeout);
-        let conn =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::from_source)?;
+        let Endpoints { conn, pubsub } = Endpoints::new(url, &options)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 conn,
+                pubsub,
                 tag: format!("{{{}}}:", options.prefix),
                 timeout: options.timeout,
                 outage: OutageLog::new("redis"),
             }),
         })
+    }
+
+    /// A dedicated RESP2 pub/sub connection with the store's address,
+    /// credentials and TLS settings, each attempt bounded by the timeout.
+    /// On a cluster it goes to the first seed node (in the URL's order)
+    /// that answers: a plain `PUBLISH` on Redis Cluster is broadcast to
+    /// every node, so a subscriber on any node hears every message.
+    #[allow(dead_code, reason = "the revocation mirror (being written) is its caller")]
+    pub(super) async fn open_pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
+        let timeout = self.inner.timeout;
+        let mut failure = StoreError::Backend("no Redis node to subscribe on".into());
+        for client in &self.inner.pubsub {
+            match tokio::time::timeout(timeout, client.get_async_pubsub()).await {
+                Ok(Ok(pubsub)) => return Ok(pubsub),
+                Ok(Err(err)) => failure = StoreError::from_source(err),
+                Err(_) => failure = StoreError::Timeout(timeout),
+            }
+        }
+        Err(failure)
     }
 
     /// Runs one call under the timeout, reporting to the outage log.
@@ -70,7 +125,7 @@ impl RedisStore {
         self.inner.outage.run(timeout, call).await
     }
 
-    pub(super) fn conn(&self) -> ConnectionManager {
+    pub(super) fn conn(&self) -> Conn {
         self.inner.conn.clone()
     }
 

@@ -1,9 +1,10 @@
 //! The unit tests of [`RedisStore`]: the store contract, what the keys hold,
 //! and an outage, against a `redis-server` of their own (skipped without
-//! one).
+//! one); the same contract over TLS and on Redis Cluster (plaintext and
+//! TLS), and the TLS refusals.
 
 use super::*;
-use crate::store::test_services::RedisServer;
+use crate::store::test_services::{RedisCluster, RedisServer, RedisTlsServer};
 use crate::store::{AttemptRule, Store, StoreError, TokenRef};
 
 fn rt() -> tokio::runtime::Runtime {
@@ -122,5 +123,132 @@ fn an_outage_fails_closed_and_ends_by_itself() {
         assert!(!store.inner.outage.is_down(), "the end of the outage is noticed");
         store.revoke_token("j", now + 600, now).await.expect("writes work again");
         assert!(store.is_revoked(&token, now).await.expect("reads work again"));
+    });
+}
+
+#[test]
+fn passes_the_store_contract_over_tls_with_its_ca() {
+    let Some(redis) = RedisTlsServer::own() else { return };
+    rt().block_on(async {
+        let options = prefixed().ca_file(redis.ca_file());
+        let store = RedisStore::connect_with(redis.url(), options).await.expect("connect over TLS");
+        crate::store::contract::run(store.clone()).await;
+        // The pub/sub connection has the same TLS settings.
+        let mut pubsub = store.open_pubsub().await.expect("a pub/sub connection over TLS");
+        pubsub.subscribe("auth-core-test").await.expect("subscribe");
+    });
+}
+
+#[test]
+fn tls_refuses_a_certificate_it_cannot_verify() {
+    let Some(redis) = RedisTlsServer::own() else { return };
+    rt().block_on(async {
+        // Signed by a CA the store was not told to trust.
+        let other = prefixed().ca_file(redis.other_ca_file());
+        let err = RedisStore::connect_with(redis.url(), other).await.expect_err("another CA is refused");
+        let text = err.to_string();
+        assert!(text.contains("TLS certificate did not verify against the configured CA"), "{text}");
+        assert!(text.contains("UnknownIssuer"), "the error says why: {text}");
+        // No CA: the platform's roots, which do not know the test CA (so
+        // verification is on, with no plaintext fallback).
+        let err =
+            RedisStore::connect_with(redis.url(), prefixed()).await.expect_err("self-signed is refused");
+        assert!(err.to_string().contains("did not verify against the platform's trusted roots"), "{err}");
+        // The same server without TLS is no server at all.
+        let plain = redis.url().replace("rediss://", "redis://");
+        assert!(RedisStore::connect_with(&plain, prefixed()).await.is_err(), "no plaintext answer");
+    });
+}
+
+#[test]
+fn a_ca_needs_a_tls_url() {
+    rt().block_on(async {
+        let Some(pem) = RedisTlsServer::own().map(|redis| std::fs::read(redis.ca_file()).expect("the CA"))
+        else {
+            return;
+        };
+        for url in ["redis://127.0.0.1:6379/0", "redis-cluster://127.0.0.1:7000,127.0.0.1:7001"] {
+            let err =
+                RedisStore::lazy(url, prefixed().ca_pem(pem.clone())).expect_err("a configuration error");
+            assert!(err.to_string().contains("needs a TLS URL"), "{url}: {err}");
+        }
+        let err = RedisStore::lazy("rediss://127.0.0.1:1/0", prefixed().ca_file("/no/such/ca.pem"))
+            .expect_err("an unreadable CA");
+        assert!(err.to_string().contains("/no/such/ca.pem"), "{err}");
+        let err = RedisStore::lazy("rediss://127.0.0.1:1/0", prefixed().ca_pem(b"not a PEM".to_vec()))
+            .expect_err("a CA that is no certificate");
+        assert!(err.to_string().contains("no PEM certificate"), "{err}");
+    });
+}
+
+#[test]
+fn passes_the_store_contract_on_a_cluster_in_one_slot() {
+    let Some(cluster) = RedisCluster::own() else { return };
+    rt().block_on(async {
+        let options = prefixed();
+        let prefix = options.prefix_str().to_owned();
+        let store = RedisStore::connect_with(cluster.url(), options).await.expect("connect to the cluster");
+        assert!(format!("{store:?}").contains("cluster: true"));
+        assert!(!format!("{store:?}").contains("127.0.0.1"), "no URL in Debug");
+        // A fresh cluster knows no script: each first EVALSHA answers
+        // NOSCRIPT and is loaded and run again.
+        crate::store::contract::run(store.clone()).await;
+        let authority = crate::Authority::builder(crate::tests::keys())
+            .users(crate::tests::users())
+            .store(store.clone())
+            .build();
+        authority.login("alice", "alice-pw").await.expect("login");
+        // Every key is on one node, in one slot: the prefix's.
+        let mut found = Vec::new();
+        for port in cluster.ports() {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("url");
+            let mut node = client.get_multiplexed_async_connection().await.expect("a node");
+            let keys: Vec<String> =
+                redis::cmd("KEYS").arg(format!("{{{prefix}}}:*")).query_async(&mut node).await.expect("keys");
+            let mut slots = Vec::new();
+            for key in &keys {
+                let slot: i64 =
+                    redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query_async(&mut node).await.expect("slot");
+                slots.push(slot);
+            }
+            let tag: i64 =
+                redis::cmd("CLUSTER").arg("KEYSLOT").arg(&prefix).query_async(&mut node).await.expect("slot");
+            assert!(slots.iter().all(|slot| *slot == tag), "every key in the prefix's slot {tag}: {slots:?}");
+            found.push(keys.len());
+        }
+        assert_eq!(found.iter().filter(|n| **n > 0).count(), 1, "one node holds the store: {found:?}");
+        // A pub/sub connection on a seed node.
+        let mut pubsub = store.open_pubsub().await.expect("pub/sub on the cluster");
+        pubsub.subscribe("auth-core-test").await.expect("subscribe");
+    });
+}
+
+#[test]
+fn passes_the_store_contract_on_a_tls_cluster() {
+    let Some(cluster) = RedisCluster::own_tls() else { return };
+    rt().block_on(async {
+        let ca = cluster.ca_file().expect("a TLS cluster has a CA");
+        let store = RedisStore::connect_with(cluster.url(), prefixed().ca_file(ca)).await.expect("connect");
+        crate::store::contract::run(store).await;
+        // Without the CA the cluster's certificates do not verify.
+        assert!(RedisStore::connect_with(cluster.url(), prefixed()).await.is_err(), "verification is on");
+    });
+}
+
+#[test]
+fn a_lazy_cluster_store_starts_while_the_cluster_is_down() {
+    let ports = [crate::store::test_services::free_port(), crate::store::test_services::free_port()];
+    let [Some(a), Some(b)] = ports else { return };
+    rt().block_on(async {
+        let url = format!("redis-cluster://127.0.0.1:{a},127.0.0.1:{b}");
+        let store = RedisStore::lazy(&url, prefixed().timeout(Duration::from_millis(200))).expect("made");
+        let token = TokenRef { jti: Some("j"), family: None, sub: "s", iat: 0 };
+        for _ in 0..2 {
+            // Each call tries again, and fails closed.
+            assert!(store.is_revoked(&token, crate::time::now()).await.is_err());
+        }
+        assert!(
+            RedisStore::connect_with(&url, prefixed().timeout(Duration::from_millis(200))).await.is_err()
+        );
     });
 }
