@@ -33,12 +33,42 @@
 //!
 //! **TLS (PostgreSQL).** In production connect with `sslmode=verify-full`
 //! (and `sslrootcert=PATH` when the server's CA is not in the system
-//! roots), e.g. `postgres://auth@db.internal/app?sslmode=verify-full`, or
-//! `PgConnectOptions::ssl_mode(PgSslMode::VerifyFull)`. sqlx's default,
-//! `prefer`, verifies no certificate and silently falls back to plaintext
-//! when the server offers no TLS: a machine in the middle then reads
-//! every revocation and refresh-family id. `require` encrypts but still
-//! verifies nothing.
+//! roots), e.g.
+//! `postgres://auth@db.internal/app?sslmode=verify-full&sslrootcert=/etc/auth/db-ca.pem`,
+//! or with sqlx's `PgConnectOptions`:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[cfg(feature = "postgres")] {
+//! use auth_core::{SqlOptions, SqlStore};
+//! use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+//! let options = PgConnectOptions::new()
+//!     .host("db.internal") // the name the server's certificate carries
+//!     .username("auth")
+//!     .database("app")
+//!     .ssl_mode(PgSslMode::VerifyFull)
+//!     .ssl_root_cert("/etc/auth/db-ca.pem"); // a private CA
+//! let pool = PgPoolOptions::new().max_connections(10).connect_with(options).await?;
+//! let store = SqlStore::postgres(pool, SqlOptions::default()).await?;
+//! # let _ = store; }
+//! # Ok(()) }
+//! ```
+//!
+//! `verify-full` checks the server's chain against those roots and that
+//! its certificate names the host connected to, and never falls back to
+//! plaintext. sqlx's default, `prefer`, verifies no certificate and
+//! silently falls back to plaintext when the server offers no TLS: a
+//! machine in the middle then reads every revocation and refresh-family
+//! id. `require` encrypts but still verifies nothing; `verify-ca` checks
+//! the chain but not the name. Tested against a TLS-only server with a
+//! certificate from a private CA given as `sslrootcert`: the store
+//! contract passes over `verify-full`; a certificate from another CA is
+//! refused (`invalid peer certificate: UnknownIssuer`), as is an address
+//! the certificate does not name; `verify-full` against a plaintext
+//! server fails (`server does not support TLS`) where `prefer` carries on
+//! in plaintext; and a plaintext client (`sslmode=disable`) is refused by
+//! a server whose `pg_hba.conf` has only `hostssl` lines (SQLSTATE 28000,
+//! `no pg_hba.conf entry for host ..., no encryption`).
 //!
 //! **Failure.** Every call is bounded ([`SqlOptions::timeout`], 500 ms by
 //! default) and reported through the same [`OutageLog`] as the Redis
