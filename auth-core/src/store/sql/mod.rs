@@ -90,6 +90,10 @@ macro_rules! on_pool {
 
 mod binds;
 mod call;
+#[cfg(feature = "postgres")]
+mod mirror;
+#[cfg(all(test, feature = "postgres"))]
+mod mirror_tests;
 mod options;
 mod queries;
 mod setup;
@@ -135,6 +139,9 @@ struct Inner {
     queries: std::sync::atomic::AtomicU64,
     /// The bound the sweep trims the attempt counters to.
     max_attempts: u32,
+    /// The revocation mirror ([`SqlOptions::mirror`], PostgreSQL).
+    #[cfg(feature = "postgres")]
+    mirror: Option<Arc<crate::store::mirror::Mirror>>,
 }
 
 #[derive(Clone)]
