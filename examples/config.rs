@@ -1,5 +1,6 @@
 //! The demo's command line.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use auth_core::{CookieMode, SameSite};
@@ -32,13 +33,24 @@ pub enum DialectName {
 }
 
 /// Where the demo keeps its server-side state (`--store`). Its `Debug`
-/// and `Display` name the kind only: the URL may carry a password.
+/// and `Display` name the kind (for Redis, the URL's scheme) only: the URL
+/// may carry a password.
+///
+/// ```
+/// use clap::Parser;
+/// let config = demo_app::DemoConfig::try_parse_from(["demo", "--store", "rediss-cluster://:hunter2@10.0.0.1:7000,10.0.0.2:7000"]).unwrap();
+/// assert_eq!(config.store.to_string(), "rediss-cluster");
+/// assert!(!format!("{config:?}").contains("hunter2"));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub enum StoreSpec {
     /// In this process only (`memory`, the default).
     Memory,
-    /// On a Redis server, shared by every instance that uses it
-    /// (`redis://HOST:PORT/DB`).
+    /// On Redis, shared by every instance that uses it: one server
+    /// (`redis://HOST:PORT/DB`, over TLS `rediss://HOST:PORT/DB`) or a
+    /// Redis Cluster from its seed nodes
+    /// (`redis-cluster://HOST:PORT,HOST:PORT,...`, over TLS
+    /// `rediss-cluster://...`), each with an optional `USER:PASSWORD@`.
     Redis(String),
     /// In a SQLite file, created if missing (`sqlite://PATH`): kept
     /// across restarts on one machine.
@@ -52,8 +64,9 @@ impl std::fmt::Display for StoreSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Memory => f.write_str("memory"),
-            // Not the URL: it may carry a password.
-            Self::Redis(_) => f.write_str("redis"),
+            // Not the URL: it may carry a password. The scheme says which
+            // kind of Redis (one of the four `parse_store` accepts).
+            Self::Redis(url) => f.write_str(url.split_once("://").map_or("redis", |(scheme, _)| scheme)),
             Self::Sqlite(_) => f.write_str("sqlite"),
             Self::Postgres(_) => f.write_str("postgres"),
         }
@@ -76,14 +89,15 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-const STORES: &str =
-    "expected `memory`, `redis://HOST:PORT/DB`, `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`";
+const STORES: &str = "expected `memory`, `redis://HOST:PORT/DB`, `rediss://HOST:PORT/DB`, \
+     `redis-cluster://HOST:PORT,HOST:PORT`, `rediss-cluster://HOST:PORT,HOST:PORT`, `sqlite://PATH` or \
+     `postgres://USER@HOST:PORT/DB`";
 
 fn parse_store(value: &str) -> Result<StoreSpec, String> {
     let has = |scheme: &str| value.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty());
     if value == "memory" {
         Ok(StoreSpec::Memory)
-    } else if has("redis://") {
+    } else if ["redis://", "rediss://", "redis-cluster://", "rediss-cluster://"].into_iter().any(has) {
         Ok(StoreSpec::Redis(value.to_owned()))
     } else if has("sqlite://") {
         Ok(StoreSpec::Sqlite(value.to_owned()))
@@ -201,11 +215,20 @@ pub struct DemoConfig {
     pub trusted_proxies: Vec<String>,
     /// Where revocations, refresh families, keytoken pairs and login
     /// counters live: `memory` (this process only), `redis://HOST:PORT/DB`
-    /// or `postgres://USER@HOST:PORT/DB` (shared by every instance using
+    /// (`rediss://` over TLS), `redis-cluster://HOST:PORT,HOST:PORT,...`
+    /// (Redis Cluster; `rediss-cluster://` over TLS) or
+    /// `postgres://USER@HOST:PORT/DB` (shared by every instance using
     /// it), or `sqlite://PATH` (one machine; the file is created if
     /// missing). All but memory keep their state across restarts.
-    #[arg(long, value_name = "memory|redis://...|sqlite://PATH|postgres://...", default_value = "memory", value_parser = parse_store)]
+    #[arg(long, value_name = "memory|redis[s]://...|redis[s]-cluster://...|sqlite://PATH|postgres://...", default_value = "memory", value_parser = parse_store)]
     pub store: StoreSpec,
+    /// A PEM file of the CA that signed the store server's TLS
+    /// certificate, trusted instead of the system's roots: for
+    /// `rediss://` and `rediss-cluster://`, and for `postgres://` (then
+    /// `sslmode=verify-full` unless the URL sets `sslmode`). An error with
+    /// any other store.
+    #[arg(long, value_name = "PATH")]
+    pub store_ca: Option<PathBuf>,
     /// Key prefix in a shared store (Redis keys `{PREFIX}:...`, SQL tables
     /// `PREFIX_...`): instances with the same prefix (and secret) act as
     /// one service.
@@ -516,6 +539,29 @@ mod tests {
             let err = mode(&["--cookies", "--dialect", dialect]).unwrap_err();
             assert!(err.starts_with("--cookies needs --dialect standard"), "{err}");
             assert!(err.contains(&format!("`{dialect}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn store_urls_and_the_store_ca_are_parsed() {
+        for (url, kind) in [
+            ("memory", "memory"),
+            ("redis://127.0.0.1:6379/0", "redis"),
+            ("rediss://:hunter2@redis.internal:6380/0", "rediss"),
+            ("redis-cluster://10.0.0.1:7000,10.0.0.2:7000", "redis-cluster"),
+            ("rediss-cluster://user:hunter2@10.0.0.1:7000,10.0.0.2:7000", "rediss-cluster"),
+            ("postgres://app:hunter2@db/auth", "postgres"),
+            ("sqlite://auth.db", "sqlite"),
+        ] {
+            let config = parse(&["--store", url, "--store-ca", "/etc/ssl/store-ca.pem"]).unwrap();
+            assert_eq!(config.store.to_string(), kind, "{url}");
+            assert_eq!(config.store_ca.as_deref(), Some(std::path::Path::new("/etc/ssl/store-ca.pem")));
+            assert!(!format!("{config:?}").contains("hunter2"), "{url}: no password in Debug");
+        }
+        assert_eq!(parse(&[]).unwrap().store_ca, None);
+        for bad in ["redis-cluster://", "rediss://", "redis+sentinel://a:26379", "mongodb://localhost"] {
+            let err = parse(&["--store", bad]).unwrap_err();
+            assert!(err.contains("redis-cluster://HOST:PORT,HOST:PORT"), "{bad}: {err}");
         }
     }
 
