@@ -136,6 +136,8 @@ pub mod jwk {
 }
 pub use response::{AuthRequest, AuthResponse};
 pub use routes::{CookieModeError, DEFAULT_BODY_LIMIT, RouteSet};
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub use store::MIRROR_LEASE;
 pub use store::{Attempt, AttemptRule, AttemptState};
 pub use store::{
     DEFAULT_MAX_ATTEMPT_COUNTERS, MAX_RETIRED_SECRETS, MemoryStore, OpaqueRecord, OpaqueRotation, OutageLog,

@@ -81,15 +81,19 @@ impl RedisStore {
     pub fn lazy(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
         options.check()?;
         let Endpoints { conn, pubsub } = Endpoints::new(url, &options)?;
-        Ok(Self {
+        let store = Self {
             inner: Arc::new(Inner {
                 conn,
                 pubsub,
                 tag: format!("{{{}}}:", options.prefix),
                 timeout: options.timeout,
                 outage: OutageLog::new("redis"),
+                calls: Default::default(),
+                mirror: options.mirror.then(|| Arc::new(crate::store::mirror::Mirror::new())),
             }),
-        })
+        };
+        store.follow_events()?;
+        Ok(store)
     }
 
     /// A dedicated RESP2 pub/sub connection with the store's address,
@@ -116,6 +120,7 @@ impl RedisStore {
         &self,
         fut: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, StoreError> {
+        self.inner.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let timeout = self.inner.timeout;
         let call = async move {
             fut.await.map_err(|err| {
@@ -123,6 +128,13 @@ impl RedisStore {
             })
         };
         self.inner.outage.run(timeout, call).await
+    }
+
+    /// How many calls (round trips, a script's first load aside) this
+    /// store has made, for metrics and tests: a protected request's check
+    /// is one, or none while a mirror answers.
+    pub fn round_trips(&self) -> u64 {
+        self.inner.calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(super) fn conn(&self) -> Conn {

@@ -38,6 +38,9 @@
 mod conn;
 mod connection;
 mod endpoints;
+mod mirror;
+#[cfg(test)]
+mod mirror_tests;
 mod options;
 mod scripts;
 mod store;
@@ -114,12 +117,15 @@ struct Inner {
     conn: Conn,
     /// RESP2 clients for dedicated pub/sub connections
     /// ([`RedisStore::open_pubsub`]): the server, or the cluster's seed nodes.
-    #[allow(dead_code, reason = "the revocation mirror (being written) uses them")]
     pubsub: Vec<redis::Client>,
     /// `{prefix}:`
     tag: String,
     timeout: Duration,
     outage: OutageLog,
+    /// Calls made ([`RedisStore::round_trips`]).
+    calls: std::sync::atomic::AtomicU64,
+    /// The revocation mirror ([`RedisOptions::mirror`]).
+    mirror: Option<Arc<crate::store::mirror::Mirror>>,
 }
 
 impl std::fmt::Debug for RedisStore {

@@ -36,6 +36,7 @@ pub struct RedisOptions {
     pub(super) timeout: Duration,
     ca_files: Vec<PathBuf>,
     ca_pems: Vec<Vec<u8>>,
+    pub(super) mirror: bool,
 }
 
 impl Default for RedisOptions {
@@ -45,6 +46,7 @@ impl Default for RedisOptions {
             timeout: DEFAULT_REDIS_TIMEOUT,
             ca_files: Vec::new(),
             ca_pems: Vec::new(),
+            mirror: false,
         }
     }
 }
@@ -56,6 +58,7 @@ impl std::fmt::Debug for RedisOptions {
             .field("timeout", &self.timeout)
             .field("ca_files", &self.ca_files)
             .field("ca_pems", &self.ca_pems.len())
+            .field("mirror", &self.mirror)
             .finish()
     }
 }
@@ -105,6 +108,43 @@ impl RedisOptions {
     /// ```
     pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.ca_pems.push(pem.into());
+        self
+    }
+
+    /// The revocation mirror (default off): this instance keeps the live
+    /// revocations (token ids, refresh families, subjects), and the opaque
+    /// key/token records it has seen, in memory, kept current through
+    /// Redis pub/sub, so that a protected request of every dialect does no
+    /// round trip. Writes still go to Redis first: refresh rotation and
+    /// reuse detection stay atomic in their scripts, and each script that
+    /// revokes also takes the next number of the store's event sequence
+    /// and publishes the change, in the same atomic step. Every instance
+    /// sharing the prefix must run a version that publishes (this one).
+    ///
+    /// The mirror answers only while it knows it is complete: after
+    /// `SUBSCRIBE` and a snapshot, with every event numbered exactly one
+    /// more than the last, and within [`MIRROR_LEASE`](crate::MIRROR_LEASE)
+    /// of the last `PING` that came back on the subscription (sent every
+    /// 200 ms, answered behind every message published before it). A lost
+    /// event, a new epoch (a flushed or restarted Redis), a closed
+    /// subscription or a lapsed lease sends every check to Redis at once
+    /// (one round trip; 503 while Redis is down) until the instance has
+    /// resubscribed and reloaded, which it does by itself. A revocation
+    /// made on one instance is refused on the others when its event
+    /// arrives (a few milliseconds), on the instance that made it at once.
+    ///
+    /// Memory: every live revocation (as in Redis) and at most 100,000
+    /// opaque records, the least recently used going first. One more
+    /// connection per instance (the subscription; on a cluster, to the
+    /// first seed node that answers: `PUBLISH` reaches every node). A
+    /// mirrored store is made inside a tokio runtime.
+    ///
+    /// ```
+    /// let options = auth_core::RedisOptions::default().mirror(true);
+    /// # let _ = options;
+    /// ```
+    pub fn mirror(mut self, on: bool) -> Self {
+        self.mirror = on;
         self
     }
 

@@ -4,10 +4,10 @@
 use super::RedisStore;
 use super::connection::{invocation, t};
 use super::scripts::{
-    COUNT_ATTEMPT, CREATE_FAMILY, EXTEND_FAMILY, GET_OPAQUE_CHECKED, IS_REVOKED, PUT_OPAQUE, REVOKE_FAMILY,
-    REVOKE_SUBJECT, REVOKE_TOKEN, ROTATE_FAMILY, ROTATE_OPAQUE, TAKE_BACK_ATTEMPT,
+    COUNT_ATTEMPT, CREATE_FAMILY, DELETE_OPAQUE, EXTEND_FAMILY, GET_OPAQUE_CHECKED, IS_REVOKED, PUT_OPAQUE,
+    REVOKE_FAMILY, REVOKE_SUBJECT, REVOKE_TOKEN, ROTATE_FAMILY, ROTATE_OPAQUE, TAKE_BACK_ATTEMPT,
 };
-use crate::store::codec::{corrupt, decode_record, encode_record};
+use crate::store::codec::{corrupt, decode_record, encode_record, hashed_key};
 use crate::store::{
     Attempt, AttemptRule, MAX_RETIRED_SECRETS, OpaqueRecord, OpaqueRotation, Rotation, Store, StoreError,
     TokenRef,
@@ -16,10 +16,12 @@ use crate::store::{
 #[async_trait::async_trait]
 impl Store for RedisStore {
     async fn revoke_token(&self, jti: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
-        let key = self.key("r", jti);
-        let mut call = invocation(&REVOKE_TOKEN, &[&key]);
-        call.arg(t(expires_at)).arg(t(now));
-        self.invoke::<i64>(call).await.map(drop)
+        let (key, (seq, index)) = (self.key("r", jti), self.event_keys(Some("r")));
+        let mut call = invocation(&REVOKE_TOKEN, &[&key, &seq, &index.unwrap_or_default()]);
+        call.arg(t(expires_at)).arg(t(now)).arg(jti);
+        let line: Option<String> = self.invoke(call).await?;
+        self.noted(line.as_deref());
+        Ok(())
     }
 
     async fn revoke_subject(
@@ -29,13 +31,18 @@ impl Store for RedisStore {
         keep_until: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        let key = self.key("s", sub);
-        let mut call = invocation(&REVOKE_SUBJECT, &[&key]);
-        call.arg(t(cutoff)).arg(t(keep_until)).arg(t(now));
-        self.invoke::<i64>(call).await.map(drop)
+        let (key, (seq, index)) = (self.key("s", sub), self.event_keys(Some("s")));
+        let mut call = invocation(&REVOKE_SUBJECT, &[&key, &seq, &index.unwrap_or_default()]);
+        call.arg(t(cutoff)).arg(t(keep_until)).arg(t(now)).arg(sub);
+        let line: Option<String> = self.invoke(call).await?;
+        self.noted(line.as_deref());
+        Ok(())
     }
 
     async fn is_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<bool, StoreError> {
+        if let Some(mirror) = self.mirror() {
+            return Ok(mirror.is_revoked(token, now));
+        }
         let subject = self.key("s", token.sub);
         // Absent parts are flagged off; the subject's key stands in for them.
         let jti = token.jti.map(|j| self.key("r", j));
@@ -46,6 +53,10 @@ impl Store for RedisStore {
         call.arg(t(now)).arg(flag(token.jti.is_some())).arg(flag(token.family.is_some())).arg(t(token.iat));
         let revoked: i64 = self.invoke(call).await?;
         Ok(revoked == 1)
+    }
+
+    fn is_revoked_now(&self, token: &TokenRef<'_>, now: i64) -> Option<Result<bool, StoreError>> {
+        self.mirror().map(|mirror| Ok(mirror.is_revoked(token, now)))
     }
 
     async fn create_family(
@@ -70,14 +81,17 @@ impl Store for RedisStore {
         expires_at: i64,
         now: i64,
     ) -> Result<Rotation, StoreError> {
-        let key = self.key("f", family);
-        let mut call = invocation(&ROTATE_FAMILY, &[&key]);
-        call.arg(presented).arg(next).arg(t(grace_secs)).arg(t(expires_at)).arg(t(now));
+        let (key, (seq, index)) = (self.key("f", family), self.event_keys(Some("f")));
+        let mut call = invocation(&ROTATE_FAMILY, &[&key, &seq, &index.unwrap_or_default()]);
+        call.arg(presented).arg(next).arg(t(grace_secs)).arg(t(expires_at)).arg(t(now)).arg(family);
         let answer: Vec<String> = self.invoke(call).await?;
         match answer.as_slice() {
             [kind] if kind == "rotated" => Ok(Rotation::Rotated),
             [kind, current] if kind == "grace" => Ok(Rotation::Grace { current: current.clone() }),
-            [kind] if kind == "reused" => Ok(Rotation::Reused),
+            [kind, line] if kind == "reused" => {
+                self.noted(Some(line));
+                Ok(Rotation::Reused)
+            }
             [kind] if kind == "dead" => Ok(Rotation::Dead),
             _ => Err(corrupt("rotation answer")),
         }
@@ -102,24 +116,32 @@ impl Store for RedisStore {
         Ok(extended == 1)
     }
 
-    async fn revoke_family(&self, family: &str, _now: i64) -> Result<(), StoreError> {
-        let key = self.key("f", family);
-        self.invoke::<i64>(invocation(&REVOKE_FAMILY, &[&key])).await.map(drop)
+    async fn revoke_family(&self, family: &str, now: i64) -> Result<(), StoreError> {
+        let (key, (seq, index)) = (self.key("f", family), self.event_keys(Some("f")));
+        let mut call = invocation(&REVOKE_FAMILY, &[&key, &seq, &index.unwrap_or_default()]);
+        call.arg(family).arg(t(now));
+        let line: Option<String> = self.invoke(call).await?;
+        self.noted(line.as_deref());
+        Ok(())
     }
 
     async fn put_opaque(&self, key: &str, record: OpaqueRecord, now: i64) -> Result<(), StoreError> {
-        let key = self.opaque_key(key);
+        let hashed = hashed_key(key);
+        let (key, (seq, _)) = (self.key("o", &hashed), self.event_keys(None));
         let rec = encode_record(&record)?;
         let retired = record.retired.concat();
-        let mut call = invocation(&PUT_OPAQUE, &[&key]);
+        let mut call = invocation(&PUT_OPAQUE, &[&key, &seq]);
         call.arg(rec)
             .arg(record.refresh_hash.as_slice())
             .arg(retired)
             .arg(t(record.refresh_expires_at))
             .arg(t(now))
             .arg(&record.sub)
-            .arg(t(record.issued_at));
-        self.invoke::<i64>(call).await.map(drop)
+            .arg(t(record.issued_at))
+            .arg(&hashed);
+        let line: Option<String> = self.invoke(call).await?;
+        self.noted(line.as_deref());
+        Ok(())
     }
 
     async fn get_opaque(&self, key: &str, now: i64) -> Result<Option<OpaqueRecord>, StoreError> {
@@ -151,15 +173,27 @@ impl Store for RedisStore {
         key: &str,
         now: i64,
     ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
-        let key = self.opaque_key(key);
+        let hashed = hashed_key(key);
+        let generation = match self.mirror().map(|m| m.opaque(&hashed, now)) {
+            Some(Ok(hit)) => return Ok(Some(hit)),
+            Some(Err(generation)) => Some(generation),
+            None => None,
+        };
+        let key = self.key("o", &hashed);
         let mut call = invocation(&GET_OPAQUE_CHECKED, &[&key]);
         call.arg(t(now)).arg(self.key("s", ""));
         type Row = Option<(Vec<u8>, Vec<u8>, Vec<u8>, i64, i64)>;
         let row: Row = self.invoke(call).await?;
-        row.map(|(rec, rh, retired, exp, revoked)| {
-            Ok((decode_record(&rec, &rh, &retired, exp)?, revoked == 1))
-        })
-        .transpose()
+        let found = row
+            .map(|(rec, rh, retired, exp, revoked)| {
+                Ok::<_, StoreError>((decode_record(&rec, &rh, &retired, exp)?, revoked == 1))
+            })
+            .transpose()?;
+        if let (Some(generation), Some(mirror), Some((record, _))) = (generation, &self.inner.mirror, &found)
+        {
+            mirror.remember_opaque(hashed, record.clone(), generation);
+        }
+        Ok(found)
     }
 
     async fn rotate_opaque(
@@ -170,9 +204,10 @@ impl Store for RedisStore {
         grace_secs: i64,
         now: i64,
     ) -> Result<OpaqueRotation, StoreError> {
-        let key = self.opaque_key(key);
+        let hashed = hashed_key(key);
+        let (key, (seq, _)) = (self.key("o", &hashed), self.event_keys(None));
         let rec = encode_record(&next)?;
-        let mut call = invocation(&ROTATE_OPAQUE, &[&key]);
+        let mut call = invocation(&ROTATE_OPAQUE, &[&key, &seq]);
         call.arg(refresh_hash.as_slice())
             .arg(rec)
             .arg(next.refresh_hash.as_slice())
@@ -181,22 +216,27 @@ impl Store for RedisStore {
             .arg(MAX_RETIRED_SECRETS)
             .arg(&next.sub)
             .arg(t(next.issued_at))
-            .arg(grace_secs.max(0));
-        let answer: String = self.invoke(call).await?;
-        match answer.as_str() {
-            "rotated" => Ok(OpaqueRotation::Rotated),
-            "reused" => Ok(OpaqueRotation::Reused),
-            "unknown" => Ok(OpaqueRotation::Unknown),
-            _ => Err(corrupt("opaque rotation answer")),
-        }
+            .arg(grace_secs.max(0))
+            .arg(&hashed);
+        let answer: Vec<String> = self.invoke(call).await?;
+        let rotation = match answer.first().map(String::as_str) {
+            Some("rotated") => OpaqueRotation::Rotated,
+            Some("reused") => OpaqueRotation::Reused,
+            Some("unknown") => OpaqueRotation::Unknown,
+            _ => return Err(corrupt("opaque rotation answer")),
+        };
+        self.noted(answer.get(1).map(String::as_str));
+        Ok(rotation)
     }
 
     async fn delete_opaque(&self, key: &str, _now: i64) -> Result<bool, StoreError> {
-        let key = self.opaque_key(key);
-        let mut conn = self.conn();
-        let deleted: i64 =
-            self.call(async move { redis::cmd("DEL").arg(&key).query_async(&mut conn).await }).await?;
-        Ok(deleted > 0)
+        let hashed = hashed_key(key);
+        let (key, (seq, _)) = (self.key("o", &hashed), self.event_keys(None));
+        let mut call = invocation(&DELETE_OPAQUE, &[&key, &seq]);
+        call.arg(&hashed);
+        let line: Option<String> = self.invoke(call).await?;
+        self.noted(line.as_deref());
+        Ok(line.is_some())
     }
 
     async fn count_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<Attempt, StoreError> {

@@ -43,6 +43,11 @@ async fn dump(url: &str, prefix: &str) -> Vec<(String, i64, Vec<u8>)> {
             let fields: Vec<Vec<u8>> =
                 redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.expect("hgetall");
             fields.concat()
+        } else if kind == "zset" {
+            // the mirror's indexes of live revocations: ids by end
+            let members: Vec<Vec<u8>> =
+                redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).query_async(&mut conn).await.expect("zrange");
+            members.concat()
         } else {
             redis::cmd("GET").arg(&key).query_async(&mut conn).await.expect("get")
         };
@@ -74,7 +79,9 @@ fn keys_are_tagged_expire_and_hold_no_secret() {
 
         let keys = dump(redis.url(), &prefix).await;
         let kinds: Vec<&str> = keys.iter().map(|(k, ..)| &k[prefix.len() + 3..prefix.len() + 4]).collect();
-        for kind in ["r", "f", "o", "a"] {
+        // r: revoked token ids, f: families, o: opaque, a: counters, s(eq)
+        // and i(ndexes): the revocation events' sequence and live sets
+        for kind in ["r", "f", "o", "a", "s", "i"] {
             assert!(kinds.contains(&kind), "a `{kind}` key was written: {kinds:?}");
         }
         for (key, ttl, value) in &keys {

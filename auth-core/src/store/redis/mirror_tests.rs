@@ -1,0 +1,122 @@
+//! The revocation mirror on Redis: the store contract with the mirror on,
+//! and two mirrored instances of one store, on a single server and on the
+//! three-master cluster (skipped without `redis-server`).
+
+use std::time::Duration;
+
+use super::*;
+use crate::store::mirror::pair::{Breaker, Mirrored};
+use crate::store::test_services::{RedisCluster, RedisServer};
+
+impl Mirrored for RedisStore {
+    fn mirror_trusted(&self) -> bool {
+        self.inner.mirror.as_ref().is_some_and(|m| m.trusted())
+    }
+    fn mirror_resyncs(&self) -> u64 {
+        self.inner.mirror.as_ref().map_or(0, |m| m.resyncs())
+    }
+    fn round_trips(&self) -> u64 {
+        RedisStore::round_trips(self)
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn mirrored(prefix: &str) -> RedisOptions {
+    RedisOptions::default().prefix(prefix).timeout(Duration::from_secs(5)).mirror(true)
+}
+
+fn prefix() -> String {
+    format!("m-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Breaks the channel of the stores on `prefix`: every pub/sub client of
+/// every node killed, or a number of the sequence taken unpublished.
+struct RedisBreaker {
+    nodes: Vec<String>,
+    prefix: String,
+}
+
+#[async_trait::async_trait]
+impl Breaker for RedisBreaker {
+    async fn kill_subscriptions(&self) {
+        let mut killed = 0;
+        for node in &self.nodes {
+            let client = redis::Client::open(node.as_str()).expect("node url");
+            let mut conn = client.get_multiplexed_async_connection().await.expect("connect");
+            let n: i64 = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("TYPE")
+                .arg("pubsub")
+                .query_async(&mut conn)
+                .await
+                .expect("kill");
+            killed += n;
+        }
+        assert!(killed > 0, "a subscription was killed");
+    }
+
+    async fn lose_an_event(&self) {
+        let client = redis::cluster::ClusterClient::new(self.nodes.clone());
+        let seq = format!("{{{}}}:seq", self.prefix);
+        match client {
+            Ok(client) if self.nodes.len() > 1 => {
+                let mut conn = client.get_async_connection().await.expect("cluster");
+                let _: i64 = redis::cmd("HINCRBY")
+                    .arg(&seq)
+                    .arg("n")
+                    .arg(1)
+                    .query_async(&mut conn)
+                    .await
+                    .expect("take a number");
+            }
+            _ => {
+                let client = redis::Client::open(self.nodes[0].as_str()).expect("url");
+                let mut conn = client.get_multiplexed_async_connection().await.expect("connect");
+                let _: i64 = redis::cmd("HINCRBY")
+                    .arg(&seq)
+                    .arg("n")
+                    .arg(1)
+                    .query_async(&mut conn)
+                    .await
+                    .expect("take a number");
+            }
+        }
+    }
+}
+
+#[test]
+fn passes_the_store_contract_with_the_mirror_on() {
+    let Some(redis) = RedisServer::shared() else { return };
+    rt().block_on(async {
+        let store = RedisStore::connect_with(redis.url(), mirrored(&prefix())).await.expect("connect");
+        crate::store::contract::run(store).await;
+    });
+}
+
+#[test]
+fn two_mirrored_instances_see_each_others_revocations_and_heal() {
+    // a server of its own: the test kills every subscription on it
+    let Some(redis) = RedisServer::own() else { return };
+    rt().block_on(async {
+        let prefix = prefix();
+        let a = RedisStore::connect_with(redis.url(), mirrored(&prefix)).await.expect("a");
+        let b = RedisStore::connect_with(redis.url(), mirrored(&prefix)).await.expect("b");
+        let breaker = RedisBreaker { nodes: vec![redis.url().to_owned()], prefix };
+        crate::store::mirror::pair::run(a, b, &breaker).await;
+    });
+}
+
+#[test]
+fn two_mirrored_instances_on_the_cluster_see_each_others_revocations_and_heal() {
+    let Some(cluster) = RedisCluster::own() else { return };
+    rt().block_on(async {
+        let prefix = prefix();
+        let a = RedisStore::connect_with(cluster.url(), mirrored(&prefix)).await.expect("a");
+        let b = RedisStore::connect_with(cluster.url(), mirrored(&prefix)).await.expect("b");
+        let nodes = cluster.ports().iter().map(|p| format!("redis://127.0.0.1:{p}")).collect();
+        crate::store::mirror::pair::run(a, b, &RedisBreaker { nodes, prefix }).await;
+    });
+}
