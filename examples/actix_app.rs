@@ -25,6 +25,16 @@ async fn sachet_user(
         .map_err(|e| AuthRejection::from_guard(&guard, e))
 }
 
+async fn logout_everywhere(
+    guard: web::ReqData<AuthGuard>,
+    id: Authenticated,
+) -> Result<HttpResponse, AuthRejection> {
+    samples::logout_everywhere(guard.authority(), &id)
+        .await
+        .map(|()| HttpResponse::NoContent().finish())
+        .map_err(|e| AuthRejection::from_guard(&guard, e))
+}
+
 /// 405 with `Allow` in the dialect's envelope, for the methods a resource lacks.
 fn wrong_method(guard: &AuthGuard, allow: &'static [&'static str]) -> actix_web::Route {
     let guard = guard.clone();
@@ -117,6 +127,11 @@ pub(crate) fn configure(demo: Demo) -> impl Fn(&mut web::ServiceConfig) + Clone 
             None,
         ))
         .service(get_resource("/whoami", || web::to(whoami), Some(mw())))
+        .service(
+            web::resource(samples::LOGOUT_EVERYWHERE)
+                .route(web::post().to(logout_everywhere).wrap(mw()))
+                .default_service(wrong_method(guard, POST)),
+        )
         .service(get_resource(
             "/admin",
             || web::to(|id: RequireRole<Admin>| async move { HttpResponse::Ok().json(admin_body(&id)) }),

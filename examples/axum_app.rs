@@ -28,6 +28,16 @@ async fn sachet_user(
     samples::sachet_user(&id, &username).map(Json).map_err(|e| AuthRejection::from_guard(&guard, e))
 }
 
+async fn logout_everywhere(
+    Extension(guard): Extension<AuthGuard>,
+    id: Authenticated,
+) -> Result<axum::http::StatusCode, AuthRejection> {
+    samples::logout_everywhere(guard.authority(), &id)
+        .await
+        .map(|()| axum::http::StatusCode::NO_CONTENT)
+        .map_err(|e| AuthRejection::from_guard(&guard, e))
+}
+
 /// 405 with `Allow` in the dialect's envelope, for the methods a route lacks.
 fn wrong_method(guard: &AuthGuard, allow: &'static [&'static str]) -> MethodRouter {
     let guard = guard.clone();
@@ -101,6 +111,7 @@ pub(crate) fn router(demo: &Demo) -> Router {
         .route("/public", get(|| async { Json(public_body()) }).fallback_service(wrong_method(guard, GET)))
         .route("/whoami", protect(get(whoami), GET))
         .route("/admin", protect(get(|id: RequireRole<Admin>| async move { Json(admin_body(&id)) }), GET))
+        .route(samples::LOGOUT_EVERYWHERE, protect(post(logout_everywhere), POST))
         .route(
             "/maybe",
             get(|id: Option<Authenticated>| async move { Json(maybe_body(id.as_deref())) })

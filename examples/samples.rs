@@ -29,3 +29,16 @@ pub const POST: &[&str] = &["POST"];
 pub fn wrong_method(allow: &[&'static str]) -> AuthError {
     AuthError::MethodNotAllowed { allow: allow.to_vec() }
 }
+
+/// `POST /logout-everywhere`: revokes every token of the caller's subject
+/// issued up to now, on every instance sharing the store ("log out
+/// everywhere"); answers 204.
+pub const LOGOUT_EVERYWHERE: &str = "/logout-everywhere";
+
+/// What `POST /logout-everywhere` does for `identity` (the answer is 204).
+pub async fn logout_everywhere(
+    authority: &auth_core::Authority,
+    identity: &AuthIdentity,
+) -> Result<(), AuthError> {
+    authority.revoke_subject(&identity.claims.sub).await
+}

@@ -15,7 +15,13 @@ use crate::{DemoConfig, StoreSpec};
 /// for its TLS if given.
 pub(crate) async fn open(spec: &StoreSpec, config: &DemoConfig) -> Result<Arc<dyn Store>, String> {
     let (prefix, timeout, ca) = (&config.store_prefix, config.store_timeout, config.store_ca.as_deref());
+    let mirror = config.store_mirror;
     let sql_options = || SqlOptions::default().prefix(format!("{prefix}_")).timeout(timeout);
+    if mirror && matches!(spec, StoreSpec::Memory | StoreSpec::Sqlite(_)) {
+        return Err(format!(
+            "--store-mirror is for a store shared by several instances (redis://, postgres://, ...), not {spec}"
+        ));
+    }
     if ca.is_some() && matches!(spec, StoreSpec::Memory | StoreSpec::Sqlite(_)) {
         return Err(format!(
             "--store-ca is for a store reached over TLS (rediss://, rediss-cluster://, postgres://), not {spec}"
@@ -24,7 +30,7 @@ pub(crate) async fn open(spec: &StoreSpec, config: &DemoConfig) -> Result<Arc<dy
     Ok(match spec {
         StoreSpec::Memory => Arc::new(auth_core::MemoryStore::new()),
         StoreSpec::Redis(url) => {
-            let mut options = RedisOptions::default().prefix(prefix).timeout(timeout);
+            let mut options = RedisOptions::default().prefix(prefix).timeout(timeout).mirror(mirror);
             if let Some(ca) = ca {
                 // With a `redis://` URL this is a configuration error, not plaintext.
                 options = options.ca_file(ca);
@@ -62,7 +68,7 @@ pub(crate) async fn open(spec: &StoreSpec, config: &DemoConfig) -> Result<Arc<dy
                 .connect_with(options)
                 .await
                 .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-            Arc::new(SqlStore::postgres(pool, sql_options()).await.map_err(|e| e.to_string())?)
+            Arc::new(SqlStore::postgres(pool, sql_options().mirror(mirror)).await.map_err(|e| e.to_string())?)
         }
     })
 }

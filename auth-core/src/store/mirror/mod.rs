@@ -156,7 +156,8 @@ impl Mirror {
         self.trusted_until.store(self.nanos(deadline), Ordering::Release);
     }
 
-    /// How many times the mirror loaded a snapshot (for tests and metrics).
+    /// How many times the mirror loaded a snapshot.
+    #[cfg(test)]
     pub(crate) fn resyncs(&self) -> u64 {
         self.resyncs.load(Ordering::Relaxed)
     }

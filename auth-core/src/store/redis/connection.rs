@@ -101,7 +101,6 @@ impl RedisStore {
     /// On a cluster it goes to the first seed node (in the URL's order)
     /// that answers: a plain `PUBLISH` on Redis Cluster is broadcast to
     /// every node, so a subscriber on any node hears every message.
-    #[allow(dead_code, reason = "the revocation mirror (being written) is its caller")]
     pub(super) async fn open_pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
         let timeout = self.inner.timeout;
         let mut failure = StoreError::Backend("no Redis node to subscribe on".into());
