@@ -98,7 +98,14 @@ struct State {
     /// Bumped by every change: an opaque record read from the store while
     /// it moved is not cached.
     generation: u64,
+    /// The changes this instance committed lately, with their numbers: a
+    /// snapshot taken just before one of them committed must not erase it
+    /// while its event is still on the way (the writer refuses at once).
+    noted: std::collections::VecDeque<Event>,
 }
+
+/// How many of its own changes an instance replays over a snapshot.
+const NOTED: usize = 256;
 
 /// What the mirror made of an event from the channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,10 +210,16 @@ impl Mirror {
     pub(crate) fn reset(&self, snapshot: Snapshot, now: i64) {
         let mut s = self.write();
         let generation = s.generation + 1;
+        let noted = std::mem::take(&mut s.noted);
         *s = State { epoch: snapshot.epoch, seq: snapshot.seq, generation, ..State::default() };
         for change in snapshot.changes {
             s.apply(&change, now);
         }
+        let (epoch, seq) = (s.epoch.clone(), s.seq);
+        for event in noted.iter().filter(|e| e.epoch == epoch && e.seq > seq) {
+            s.apply(&event.change, now);
+        }
+        s.noted = noted;
         self.opaque.clear();
         self.resyncs.fetch_add(1, Ordering::Relaxed);
     }
@@ -234,7 +247,13 @@ impl Mirror {
     /// finds it applied already: every change is idempotent).
     pub(crate) fn note(&self, line: &str, now: i64) {
         if let Some(event) = Event::parse(line) {
-            self.write().apply(&event.change, now);
+            let mut s = self.write();
+            s.apply(&event.change, now);
+            if s.noted.len() == NOTED {
+                s.noted.pop_front();
+            }
+            s.noted.push_back(event.clone());
+            drop(s);
             self.forget(&event.change);
         }
     }

@@ -111,6 +111,20 @@ fn opaque_records_are_cached_unless_something_moved_and_forgotten_on_change() {
 }
 
 #[test]
+fn a_snapshot_older_than_this_instances_own_change_does_not_erase_it() {
+    let m = Mirror::new();
+    m.reset(snapshot("e", 3, vec![]), NOW);
+    m.note(&format!("e 5 t {} 0 mine", NOW + 60), NOW);
+    m.note(&format!("e 2 t {} 0 old", NOW + 60), NOW);
+    // a resync whose snapshot (seq 4) was read before change 5 committed
+    m.reset(snapshot("e", 4, vec![]), NOW);
+    assert!(m.is_revoked(&token("mine", "x", 0), NOW), "still refused by the instance that made it");
+    assert!(!m.is_revoked(&token("old", "x", 0), NOW), "what the snapshot covers is the snapshot's business");
+    m.reset(snapshot("other", 9, vec![]), NOW);
+    assert!(!m.is_revoked(&token("mine", "x", 0), NOW), "another epoch: the store was emptied");
+}
+
+#[test]
 fn trust_is_a_lease() {
     let m = Mirror::new();
     assert!(!m.trusted(), "a new mirror answers nothing");
