@@ -33,10 +33,12 @@ fn prefix() -> String {
 }
 
 /// Breaks the channel of the stores on `prefix`: every pub/sub client of
-/// every node killed, or a number of the sequence taken unpublished.
+/// every node killed, or a number of the sequence taken unpublished
+/// (through `store`, a plain store on the same prefix, so on a cluster
+/// too).
 struct RedisBreaker {
     nodes: Vec<String>,
-    prefix: String,
+    store: RedisStore,
 }
 
 #[async_trait::async_trait]
@@ -59,32 +61,25 @@ impl Breaker for RedisBreaker {
     }
 
     async fn lose_an_event(&self) {
-        let client = redis::cluster::ClusterClient::new(self.nodes.clone());
-        let seq = format!("{{{}}}:seq", self.prefix);
-        match client {
-            Ok(client) if self.nodes.len() > 1 => {
-                let mut conn = client.get_async_connection().await.expect("cluster");
-                let _: i64 = redis::cmd("HINCRBY")
-                    .arg(&seq)
-                    .arg("n")
-                    .arg(1)
-                    .query_async(&mut conn)
-                    .await
-                    .expect("take a number");
-            }
-            _ => {
-                let client = redis::Client::open(self.nodes[0].as_str()).expect("url");
-                let mut conn = client.get_multiplexed_async_connection().await.expect("connect");
-                let _: i64 = redis::cmd("HINCRBY")
-                    .arg(&seq)
-                    .arg("n")
-                    .arg(1)
-                    .query_async(&mut conn)
-                    .await
-                    .expect("take a number");
-            }
-        }
+        let (seq, _) = self.store.event_keys(None);
+        let mut conn = self.store.conn();
+        let _: i64 = redis::cmd("HINCRBY")
+            .arg(&seq)
+            .arg("n")
+            .arg(1)
+            .query_async(&mut conn)
+            .await
+            .expect("take a number");
     }
+}
+
+/// Runs the pair scenario on two mirrored stores at `url`.
+async fn pair(url: &str, nodes: Vec<String>) {
+    let prefix = prefix();
+    let a = RedisStore::connect_with(url, mirrored(&prefix)).await.expect("a");
+    let b = RedisStore::connect_with(url, mirrored(&prefix)).await.expect("b");
+    let store = RedisStore::connect_with(url, mirrored(&prefix).mirror(false)).await.expect("plain");
+    crate::store::mirror::pair::run(a, b, &RedisBreaker { nodes, store }).await;
 }
 
 #[test]
@@ -100,23 +95,12 @@ fn passes_the_store_contract_with_the_mirror_on() {
 fn two_mirrored_instances_see_each_others_revocations_and_heal() {
     // a server of its own: the test kills every subscription on it
     let Some(redis) = RedisServer::own() else { return };
-    rt().block_on(async {
-        let prefix = prefix();
-        let a = RedisStore::connect_with(redis.url(), mirrored(&prefix)).await.expect("a");
-        let b = RedisStore::connect_with(redis.url(), mirrored(&prefix)).await.expect("b");
-        let breaker = RedisBreaker { nodes: vec![redis.url().to_owned()], prefix };
-        crate::store::mirror::pair::run(a, b, &breaker).await;
-    });
+    rt().block_on(pair(redis.url(), vec![redis.url().to_owned()]));
 }
 
 #[test]
 fn two_mirrored_instances_on_the_cluster_see_each_others_revocations_and_heal() {
     let Some(cluster) = RedisCluster::own() else { return };
-    rt().block_on(async {
-        let prefix = prefix();
-        let a = RedisStore::connect_with(cluster.url(), mirrored(&prefix)).await.expect("a");
-        let b = RedisStore::connect_with(cluster.url(), mirrored(&prefix)).await.expect("b");
-        let nodes = cluster.ports().iter().map(|p| format!("redis://127.0.0.1:{p}")).collect();
-        crate::store::mirror::pair::run(a, b, &RedisBreaker { nodes, prefix }).await;
-    });
+    let nodes = cluster.ports().iter().map(|p| format!("redis://127.0.0.1:{p}")).collect();
+    rt().block_on(pair(cluster.url(), nodes));
 }

@@ -56,22 +56,6 @@ impl Binder {
         }
         query
     }
-
-    /// [`apply`](Self::apply) for a query answering one column.
-    #[cfg(feature = "postgres")]
-    pub(super) fn apply_scalar<'q, O>(
-        self,
-        mut query: sqlx::query::QueryScalar<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::QueryScalar<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
-        for value in self.0 {
-            query = match value {
-                Value::Int(v) => query.bind(v),
-                Value::Text(v) => query.bind(v),
-                Value::Bytes(v) => query.bind(v),
-            };
-        }
-        query
-    }
 }
 
 pub(super) type FamilyRow = (String, Option<String>, i64, i64, i64, i64);

@@ -75,7 +75,8 @@ impl SqlStore {
             let (query, binder) = (evented(events), binds(Binder::default()));
             let line: Option<String> = self
                 .call(async {
-                    Ok(binder.apply_scalar(sqlx::query_scalar(self.q(query))).fetch_optional(pool).await?)
+                    let row = binder.apply(sqlx::query(self.q(query))).fetch_optional(pool).await?;
+                    Ok(row.map(|row| sqlx::Row::try_get(&row, 0)).transpose()?)
                 })
                 .await?;
             if let Some(line) = &line {
