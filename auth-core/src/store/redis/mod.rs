@@ -23,6 +23,15 @@
 //! Where it connects (one server, TLS, Redis Cluster) and how TLS is
 //! checked: [`RedisStore`]'s documentation (this module is private).
 //!
+//! **Revocation events.** Every script that revokes (a token id, a
+//! family, a subject) or changes an opaque credential also, in the same
+//! atomic step, takes the next number of the store's sequence
+//! (`{PREFIX}:seq`, with the epoch naming its life), adds the id to the
+//! kind's index of live revocations (`{PREFIX}:ir`, `:if`, `:is`, sorted
+//! by end) and publishes `EPOCH SEQ KIND A B ID` on `{PREFIX}:events`.
+//! Always, whether this instance mirrors or not, so that the instances
+//! that do ([`RedisOptions::mirror`]) hear about every change.
+//!
 //! Nothing secret is stored in clear: token ids, family ids and subjects
 //! are identifiers; opaque keys are stored as their SHA-256, and opaque
 //! secrets only ever as SHA-256 hashes; throttle keys are hashes already.
@@ -86,6 +95,13 @@ use super::OutageLog;
 /// availability and failover, not spread. The state is small; stores
 /// with different [prefixes](RedisOptions::prefix) land in different
 /// slots, which is how several services spread over the shards.
+///
+/// **Revocations in memory.** With [`RedisOptions::mirror`] each instance
+/// keeps the live revocations and the opaque credentials it has seen in
+/// memory, kept current through pub/sub, and a protected request makes no
+/// round trip while that copy is provably complete; otherwise the check
+/// goes to Redis as without it. How it stays correct, and what it costs,
+/// is on [`RedisOptions::mirror`].
 ///
 /// On one server the client is the `redis` crate's tokio
 /// [`ConnectionManager`](redis::aio::ConnectionManager): one multiplexed
