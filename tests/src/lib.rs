@@ -29,6 +29,8 @@ mod lockout;
 #[cfg(test)]
 mod memory;
 #[cfg(test)]
+mod mirror;
+#[cfg(test)]
 mod pgproxy;
 #[cfg(test)]
 mod shared;

@@ -24,22 +24,22 @@ use crate::tcp::{Server, send, start_with};
 /// Which of the two instances a case goes to (stripped before sending).
 const INSTANCE: &str = "x-test-instance";
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }
 
-fn unique_prefix() -> String {
+pub(crate) fn unique_prefix() -> String {
     format!("t{:016x}", rand::random::<u64>())
 }
 
 /// The flags that put a demo on `redis` under `prefix` (a timeout a loaded
 /// CI machine does not hit by accident).
-fn store_flags<'a>(url: &'a str, prefix: &'a str) -> [&'a str; 6] {
+pub(crate) fn store_flags<'a>(url: &'a str, prefix: &'a str) -> [&'a str; 6] {
     ["--store", url, "--store-prefix", prefix, "--store-timeout", "2s"]
 }
 
 /// Sends a case to instance A, or to B when it carries [`INSTANCE`].
-fn pair_client(a: SocketAddr, b: SocketAddr) -> Client {
+pub(crate) fn pair_client(a: SocketAddr, b: SocketAddr) -> Client {
     Rc::new(move |mut req: Req| {
         let on_b = req.headers.iter().any(|(n, v)| *n == INSTANCE && v == "b");
         req.headers.retain(|(n, _)| *n != INSTANCE);
@@ -47,20 +47,20 @@ fn pair_client(a: SocketAddr, b: SocketAddr) -> Client {
     })
 }
 
-fn on_b(case: Case) -> Case {
+pub(crate) fn on_b(case: Case) -> Case {
     case.header(INSTANCE, "b")
 }
 
-fn invalid() -> Challenge {
+pub(crate) fn invalid() -> Challenge {
     Challenge::Error("Bearer", "invalid_token")
 }
 
-fn whoami(name: &'static str, token: &'static str) -> Case {
+pub(crate) fn whoami(name: &'static str, token: &'static str) -> Case {
     case(name, "GET", "/whoami").auth(token)
 }
 
 /// The standard dialect: A is axum, B is actix, one Redis, one secret.
-fn standard_cases() -> Vec<Case> {
+pub(crate) fn standard_cases() -> Vec<Case> {
     vec![
         case("A: login", "POST", "/auth/login")
             .json(ALICE)
@@ -127,7 +127,7 @@ fn standard_cases() -> Vec<Case> {
 }
 
 /// The keytoken dialect: a pair deleted or reused on A is dead on B.
-fn keytoken_cases() -> Vec<Case> {
+pub(crate) fn keytoken_cases() -> Vec<Case> {
     let creds = &["expires", "key", "refresh", "role", "token"];
     let errors = &["errors"];
     let basic = || Challenge::Scheme("Basic");
@@ -204,7 +204,7 @@ fn two_instances_of_both_frameworks_on_one_postgres_act_as_one() {
     instances_act_as_one(&url, "postgres");
 }
 
-async fn login(server: &Server) -> (String, String) {
+pub(crate) async fn login(server: &Server) -> (String, String) {
     let res = send(
         server.addr,
         request("POST", "/auth/login", None, Some(serde_json::from_str(ALICE).expect("json"))),
@@ -221,19 +221,45 @@ async fn refresh(server: &Server, refresh_token: &str) -> Res {
         .await
 }
 
-async fn whoami_status(server: &Server, access: &str) -> Res {
+pub(crate) async fn whoami_status(server: &Server, access: &str) -> Res {
     send(server.addr, request("GET", "/whoami", Some(&format!("Bearer {access}")), None)).await
+}
+
+/// Logs ann in on a keytoken demo: `Basic key:token`.
+pub(crate) async fn keytoken_login(server: &Server) -> String {
+    let login = json!({"client": "demo", "email": "ann@example.com", "password": "ann-pw"});
+    let res = send(server.addr, request("POST", "/users/token", None, Some(login))).await;
+    assert_eq!(res.status, 200, "keytoken login: {}", String::from_utf8_lossy(&res.body));
+    let creds = json_of(&res);
+    let pair = format!("{}:{}", creds["key"].as_str().expect("key"), creds["token"].as_str().expect("token"));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+}
+
+/// The keytoken dialect's protected request with `basic`.
+pub(crate) fn keytoken_patch(basic: &str) -> Req {
+    request("PATCH", "/users", Some(basic), Some(json!({"email": "ann@example.com"})))
+}
+
+/// Waits (up to 10 s) until `server` has logged `text` at least `times` times.
+pub(crate) fn wait_logged(server: &Server, text: &str, times: usize) {
+    for _ in 0..1000 {
+        if server.logged(text) >= times {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the demo never logged {text:?} {times} time(s) within 10 s");
 }
 
 /// Every command `MONITOR` sees on keys under `{prefix}`, sent by a client
 /// (the commands a script runs inside Redis are marked `lua` and left out).
-struct Monitor {
+pub(crate) struct Monitor {
     lines: Arc<Mutex<Vec<String>>>,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Monitor {
-    fn start(url: &str) -> Self {
+    pub(crate) fn start(url: &str) -> Self {
         let port: u16 = url
             .trim_start_matches("redis://")
             .split(['/', ':'])
@@ -254,7 +280,7 @@ impl Monitor {
 
     /// The client commands on `prefix` since the last call: waits for a
     /// marker sent after them, so nothing in flight is missed.
-    fn round_trips(&self, prefix: &str) -> Vec<String> {
+    pub(crate) fn round_trips(&self, prefix: &str) -> Vec<String> {
         let marker = format!("marker-{:016x}", rand::random::<u64>());
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
         stream.write_all(format!("ECHO {marker}\r\n").as_bytes()).expect("ECHO");
@@ -289,18 +315,7 @@ fn a_protected_request_is_one_redis_round_trip() {
                 let (access, _) = rt.block_on(login(&server));
                 request("GET", "/whoami", Some(&format!("Bearer {access}")), None)
             }
-            _ => {
-                let login = json!({"client": "demo", "email": "ann@example.com", "password": "ann-pw"});
-                let res = rt.block_on(send(server.addr, request("POST", "/users/token", None, Some(login))));
-                let creds = json_of(&res);
-                let pair = format!(
-                    "{}:{}",
-                    creds["key"].as_str().expect("key"),
-                    creds["token"].as_str().expect("token")
-                );
-                let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
-                request("PATCH", "/users", Some(&basic), Some(json!({"email": "ann@example.com"})))
-            }
+            _ => keytoken_patch(&rt.block_on(keytoken_login(&server))),
         };
         // The first call on a server that has not seen the script yet
         // loads it (EVALSHA, NOSCRIPT, SCRIPT LOAD, EVALSHA): once per
@@ -325,14 +340,21 @@ fn a_protected_request_is_one_redis_round_trip() {
 /// everything that needs the store answers 503 with `Retry-After` in the
 /// dialect's envelope (never a 200), routes that do not still answer;
 /// after `up`, service resumes with no restart, and each instance logged
-/// one warning and one recovery.
-fn outage(url: &str, down: impl FnOnce(), up: impl FnOnce()) {
+/// one warning and one recovery. `extra`: more demo flags (with
+/// `--store-mirror`, the outage starts once each instance has noticed
+/// that its subscription died, which a closed socket tells at once).
+pub(crate) fn outage(url: &str, extra: &[&str], down: impl FnOnce(), up: impl FnOnce()) {
     let rt = rt();
     let prefix = unique_prefix();
-    let flags = store_flags(url, &prefix);
+    let flags = [&store_flags(url, &prefix)[..], extra].concat();
     let servers = [start_with("standard", "axum", &flags), start_with("standard", "actix", &flags)];
     let tokens: Vec<(String, String)> = servers.iter().map(|s| rt.block_on(login(s))).collect();
     down();
+    if extra.contains(&"--store-mirror") {
+        for server in &servers {
+            wait_logged(server, "revocation mirror behind", 1);
+        }
+    }
     for (server, (access, refresh)) in servers.iter().zip(&tokens) {
         rt.block_on(async {
             let attempts = [
@@ -389,18 +411,18 @@ fn a_redis_outage_answers_503_on_both_frameworks_and_ends_by_itself() {
     let Some(redis) = RedisServer::own() else { return };
     let url = redis.url().to_owned();
     let redis = std::cell::RefCell::new(redis);
-    outage(&url, || redis.borrow_mut().kill(), || redis.borrow_mut().restart());
+    outage(&url, &[], || redis.borrow_mut().kill(), || redis.borrow_mut().restart());
 }
 
 #[test]
 fn a_postgres_outage_answers_503_on_both_frameworks_and_ends_by_itself() {
     let Some(url) = auth_core::store_tests::postgres_url() else { return };
     let proxy = PgProxy::start(pg_host_port(&url));
-    outage(&proxy.url(&url), || proxy.cut(), || proxy.restore());
+    outage(&proxy.url(&url), &[], || proxy.cut(), || proxy.restore());
 }
 
 /// `HOST:PORT` of a `postgres://USER@HOST:PORT/DB` URL.
-fn pg_host_port(url: &str) -> String {
+pub(crate) fn pg_host_port(url: &str) -> String {
     let rest = url.split_once('@').map_or(url, |(_, rest)| rest);
     rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
 }
