@@ -269,10 +269,14 @@ pub trait Store: Send + Sync + 'static {
     async fn is_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<bool, StoreError>;
 
     /// [`is_revoked`](Store::is_revoked) answered at once, without I/O and
-    /// without a future, by a store that holds its state in this process;
-    /// `None` (the default) means "ask `is_revoked`". What lets a protected
-    /// request be checked without allocating: a store that returns `Some`
-    /// must answer exactly what `is_revoked` would.
+    /// without a future, by a store that holds its state in this process
+    /// (or a current copy of it); `None` (the default) means "ask
+    /// `is_revoked`". What lets a protected request be checked without
+    /// allocating: a store that returns `Some` must answer what
+    /// `is_revoked` would, or (a network store with a revocation mirror)
+    /// what it answered at most the mirror's propagation delay ago. Only
+    /// protected requests ask this; a refresh, an extension and a verify
+    /// ask `is_revoked`, which must ask the store itself.
     fn is_revoked_now(&self, token: &TokenRef<'_>, now: i64) -> Option<Result<bool, StoreError>> {
         let _ = (token, now);
         None
@@ -338,6 +342,19 @@ pub trait Store: Send + Sync + 'static {
         let token = TokenRef { jti: None, family: None, sub: &record.sub, iat: record.issued_at };
         let revoked = self.is_revoked(&token, now).await?;
         Ok(Some((record, revoked)))
+    }
+
+    /// [`get_opaque_checked`](Store::get_opaque_checked) for a protected
+    /// request: a store with a revocation mirror may answer it from memory
+    /// (within the mirror's propagation delay); a refresh asks
+    /// `get_opaque_checked`, which must ask the store itself. The default
+    /// is `get_opaque_checked`.
+    async fn get_opaque_for_request(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
+        self.get_opaque_checked(key, now).await
     }
 
     /// Atomically: if `refresh_hash` is the live record's current refresh

@@ -11,12 +11,17 @@
 //! | `s` | subject `ID` revoked up to a cut-off | cut-off | until |
 //! | `f` | refresh family `ID` revoked | until | 0 |
 //! | `o` | the opaque credential stored under the hashed key `ID` changed or went | 0 | 0 |
+//! | `h` | a probe: no change; `SEQ` is the store's current number, `ID` the prober's nonce | 0 | 0 |
 //!
 //! `SEQ` counts every event of one store, without holes, in the order the
 //! writes committed; `EPOCH` names one life of that counter (it changes
 //! when the store loses it: a flushed or restarted Redis, a recreated
 //! table), so that a counter starting again from 1 is never mistaken for
-//! old news.
+//! old news. A probe is published by the store itself, in order with
+//! the events, with the number it has reached: a mirror that has not
+//! reached the same number has lost something (or the store has lost
+//! something, rolled back by a restart or a failover) and resyncs; the
+//! prober's own probe coming back renews its lease.
 
 /// One change, as the store committed it (the values are the stored ones,
 /// after merging with what was there).
@@ -30,6 +35,9 @@ pub(crate) enum Change {
     Family { family: String, until: i64 },
     /// The opaque record under this hashed key changed or was deleted.
     Opaque { hashed_key: String },
+    /// No change: the store's current number, published in order with the
+    /// events by an instance checking its mirror (`nonce` is the prober's).
+    Probe { nonce: String },
 }
 
 /// A change with its place in the store's sequence.
@@ -56,6 +64,7 @@ impl Event {
             "s" => Change::Subject { sub: id, cut: a, until: b },
             "f" => Change::Family { family: id, until: a },
             "o" => Change::Opaque { hashed_key: id },
+            "h" => Change::Probe { nonce: id },
             _ => return None,
         };
         Some(Self { epoch, seq, change })
@@ -71,6 +80,7 @@ impl Change {
             Change::Subject { sub, cut, until } => format!("s {cut} {until} {sub}"),
             Change::Family { family, until } => format!("f {until} 0 {family}"),
             Change::Opaque { hashed_key } => format!("o 0 0 {hashed_key}"),
+            Change::Probe { nonce } => format!("h 0 0 {nonce}"),
         }
     }
 }
@@ -96,6 +106,7 @@ mod tests {
             Change::Subject { sub: "ext|https://idp|a b".into(), cut: 5, until: 9 },
             Change::Family { family: "f".into(), until: -3 },
             Change::Opaque { hashed_key: "k".into() },
+            Change::Probe { nonce: "12345".into() },
         ] {
             let line = format!("e1 42 {}", change.tail());
             let event = Event::parse(&line).expect("parses");

@@ -15,25 +15,40 @@
 //! **Correctness before speed.** An instance answers from its mirror only
 //! while it *knows* the mirror is complete:
 //! - it (re)subscribes first, then loads a snapshot of every live
-//!   revocation with the sequence number it is current to; events with a
-//!   lower number are already in it, the next one must be exactly one
-//!   more;
-//! - a missing number (a lost event), an unknown epoch (the store lost its
-//!   counter: a flushed or restarted Redis), a dropped subscription or a
-//!   line it cannot read stop the answers from memory at once; until the
-//!   instance has resubscribed and reloaded, every check goes to the store
-//!   (one round trip, 503 while the store is down), as without a mirror;
+//!   revocation with the sequence number it is current to; events up to
+//!   that number are already in it, every later one must be exactly one
+//!   more than the last;
+//! - a missing number (a lost event), a number that went back, an unknown
+//!   epoch (the store lost its counter: a flushed or restarted Redis), a
+//!   dropped subscription or a line it cannot read stop the answers from
+//!   memory at once; until the instance has resubscribed and reloaded,
+//!   every check goes to the store (one round trip, 503 while the store is
+//!   down), as without a mirror;
 //! - a lease covers what a closed socket cannot tell: every 200 ms the
-//!   instance sends a ping down the subscription itself and, once it comes
-//!   back (behind every event published before it was sent), trusts the
-//!   mirror for one more second ([`MIRROR_LEASE`]). A subscription that
-//!   goes silent without closing is distrusted within that second.
+//!   instance asks the store to publish a *probe* carrying the number the
+//!   store has reached, in order with the events, through the same path
+//!   (on Redis Cluster, from the node that owns the store's slot). Only
+//!   when its own probe comes back, with exactly the number the mirror
+//!   has reached, is the mirror trusted for one more second
+//!   ([`MIRROR_LEASE`]) from when the probe was sent. Every probe (any
+//!   instance's) that carries another number makes the mirror resync. A
+//!   subscription that goes silent, a path that drops messages, or a
+//!   store that rolled back is distrusted within that second.
 //!
 //! So a revocation committed on one instance is refused on every other as
 //! soon as its event arrives (milliseconds on a live channel: measured in
 //! the repository's BENCHMARKS.md), and never later than the lease when
-//! the channel dies silently; nothing revoked before an instance knew it
+//! the channel fails silently; nothing revoked before an instance knew it
 //! was behind is ever answered from memory.
+//!
+//! **Only protected requests read the mirror**
+//! ([`Store::is_revoked_now`](crate::Store::is_revoked_now),
+//! [`Store::get_opaque_for_request`](crate::Store::get_opaque_for_request)):
+//! a refresh, an extension or a verify asks the store
+//! ([`Store::is_revoked`](crate::Store::is_revoked),
+//! [`Store::get_opaque_checked`](crate::Store::get_opaque_checked)), so a
+//! credential is never *issued* on the strength of a copy that might be a
+//! moment behind.
 //!
 //! **Why these channels.** Redis: plain pub/sub (`PUBLISH` from the
 //! writing script, one `SUBSCRIBE` per instance), not RESP3 client-side
@@ -91,6 +106,8 @@ pub(crate) struct Mirror {
 struct State {
     epoch: String,
     seq: u64,
+    /// The number the last snapshot was current to: events up to it are old news.
+    snapshot_seq: u64,
     tokens: Map<i64>,
     families: Map<i64>,
     /// Subject: (cut-off, until).
@@ -108,7 +125,7 @@ struct State {
 const NOTED: usize = 256;
 
 /// What the mirror made of an event from the channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Applied {
     /// The next one: applied.
     Next,
@@ -116,6 +133,8 @@ pub(crate) enum Applied {
     Old,
     /// Not the next one, or another epoch: the mirror must resync.
     Gap,
+    /// A probe with the number the mirror has reached, sent by `nonce`.
+    Probe(String),
 }
 
 impl std::fmt::Debug for Mirror {
@@ -205,13 +224,38 @@ impl Mirror {
         }
     }
 
+    /// The cached record under `hashed_key`, or what `read` (the store)
+    /// answers, cached unless anything changed while it was read.
+    pub(crate) async fn opaque_or(
+        &self,
+        hashed_key: &str,
+        now: i64,
+        read: impl Future<Output = Result<Option<(OpaqueRecord, bool)>, super::StoreError>>,
+    ) -> Result<Option<(OpaqueRecord, bool)>, super::StoreError> {
+        let generation = match self.opaque(hashed_key, now) {
+            Ok(hit) => return Ok(Some(hit)),
+            Err(generation) => generation,
+        };
+        let found = read.await?;
+        if let Some((record, _)) = &found {
+            self.remember_opaque(hashed_key.to_owned(), record.clone(), generation);
+        }
+        Ok(found)
+    }
+
     /// Replaces everything with `snapshot` (the opaque cache is emptied:
     /// invalidations may have been missed).
     pub(crate) fn reset(&self, snapshot: Snapshot, now: i64) {
         let mut s = self.write();
         let generation = s.generation + 1;
         let noted = std::mem::take(&mut s.noted);
-        *s = State { epoch: snapshot.epoch, seq: snapshot.seq, generation, ..State::default() };
+        *s = State {
+            epoch: snapshot.epoch,
+            seq: snapshot.seq,
+            snapshot_seq: snapshot.seq,
+            generation,
+            ..State::default()
+        };
         for change in snapshot.changes {
             s.apply(&change, now);
         }
@@ -230,9 +274,13 @@ impl Mirror {
         if event.epoch != s.epoch {
             return Applied::Gap;
         }
-        if event.seq <= s.seq {
+        if let Change::Probe { nonce } = &event.change {
+            return if event.seq == s.seq { Applied::Probe(nonce.clone()) } else { Applied::Gap };
+        }
+        if event.seq <= s.snapshot_seq {
             return Applied::Old;
         }
+        // (a number at or below the last one, past the snapshot, went back)
         if event.seq != s.seq + 1 {
             return Applied::Gap;
         }
@@ -295,7 +343,7 @@ impl State {
                 let slot = self.subjects.entry(sub.clone()).or_insert((*cut, *until));
                 *slot = if slot.1 > now { (slot.0.max(*cut), slot.1.max(*until)) } else { (*cut, *until) };
             }
-            Change::Opaque { .. } => {}
+            Change::Opaque { .. } | Change::Probe { .. } => {}
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Keeping a [`Mirror`] current: subscribe, load a snapshot, apply the
-//! events in sequence and renew the lease with a ping down the
-//! subscription; on any doubt, distrust at once and start again. The same
-//! loop for every backend; a backend supplies a [`Source`].
+//! events in sequence, and renew the lease when the store's probe comes
+//! back with the number the mirror has reached; on any doubt, distrust at
+//! once and start again. The same loop for every backend; a backend
+//! supplies a [`Source`].
 
+use std::collections::VecDeque;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
@@ -12,17 +14,9 @@ use crate::store::StoreError;
 /// A live subscription to a store's events.
 #[async_trait::async_trait]
 pub(crate) trait Feed: Send {
-    /// The next event line; an error when the subscription is lost.
-    /// Must be cancel-safe (it races the heartbeat timer).
+    /// The next line; an error when the subscription is lost. Must be
+    /// cancel-safe (it races the probe timer).
     async fn next(&mut self) -> Result<String, StoreError>;
-
-    /// A round trip on the subscription itself: when it returns, every
-    /// event published before it was sent has been received (and is
-    /// waiting in [`buffered`](Feed::buffered) if not read yet).
-    async fn heartbeat(&mut self) -> Result<(), StoreError>;
-
-    /// An event already received, without waiting.
-    fn buffered(&mut self) -> Option<String>;
 }
 
 /// Where a mirror's events and snapshots come from.
@@ -33,6 +27,11 @@ pub(crate) trait Source: Send + Sync + 'static {
 
     /// Every live revocation, with the sequence it is current to.
     async fn snapshot(&self, now: i64) -> Result<Snapshot, StoreError>;
+
+    /// Has the store publish `EPOCH SEQ h 0 0 NONCE` with the number it
+    /// has reached, in order with the events (serialised with the writes
+    /// that take numbers) and through the same path.
+    async fn probe(&self, nonce: &str) -> Result<(), StoreError>;
 
     /// How long one step may take.
     fn timeout(&self) -> Duration;
@@ -46,6 +45,9 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(20), Duration::from
 
 /// How often expired entries are dropped from the mirror.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// Probes awaiting their answer (older ones are forgotten).
+const PENDING: usize = 16;
 
 /// Follows `source` into `mirror` until the mirror is dropped (spawn it).
 pub(crate) async fn follow(source: impl Source, mirror: Weak<Mirror>) {
@@ -75,7 +77,9 @@ pub(crate) async fn follow(source: impl Source, mirror: Weak<Mirror>) {
         if started.elapsed() > BACKOFF.1 {
             backoff = BACKOFF.0;
         }
-        tokio::time::sleep(backoff).await;
+        // (jittered: instances that lost the same server do not all come back at once)
+        let jitter = Duration::from_millis(u64::from(rand::random::<u8>()) % 20);
+        tokio::time::sleep(backoff + jitter).await;
         backoff = (backoff * 2).min(BACKOFF.1);
     }
 }
@@ -91,14 +95,48 @@ fn gap(what: &str) -> StoreError {
     StoreError::Backend(format!("revocation events: {what}"))
 }
 
-/// Applies one line; an error means the mirror must resync.
-fn apply(mirror: &Mirror, line: &str) -> Result<(), StoreError> {
+/// The probes this instance sent and has not heard back.
+struct Probes(VecDeque<(String, Instant)>);
+
+impl Probes {
+    async fn send(&mut self, source: &impl Source, limit: Duration) -> Result<(), StoreError> {
+        let nonce = format!("{:016x}", rand::random::<u64>());
+        let sent = Instant::now();
+        within(limit, source.probe(&nonce)).await?;
+        if self.0.len() == PENDING {
+            self.0.pop_front();
+        }
+        self.0.push_back((nonce, sent));
+        Ok(())
+    }
+
+    /// When the probe `nonce` was sent, if it is this instance's (it and
+    /// every older one are then answered).
+    fn answered(&mut self, nonce: &str) -> Option<Instant> {
+        let at = self.0.iter().position(|(n, _)| n == nonce)?;
+        self.0.drain(..=at).last().map(|(_, sent)| sent)
+    }
+
+    /// Whether the oldest unanswered probe has waited past the lease.
+    fn overdue(&self) -> bool {
+        self.0.front().is_some_and(|(_, sent)| sent.elapsed() > MIRROR_LEASE * 2)
+    }
+}
+
+/// One line: applied, or the lease renewed; an error means resync.
+fn take(mirror: &Mirror, probes: &mut Probes, line: &str) -> Result<(), StoreError> {
     let event = Event::parse(line).ok_or_else(|| gap("an unreadable event"))?;
     match mirror.apply(&event, crate::time::now()) {
         Applied::Next | Applied::Old => Ok(()),
+        Applied::Probe(nonce) => {
+            if let Some(sent) = probes.answered(&nonce) {
+                mirror.trust_until(sent + MIRROR_LEASE);
+            }
+            Ok(())
+        }
         Applied::Gap => {
             mirror.distrust();
-            Err(gap("an event is missing (or the store's sequence restarted)"))
+            Err(gap("a number is missing or went back (or the store's sequence restarted)"))
         }
     }
 }
@@ -107,19 +145,14 @@ fn apply(mirror: &Mirror, line: &str) -> Result<(), StoreError> {
 async fn run(source: &impl Source, weak: &Weak<Mirror>, behind_logged: &mut bool) -> Result<(), StoreError> {
     let limit = source.timeout();
     let mut feed = within(limit, source.subscribe()).await?;
-    let sent = Instant::now();
     let snapshot = within(limit, source.snapshot(crate::time::now())).await?;
-    {
-        let Some(mirror) = weak.upgrade() else { return Ok(()) };
-        mirror.reset(snapshot, crate::time::now());
-        while let Some(line) = feed.buffered() {
-            apply(&mirror, &line)?;
-        }
-        mirror.trust_until(sent + MIRROR_LEASE);
+    match weak.upgrade() {
+        Some(mirror) => mirror.reset(snapshot, crate::time::now()),
+        None => return Ok(()),
     }
-    if std::mem::take(behind_logged) {
-        tracing::info!(backend = source.backend(), "revocation mirror resynced: answering from memory again");
-    }
+    // trusted only once a probe sent after the snapshot comes back
+    let mut probes = Probes(VecDeque::with_capacity(PENDING));
+    probes.send(source, limit).await?;
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     heartbeat.tick().await;
@@ -129,16 +162,19 @@ async fn run(source: &impl Source, weak: &Weak<Mirror>, behind_logged: &mut bool
             line = feed.next() => {
                 let line = line?;
                 let Some(mirror) = weak.upgrade() else { return Ok(()) };
-                apply(&mirror, &line)?;
+                let was_trusted = mirror.trusted();
+                take(&mirror, &mut probes, &line)?;
+                if !was_trusted && mirror.trusted() && std::mem::take(behind_logged) {
+                    tracing::info!(backend = source.backend(), "revocation mirror resynced: answering from memory again");
+                }
             }
             _ = heartbeat.tick() => {
-                let sent = Instant::now();
-                within(limit, feed.heartbeat()).await?;
                 let Some(mirror) = weak.upgrade() else { return Ok(()) };
-                while let Some(line) = feed.buffered() {
-                    apply(&mirror, &line)?;
+                if probes.overdue() {
+                    mirror.distrust();
+                    return Err(gap("the store's probes stopped coming back"));
                 }
-                mirror.trust_until(sent + MIRROR_LEASE);
+                probes.send(source, limit).await?;
                 if swept.elapsed() >= SWEEP_EVERY {
                     swept = Instant::now();
                     mirror.sweep(crate::time::now());

@@ -76,6 +76,22 @@ fn only_the_next_event_of_the_same_epoch_applies() {
     assert_eq!(m.apply(&event("e", 10, revoke("b")), NOW), Applied::Gap, "9 is missing");
     assert_eq!(m.apply(&event("other", 9, revoke("c")), NOW), Applied::Gap, "another epoch");
     assert_eq!(m.apply(&event("e", 9, revoke("d")), NOW), Applied::Next);
+    assert_eq!(
+        m.apply(&event("e", 8, revoke("e")), NOW),
+        Applied::Gap,
+        "past the snapshot, a number went back"
+    );
+}
+
+#[test]
+fn a_probe_renews_only_with_the_number_the_mirror_has_reached() {
+    let m = Mirror::new();
+    m.reset(snapshot("e", 7, vec![]), NOW);
+    let probe = |epoch: &str, seq| event(epoch, seq, Change::Probe { nonce: "n1".into() });
+    assert_eq!(m.apply(&probe("e", 7), NOW), Applied::Probe("n1".into()));
+    assert_eq!(m.apply(&probe("e", 8), NOW), Applied::Gap, "the store is ahead: an event was lost");
+    assert_eq!(m.apply(&probe("e", 6), NOW), Applied::Gap, "the store went back (a restart, a failover)");
+    assert_eq!(m.apply(&probe("f", 7), NOW), Applied::Gap, "another epoch");
 }
 
 #[test]
@@ -136,49 +152,86 @@ fn trust_is_a_lease() {
     assert!(!m.trusted(), "a lapsed lease");
 }
 
-/// A source whose events and snapshots the test scripts.
-#[derive(Clone)]
-struct Scripted {
-    snapshots: Arc<Mutex<Vec<Snapshot>>>,
-    feeds: Arc<Mutex<Vec<mpsc::UnboundedReceiver<Result<String, StoreError>>>>>,
-    taken: Arc<Mutex<u32>>,
+/// A store in a test's hands: it numbers and publishes changes like a
+/// real one, and can lose one, roll back, or drop its subscribers.
+#[derive(Clone, Default)]
+struct Fake(Arc<Mutex<FakeState>>);
+
+#[derive(Default)]
+struct FakeState {
+    seq: u64,
+    changes: Vec<Change>,
+    subscribers: Vec<mpsc::UnboundedSender<String>>,
+    down: bool,
 }
 
-struct ScriptedFeed(mpsc::UnboundedReceiver<Result<String, StoreError>>);
+impl Fake {
+    fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.0.lock().expect("fake store")
+    }
+
+    fn publish(&self, line: String) {
+        self.state().subscribers.retain(|tx| tx.send(line.clone()).is_ok());
+    }
+
+    /// Revokes `jti`; `publish: false` loses its event.
+    fn revoke(&self, jti: &str, until: i64, publish: bool) {
+        let change = Change::Token { jti: jti.into(), until };
+        let seq = {
+            let mut s = self.state();
+            s.seq += 1;
+            s.changes.push(change.clone());
+            s.seq
+        };
+        if publish {
+            self.publish(format!("e {seq} {}", change.tail()));
+        }
+    }
+
+    fn drop_subscribers(&self) {
+        self.state().subscribers.clear();
+    }
+}
+
+struct FakeFeed(mpsc::UnboundedReceiver<String>);
 
 #[async_trait::async_trait]
-impl Feed for ScriptedFeed {
+impl Feed for FakeFeed {
     async fn next(&mut self) -> Result<String, StoreError> {
-        self.0.recv().await.unwrap_or_else(|| Err(StoreError::Backend("subscription lost".into())))
-    }
-    async fn heartbeat(&mut self) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn buffered(&mut self) -> Option<String> {
-        self.0.try_recv().ok().and_then(Result::ok)
+        self.0.recv().await.ok_or_else(|| StoreError::Backend("subscription lost".into()))
     }
 }
 
 #[async_trait::async_trait]
-impl Source for Scripted {
+impl Source for Fake {
     async fn subscribe(&self) -> Result<Box<dyn Feed>, StoreError> {
-        let feed = self.feeds.lock().expect("feeds").pop().ok_or(StoreError::Backend("down".into()))?;
-        Ok(Box::new(ScriptedFeed(feed)))
+        let mut s = self.state();
+        if s.down {
+            return Err(StoreError::Backend("down".into()));
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        s.subscribers.push(tx);
+        Ok(Box::new(FakeFeed(rx)))
     }
     async fn snapshot(&self, _now: i64) -> Result<Snapshot, StoreError> {
-        *self.taken.lock().expect("taken") += 1;
-        self.snapshots.lock().expect("snapshots").pop().ok_or(StoreError::Backend("down".into()))
+        let s = self.state();
+        Ok(Snapshot { epoch: "e".into(), seq: s.seq, changes: s.changes.clone() })
+    }
+    async fn probe(&self, nonce: &str) -> Result<(), StoreError> {
+        let seq = self.state().seq;
+        self.publish(format!("e {seq} h 0 0 {nonce}"));
+        Ok(())
     }
     fn timeout(&self) -> Duration {
         Duration::from_secs(1)
     }
     fn backend(&self) -> &'static str {
-        "scripted"
+        "fake"
     }
 }
 
 async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..200 {
+    for _ in 0..2000 {
         if done() {
             return;
         }
@@ -188,37 +241,51 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 #[tokio::test]
-async fn a_gap_distrusts_at_once_and_the_mirror_resyncs_by_itself() {
+async fn a_lost_event_a_roll_back_or_a_lost_subscription_distrust_and_the_mirror_resyncs_by_itself() {
     let now = crate::time::now();
-    let (first_tx, first) = mpsc::unbounded_channel();
-    let (second_tx, second) = mpsc::unbounded_channel();
-    let source = Scripted {
-        // popped from the end: the first subscription gets `first`
-        snapshots: Arc::new(Mutex::new(vec![
-            snapshot("e", 5, vec![Change::Token { jti: "lost".into(), until: now + 60 }]),
-            snapshot("e", 3, vec![]),
-        ])),
-        feeds: Arc::new(Mutex::new(vec![second, first])),
-        taken: Arc::default(),
-    };
+    let store = Fake::default();
+    store.revoke("before", now + 60, true);
     let mirror = Arc::new(Mirror::new());
-    tokio::spawn(follow(source.clone(), Arc::downgrade(&mirror)));
-    until("trusted after the first snapshot", || mirror.trusted()).await;
+    tokio::spawn(follow(store.clone(), Arc::downgrade(&mirror)));
+    until("trusted once its first probe came back", || mirror.trusted()).await;
+    assert!(mirror.is_revoked(&token("before", "x", 0), now), "from the snapshot");
 
-    first_tx.send(Ok(format!("e 4 t {} 0 a", now + 60))).expect("send");
-    until("event 4 applied", || mirror.is_revoked(&token("a", "x", 0), now)).await;
-    assert!(mirror.trusted());
+    store.revoke("a", now + 60, true);
+    until("an event applied", || mirror.is_revoked(&token("a", "x", 0), now)).await;
 
-    // 5 is lost; 6 arrives: from here on nothing is answered from memory
-    first_tx.send(Ok(format!("e 6 t {} 0 b", now + 60))).expect("send");
-    until("distrusted on the gap", || !mirror.trusted() || mirror.resyncs() == 2).await;
-    until("resynced from the second snapshot", || mirror.trusted() && mirror.resyncs() == 2).await;
+    // a lost event: the next probe carries a number the mirror has not reached
+    let resyncs = mirror.resyncs();
+    store.revoke("lost", now + 60, false);
+    until("resynced after the loss", || mirror.resyncs() > resyncs && mirror.trusted()).await;
     assert!(mirror.is_revoked(&token("lost", "x", 0), now), "the lost revocation came with the snapshot");
-    assert_eq!(*source.taken.lock().expect("taken"), 2);
 
-    // the second subscription ends: distrusted, and stays so while the store is down
-    drop(second_tx);
+    // the store rolls back (a restart from an older copy, a failover): the number went back
+    let resyncs = mirror.resyncs();
+    {
+        let mut s = store.state();
+        s.seq -= 1;
+        s.changes.pop();
+    }
+    until("resynced after the roll-back", || mirror.resyncs() > resyncs && mirror.trusted()).await;
+
+    // the subscription drops and the store stays down: nothing is answered from memory
+    store.state().down = true;
+    store.drop_subscribers();
     until("distrusted when the subscription is lost", || !mirror.trusted()).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!mirror.trusted(), "no subscription, no answers from memory");
+    store.state().down = false;
+    until("back by itself", || mirror.trusted()).await;
+}
+
+#[tokio::test]
+async fn a_silent_subscription_loses_its_lease() {
+    let store = Fake::default();
+    let mirror = Arc::new(Mirror::new());
+    tokio::spawn(follow(store.clone(), Arc::downgrade(&mirror)));
+    until("trusted", || mirror.trusted()).await;
+    // probes are published to nobody: the channel went silent without closing
+    let silent = store.state().subscribers.drain(..).collect::<Vec<_>>();
+    until("distrusted when the lease lapses", || !mirror.trusted()).await;
+    drop(silent);
 }

@@ -2,16 +2,14 @@
 //! connection of its own, the snapshot in one script, and what the
 //! store's writes hand to their own instance's mirror.
 
-use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
 
 use super::connection::{invocation, t};
-use super::scripts::SNAPSHOT;
+use super::scripts::{PROBE, SNAPSHOT};
 use super::{Inner, RedisStore};
 use crate::store::StoreError;
 use crate::store::mirror::{Change, Feed, Mirror, Snapshot, Source, follow};
@@ -67,9 +65,14 @@ impl RedisSource {
 
 type Flat = Vec<String>;
 
-fn number(text: &str) -> i64 {
+/// A number from the snapshot; anything unreadable fails the snapshot
+/// (read as 0 it would look expired: a revocation lost).
+fn number(text: &str) -> Result<i64, StoreError> {
     // scores come back as `%.17g`: integers print as integers
-    text.parse().unwrap_or_else(|_| text.parse::<f64>().map_or(0, |f| f as i64))
+    text.parse()
+        .ok()
+        .or_else(|| text.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
+        .ok_or_else(|| StoreError::Backend(format!("unreadable number {text:?} in the mirror's snapshot")))
 }
 
 #[async_trait::async_trait]
@@ -78,7 +81,7 @@ impl Source for RedisSource {
         let mut pubsub = self.store()?.open_pubsub().await?;
         pubsub.subscribe(&self.channel).await.map_err(StoreError::from_source)?;
         let (sink, stream) = pubsub.split();
-        Ok(Box::new(RedisFeed { sink, stream }))
+        Ok(Box::new(RedisFeed { _sink: sink, stream }))
     }
 
     async fn snapshot(&self, now: i64) -> Result<Snapshot, StoreError> {
@@ -87,22 +90,33 @@ impl Source for RedisSource {
         let index = |kind| store.event_keys(Some(kind)).1.unwrap_or_default();
         let (tokens, families, subjects) = (index("r"), index("f"), index("s"));
         let mut call = invocation(&SNAPSHOT, &[&seq, &tokens, &families, &subjects]);
-        call.arg(t(now)).arg(store.key("s", ""));
+        call.arg(t(now)).arg(store.key("s", "")).arg(glob_escaped(&store.inner.tag));
         let (epoch, seq, tokens, families, subjects): (String, String, Flat, Flat, Flat) =
             store.invoke(call).await?;
         let mut changes = Vec::with_capacity(tokens.len() / 2 + families.len() / 2 + subjects.len() / 3);
         for pair in tokens.chunks_exact(2) {
-            changes.push(Change::Token { jti: pair[0].clone(), until: number(&pair[1]) });
+            changes.push(Change::Token { jti: pair[0].clone(), until: number(&pair[1])? });
         }
         for pair in families.chunks_exact(2) {
-            changes.push(Change::Family { family: pair[0].clone(), until: number(&pair[1]) });
+            changes.push(Change::Family { family: pair[0].clone(), until: number(&pair[1])? });
         }
         for triple in subjects.chunks_exact(3) {
-            let (until, cut) = (number(&triple[1]), number(&triple[2]));
+            let (until, cut) = (number(&triple[1])?, number(&triple[2])?);
             changes.push(Change::Subject { sub: triple[0].clone(), cut, until });
         }
-        let seq = u64::try_from(number(&seq)).unwrap_or(0);
+        let seq = u64::try_from(number(&seq)?).unwrap_or(0);
         Ok(Snapshot { epoch, seq, changes })
+    }
+
+    /// A script on the node that owns the store's slot: published there,
+    /// in order with the events, so it proves the path they take.
+    async fn probe(&self, nonce: &str) -> Result<(), StoreError> {
+        let store = self.store()?;
+        let (seq, _) = store.event_keys(None);
+        let mut call = invocation(&PROBE, &[&seq]);
+        call.arg(nonce);
+        let published: i64 = store.invoke(call).await?;
+        if published == 1 { Ok(()) } else { Err(StoreError::Backend("the event sequence is gone".into())) }
     }
 
     fn timeout(&self) -> Duration {
@@ -114,8 +128,22 @@ impl Source for RedisSource {
     }
 }
 
+/// `tag` as a literal `SCAN MATCH` pattern.
+fn glob_escaped(tag: &str) -> String {
+    let mut out = String::with_capacity(tag.len() + 1);
+    for c in tag.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('*');
+    out
+}
+
 struct RedisFeed {
-    sink: PubSubSink,
+    /// Kept: dropping it would close the subscription.
+    _sink: PubSubSink,
     stream: PubSubStream,
 }
 
@@ -127,22 +155,7 @@ fn lost() -> StoreError {
 impl Feed for RedisFeed {
     async fn next(&mut self) -> Result<String, StoreError> {
         let message = self.stream.next().await.ok_or_else(lost)?;
-        message.get_payload().map_err(StoreError::from_source)
-    }
-
-    /// `PING` on the subscribed connection: Redis answers it after every
-    /// message published before it, on the same connection.
-    async fn heartbeat(&mut self) -> Result<(), StoreError> {
-        self.sink.ping::<redis::Value>().await.map(drop).map_err(StoreError::from_source)
-    }
-
-    fn buffered(&mut self) -> Option<String> {
-        let mut cx = Context::from_waker(Waker::noop());
-        match Pin::new(&mut self.stream).poll_next(&mut cx) {
-            // (an unreadable payload reads as an unreadable event: a resync)
-            Poll::Ready(Some(message)) => Some(message.get_payload().unwrap_or_default()),
-            // (a closed stream is found by the next `next`)
-            Poll::Ready(None) | Poll::Pending => None,
-        }
+        // (an unreadable payload reads as an unreadable event: a resync)
+        Ok(message.get_payload().unwrap_or_default())
     }
 }

@@ -60,6 +60,26 @@ impl Breaker for RedisBreaker {
         assert!(killed > 0, "a subscription was killed");
     }
 
+    async fn roll_back(&self) {
+        let (seq, _) = self.store.event_keys(None);
+        let mut conn = self.store.conn();
+        let _: i64 =
+            redis::cmd("HINCRBY").arg(&seq).arg("n").arg(-1).query_async(&mut conn).await.expect("go back");
+    }
+
+    async fn revoke_silently(&self, jti: &str, until: i64) {
+        let mut conn = self.store.conn();
+        let key = self.store.key("r", jti);
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(until)
+            .arg("EX")
+            .arg(600)
+            .query_async(&mut conn)
+            .await
+            .expect("set");
+    }
+
     async fn lose_an_event(&self) {
         let (seq, _) = self.store.event_keys(None);
         let mut conn = self.store.conn();

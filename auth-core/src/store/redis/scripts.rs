@@ -239,10 +239,16 @@ return publish('o', 0, 0, ARGV[1])
 });
 
 /// KEYS: sequence, token, family and subject indexes. ARGV: now, this
-/// store's subject key prefix. Answers {epoch, seq, {token id, end, ...},
-/// {family, end, ...}, {subject, end, cut-off, ...}}: every live
-/// revocation as of `seq`, for a mirror (re)starting. One script, so one
-/// instant: no event can fall between the sequence and the sets.
+/// store's subject key prefix, `SCAN MATCH` pattern of the store's keys.
+/// Answers {epoch, seq, {token id, end, ...}, {family, end, ...},
+/// {subject, end, cut-off, ...}}: every live revocation as of `seq`, for a
+/// mirror (re)starting. One script, so one instant: no event can fall
+/// between the sequence and the sets.
+///
+/// The indexes are kept by the revoking scripts; revocations written
+/// before them (an older version, or before the sequence hash was lost)
+/// are indexed here once, by a `SCAN` of the store's keys on the node
+/// that holds them, before the sequence is marked `idx`.
 pub(super) static SNAPSHOT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -254,6 +260,32 @@ if not e then
   redis.call('HSET', KEYS[1], 'e', e, 'n', 0)
 end
 redis.call('EXPIRE', KEYS[1], 2592000)
+if not redis.call('HGET', KEYS[1], 'idx') then
+  local tag = string.sub(KEYS[1], 1, -4)
+  local cursor = '0'
+  repeat
+    local page = redis.call('SCAN', cursor, 'MATCH', ARGV[3], 'COUNT', 1000)
+    cursor = page[1]
+    for _, key in ipairs(page[2]) do
+      local kind, id = string.sub(key, #tag + 1, #tag + 2), string.sub(key, #tag + 3)
+      if kind == 'r:' then
+        local exp = tonumber(redis.call('GET', key))
+        if exp and exp > now then redis.call('ZADD', KEYS[2], exp, id) end
+      elseif kind == 'f:' then
+        local f = redis.call('HMGET', key, 'rev', 'exp')
+        if f[1] == '1' and f[2] then redis.call('ZADD', KEYS[3], math.max(tonumber(f[2]), now + 1), id) end
+      elseif kind == 's:' then
+        local keep = tonumber(redis.call('HGET', key, 'keep'))
+        if keep and keep > now then redis.call('ZADD', KEYS[4], keep, id) end
+      end
+    end
+  until cursor == '0'
+  for i = 2, 4 do
+    local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+    if last[2] then redis.call('EXPIRE', KEYS[i], tonumber(last[2]) - now + 1) end
+  end
+  redis.call('HSET', KEYS[1], 'idx', '1')
+end
 local n = redis.call('HGET', KEYS[1], 'n')
 local out = {e, n}
 for i = 2, 4 do
@@ -271,6 +303,20 @@ for i = 1, #out[5], 2 do
 end
 out[5] = subjects
 return out
+",
+    )
+});
+
+/// KEYS: sequence. ARGV: nonce. Publishes `EPOCH SEQ h 0 0 NONCE` (the
+/// number reached, taking none) on the events channel, from the node that
+/// owns the slot, in order with the events; answers 0 without a sequence.
+pub(super) static PROBE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local s = redis.call('HMGET', KEYS[1], 'e', 'n')
+if not s[1] then return 0 end
+redis.call('PUBLISH', string.sub(KEYS[1], 1, -4) .. 'events', s[1] .. ' ' .. (s[2] or '0') .. ' h 0 0 ' .. ARGV[1])
+return 1
 ",
     )
 });

@@ -40,9 +40,6 @@ impl Store for RedisStore {
     }
 
     async fn is_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<bool, StoreError> {
-        if let Some(mirror) = self.mirror() {
-            return Ok(mirror.is_revoked(token, now));
-        }
         let subject = self.key("s", token.sub);
         // Absent parts are flagged off; the subject's key stands in for them.
         let jti = token.jti.map(|j| self.key("r", j));
@@ -173,27 +170,24 @@ impl Store for RedisStore {
         key: &str,
         now: i64,
     ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
-        let hashed = hashed_key(key);
-        let generation = match self.mirror().map(|m| m.opaque(&hashed, now)) {
-            Some(Ok(hit)) => return Ok(Some(hit)),
-            Some(Err(generation)) => Some(generation),
-            None => None,
-        };
-        let key = self.key("o", &hashed);
+        let key = self.opaque_key(key);
         let mut call = invocation(&GET_OPAQUE_CHECKED, &[&key]);
         call.arg(t(now)).arg(self.key("s", ""));
         type Row = Option<(Vec<u8>, Vec<u8>, Vec<u8>, i64, i64)>;
         let row: Row = self.invoke(call).await?;
-        let found = row
-            .map(|(rec, rh, retired, exp, revoked)| {
-                Ok::<_, StoreError>((decode_record(&rec, &rh, &retired, exp)?, revoked == 1))
-            })
-            .transpose()?;
-        if let (Some(generation), Some(mirror), Some((record, _))) = (generation, &self.inner.mirror, &found)
-        {
-            mirror.remember_opaque(hashed, record.clone(), generation);
-        }
-        Ok(found)
+        row.map(|(rec, rh, retired, exp, revoked)| {
+            Ok((decode_record(&rec, &rh, &retired, exp)?, revoked == 1))
+        })
+        .transpose()
+    }
+
+    async fn get_opaque_for_request(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
+        let Some(mirror) = self.mirror() else { return self.get_opaque_checked(key, now).await };
+        mirror.opaque_or(&hashed_key(key), now, self.get_opaque_checked(key, now)).await
     }
 
     async fn rotate_opaque(

@@ -22,9 +22,24 @@ impl SqlStore {
 
     /// Starts following the store's events, if it mirrors.
     pub(super) fn follow_events(&self) {
-        let (Some(mirror), Some(events)) = (&self.inner.mirror, &self.inner.sql.events) else { return };
+        let (Some(mirror), Some(events), Backend::Postgres(pool)) =
+            (&self.inner.mirror, &self.inner.sql.events, &self.inner.pool)
+        else {
+            return;
+        };
+        // Two connections of its own (the listener, and snapshots and
+        // probes), from the application pool's options (TLS included) under
+        // a name operators see in pg_stat_activity: the mirror never holds
+        // or uses one of the application's connections.
+        let name = format!("tokenauth mirror {}", events.channel);
+        let options = pool.connect_options().as_ref().clone().application_name(&name);
+        let own = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(self.inner.timeout.max(Duration::from_secs(1)))
+            .connect_lazy_with(options);
         let source = PgSource {
             inner: Arc::downgrade(&self.inner),
+            pool: own,
             channel: events.channel.clone(),
             timeout: self.inner.timeout.max(Duration::from_secs(1)),
         };
@@ -43,6 +58,8 @@ impl Publish for sqlx::PgConnection {
 
 struct PgSource {
     inner: Weak<Inner>,
+    /// The mirror's own connections.
+    pool: sqlx::PgPool,
     channel: String,
     timeout: Duration,
 }
@@ -52,37 +69,25 @@ fn gone() -> StoreError {
 }
 
 impl PgSource {
-    fn pool(&self) -> Result<(sqlx::PgPool, Arc<Inner>), StoreError> {
-        let inner = self.inner.upgrade().ok_or_else(gone)?;
-        match &inner.pool {
-            Backend::Postgres(pool) => Ok((pool.clone(), inner.clone())),
-            #[allow(unreachable_patterns)]
-            _ => Err(gone()),
-        }
+    fn events(&self) -> Result<Arc<Inner>, StoreError> {
+        self.inner.upgrade().filter(|inner| inner.sql.events.is_some()).ok_or_else(gone)
     }
 }
 
 #[async_trait::async_trait]
 impl Source for PgSource {
     async fn subscribe(&self) -> Result<Box<dyn Feed>, StoreError> {
-        let (pool, _) = self.pool()?;
-        let mut listener = PgListener::connect_with(&pool).await?;
+        let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.ignore_pool_close_event(true);
         listener.listen(&self.channel).await?;
-        // (operators see it in pg_stat_activity by this name)
-        sqlx::query("SELECT set_config('application_name', $1, false)")
-            .bind(format!("tokenauth mirror {}", self.channel))
-            .execute(&mut listener)
-            .await?;
-        let pid = backend_pid(&mut listener).await?;
-        Ok(Box::new(PgFeed { listener, pid }))
+        Ok(Box::new(PgFeed(listener)))
     }
 
     async fn snapshot(&self, now: i64) -> Result<Snapshot, StoreError> {
-        let (pool, inner) = self.pool()?;
+        let inner = self.events()?;
         let query = &inner.sql.events.as_ref().ok_or_else(gone)?.snapshot;
         let rows: Vec<(String, String, i64, i64)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(query.clone())).bind(now).fetch_all(&pool).await?;
+            sqlx::query_as(sqlx::AssertSqlSafe(query.clone())).bind(now).fetch_all(&self.pool).await?;
         let mut snapshot = Snapshot::default();
         for (kind, id, a, b) in rows {
             match kind.as_str() {
@@ -99,6 +104,17 @@ impl Source for PgSource {
         Ok(snapshot)
     }
 
+    async fn probe(&self, nonce: &str) -> Result<(), StoreError> {
+        let inner = self.events()?;
+        let query = &inner.sql.events.as_ref().ok_or_else(gone)?.probe;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(query.clone())).bind(nonce).fetch_all(&self.pool).await?;
+        if rows.len() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Backend("the mirror's sequence row is missing".into()))
+        }
+    }
+
     fn timeout(&self) -> Duration {
         self.timeout
     }
@@ -108,37 +124,20 @@ impl Source for PgSource {
     }
 }
 
-/// The listening connection's server process: if it changes, sqlx
-/// reconnected in between and notifications may have been lost.
-async fn backend_pid(listener: &mut PgListener) -> Result<i32, StoreError> {
-    Ok(sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(listener).await?)
-}
-
-struct PgFeed {
-    listener: PgListener,
-    pid: i32,
-}
-
-fn lost() -> StoreError {
-    StoreError::Backend("the LISTEN connection was lost".into())
-}
+/// The listening connection. sqlx reconnects it silently when it drops
+/// (notifications in between are lost): that shows as a number the
+/// mirror never reached in the next probe, so it resyncs.
+struct PgFeed(PgListener);
 
 #[async_trait::async_trait]
 impl Feed for PgFeed {
     async fn next(&mut self) -> Result<String, StoreError> {
         // `try_recv` is cancel-safe; `None` means the connection dropped.
-        let notification = self.listener.try_recv().await?.ok_or_else(lost)?;
+        let notification = self
+            .0
+            .try_recv()
+            .await?
+            .ok_or_else(|| StoreError::Backend("the LISTEN connection was lost".into()))?;
         Ok(notification.payload().to_owned())
-    }
-
-    /// `SELECT pg_backend_pid()` on the listening connection: PostgreSQL
-    /// sends every notification committed before it ahead of its answer
-    /// (sqlx buffers them), and the same pid proves no reconnect hid a gap.
-    async fn heartbeat(&mut self) -> Result<(), StoreError> {
-        if backend_pid(&mut self.listener).await? == self.pid { Ok(()) } else { Err(lost()) }
-    }
-
-    fn buffered(&mut self) -> Option<String> {
-        self.listener.next_buffered().map(|n| n.payload().to_owned())
     }
 }

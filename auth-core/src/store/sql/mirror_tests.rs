@@ -45,6 +45,12 @@ struct PgBreaker {
     prefix: String,
 }
 
+impl PgBreaker {
+    async fn run(&self, query: String) {
+        sqlx::query(sqlx::AssertSqlSafe(query)).execute(&self.pool).await.expect("statement");
+    }
+}
+
 #[async_trait::async_trait]
 impl Breaker for PgBreaker {
     async fn kill_subscriptions(&self) {
@@ -60,8 +66,16 @@ impl Breaker for PgBreaker {
     }
 
     async fn lose_an_event(&self) {
-        let query = format!("UPDATE {}mirror SET seq = seq + 1 WHERE id = 1", self.prefix);
-        sqlx::query(sqlx::AssertSqlSafe(query)).execute(&self.pool).await.expect("take a number");
+        self.run(format!("UPDATE {}mirror SET seq = seq + 1 WHERE id = 1", self.prefix)).await;
+    }
+
+    async fn roll_back(&self) {
+        self.run(format!("UPDATE {}mirror SET seq = seq - 1 WHERE id = 1", self.prefix)).await;
+    }
+
+    async fn revoke_silently(&self, jti: &str, until: i64) {
+        self.run(format!("INSERT INTO {}revoked (id, expires_at) VALUES ('{jti}', {until})", self.prefix))
+            .await;
     }
 }
 

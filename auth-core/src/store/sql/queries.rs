@@ -57,6 +57,10 @@ pub(super) struct Events {
     /// Every live revocation and the sequence, in one statement (one
     /// snapshot): rows `(kind, id, a, b)`, kind `m` for the sequence.
     pub(super) snapshot: Sql,
+    /// `$1`: a nonce. Notifies `EPOCH SEQ h 0 0 NONCE` with the number
+    /// reached, the row locked like a writer's (so in commit order with
+    /// the events); answers the number (no row: the sequence is gone).
+    pub(super) probe: Sql,
 }
 
 impl Events {
@@ -101,6 +105,11 @@ impl Events {
                  UNION ALL SELECT 't', id, expires_at, 0 FROM {revoked} WHERE expires_at > $1
                  UNION ALL SELECT 's', id, cutoff, expires_at FROM {subjects} WHERE expires_at > $1
                  UNION ALL SELECT 'f', id, expires_at, 0 FROM {families} WHERE revoked = 1 AND expires_at > $1"
+            )
+            .into(),
+            probe: format!(
+                "WITH m AS (SELECT epoch || ' ' || seq || ' h 0 0 ' || $1 AS msg FROM {mirror} WHERE id = 1 FOR UPDATE)
+                 {send}"
             )
             .into(),
             channel,

@@ -31,9 +31,6 @@ impl Store for SqlStore {
     }
 
     async fn is_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<bool, StoreError> {
-        if let Some(answer) = self.is_revoked_now(token, now) {
-            return answer;
-        }
         let query = &self.inner.sql.is_revoked;
         let revoked: i64 = self
             .call(async {
@@ -150,29 +147,26 @@ impl Store for SqlStore {
         now: i64,
     ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
         let (id, query) = (hashed_key(key), &self.inner.sql.get_opaque_checked);
-        #[cfg(feature = "postgres")]
-        let generation = match self.mirror().map(|m| m.opaque(&id, now)) {
-            Some(Ok(hit)) => return Ok(Some(hit)),
-            Some(Err(generation)) => Some(generation),
-            None => None,
-        };
         let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>, i64, i64)> = self
             .call(async {
                 on_pool!(self, pool => sqlx::query_as(self.q(query)).bind(&id).bind(now).fetch_optional(pool).await)
                     .map_err(StoreError::from)
             })
             .await?;
-        let found = row
-            .map(|(record, refresh_hash, retired, exp, revoked)| {
-                Ok::<_, StoreError>((record_of((record, refresh_hash, retired, exp))?, revoked == 1))
-            })
-            .transpose()?;
-        #[cfg(feature = "postgres")]
-        if let (Some(generation), Some(mirror), Some((record, _))) = (generation, &self.inner.mirror, &found)
-        {
-            mirror.remember_opaque(id, record.clone(), generation);
-        }
-        Ok(found)
+        row.map(|(record, refresh_hash, retired, exp, revoked)| {
+            Ok((record_of((record, refresh_hash, retired, exp))?, revoked == 1))
+        })
+        .transpose()
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn get_opaque_for_request(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
+        let Some(mirror) = self.mirror() else { return self.get_opaque_checked(key, now).await };
+        mirror.opaque_or(&hashed_key(key), now, self.get_opaque_checked(key, now)).await
     }
 
     async fn rotate_opaque(
