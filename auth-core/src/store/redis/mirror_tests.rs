@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::store::Store;
 use crate::store::mirror::pair::{Breaker, Mirrored};
 use crate::store::test_services::{RedisCluster, RedisServer};
 
@@ -123,4 +124,63 @@ fn two_mirrored_instances_on_the_cluster_see_each_others_revocations_and_heal() 
     let Some(cluster) = RedisCluster::own() else { return };
     let nodes = cluster.ports().iter().map(|p| format!("redis://127.0.0.1:{p}")).collect();
     rt().block_on(pair(cluster.url(), nodes));
+}
+
+#[test]
+fn revocations_written_before_the_indexes_existed_are_in_the_first_snapshot() {
+    let Some(redis) = RedisServer::shared() else { return };
+    rt().block_on(async {
+        let prefix = prefix();
+        let plain =
+            RedisStore::connect_with(redis.url(), mirrored(&prefix).mirror(false)).await.expect("plain");
+        let now = crate::time::now();
+        // as an older version wrote them: the keys alone, no index, no sequence
+        let mut conn = plain.conn();
+        let (token_key, subject_key, family_key) =
+            (plain.key("r", "old-jti"), plain.key("s", "old-sub"), plain.key("f", "old-fam"));
+        let _: () = redis::cmd("SET")
+            .arg(&token_key)
+            .arg(now + 600)
+            .arg("EX")
+            .arg(600)
+            .query_async(&mut conn)
+            .await
+            .expect("set");
+        let _: () = redis::cmd("HSET")
+            .arg(&subject_key)
+            .arg("cut")
+            .arg(now)
+            .arg("keep")
+            .arg(now + 600)
+            .query_async(&mut conn)
+            .await
+            .expect("hset");
+        let _: () = redis::cmd("HSET")
+            .arg(&family_key)
+            .arg("cur")
+            .arg("x")
+            .arg("exp")
+            .arg(now + 600)
+            .arg("rev")
+            .arg("1")
+            .query_async(&mut conn)
+            .await
+            .expect("hset");
+
+        let store = RedisStore::connect_with(redis.url(), mirrored(&prefix)).await.expect("mirrored");
+        for _ in 0..500 {
+            if store.mirror_trusted() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(store.mirror_trusted(), "the mirror came up");
+        let answer = |jti, family, sub| {
+            store.is_revoked_now(&crate::TokenRef { jti: Some(jti), family, sub, iat: now }, now)
+        };
+        assert!(matches!(answer("old-jti", None, "x"), Some(Ok(true))), "the token id");
+        assert!(matches!(answer("j", None, "old-sub"), Some(Ok(true))), "the subject");
+        assert!(matches!(answer("j", Some("old-fam"), "x"), Some(Ok(true))), "the family");
+        assert!(matches!(answer("j", Some("other"), "x"), Some(Ok(false))), "and nothing else");
+    });
 }
