@@ -54,7 +54,7 @@ pub(crate) async fn open(spec: &StoreSpec, config: &DemoConfig) -> Result<Arc<dy
                 PgConnectOptions::from_str(url).map_err(|e| format!("invalid PostgreSQL URL: {e}"))?;
             if let Some(ca) = ca {
                 options = options.ssl_root_cert(ca);
-                                if !sets_sslmode(url) {
+                if !sets_sslmode(url) {
                     // A CA is given to be checked: the certificate and the host name.
                     options = options.ssl_mode(PgSslMode::VerifyFull);
                 } else if !matches!(options.get_ssl_mode(), PgSslMode::VerifyFull | PgSslMode::VerifyCa) {
