@@ -114,7 +114,7 @@ impl Probes {
     /// every older one are then answered).
     fn answered(&mut self, nonce: &str) -> Option<Instant> {
         let at = self.0.iter().position(|(n, _)| n == nonce)?;
-        self.0.drain(..=at).last().map(|(_, sent)| sent)
+        self.0.drain(..=at).next_back().map(|(_, sent)| sent)
     }
 
     /// Whether the oldest unanswered probe has waited past the lease.
