@@ -22,6 +22,15 @@
 #   sql      demo /whoami on --store memory vs sqlite://FILE (and vs postgres://... when
 #            AUTH_TEST_POSTGRES_URL is set; its server on CPU 1), axum and actix, and
 #            PostgreSQL transactions (pg_stat_database: flushed asynchronously, so it lags)
+#   mirror   demo /whoami on --store memory vs redis:// vs redis:// --store-mirror vs
+#            postgres:// vs postgres:// --store-mirror (the PostgreSQL rows only with
+#            AUTH_TEST_POSTGRES_URL), axum and actix; a local redis-server on CPU 1, and the
+#            PostgreSQL backends serving the demo pinned to CPU 1 when the server is local.
+#            Store round trips per request: Redis top-level commands (INFO commandstats),
+#            PostgreSQL transactions (pg_stat_database) and scans of the revoked table
+#            (pg_stat_user_tables), read once the statistics are flushed. Not in the
+#            default SUITES (about 2 minutes a round):
+#              DUR=5s ROUNDS=3 SUITES=mirror bash bench/http.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10s}
@@ -143,6 +152,112 @@ for suite in $SUITES; do
           fi
           stop_server
         done
+      done
+    done
+    stop_redis
+    ;;
+  mirror)
+    pg=${AUTH_TEST_POSTGRES_URL:-}
+    stores="memory redis redis-mirror"
+    if [ -n "$pg" ]; then
+      stores="$stores pg pg-mirror"
+    else
+      echo "mirror: AUTH_TEST_POSTGRES_URL is not set, so the pg and pg-mirror rows are skipped" >&2
+    fi
+    command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+    taskset -c 1 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+      --logfile "$(realpath "$OUT")/redis.log" --dir "$(realpath "$OUT")"
+    for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    # The PostgreSQL backends can be pinned only when the server runs on this machine.
+    pg_host=$(sed -E 's#^[a-z]+://([^@/]*@)?(\[[^]]*\]|[^:/?]*).*#\2#' <<<"$pg")
+    case $pg_host in 127.0.0.1 | localhost | "[::1]") pg_local=1 ;; *) pg_local="" ;; esac
+    # pin_backends PID: moves the PostgreSQL backends serving PID's connections to CPU 1
+    # (PostgreSQL's other processes stay where they are); prints how many.
+    pin_backends() {
+      local ports pids p n=0
+      ports=$(ss -Htnp state established | awk -v pid="pid=$1," 'index($0, pid) { n = split($3, a, ":"); print a[n] }' | paste -sd, -)
+      [ -n "$ports" ] || { echo 0; return 0; }
+      pids=$(psql "$pg" -Atc "select pid from pg_stat_activity where client_port in ($ports)")
+      for p in $pids; do
+        if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = postgres ]; then taskset -pc 1 "$p" >/dev/null && n=$((n + 1)); fi
+      done
+      echo "$n"
+    }
+    # pg_counts PREFIX: "transactions scans": the database's committed transactions, and
+    # the scans of PREFIX_revoked (each check without the mirror reads it once)
+    pg_counts() {
+      psql "$pg" -Atc "select (select xact_commit from pg_stat_database where datname = current_database()),
+        (select coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) from pg_stat_user_tables where relname = '${1}_revoked')" |
+        tr '|' ' '
+    }
+    # redis_top: top-level Redis commands since the last reset, "name=calls ...": the
+    # commands the store's Lua scripts call are counted under their own names and left
+    # out, as are this script's own INFO and CONFIG RESETSTAT
+    redis_top() {
+      redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' |
+        awk -F'[=,:]' '/^cmdstat_/ && !/^cmdstat_(del|expire|get|hget|hincrby|hmget|hset|publish|set|time|ttl|zadd|zrange|zremrangebyscore|zscore|info|config[|]resetstat):/ {
+          sub(/^cmdstat_/, "", $1); printf "%s=%s ", $1, $3 }'
+    }
+    per() { awk -v c="$1" -v t="$2" 'BEGIN { printf "%.4f", c / t }'; }
+    : >"$OUT/mirror-trips.txt"
+    : >"$OUT/mirror-ratios.txt"
+    for round in $(seq "$ROUNDS"); do
+      for fw in axum actix; do
+        for store in $stores; do
+          prefix="mirror$round$fw${store//-/}"
+          flags=()
+          case $store in
+          redis*) flags=(--store "redis://127.0.0.1:$REDIS_PORT/0" --store-prefix "$prefix") ;;
+          pg*) flags=(--store "$pg" --store-prefix "$prefix") ;;
+          esac
+          case $store in *-mirror) flags+=(--store-mirror) ;; esac
+          log="$OUT/mirror-$fw-$store.log"
+          start_server "$log" "$DEMO" --framework "$fw" --addr 127.0.0.1:3106 "${flags[@]}"
+          tok=$(login_token http://127.0.0.1:3106)
+          # Warm-up, not recorded (every variant): the pool's connections open, the scripts
+          # load, the mirror has its snapshot.
+          taskset -c 1 wrk -t1 -c"$CONN" -d1s -H "Authorization: Bearer $tok" http://127.0.0.1:3106/whoami >/dev/null
+          pinned=""
+          case $store in
+          redis*) redis-cli -p "$REDIS_PORT" config resetstat >/dev/null ;;
+          pg*)
+            [ -n "$pg_local" ] && pinned=" backends_on_cpu1=$(pin_backends "$SERVER_PID")"
+            sleep 11 # an idle backend flushes its statistics within 10 s
+            read -r xact0 scans0 <<<"$(pg_counts "$prefix")"
+            ;;
+          esac
+          load "mirror-$fw-$store" http://127.0.0.1:3106/whoami "Authorization: Bearer $tok"
+          requests=$(cat "$OUT/last-total")
+          case $store in
+          redis*)
+            calls=$(redis_top)
+            top=$(tr ' ' '\n' <<<"$calls" | awk -F= '{ s += $2 } END { print s + 0 }')
+            evalsha=$(tr ' ' '\n' <<<"$calls" | awk -F= '$1 == "evalsha" { print $2 } END { print 0 }' | head -1)
+            echo "mirror-$fw-$store round $round: requests=$requests ${calls}evalsha_per_request=$(per "$evalsha" "$requests") top_level_per_request=$(per "$top" "$requests")" |
+              tee -a "$OUT/mirror-trips.txt"
+            ;;
+          esac
+          stop_server
+          case $store in
+          pg*)
+            sleep 1 # a backend flushes its statistics when its connection closes
+            read -r xact1 scans1 <<<"$(pg_counts "$prefix")"
+            # (minus one: the transaction of the first pg_counts itself)
+            xact=$((xact1 - xact0 - 1)) scans=$((scans1 - scans0))
+            echo "mirror-$fw-$store round $round: requests=$requests transactions=$xact per_request=$(per "$xact" "$requests") revoked_scans=$scans per_request=$(per "$scans" "$requests")$pinned" |
+              tee -a "$OUT/mirror-trips.txt"
+            ;;
+          esac
+          if grep -qE ' (WARN|ERROR) ' "$log"; then
+            echo "mirror-$fw-$store round $round: warnings or errors in $log:" >&2
+            grep -E ' (WARN|ERROR) ' "$log" | head -5 >&2
+          fi
+        done
+        # this round's requests/s of each store as a ratio of memory's
+        tail -n "$(wc -w <<<"$stores")" "$OUT/runs.txt" |
+          awk -v name="mirror-$fw round $round" '{ n = split($1, a, "-"); s = a[3]; for (i = 4; i <= n; i++) s = s "-" a[i]; rps[s] = $2; order[++k] = s }
+            END { printf "%s, of memory:", name; for (i = 2; i <= k; i++) printf " %s=%.3f", order[i], rps[order[i]] / rps["memory"]; print "" }' |
+          tee -a "$OUT/mirror-ratios.txt"
       done
     done
     stop_redis
@@ -275,5 +390,5 @@ awk '{ n[$1]++; rps[$1, n[$1]] = $2; p50[$1, n[$1]] = $3; p99[$1, n[$1]] = $4; o
     for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
     return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
   }
-  END { for (i = 1; i <= k; i++) { m = names[i]; printf "%-22s %10.0f %8.0f %8.0f\n", m, median(rps, m, n[m]), median(p50, m, n[m]), median(p99, m, n[m]) } }' \
+  END { for (i = 1; i <= k; i++) { m = names[i]; printf "%-26s %10.0f %8.0f %8.0f\n", m, median(rps, m, n[m]), median(p50, m, n[m]), median(p99, m, n[m]) } }' \
   "$OUT/runs.txt" | tee "$OUT/medians.txt"
