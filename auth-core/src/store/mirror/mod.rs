@@ -63,7 +63,7 @@
 //! updates, so commit order and sequence order are the same.
 
 // (a SQLite-only build uses only the event types)
-#![cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
+#![cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code, unused_imports))]
 
 mod event;
 #[cfg(test)]

@@ -52,21 +52,21 @@ const PENDING: usize = 16;
 /// Follows `source` into `mirror` until the mirror is dropped (spawn it).
 pub(crate) async fn follow(source: impl Source, mirror: Weak<Mirror>) {
     let mut backoff = BACKOFF.0;
-    let mut behind_logged = false;
+    let mut log = Log::default();
     loop {
         if mirror.strong_count() == 0 {
             return;
         }
         let started = Instant::now();
-        let err = match run(&source, &mirror, &mut behind_logged).await {
+        let err = match run(&source, &mirror, &mut log).await {
             Ok(()) => return,
             Err(err) => err,
         };
         if let Some(mirror) = mirror.upgrade() {
             mirror.distrust();
         }
-        if !behind_logged {
-            behind_logged = true;
+        if !log.behind {
+            log.behind = true;
             tracing::warn!(
                 backend = source.backend(),
                 error = %err,
@@ -81,6 +81,25 @@ pub(crate) async fn follow(source: impl Source, mirror: Weak<Mirror>) {
         let jitter = Duration::from_millis(u64::from(rand::random::<u8>()) % 20);
         tokio::time::sleep(backoff + jitter).await;
         backoff = (backoff * 2).min(BACKOFF.1);
+    }
+}
+
+/// What the log has been told: said once each, not per attempt.
+#[derive(Default)]
+struct Log {
+    /// That the mirror is behind (until it is current again).
+    behind: bool,
+    /// That it became current the first time.
+    started: bool,
+}
+
+impl Log {
+    fn current(&mut self, backend: &'static str) {
+        if std::mem::take(&mut self.behind) {
+            tracing::info!(backend, "revocation mirror resynced: answering from memory again");
+        } else if !std::mem::replace(&mut self.started, true) {
+            tracing::info!(backend, "revocation mirror current: protected requests are answered from memory");
+        }
     }
 }
 
@@ -142,7 +161,7 @@ fn take(mirror: &Mirror, probes: &mut Probes, line: &str) -> Result<(), StoreErr
 }
 
 /// One subscription's life: `Ok` only when the mirror is gone.
-async fn run(source: &impl Source, weak: &Weak<Mirror>, behind_logged: &mut bool) -> Result<(), StoreError> {
+async fn run(source: &impl Source, weak: &Weak<Mirror>, log: &mut Log) -> Result<(), StoreError> {
     let limit = source.timeout();
     let mut feed = within(limit, source.subscribe()).await?;
     let snapshot = within(limit, source.snapshot(crate::time::now())).await?;
@@ -164,8 +183,8 @@ async fn run(source: &impl Source, weak: &Weak<Mirror>, behind_logged: &mut bool
                 let Some(mirror) = weak.upgrade() else { return Ok(()) };
                 let was_trusted = mirror.trusted();
                 take(&mirror, &mut probes, &line)?;
-                if !was_trusted && mirror.trusted() && std::mem::take(behind_logged) {
-                    tracing::info!(backend = source.backend(), "revocation mirror resynced: answering from memory again");
+                if !was_trusted && mirror.trusted() {
+                    log.current(source.backend());
                 }
             }
             _ = heartbeat.tick() => {

@@ -53,7 +53,9 @@ impl RedisStore {
             |err| match err {
                 StoreError::Source(source) if source.to_string().contains("invalid peer certificate") => {
                     StoreError::Backend(format!(
-                        "the Redis server's TLS certificate did not verify against {trust}: {source}"
+                        "the Redis server's TLS certificate did not verify against {trust}: {source} \
+                         (a server whose certificate comes from a private CA needs that CA: \
+                         RedisOptions::ca_file, or the demo's --store-ca)"
                     ))
                 }
                 other => other,

@@ -44,6 +44,7 @@ pub(super) struct Queries {
 /// store's sequence (one row every writer updates, so numbers follow
 /// commit order) and sending `EPOCH SEQ KIND A B ID` with `pg_notify` in
 /// the same statement; each answers that line (no row: nothing changed).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code, reason = "built for PostgreSQL only"))]
 pub(super) struct Events {
     /// The `LISTEN` channel.
     pub(super) channel: String,
