@@ -296,10 +296,10 @@ fn check_claims(claims: &Claims, v: &Validation, expect: Expect, now: i64) -> Re
     if claims.exp.saturating_sub(iat) > expect.max_lifetime.saturating_add(v.leeway) {
         return Err(TokenRejection::Lifetime);
     }
-    if let Some(issuer) = &v.issuer {
-        if claims.iss.as_deref() != Some(issuer.as_str()) {
-            return Err(TokenRejection::Issuer);
-        }
+    if let Some(issuer) = &v.issuer
+        && claims.iss.as_deref() != Some(issuer.as_str())
+    {
+        return Err(TokenRejection::Issuer);
     }
     match (&v.audience, &claims.aud) {
         (Some(audience), Some(aud)) if aud.contains(audience) => {}

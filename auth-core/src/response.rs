@@ -251,10 +251,10 @@ impl AuthError {
     /// challenge is only added while the response keeps this error's status
     /// (a dialect that answers bad credentials with 400 sends none).
     pub fn with_headers(&self, mut res: AuthResponse, scheme: Scheme, realm: &str) -> AuthResponse {
-        if res.status == self.status() {
-            if let Some(challenge) = self.challenge(scheme, realm) {
-                res.headers.push(("www-authenticate", challenge));
-            }
+        if res.status == self.status()
+            && let Some(challenge) = self.challenge(scheme, realm)
+        {
+            res.headers.push(("www-authenticate", challenge));
         }
         match self {
             Self::MethodNotAllowed { allow } => res.headers.push(("allow", allow.join(", "))),

@@ -45,10 +45,10 @@ impl Authority {
             self.revoke_family(family).await?;
         }
         let refresh = refresh_token.and_then(|t| self.verify_ignoring_expiry(t, TokenUse::Refresh).ok());
-        if let Some(refresh) = refresh.filter(|r| r.claims.sub == identity.claims.sub) {
-            if let Some(family) = &refresh.claims.fam {
-                self.revoke_family(family).await?;
-            }
+        if let Some(refresh) = refresh.filter(|r| r.claims.sub == identity.claims.sub)
+            && let Some(family) = &refresh.claims.fam
+        {
+            self.revoke_family(family).await?;
         }
         Ok(())
     }

@@ -33,10 +33,10 @@ impl ClaimStyle {
     /// Renames and adds claims in a serialized token payload.
     pub(crate) fn apply(&self, claims: &Claims, map: &mut serde_json::Map<String, serde_json::Value>) {
         let rename = |map: &mut serde_json::Map<String, serde_json::Value>, from: &str, to: &str| {
-            if from != to {
-                if let Some(v) = map.remove(from) {
-                    map.insert(to.to_owned(), v);
-                }
+            if from != to
+                && let Some(v) = map.remove(from)
+            {
+                map.insert(to.to_owned(), v);
             }
         };
         rename(map, "token_use", self.token_use);

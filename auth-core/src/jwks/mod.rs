@@ -244,10 +244,10 @@ impl ExternalIdentity for JwksVerifier {
             .as_str()
             .filter(|s| !s.is_empty() && s.len() <= 255)
             .ok_or(AuthError::InvalidToken(TokenRejection::MissingClaim("sub")))?;
-        if let Some(allowed) = &issuer.allowed_subjects {
-            if !allowed.iter().any(|a| a == sub) {
-                return Err(AuthError::InvalidToken(TokenRejection::SubjectNotAllowed));
-            }
+        if let Some(allowed) = &issuer.allowed_subjects
+            && !allowed.iter().any(|a| a == sub)
+        {
+            return Err(AuthError::InvalidToken(TokenRejection::SubjectNotAllowed));
         }
         Ok(ExternalSubject::new(issuer.issuer.clone(), sub))
     }

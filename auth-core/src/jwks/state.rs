@@ -97,15 +97,15 @@ impl IssuerState {
         }
         // Expired or never fetched: fetch now (single flight).
         let _flight = self.fetching.lock().await;
-        if let Some(snap) = self.current.load_full() {
-            if now.saturating_duration_since(snap.fetched_at) < snap.max_age {
-                return Ok(snap); // fetched while we waited
-            }
+        if let Some(snap) = self.current.load_full()
+            && now.saturating_duration_since(snap.fetched_at) < snap.max_age
+        {
+            return Ok(snap); // fetched while we waited
         }
-        if self.may_fetch(Instant::now(), std::time::Duration::ZERO) {
-            if let Ok(snap) = self.fetch_now().await {
-                return Ok(snap);
-            }
+        if self.may_fetch(Instant::now(), std::time::Duration::ZERO)
+            && let Ok(snap) = self.fetch_now().await
+        {
+            return Ok(snap);
         }
         match self.current.load_full() {
             Some(stale)

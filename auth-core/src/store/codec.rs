@@ -62,7 +62,7 @@ pub(crate) fn decode_record(
         .and_then(|h| hash32(&h))
         .ok_or_else(|| corrupt("opaque token hash"))?;
     let refresh_hash = hash32(rh).ok_or_else(|| corrupt("opaque refresh hash"))?;
-    if retired.len() % 32 != 0 {
+    if !retired.len().is_multiple_of(32) {
         return Err(corrupt("opaque retired hashes"));
     }
     let retired = retired.chunks_exact(32).filter_map(hash32).collect();

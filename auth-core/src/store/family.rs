@@ -45,11 +45,14 @@ impl Family {
             self.expires_at = self.expires_at.max(expires_at);
             return Rotation::Rotated;
         }
-        if let Some((prev, at, used)) = &mut self.previous {
-            if prev == presented && !*used && grace_secs > 0 && now.saturating_sub(*at) <= grace_secs {
-                *used = true;
-                return Rotation::Grace { current: self.current.clone() };
-            }
+        if let Some((prev, at, used)) = &mut self.previous
+            && prev == presented
+            && !*used
+            && grace_secs > 0
+            && now.saturating_sub(*at) <= grace_secs
+        {
+            *used = true;
+            return Rotation::Grace { current: self.current.clone() };
         }
         self.revoked = true;
         Rotation::Reused
