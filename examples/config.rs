@@ -229,13 +229,14 @@ pub struct DemoConfig {
     /// any other store.
     #[arg(long, value_name = "PATH")]
     pub store_ca: Option<PathBuf>,
-    /// Keep the shared store's live revocations (and the key/token
-    /// credentials this instance has seen) in memory, kept current by the
-    /// store's notification channel (Redis pub/sub, PostgreSQL
-    /// LISTEN/NOTIFY): a protected request then makes no round trip. A
-    /// revocation on another instance is refused here a few milliseconds
-    /// later; while the channel is down every check asks the store.
-    /// Redis and PostgreSQL stores only.
+    /// Keep the store's live revocations (and the key/token credentials
+    /// this instance has seen) in memory, kept current by the store's
+    /// notification channel (Redis pub/sub, PostgreSQL LISTEN/NOTIFY): a
+    /// protected request then makes no round trip. A revocation on another
+    /// instance is refused here a few milliseconds later; while the channel
+    /// is down every check asks the store. With SQLite, write-through: this
+    /// demo must then be the file's only user (it takes an exclusive lock).
+    /// Not with memory.
     #[arg(long)]
     pub store_mirror: bool,
     /// Key prefix in a shared store (Redis keys `{PREFIX}:...`, SQL tables

@@ -17,10 +17,8 @@ pub(crate) async fn open(spec: &StoreSpec, config: &DemoConfig) -> Result<Arc<dy
     let (prefix, timeout, ca) = (&config.store_prefix, config.store_timeout, config.store_ca.as_deref());
     let mirror = config.store_mirror;
     let sql_options = || SqlOptions::default().prefix(format!("{prefix}_")).timeout(timeout);
-    if mirror && matches!(spec, StoreSpec::Memory | StoreSpec::Sqlite(_)) {
-        return Err(format!(
-            "--store-mirror is for a store shared by several instances (redis://, postgres://, ...), not {spec}"
-        ));
+    if mirror && matches!(spec, StoreSpec::Memory) {
+        return Err("--store-mirror is for a Redis, PostgreSQL or SQLite store: memory is one already".into());
     }
     if ca.is_some() && matches!(spec, StoreSpec::Memory | StoreSpec::Sqlite(_)) {
         return Err(format!(
@@ -47,7 +45,7 @@ pub(crate) async fn open(spec: &StoreSpec, config: &DemoConfig) -> Result<Arc<dy
                 .connect_with(options)
                 .await
                 .map_err(|e| format!("cannot open {url}: {e}"))?;
-            Arc::new(SqlStore::sqlite(pool, sql_options()).await.map_err(|e| e.to_string())?)
+            Arc::new(SqlStore::sqlite(pool, sql_options().mirror(mirror)).await.map_err(|e| e.to_string())?)
         }
         StoreSpec::Postgres(url) => {
             let mut options =

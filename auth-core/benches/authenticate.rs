@@ -323,7 +323,7 @@ fn stores(c: &mut Criterion) {
     }
     group.finish();
     #[cfg(feature = "sqlite")]
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", ".tokenauth.lock"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
 }

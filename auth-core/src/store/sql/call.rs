@@ -62,13 +62,15 @@ impl SqlStore {
 
     /// Runs a write that may change what a protected request sees: on
     /// PostgreSQL its evented form (`evented`), whose line this instance's
-    /// mirror applies at once; elsewhere the plain statement. Answers
-    /// whether a row changed.
+    /// mirror applies at once; elsewhere the plain statement, whose
+    /// `change` a (SQLite, write-through) mirror applies. Answers whether
+    /// a row changed.
     pub(super) async fn change(
         &self,
         plain: &Sql,
         evented: impl FnOnce(&Events) -> &Sql,
         binds: impl FnOnce(Binder) -> Binder,
+        change: Change,
     ) -> Result<bool, StoreError> {
         #[cfg(feature = "postgres")]
         if let (Some(events), Backend::Postgres(pool)) = (&self.inner.sql.events, &self.inner.pool) {
@@ -80,29 +82,23 @@ impl SqlStore {
                 })
                 .await?;
             if let Some(line) = &line {
-                self.noted(line);
+                self.committed(Some(line), &change);
             }
             return Ok(line.is_some());
         }
         #[cfg(not(feature = "postgres"))]
         let _ = evented;
-        Ok(self.execute(plain, binds).await? > 0)
-    }
-
-    /// A change this instance committed, applied to its mirror at once.
-    pub(super) fn noted(&self, line: &str) {
-        #[cfg(feature = "postgres")]
-        if let Some(mirror) = &self.inner.mirror {
-            mirror.note(line, crate::time::now());
+        let changed = self.execute(plain, binds).await? > 0;
+        if changed {
+            self.committed(None, &change);
         }
-        #[cfg(not(feature = "postgres"))]
-        let _ = line;
+        Ok(changed)
     }
 }
 
 /// Publishes a change a transaction made, in that transaction (on
 /// PostgreSQL; SQLite has no channel): answers the line to hand to
-/// [`SqlStore::noted`] once committed.
+/// [`SqlStore::committed`] once committed.
 pub(super) trait Publish {
     async fn publish(&mut self, store: &SqlStore, change: &Change) -> Result<Option<String>, StoreError>;
 }

@@ -1,17 +1,26 @@
-//! The revocation mirror on PostgreSQL: `LISTEN` on the store's channel
-//! (sqlx's `PgListener`, a connection of its own opened from the pool's
-//! options), the snapshot in one statement, and what the store's writes
-//! hand to their own instance's mirror.
+//! The revocation mirror of a [`SqlStore`]: on PostgreSQL, `LISTEN` on
+//! the store's channel (sqlx's `PgListener`, on connections of its own
+//! opened from the pool's options), the snapshot in one statement, and
+//! what the store's writes hand to their own instance's mirror; on SQLite,
+//! write-through, for the one process that holds the file's lock.
 
+#[cfg(feature = "postgres")]
 use std::sync::{Arc, Weak};
+#[cfg(feature = "postgres")]
 use std::time::Duration;
 
+#[cfg(feature = "postgres")]
 use sqlx::postgres::PgListener;
 
-use super::{Backend, Inner, SqlStore};
+#[cfg(feature = "postgres")]
+use super::Inner;
+use super::{Backend, SqlStore};
 use crate::store::StoreError;
-use crate::store::mirror::{Change, Feed, Mirror, Snapshot, Source, follow};
+use crate::store::mirror::{Change, Mirror, Snapshot};
+#[cfg(feature = "postgres")]
+use crate::store::mirror::{Feed, Source, follow};
 
+#[cfg(feature = "postgres")]
 use super::call::Publish;
 
 impl SqlStore {
@@ -20,7 +29,57 @@ impl SqlStore {
         self.inner.mirror.as_deref().filter(|m| m.trusted())
     }
 
-    /// Starts following the store's events, if it mirrors.
+    /// A change this store committed: a PostgreSQL mirror applies the
+    /// event `line` (it carries the change's number), a SQLite one the
+    /// change itself (no other process writes its file).
+    pub(super) fn committed(&self, line: Option<&str>, change: &Change) {
+        let Some(mirror) = &self.inner.mirror else { return };
+        match line {
+            Some(line) => mirror.note(line, crate::time::now()),
+            None => mirror.note_change(change, crate::time::now()),
+        }
+    }
+
+    /// Every live revocation, read in one statement.
+    #[cfg(feature = "sqlite")]
+    async fn revocations(&self, now: i64) -> Result<Vec<Change>, StoreError> {
+        let query = &self.inner.sql.revocations;
+        let rows: Vec<(String, String, i64, i64)> = self
+            .call(async {
+                on_pool!(self, pool => sqlx::query_as(self.q(query)).bind(now).fetch_all(pool).await)
+                    .map_err(StoreError::from)
+            })
+            .await?;
+        rows.into_iter().map(|(kind, id, a, b)| change_of(&kind, id, a, b)).collect()
+    }
+
+    /// SQLite with the mirror: loads every live revocation once; from then
+    /// on this process's own writes keep it current (the file's lock makes
+    /// sure no other store writes it).
+    #[cfg(feature = "sqlite")]
+    pub(super) async fn load_local_mirror(&self) -> Result<(), StoreError> {
+        let Some(mirror) = &self.inner.mirror else { return Ok(()) };
+        let now = crate::time::now();
+        let changes = self.revocations(now).await?;
+        mirror.reset(Snapshot { epoch: "local".into(), seq: 0, changes }, now);
+        mirror.trust_always();
+        Ok(())
+    }
+
+    /// The end of `family` (SQLite: what its revocation is kept until).
+    pub(super) async fn family_until(&self, family: &str) -> Result<i64, StoreError> {
+        let query = &self.inner.sql.family_expiry;
+        let until: Option<i64> = self
+            .call(async {
+                on_pool!(self, pool => sqlx::query_scalar(self.q(query)).bind(family).fetch_optional(pool).await)
+                    .map_err(StoreError::from)
+            })
+            .await?;
+        Ok(until.unwrap_or(0))
+    }
+
+    /// Starts following the store's events, if it mirrors (PostgreSQL).
+    #[cfg(feature = "postgres")]
     pub(super) fn follow_events(&self) {
         let (Some(mirror), Some(events), Backend::Postgres(pool)) =
             (&self.inner.mirror, &self.inner.sql.events, &self.inner.pool)
@@ -47,6 +106,56 @@ impl SqlStore {
     }
 }
 
+/// A row of a revocations query as a change.
+fn change_of(kind: &str, id: String, a: i64, b: i64) -> Result<Change, StoreError> {
+    match kind {
+        "t" => Ok(Change::Token { jti: id, until: a }),
+        "s" => Ok(Change::Subject { sub: id, cut: a, until: b }),
+        "f" => Ok(Change::Family { family: id, until: a }),
+        _ => Err(StoreError::Backend(format!("unexpected revocation row kind {kind:?}"))),
+    }
+}
+
+/// The lock a SQLite store takes on its database file (a `.tokenauth.lock`
+/// file beside it, held while the store lives): exclusive for a mirrored
+/// store, whose memory must see every write, shared for the others, so a
+/// mirrored store never starts beside another store of this crate on the
+/// same file, in this process or another. (Advisory: a `sqlite3` shell
+/// writing the file is not stopped.) An in-memory database needs none.
+#[cfg(feature = "sqlite")]
+pub(super) async fn lock_file(
+    pool: &sqlx::SqlitePool,
+    exclusive: bool,
+) -> Result<Option<std::fs::File>, StoreError> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as("PRAGMA database_list").fetch_all(pool).await?;
+    let Some((_, _, path)) = rows.into_iter().find(|(_, name, _)| name == "main") else { return Ok(None) };
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.tokenauth.lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Backend(format!("cannot open {lock_path}: {e}")))?;
+    let taken = if exclusive { file.try_lock() } else { file.try_lock_shared() };
+    match taken {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) if exclusive => Err(StoreError::Backend(format!(
+            "another store uses {path}: a SQLite store with the mirror must be the file's only user \
+             (it answers from memory what only its own writes keep current)"
+        ))),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(format!(
+            "a store with the mirror uses {path} alone: stop it, or turn its mirror off"
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StoreError::Backend(format!("cannot lock {lock_path}: {e}")))
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
 impl Publish for sqlx::PgConnection {
     async fn publish(&mut self, store: &SqlStore, change: &Change) -> Result<Option<String>, StoreError> {
         let Some(events) = &store.inner.sql.events else { return Ok(None) };
@@ -56,6 +165,7 @@ impl Publish for sqlx::PgConnection {
     }
 }
 
+#[cfg(feature = "postgres")]
 struct PgSource {
     inner: Weak<Inner>,
     /// The mirror's own connections.
@@ -64,16 +174,19 @@ struct PgSource {
     timeout: Duration,
 }
 
+#[cfg(feature = "postgres")]
 fn gone() -> StoreError {
     StoreError::Backend("the store was dropped".into())
 }
 
+#[cfg(feature = "postgres")]
 impl PgSource {
     fn events(&self) -> Result<Arc<Inner>, StoreError> {
         self.inner.upgrade().filter(|inner| inner.sql.events.is_some()).ok_or_else(gone)
     }
 }
 
+#[cfg(feature = "postgres")]
 #[async_trait::async_trait]
 impl Source for PgSource {
     async fn subscribe(&self) -> Result<Box<dyn Feed>, StoreError> {
@@ -92,10 +205,7 @@ impl Source for PgSource {
         for (kind, id, a, b) in rows {
             match kind.as_str() {
                 "m" => (snapshot.epoch, snapshot.seq) = (id, u64::try_from(a).unwrap_or(0)),
-                "t" => snapshot.changes.push(Change::Token { jti: id, until: a }),
-                "s" => snapshot.changes.push(Change::Subject { sub: id, cut: a, until: b }),
-                "f" => snapshot.changes.push(Change::Family { family: id, until: a }),
-                _ => return Err(StoreError::Backend(format!("unexpected snapshot row kind {kind:?}"))),
+                _ => snapshot.changes.push(change_of(&kind, id, a, b)?),
             }
         }
         if snapshot.epoch.is_empty() {
@@ -127,8 +237,10 @@ impl Source for PgSource {
 /// The listening connection. sqlx reconnects it silently when it drops
 /// (notifications in between are lost): that shows as a number the
 /// mirror never reached in the next probe, so it resyncs.
+#[cfg(feature = "postgres")]
 struct PgFeed(PgListener);
 
+#[cfg(feature = "postgres")]
 #[async_trait::async_trait]
 impl Feed for PgFeed {
     async fn next(&mut self) -> Result<String, StoreError> {

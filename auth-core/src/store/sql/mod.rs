@@ -90,9 +90,8 @@ macro_rules! on_pool {
 
 mod binds;
 mod call;
-#[cfg(feature = "postgres")]
 mod mirror;
-#[cfg(all(test, feature = "postgres"))]
+#[cfg(test)]
 mod mirror_tests;
 mod options;
 mod queries;
@@ -139,9 +138,11 @@ struct Inner {
     queries: std::sync::atomic::AtomicU64,
     /// The bound the sweep trims the attempt counters to.
     max_attempts: u32,
-    /// The revocation mirror ([`SqlOptions::mirror`], PostgreSQL).
-    #[cfg(feature = "postgres")]
+    /// The revocation mirror ([`SqlOptions::mirror`]).
     mirror: Option<Arc<crate::store::mirror::Mirror>>,
+    /// SQLite: the lock on the database file held for the store's life
+    /// (exclusive with the mirror, shared without).
+    _file_lock: Option<std::fs::File>,
 }
 
 #[derive(Clone)]

@@ -81,26 +81,33 @@ impl SqlOptions {
         self
     }
 
-    /// The revocation mirror (default off; PostgreSQL only, a SQLite
-    /// store refuses it): this instance keeps the live revocations, and
-    /// the opaque records it has seen, in memory, kept current by
-    /// PostgreSQL's `LISTEN`/`NOTIFY`, so that a protected request runs no
-    /// query. Writes still go to the database first, in the same
-    /// statements; each revocation also takes the next number of a
-    /// sequence and notifies it in its own transaction.
+    /// The revocation mirror (default off): this instance keeps the live
+    /// revocations, and the opaque records it has seen, in memory, so that
+    /// a protected request runs no query. Writes still go to the database
+    /// first, in the same statements.
     ///
-    /// The mirror answers only while it knows it is complete: after
-    /// `LISTEN` and a snapshot, with every notification numbered one more
-    /// than the last, and within [`MIRROR_LEASE`](crate::MIRROR_LEASE) of
-    /// the last ping that came back on the listening connection. A lost
-    /// notification, a dropped or replaced connection, or a lapsed lease
-    /// sends every check to the database (503 while it is down) until the
+    /// **PostgreSQL**: kept current by `LISTEN`/`NOTIFY`. Each revocation
+    /// also takes the next number of a sequence and notifies it in its own
+    /// transaction. The mirror answers only while it knows it is complete:
+    /// after `LISTEN` and a snapshot, with every notification numbered one
+    /// more than the last, and within [`MIRROR_LEASE`](crate::MIRROR_LEASE)
+    /// of the last probe (published by the database every 200 ms with the
+    /// number it has reached) that came back. A lost notification, a
+    /// dropped connection, a number that went back or a lapsed lease sends
+    /// every check to the database (503 while it is down) until the
     /// instance has listened again and reloaded. A revocation made on one
     /// instance is refused on the others when its notification arrives
-    /// (milliseconds), on the instance that made it at once.
+    /// (milliseconds), on the instance that made it at once. The mirror
+    /// uses two connections of its own (the `LISTEN`, and its probes and
+    /// snapshots), opened from the pool's options (TLS included), never one
+    /// of the pool's.
     ///
-    /// The listening connection is one more than the pool's, opened from
-    /// the pool's options (TLS included).
+    /// **SQLite**: write-through. The live revocations are loaded at start;
+    /// from then on only this process's own writes change them. The store
+    /// locks `PATH.tokenauth.lock` beside the database file while it lives
+    /// (exclusively with the mirror, shared without), so a mirrored store
+    /// fails to start beside any other store of this crate on the same
+    /// file, and no other starts beside it.
     ///
     /// ```
     /// let options = auth_core::SqlOptions::default().mirror(true);

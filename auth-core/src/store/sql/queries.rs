@@ -35,6 +35,11 @@ pub(super) struct Queries {
     pub(super) clear_attempts: Sql,
     pub(super) trim_attempts: Sql,
     pub(super) sweep: Vec<Sql>,
+    /// Every live revocation (`$1`: now): rows `(kind, id, a, b)` as in
+    /// [`Events::snapshot`].
+    pub(super) revocations: Sql,
+    /// `$1`: a family: its end (for the mirror's record of its revocation).
+    pub(super) family_expiry: Sql,
     /// PostgreSQL: the revocation mirror's statements (see [`Events`]).
     pub(super) events: Option<Events>,
 }
@@ -67,12 +72,8 @@ pub(super) struct Events {
 impl Events {
     fn new(prefix: &str, q: &Queries) -> Self {
         let (mirror, channel) = (format!("{prefix}mirror"), format!("{prefix}events").to_lowercase());
-        let (revoked, subjects, families, opaque) = (
-            format!("{prefix}revoked"),
-            format!("{prefix}subjects"),
-            format!("{prefix}families"),
-            format!("{prefix}opaque"),
-        );
+        let (revoked, subjects, opaque) =
+            (format!("{prefix}revoked"), format!("{prefix}subjects"), format!("{prefix}opaque"));
         let next = format!("UPDATE {mirror} SET seq = seq + 1 WHERE id = 1");
         let send = format!("SELECT m.msg FROM m, LATERAL pg_notify('{channel}', m.msg) AS n");
         // the write, then the number and the line only if it changed a row
@@ -103,9 +104,8 @@ impl Events {
             .into(),
             snapshot: format!(
                 "SELECT 'm' AS kind, epoch AS id, seq AS a, CAST(0 AS BIGINT) AS b FROM {mirror} WHERE id = 1
-                 UNION ALL SELECT 't', id, expires_at, 0 FROM {revoked} WHERE expires_at > $1
-                 UNION ALL SELECT 's', id, cutoff, expires_at FROM {subjects} WHERE expires_at > $1
-                 UNION ALL SELECT 'f', id, expires_at, 0 FROM {families} WHERE revoked = 1 AND expires_at > $1"
+                 UNION ALL {}",
+                q.revocations
             )
             .into(),
             probe: format!(
@@ -253,6 +253,12 @@ INSERT INTO {prefix}mirror (id, seq, epoch) VALUES (1, 0, md5(random()::text || 
                     ))
                 })
                 .collect(),
+            revocations: sql(format!(
+                "SELECT 't' AS kind, id, expires_at AS a, CAST(0 AS BIGINT) AS b FROM {revoked} WHERE expires_at > $1
+                 UNION ALL SELECT 's', id, cutoff, expires_at FROM {subjects} WHERE expires_at > $1
+                 UNION ALL SELECT 'f', id, expires_at, 0 FROM {families} WHERE revoked = 1 AND expires_at > $1"
+            )),
+            family_expiry: sql(format!("SELECT expires_at FROM {families} WHERE id = $1")),
             events: None,
         };
         if postgres {

@@ -15,7 +15,7 @@ impl SqlStore {
     pub async fn postgres(pool: sqlx::PgPool, options: SqlOptions) -> Result<Self, StoreError> {
         options.check()?;
         let sql = Queries::new(&options.prefix, true);
-        Self::start(Backend::Postgres(pool), sql, options).await
+        Self::start(Backend::Postgres(pool), sql, options, None).await
     }
 
     /// A store on the application's SQLite pool: creates the schema if
@@ -23,17 +23,19 @@ impl SqlStore {
     #[cfg(feature = "sqlite")]
     pub async fn sqlite(pool: sqlx::SqlitePool, options: SqlOptions) -> Result<Self, StoreError> {
         options.check()?;
-        if options.mirror {
-            return Err(StoreError::Backend(
-                "the SQLite store has no notification channel to mirror from: a single process needs no mirror"
-                    .into(),
-            ));
-        }
+        let lock = super::mirror::lock_file(&pool, options.mirror).await?;
         let sql = Queries::new(&options.prefix, false);
-        Self::start(Backend::Sqlite(pool), sql, options).await
+        let store = Self::start(Backend::Sqlite(pool), sql, options, lock).await?;
+        store.load_local_mirror().await?;
+        Ok(store)
     }
 
-    async fn start(pool: Backend, sql: Queries, options: SqlOptions) -> Result<Self, StoreError> {
+    async fn start(
+        pool: Backend,
+        sql: Queries,
+        options: SqlOptions,
+        file_lock: Option<std::fs::File>,
+    ) -> Result<Self, StoreError> {
         let store = Self {
             inner: Arc::new(Inner {
                 pool,
@@ -42,8 +44,8 @@ impl SqlStore {
                 outage: OutageLog::new("sql"),
                 queries: Default::default(),
                 max_attempts: options.max_attempt_counters,
-                #[cfg(feature = "postgres")]
                 mirror: options.mirror.then(|| Arc::new(crate::store::mirror::Mirror::new())),
+                _file_lock: file_lock,
             }),
         };
         store.migrate().await?;

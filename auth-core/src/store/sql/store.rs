@@ -16,7 +16,10 @@ use crate::store::{
 impl Store for SqlStore {
     async fn revoke_token(&self, jti: &str, expires_at: i64, _now: i64) -> Result<(), StoreError> {
         let sql = &self.inner.sql;
-        self.change(&sql.revoke_token, |e| &e.revoke_token, |b| b.text(jti).int(expires_at)).await.map(drop)
+        let change = Change::Token { jti: jti.to_owned(), until: expires_at };
+        self.change(&sql.revoke_token, |e| &e.revoke_token, |b| b.text(jti).int(expires_at), change)
+            .await
+            .map(drop)
     }
 
     async fn revoke_subject(
@@ -27,7 +30,8 @@ impl Store for SqlStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let binds = |b: Binder| b.text(sub).int(cutoff).int(keep_until).int(now);
-        self.change(&self.inner.sql.revoke_subject, |e| &e.revoke_subject, binds).await.map(drop)
+        let change = Change::Subject { sub: sub.to_owned(), cut: cutoff, until: keep_until };
+        self.change(&self.inner.sql.revoke_subject, |e| &e.revoke_subject, binds, change).await.map(drop)
     }
 
     async fn is_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<bool, StoreError> {
@@ -49,12 +53,7 @@ impl Store for SqlStore {
     }
 
     fn is_revoked_now(&self, token: &TokenRef<'_>, now: i64) -> Option<Result<bool, StoreError>> {
-        #[cfg(feature = "postgres")]
-        if let Some(mirror) = self.mirror() {
-            return Some(Ok(mirror.is_revoked(token, now)));
-        }
-        let _ = (token, now);
-        None
+        self.mirror().map(|mirror| Ok(mirror.is_revoked(token, now)))
     }
 
     async fn create_family(
@@ -86,17 +85,14 @@ impl Store for SqlStore {
                     sqlx::query_as(self.q(&sql.lock_family)).bind(family).fetch_optional(&mut *tx).await?;
                 let Some(mut fam) = row.map(family_of) else { return Ok(Rotation::Dead) };
                 let rotation = fam.rotate(presented, next, grace_secs, expires_at, now);
-                let mut line = None;
                 if rotation != Rotation::Dead {
                     family_binds(family, &fam).apply(sqlx::query(self.q(&sql.save_family))).execute(&mut *tx).await?;
                 }
-                if rotation == Rotation::Reused {
-                    let change = Change::Family { family: family.to_owned(), until: fam.expires_at };
-                    line = tx.publish(self, &change).await?;
-                }
+                let change = Change::Family { family: family.to_owned(), until: fam.expires_at };
+                let line = if rotation == Rotation::Reused { tx.publish(self, &change).await? } else { None };
                 tx.commit().await?;
-                if let Some(line) = line {
-                    self.noted(&line);
+                if rotation == Rotation::Reused {
+                    self.committed(line.as_deref(), &change);
                 }
                 Ok(rotation)
             })
@@ -122,12 +118,22 @@ impl Store for SqlStore {
     }
 
     async fn revoke_family(&self, family: &str, _now: i64) -> Result<(), StoreError> {
-        self.change(&self.inner.sql.revoke_family, |e| &e.revoke_family, |b| b.text(family)).await.map(drop)
+        // (a SQLite mirror keeps the revocation until the family's end)
+        let until = match (&self.inner.sql.events, &self.inner.mirror) {
+            (None, Some(_)) => self.family_until(family).await?,
+            _ => 0,
+        };
+        let change = Change::Family { family: family.to_owned(), until };
+        self.change(&self.inner.sql.revoke_family, |e| &e.revoke_family, |b| b.text(family), change)
+            .await
+            .map(drop)
     }
 
     async fn put_opaque(&self, key: &str, record: OpaqueRecord, _now: i64) -> Result<(), StoreError> {
-        let binds = opaque_binds(&hashed_key(key), &record)?;
-        self.change(&self.inner.sql.put_opaque, |e| &e.put_opaque, |_| binds).await.map(drop)
+        let id = hashed_key(key);
+        let binds = opaque_binds(&id, &record)?;
+        let change = Change::Opaque { hashed_key: id };
+        self.change(&self.inner.sql.put_opaque, |e| &e.put_opaque, |_| binds, change).await.map(drop)
     }
 
     async fn get_opaque(&self, key: &str, now: i64) -> Result<Option<OpaqueRecord>, StoreError> {
@@ -159,7 +165,6 @@ impl Store for SqlStore {
         .transpose()
     }
 
-    #[cfg(feature = "postgres")]
     async fn get_opaque_for_request(
         &self,
         key: &str,
@@ -194,11 +199,10 @@ impl Store for SqlStore {
                 } else {
                     return Ok(OpaqueRotation::Unknown);
                 };
-                let line = tx.publish(self, &Change::Opaque { hashed_key: id.clone() }).await?;
+                let change = Change::Opaque { hashed_key: id.clone() };
+                let line = tx.publish(self, &change).await?;
                 tx.commit().await?;
-                if let Some(line) = line {
-                    self.noted(&line);
-                }
+                self.committed(line.as_deref(), &change);
                 Ok(answer)
             })
         })
@@ -207,7 +211,8 @@ impl Store for SqlStore {
 
     async fn delete_opaque(&self, key: &str, _now: i64) -> Result<bool, StoreError> {
         let id = hashed_key(key);
-        self.change(&self.inner.sql.delete_opaque, |e| &e.delete_opaque, |b| b.text(&id)).await
+        let change = Change::Opaque { hashed_key: id.clone() };
+        self.change(&self.inner.sql.delete_opaque, |e| &e.delete_opaque, |b| b.text(&id), change).await
     }
 
     async fn count_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<Attempt, StoreError> {

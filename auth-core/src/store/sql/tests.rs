@@ -21,15 +21,15 @@ fn prefixed() -> SqlOptions {
 
 /// A SQLite file of its own, removed when dropped.
 #[cfg(feature = "sqlite")]
-struct TempDb(std::path::PathBuf);
+pub(super) struct TempDb(std::path::PathBuf);
 
 #[cfg(feature = "sqlite")]
 impl TempDb {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self(std::env::temp_dir().join(format!("tokenauth-{}.db", uuid::Uuid::new_v4().simple())))
     }
 
-    async fn pool(&self) -> sqlx::SqlitePool {
+    pub(super) async fn pool(&self) -> sqlx::SqlitePool {
         let options = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(&self.0)
             .create_if_missing(true)
@@ -41,7 +41,7 @@ impl TempDb {
 #[cfg(feature = "sqlite")]
 impl Drop for TempDb {
     fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
+        for suffix in ["", "-wal", "-shm", ".tokenauth.lock"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
         }
     }
