@@ -45,7 +45,8 @@ fn token<'a>(jti: &'a str, family: Option<&'a str>, sub: &'a str, iat: i64) -> T
     TokenRef { jti: Some(jti), family, sub, iat }
 }
 
-fn record(now: i64) -> OpaqueRecord {
+/// An opaque record of subject `opaque-sub`, live for ten minutes.
+pub(crate) fn record(now: i64) -> OpaqueRecord {
     OpaqueRecord {
         sub: "opaque-sub".into(),
         username: "ann".into(),

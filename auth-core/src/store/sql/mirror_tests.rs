@@ -10,7 +10,9 @@ use super::*;
 use crate::store::mirror::pair::Breaker;
 use crate::store::mirror::pair::Mirrored;
 #[cfg(feature = "sqlite")]
-use crate::store::{OpaqueRecord, Store, TokenRef};
+use crate::store::mirror::pair::record;
+#[cfg(feature = "sqlite")]
+use crate::store::{Store, TokenRef};
 
 impl Mirrored for SqlStore {
     fn mirror_trusted(&self) -> bool {
@@ -126,22 +128,6 @@ async fn once_free(db: &super::tests::TempDb, mirror: bool) -> SqlStore {
 fn sqlite_passes_the_store_contract_with_the_write_through_mirror() {
     let db = super::tests::TempDb::new();
     rt().block_on(async { crate::store::contract::run(sqlite(&db, true).await.expect("store")).await });
-}
-
-#[cfg(feature = "sqlite")]
-fn record(now: i64) -> OpaqueRecord {
-    OpaqueRecord {
-        sub: "s".into(),
-        username: "ann".into(),
-        roles: vec![],
-        token_hash: [1; 32],
-        refresh_hash: [2; 32],
-        expires_at: now + 60,
-        refresh_expires_at: now + 600,
-        auth_time: now,
-        issued_at: now,
-        retired: vec![],
-    }
 }
 
 #[cfg(feature = "sqlite")]
