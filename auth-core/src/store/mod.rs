@@ -275,8 +275,9 @@ pub trait Store: Send + Sync + 'static {
     /// allocating: a store that returns `Some` must answer what
     /// `is_revoked` would, or (a network store with a revocation mirror)
     /// what it answered at most the mirror's propagation delay ago. Only
-    /// protected requests ask this; a refresh, an extension and a verify
-    /// ask `is_revoked`, which must ask the store itself.
+    /// protected requests ask this (and the dialects' verify routes that
+    /// authenticate a token the same way); a refresh, an extension and an
+    /// introspection ask `is_revoked`, which must ask the store itself.
     fn is_revoked_now(&self, token: &TokenRef<'_>, now: i64) -> Option<Result<bool, StoreError>> {
         let _ = (token, now);
         None

@@ -44,7 +44,7 @@
 //! **Only protected requests read the mirror**
 //! ([`Store::is_revoked_now`](crate::Store::is_revoked_now),
 //! [`Store::get_opaque_for_request`](crate::Store::get_opaque_for_request)):
-//! a refresh, an extension or a verify asks the store
+//! a refresh, an extension or an introspection asks the store
 //! ([`Store::is_revoked`](crate::Store::is_revoked),
 //! [`Store::get_opaque_checked`](crate::Store::get_opaque_checked)), so a
 //! credential is never *issued* on the strength of a copy that might be a
@@ -275,7 +275,12 @@ impl Mirror {
             return Applied::Gap;
         }
         if let Change::Probe { nonce } = &event.change {
-            return if event.seq == s.seq { Applied::Probe(nonce.clone()) } else { Applied::Gap };
+            return match event.seq {
+                // (published before the snapshot was read: any instance's, on its way)
+                seq if seq < s.snapshot_seq => Applied::Old,
+                seq if seq == s.seq => Applied::Probe(nonce.clone()),
+                _ => Applied::Gap,
+            };
         }
         if event.seq <= s.snapshot_seq {
             return Applied::Old;

@@ -90,7 +90,12 @@ fn a_probe_renews_only_with_the_number_the_mirror_has_reached() {
     let probe = |epoch: &str, seq| event(epoch, seq, Change::Probe { nonce: "n1".into() });
     assert_eq!(m.apply(&probe("e", 7), NOW), Applied::Probe("n1".into()));
     assert_eq!(m.apply(&probe("e", 8), NOW), Applied::Gap, "the store is ahead: an event was lost");
-    assert_eq!(m.apply(&probe("e", 6), NOW), Applied::Gap, "the store went back (a restart, a failover)");
+    assert_eq!(m.apply(&probe("e", 6), NOW), Applied::Old, "published before the snapshot was read");
+    assert_eq!(
+        m.apply(&event("e", 8, Change::Token { jti: "j".into(), until: NOW + 9 }), NOW),
+        Applied::Next
+    );
+    assert_eq!(m.apply(&probe("e", 7), NOW), Applied::Gap, "past the snapshot, the store went back");
     assert_eq!(m.apply(&probe("f", 7), NOW), Applied::Gap, "another epoch");
 }
 

@@ -133,6 +133,15 @@ impl RedisOptions {
     /// made on one instance is refused on the others when its event
     /// arrives (a few milliseconds), on the instance that made it at once.
     ///
+    /// Redis must not evict the store's keys (`maxmemory-policy
+    /// noeviction`, or memory to spare): the mirror's snapshots read the
+    /// indexes of live revocations (`{PREFIX}:ir`, `:if`, `:is`), and an
+    /// evicted index would be missing from every later snapshot (Redis
+    /// itself, asked directly, stays right). Each instance asks Redis for a
+    /// probe five times a second, which every instance receives: tens of
+    /// instances per prefix cost little; hundreds would want a longer
+    /// interval.
+    ///
     /// Memory: every live revocation (as in Redis) and at most 100,000
     /// opaque records, the least recently used going first. One more
     /// connection per instance (the subscription; on a cluster, to the

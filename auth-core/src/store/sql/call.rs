@@ -88,7 +88,7 @@ impl SqlStore {
         }
         #[cfg(not(feature = "postgres"))]
         let _ = evented;
-        let changed = self.execute(plain, binds).await? > 0;
+        let changed = self.after_write(self.execute(plain, binds).await)? > 0;
         if changed {
             self.committed(None, &change);
         }

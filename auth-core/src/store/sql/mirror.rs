@@ -23,6 +23,12 @@ use crate::store::mirror::{Feed, Source, follow};
 #[cfg(feature = "postgres")]
 use super::call::Publish;
 
+/// How long a write-through (SQLite) mirror answers nothing after a write
+/// failed: longer than SQLite's 5 s busy timeout, within which a statement
+/// the caller gave up on may still commit.
+#[cfg(feature = "sqlite")]
+pub(super) const WRITE_THROUGH_RELOAD: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl SqlStore {
     /// The mirror, if this store has one and it may answer now.
     pub(super) fn mirror(&self) -> Option<&Mirror> {
@@ -66,17 +72,64 @@ impl SqlStore {
         Ok(())
     }
 
-    /// The end of `family` (SQLite: what its revocation is kept until).
-    pub(super) async fn family_until(&self, family: &str) -> Result<i64, StoreError> {
-        let query = &self.inner.sql.family_expiry;
-        let until: Option<i64> = self
-            .call(async {
+    /// Whether this store's mirror is write-through (SQLite): no channel,
+    /// its own writes are all it learns from.
+    pub(super) fn write_through(&self) -> bool {
+        self.inner.mirror.is_some() && self.inner.sql.events.is_none()
+    }
+
+    /// SQLite with the mirror: revokes the family and keeps it revoked in
+    /// memory until its end, read in the same statement.
+    pub(super) async fn revoke_family_write_through(&self, family: &str) -> Result<(), StoreError> {
+        let query = &self.inner.sql.revoke_family_returning;
+        let until: Option<i64> = self.after_write(
+            self.call(async {
                 on_pool!(self, pool => sqlx::query_scalar(self.q(query)).bind(family).fetch_optional(pool).await)
                     .map_err(StoreError::from)
             })
-            .await?;
-        Ok(until.unwrap_or(0))
+            .await,
+        )?;
+        if let Some(until) = until {
+            self.committed(None, &Change::Family { family: family.to_owned(), until });
+        }
+        Ok(())
     }
+
+    /// What a write answered, passed on. A write-through (SQLite) mirror
+    /// whose write failed, a timeout included (the database may still
+    /// commit it), cannot know what the file holds: every check asks the
+    /// file until the mirror has reloaded it, after
+    /// [`WRITE_THROUGH_RELOAD`], past the time a late commit could land.
+    pub(super) fn after_write<T>(&self, answer: Result<T, StoreError>) -> Result<T, StoreError> {
+        if answer.is_err() && self.write_through() {
+            self.reload_later();
+        }
+        answer
+    }
+
+    #[cfg(feature = "sqlite")]
+    fn reload_later(&self) {
+        let Some(mirror) = &self.inner.mirror else { return };
+        mirror.distrust();
+        let failure = self.inner.write_failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let inner = std::sync::Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(WRITE_THROUGH_RELOAD).await;
+                let Some(inner) = inner.upgrade() else { return };
+                // (a later failure reloads later still)
+                if inner.write_failures.load(std::sync::atomic::Ordering::SeqCst) != failure {
+                    return;
+                }
+                if (SqlStore { inner }).load_local_mirror().await.is_ok() {
+                    return;
+                }
+            }
+        });
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    fn reload_later(&self) {}
 
     /// Starts following the store's events, if it mirrors (PostgreSQL).
     #[cfg(feature = "postgres")]

@@ -180,3 +180,29 @@ fn a_mirrored_sqlite_store_answers_from_memory_and_is_the_files_only_user() {
         assert!(again.is_revoked(&token("now"), now).await.expect("check"), "what it wrote is in the file");
     });
 }
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn a_failed_write_makes_a_sqlite_mirror_ask_the_file() {
+    let db = super::tests::TempDb::new();
+    rt().block_on(async {
+        let now = crate::time::now();
+        let options = SqlOptions::default().timeout(Duration::from_millis(200)).mirror(true);
+        let store = SqlStore::sqlite(db.pool().await, options).await.expect("store");
+        assert!(store.mirror_trusted());
+        // another connection holds SQLite's write lock: the revocation times out
+        let other = db.pool().await;
+        let mut blocker = other.begin_with("BEGIN IMMEDIATE").await.expect("write lock");
+        sqlx::query("CREATE TABLE IF NOT EXISTS hold (x INTEGER)")
+            .execute(&mut *blocker)
+            .await
+            .expect("hold");
+        let err = store.revoke_token("late", now + 600, now).await.expect_err("no write lock in time");
+        assert!(matches!(err, crate::StoreError::Timeout(_)), "{err:?}");
+        // it may still commit once the lock is free: the mirror no longer answers
+        let token = TokenRef { jti: Some("late"), family: None, sub: "s", iat: now };
+        assert!(!store.mirror_trusted(), "distrusted after a failed write");
+        assert!(store.is_revoked_now(&token, now).is_none(), "checks go to the file");
+        blocker.rollback().await.expect("release");
+    });
+}

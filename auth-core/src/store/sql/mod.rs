@@ -140,6 +140,9 @@ struct Inner {
     max_attempts: u32,
     /// The revocation mirror ([`SqlOptions::mirror`]).
     mirror: Option<Arc<crate::store::mirror::Mirror>>,
+    /// Writes that failed under a write-through mirror (each reloads it later).
+    #[cfg(feature = "sqlite")]
+    write_failures: std::sync::atomic::AtomicU64,
     /// SQLite: the lock on the database file held for the store's life
     /// (exclusive with the mirror, shared without).
     _file_lock: Option<std::fs::File>,

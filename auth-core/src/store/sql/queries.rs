@@ -38,8 +38,9 @@ pub(super) struct Queries {
     /// Every live revocation (`$1`: now): rows `(kind, id, a, b)` as in
     /// [`Events::snapshot`].
     pub(super) revocations: Sql,
-    /// `$1`: a family: its end (for the mirror's record of its revocation).
-    pub(super) family_expiry: Sql,
+    /// [`revoke_family`](Self::revoke_family) answering the family's end
+    /// (what a SQLite mirror keeps its revocation until), in one statement.
+    pub(super) revoke_family_returning: Sql,
     /// PostgreSQL: the revocation mirror's statements (see [`Events`]).
     pub(super) events: Option<Events>,
 }
@@ -258,7 +259,7 @@ INSERT INTO {prefix}mirror (id, seq, epoch) VALUES (1, 0, md5(random()::text || 
                  UNION ALL SELECT 's', id, cutoff, expires_at FROM {subjects} WHERE expires_at > $1
                  UNION ALL SELECT 'f', id, expires_at, 0 FROM {families} WHERE revoked = 1 AND expires_at > $1"
             )),
-            family_expiry: sql(format!("SELECT expires_at FROM {families} WHERE id = $1")),
+            revoke_family_returning: sql(format!("UPDATE {families} SET revoked = 1 WHERE id = $1 RETURNING expires_at")),
             events: None,
         };
         if postgres {

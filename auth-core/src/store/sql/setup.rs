@@ -45,6 +45,8 @@ impl SqlStore {
                 queries: Default::default(),
                 max_attempts: options.max_attempt_counters,
                 mirror: options.mirror.then(|| Arc::new(crate::store::mirror::Mirror::new())),
+                #[cfg(feature = "sqlite")]
+                write_failures: Default::default(),
                 _file_lock: file_lock,
             }),
         };

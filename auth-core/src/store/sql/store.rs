@@ -78,7 +78,7 @@ impl Store for SqlStore {
         now: i64,
     ) -> Result<Rotation, StoreError> {
         let sql = &self.inner.sql;
-        self.call(async {
+        let answer = self.call(async {
             on_pool!(self, pool => {
                 let mut tx = pool.begin_with(self.begin()).await?;
                 let row: Option<FamilyRow> =
@@ -97,7 +97,8 @@ impl Store for SqlStore {
                 Ok(rotation)
             })
         })
-        .await
+        .await;
+        self.after_write(answer)
     }
 
     async fn family_is_current(&self, family: &str, jti: &str, now: i64) -> Result<bool, StoreError> {
@@ -118,12 +119,10 @@ impl Store for SqlStore {
     }
 
     async fn revoke_family(&self, family: &str, _now: i64) -> Result<(), StoreError> {
-        // (a SQLite mirror keeps the revocation until the family's end)
-        let until = match (&self.inner.sql.events, &self.inner.mirror) {
-            (None, Some(_)) => self.family_until(family).await?,
-            _ => 0,
-        };
-        let change = Change::Family { family: family.to_owned(), until };
+        if self.write_through() {
+            return self.revoke_family_write_through(family).await;
+        }
+        let change = Change::Family { family: family.to_owned(), until: 0 };
         self.change(&self.inner.sql.revoke_family, |e| &e.revoke_family, |b| b.text(family), change)
             .await
             .map(drop)
@@ -183,7 +182,7 @@ impl Store for SqlStore {
         now: i64,
     ) -> Result<OpaqueRotation, StoreError> {
         let (id, sql) = (hashed_key(key), &self.inner.sql);
-        self.call(async {
+        let answer = self.call(async {
             on_pool!(self, pool => {
                 let mut tx = pool.begin_with(self.begin()).await?;
                 let row: Option<OpaqueRow> =
@@ -206,7 +205,8 @@ impl Store for SqlStore {
                 Ok(answer)
             })
         })
-        .await
+        .await;
+        self.after_write(answer)
     }
 
     async fn delete_opaque(&self, key: &str, _now: i64) -> Result<bool, StoreError> {

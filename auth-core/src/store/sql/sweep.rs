@@ -69,7 +69,12 @@ pub(super) async fn sweep_loop(inner: Weak<Inner>, every: Duration, batch: u32) 
     loop {
         tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
+        let now = crate::time::now();
+        // (a SQLite mirror has no follow loop to sweep it)
+        if let Some(mirror) = &inner.mirror {
+            mirror.sweep(now);
+        }
         // A failed sweep is retried at the next tick; the outage log has it.
-        let _ = SqlStore { inner }.sweep(crate::time::now(), batch).await;
+        let _ = SqlStore { inner }.sweep(now, batch).await;
     }
 }
