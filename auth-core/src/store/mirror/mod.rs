@@ -56,7 +56,7 @@
 //! mirror has to learn about token ids it has never seen (a revocation is
 //! news about a key nobody read), and tracking carries no sequence to
 //! notice a loss. Pub/sub delivers every change, in order, on one
-//! connection whose ping proves it is current. PostgreSQL: `LISTEN` /
+//! connection, and a probe published the same way proves it is current. PostgreSQL: `LISTEN` /
 //! `NOTIFY` (sqlx's `PgListener`), sent by the writing statement in its
 //! own transaction, so a notification exists only for a committed change
 //! and arrives in commit order; the sequence is one row every writer
@@ -80,11 +80,12 @@ pub(crate) use sync::{Feed, Source, follow};
 
 use super::{OpaqueRecord, TokenRef};
 
-/// How long a mirror is trusted after a ping on its subscription came
-/// back: the bound on staleness when a channel dies without closing.
+/// How long a mirror is trusted after its probe (the store's current
+/// number, published in order with the events) came back: the bound on
+/// staleness when a channel fails without closing.
 pub const MIRROR_LEASE: Duration = Duration::from_secs(1);
 
-/// How often the subscription is pinged (renewing the lease).
+/// How often the store is asked for a probe (renewing the lease).
 pub(crate) const HEARTBEAT: Duration = Duration::from_millis(200);
 
 /// The most opaque records a mirror keeps (the least recently used go).
@@ -224,21 +225,26 @@ impl Mirror {
         }
     }
 
-    /// The cached record under `hashed_key`, or what `read` (the store)
-    /// answers, cached unless anything changed while it was read.
+    /// [`Store::get_opaque_for_request`](crate::Store::get_opaque_for_request)
+    /// for a store whose mirror is `mirror` (if it may answer now): the
+    /// cached record under `key`, or what `read` (the store's
+    /// `get_opaque_checked`) answers, cached unless anything changed while
+    /// it was read.
     pub(crate) async fn opaque_or(
-        &self,
-        hashed_key: &str,
+        mirror: Option<&Self>,
+        key: &str,
         now: i64,
         read: impl Future<Output = Result<Option<(OpaqueRecord, bool)>, super::StoreError>>,
     ) -> Result<Option<(OpaqueRecord, bool)>, super::StoreError> {
-        let generation = match self.opaque(hashed_key, now) {
+        let Some(mirror) = mirror else { return read.await };
+        let hashed_key = super::codec::hashed_key(key);
+        let generation = match mirror.opaque(&hashed_key, now) {
             Ok(hit) => return Ok(Some(hit)),
             Err(generation) => generation,
         };
         let found = read.await?;
         if let Some((record, _)) = &found {
-            self.remember_opaque(hashed_key.to_owned(), record.clone(), generation);
+            mirror.remember_opaque(hashed_key, record.clone(), generation);
         }
         Ok(found)
     }

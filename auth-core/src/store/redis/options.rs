@@ -124,10 +124,11 @@ impl RedisOptions {
     /// The mirror answers only while it knows it is complete: after
     /// `SUBSCRIBE` and a snapshot, with every event numbered exactly one
     /// more than the last, and within [`MIRROR_LEASE`](crate::MIRROR_LEASE)
-    /// of the last `PING` that came back on the subscription (sent every
-    /// 200 ms, answered behind every message published before it). A lost
-    /// event, a new epoch (a flushed or restarted Redis), a closed
-    /// subscription or a lapsed lease sends every check to Redis at once
+    /// of the last probe that came back with the number the mirror has
+    /// reached (asked for every 200 ms; a script publishes it from the node
+    /// that owns the store's slot, behind every event before it). A lost
+    /// event, a number that went back, a new epoch (a flushed or restarted
+    /// Redis), a closed subscription or a lapsed lease sends every check to Redis at once
     /// (one round trip; 503 while Redis is down) until the instance has
     /// resubscribed and reloaded, which it does by itself. A revocation
     /// made on one instance is refused on the others when its event

@@ -8,6 +8,7 @@ use super::scripts::{
     REVOKE_FAMILY, REVOKE_SUBJECT, REVOKE_TOKEN, ROTATE_FAMILY, ROTATE_OPAQUE, TAKE_BACK_ATTEMPT,
 };
 use crate::store::codec::{corrupt, decode_record, encode_record, hashed_key};
+use crate::store::mirror::Mirror;
 use crate::store::{
     Attempt, AttemptRule, MAX_RETIRED_SECRETS, OpaqueRecord, OpaqueRotation, Rotation, Store, StoreError,
     TokenRef,
@@ -186,8 +187,7 @@ impl Store for RedisStore {
         key: &str,
         now: i64,
     ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
-        let Some(mirror) = self.mirror() else { return self.get_opaque_checked(key, now).await };
-        mirror.opaque_or(&hashed_key(key), now, self.get_opaque_checked(key, now)).await
+        Mirror::opaque_or(self.mirror(), key, now, self.get_opaque_checked(key, now)).await
     }
 
     async fn rotate_opaque(

@@ -7,7 +7,7 @@ use super::binds::{
 use super::call::Publish;
 use super::{Backend, SqlStore};
 use crate::store::codec::hashed_key;
-use crate::store::mirror::Change;
+use crate::store::mirror::{Change, Mirror};
 use crate::store::{
     Attempt, AttemptRule, AttemptState, OpaqueRecord, OpaqueRotation, Rotation, Store, StoreError, TokenRef,
 };
@@ -169,8 +169,7 @@ impl Store for SqlStore {
         key: &str,
         now: i64,
     ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
-        let Some(mirror) = self.mirror() else { return self.get_opaque_checked(key, now).await };
-        mirror.opaque_or(&hashed_key(key), now, self.get_opaque_checked(key, now)).await
+        Mirror::opaque_or(self.mirror(), key, now, self.get_opaque_checked(key, now)).await
     }
 
     async fn rotate_opaque(
