@@ -20,6 +20,8 @@ cleanup() {
 trap cleanup EXIT
 # One target directory for both crates (the second reuses what the first built).
 export CARGO_TARGET_DIR="${QUICKSTART_TARGET_DIR:-$ROOT/target/quickstarts}"
+# Built only to be run here once: no debug info, to spare the disk.
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-false}"
 
 # The fenced block that follows the line `<!-- NAME -->` in the README.
 block() {
