@@ -284,6 +284,67 @@ impl AuthError {
     }
 }
 
+impl AuthError {
+    /// One error of every kind (and every token rejection): what the
+    /// OpenAPI description renders through a dialect to learn which
+    /// headers each status always carries, and what the tests hold each
+    /// dialect's error shapes to.
+    ///
+    /// ```
+    /// let samples = auth_core::AuthError::samples();
+    /// assert!(samples.iter().any(|e| e.status() == 429));
+    /// ```
+    pub fn samples() -> Vec<AuthError> {
+        use crate::cookies::CsrfRejection as C;
+        use TokenRejection as T;
+        let tokens = [
+            T::Malformed,
+            T::TooLong,
+            T::Algorithm,
+            T::UnknownKey,
+            T::ForbiddenHeader,
+            T::Type,
+            T::Signature,
+            T::Expired,
+            T::NotYetValid,
+            T::IssuedInFuture,
+            T::Issuer,
+            T::Audience,
+            T::MissingClaim("sub"),
+            T::InvalidClaim("exp"),
+            T::Lifetime,
+            T::WrongUse,
+            T::Revoked,
+            T::Reused,
+            T::SessionExpired,
+            T::InactivePrincipal,
+            T::SubjectNotAllowed,
+            T::Unknown,
+        ];
+        let csrf = [C::CrossSite, C::Origin, C::MissingToken, C::WrongToken];
+        let mut samples = vec![
+            Self::MissingCredentials,
+            Self::InvalidRequest("the request body is not valid JSON".into()),
+            Self::MissingField("password".into()),
+            Self::InvalidCredentials,
+            Self::InvalidGrant,
+            Self::InsufficientScope { required: "admin".into() },
+            Self::Forbidden,
+            Self::TooManyAttempts { retry_after: 30 },
+            Self::NotFound,
+            Self::MethodNotAllowed { allow: vec!["POST"] },
+            Self::PayloadTooLarge,
+            Self::UnsupportedMediaType,
+            Self::Unavailable,
+            Self::Busy { retry_after: 1 },
+            Self::Misconfigured("a sample"),
+        ];
+        samples.extend(tokens.into_iter().map(Self::InvalidToken));
+        samples.extend(csrf.into_iter().map(Self::Csrf));
+        samples
+    }
+}
+
 /// Strips the two characters that would break a quoted-string.
 fn quote_safe(s: &str) -> String {
     s.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()

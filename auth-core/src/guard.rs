@@ -52,6 +52,14 @@ pub trait ErrorRenderer: Send + Sync + 'static {
     fn status(&self, err: &AuthError) -> u16 {
         err.status()
     }
+
+    /// The JSON shape of the bodies this renders with `status`, for the
+    /// OpenAPI description of the routes a guard protects (default: any
+    /// JSON value).
+    fn error_shape(&self, status: u16) -> crate::describe::Shape {
+        let _ = status;
+        crate::describe::Shape::Any
+    }
 }
 
 /// Renders errors the way a dialect does (its envelope and statuses), so
@@ -66,6 +74,10 @@ impl ErrorRenderer for DialectErrors {
 
     fn status(&self, err: &AuthError) -> u16 {
         self.0.error_status(err)
+    }
+
+    fn error_shape(&self, status: u16) -> crate::describe::Shape {
+        self.0.error_shape(status)
     }
 }
 
@@ -269,6 +281,18 @@ impl AuthGuard {
     /// The authority behind this guard.
     pub fn authority(&self) -> &Authority {
         &self.0.authority
+    }
+
+    /// The schemes accepted, in order.
+    #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+    pub(crate) fn accepted_schemes(&self) -> &[Scheme] {
+        &self.0.schemes
+    }
+
+    /// The JSON shape of this guard's error bodies with `status`.
+    #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+    pub(crate) fn error_shape(&self, status: u16) -> crate::describe::Shape {
+        self.0.renderer.as_ref().map_or(crate::describe::OAUTH_ERROR, |r| r.error_shape(status))
     }
 
     /// Whether anonymous requests pass.

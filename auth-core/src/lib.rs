@@ -45,6 +45,7 @@
 //! | `jwks` | `jwks::JwksVerifier`: logins with an identity provider's tokens |
 //! | `agent` | `agent`: the client side (log in, attach, refresh single-flight) |
 //! | `store-tests` | `store_tests::run`: the contract suite a [`Store`] backend runs in its own tests |
+//! | `openapi` | [`RouteSet::openapi`] and [`AuthGuard::openapi`]: OpenAPI 3.1 descriptions of the routes, on `utoipa` |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -62,6 +63,7 @@ mod claims;
 mod client;
 mod cookies;
 mod crypto;
+pub mod describe;
 mod device;
 mod dialect;
 mod error;
@@ -77,6 +79,8 @@ mod jwt;
 mod keys;
 mod maybe;
 mod opaque;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod places;
 mod response;
 mod role;

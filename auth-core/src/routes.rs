@@ -187,6 +187,12 @@ impl RouteSet {
         }
     }
 
+    /// The prefix [`at`](Self::at) set (empty without one).
+    #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     pub(crate) fn shared_dialect(&self) -> Arc<dyn Dialect> {
         self.dialect.clone()
     }

@@ -5,10 +5,48 @@
 use serde_json::json;
 
 use super::{CookieMode, check_bound};
+use crate::describe::{Credential, Prop, Reply, RouteDoc, Shape};
 use crate::dialect::RouteContext;
 use crate::dialect::util::bearer;
 use crate::error::{AuthError, TokenRejection};
 use crate::response::AuthResponse;
+
+/// Cookie mode's answer to a login or refresh.
+const ISSUED: Shape =
+    Shape::Object(&[Prop::required("expires_in", Shape::Int), Prop::required("csrf_token", Shape::Str)]);
+
+/// The login route in cookie mode.
+pub(crate) const LOGIN_DOC: RouteDoc = RouteDoc::new("Logs in; the tokens are set as HttpOnly cookies", Credential::None)
+    .description(
+        "Refused with 403 when `Sec-Fetch-Site` says cross-site or `Origin` is foreign. The answer carries the \
+         access token's lifetime and the session's CSRF value, which unsafe requests send back as `X-CSRF-Token`; \
+         no token is in the body.",
+    )
+    .body(crate::dialect::standard::LOGIN_FIELDS)
+    .external_login()
+    .replies(&[Reply::json(200, "Logged in: the cookies are set", ISSUED)])
+    .errors(&[403, 429, 503]);
+
+/// The refresh route in cookie mode.
+pub(crate) const REFRESH_DOC: RouteDoc =
+    RouteDoc::new("Renews the tokens from the refresh cookie", Credential::RefreshCookie)
+        .description(
+            "Reads only the refresh cookie (sent to this path only) and needs the session's `X-CSRF-Token`. \
+             A refresh token that does not renew ends the session: 401 with the cookies cleared.",
+        )
+        .replies(&[Reply::json(200, "Renewed: new cookies are set", ISSUED)])
+        .errors(&[403, 503]);
+
+/// The logout route in cookie mode.
+pub(crate) const LOGOUT_DOC: RouteDoc =
+    RouteDoc::new("Ends the session and clears the cookies", Credential::HeaderOrAccessCookie)
+        .description(
+            "With `Authorization: Bearer` no CSRF check applies; with the access cookie the session's \
+             `X-CSRF-Token` is required. Without a live access cookie the answer is 401 and the cookies \
+             stay, so a page refreshes once and logs out again.",
+        )
+        .replies(&[Reply::empty(204, "Logged out: the tokens are revoked and the cookies cleared")])
+        .errors(&[403, 503]);
 
 /// The answer to a login or refresh: the expiry of the access token and
 /// the CSRF value (for a page on another origin, which cannot read the

@@ -14,16 +14,111 @@ use super::util::{bearer, password_or_external, reason};
 use super::{Action, Dialect, Route};
 use crate::authority::AuthorityConfig;
 use crate::claims::ClaimStyle;
+use crate::describe::{Credential, Field, Prop, Reply, RouteDoc, Shape};
 use crate::error::AuthError;
 pub use crate::external::ExternalIdentity;
 use crate::jwt::Validation;
 use crate::response::AuthResponse;
 
 const ROUTES: &[Route] = &[
-    Route::new("GET", "/", Action::About),
-    Route::new("POST", "/login", Action::Login),
-    Route::new("GET", "/login/refresh", Action::Refresh),
+    Route::new("GET", "/", Action::About).described(&ABOUT),
+    Route::new("POST", "/login", Action::Login).described(&LOGIN),
+    Route::new("GET", "/login/refresh", Action::Refresh).described(&REFRESH),
 ];
+
+/// The routes of a dialect with its own identity provider
+/// ([`Datarhei::with_external_identity`]): the same, with the login
+/// described as taking the provider's token too.
+const ROUTES_EXTERNAL: &[Route] =
+    &[ROUTES[0], Route::new("POST", "/login", Action::Login).described(&LOGIN_EXTERNAL), ROUTES[2]];
+
+const ABOUT: RouteDoc = RouteDoc::new("Describes the service", Credential::Optional)
+    .description(
+        "What clients ask for before they log in: the app, the login methods (`localjwt`, then each identity \
+         provider) and the major version. With a live access token the answer adds the service's name, id, \
+         start time, uptime and full version, as the real Core does. A missing, refused or unverifiable \
+         token is no error: the answer is the short one.",
+    )
+    .replies(&[Reply::json(
+        200,
+        "The service's description: the short one, or the full one for a live access token",
+        Shape::AnyOf(&[
+            Shape::Object(&[
+                Prop::required("app", Shape::Str),
+                Prop::required("auths", Shape::Array(&Shape::Str)),
+                Prop::required("version", Shape::Object(&[Prop::required("number", Shape::Str)])),
+            ]),
+            Shape::Object(&[
+                Prop::required("app", Shape::Str),
+                Prop::required("auths", Shape::Array(&Shape::Str)),
+                Prop::required("name", Shape::Str),
+                Prop::required("id", Shape::Str),
+                Prop::required("created_at", Shape::DateTime),
+                Prop::required("uptime_seconds", Shape::Int),
+                Prop::required(
+                    "version",
+                    Shape::Object(&[
+                        Prop::required("number", Shape::Str),
+                        Prop::required("repository_commit", Shape::Const("")),
+                        Prop::required("repository_branch", Shape::Const("")),
+                        Prop::required("build_date", Shape::Const("")),
+                        Prop::required("arch", Shape::Str),
+                        Prop::required("compiler", Shape::Const("rustc")),
+                    ]),
+                ),
+            ]),
+        ]),
+    )]);
+
+/// A login's answer.
+const TOKENS: Shape =
+    Shape::Object(&[Prop::required("access_token", Shape::Str), Prop::required("refresh_token", Shape::Str)]);
+
+const LOGIN: RouteDoc = RouteDoc::new("Logs in with a username and password", Credential::None)
+    .description(
+        "A wrong password and an unknown user get the same 401. Where the authority has an identity \
+         provider, its token as `Authorization: Bearer` and no username or password log its user in instead.",
+    )
+    .body(super::standard::LOGIN_FIELDS)
+    .external_login()
+    .replies(&[Reply::json(200, "Logged in: an access and a refresh token", TOKENS)])
+    .errors(&[401, 429, 503]);
+
+const LOGIN_EXTERNAL: RouteDoc =
+    RouteDoc::new("Logs in with a password or an identity provider's token", Credential::Optional)
+        .description(
+            "With `username` or `password` in the body, a password login: a wrong password and an unknown \
+             user get the same 401. With neither, the identity provider's token as `Authorization: Bearer`; \
+             a token the provider refuses, or whose user the user store does not know, is a 401.",
+        )
+        .body(&[
+            Field::optional("username", "The user's name"),
+            Field::optional("password", "The user's password"),
+        ])
+        .replies(&[Reply::json(200, "Logged in: an access and a refresh token", TOKENS)])
+        .errors(&[401, 429, 503]);
+
+const REFRESH: RouteDoc = RouteDoc::new("Trades a refresh token for an access token", Credential::Required)
+    .description(
+        "The refresh token is the Bearer credential. It is not rotated by default: the answer carries a new \
+         `refresh_token` only when rotation is turned on.",
+    )
+    .replies(&[Reply::json(
+        200,
+        "A new access token (and a new refresh token with rotation on)",
+        Shape::Object(&[
+            Prop::required("access_token", Shape::Str),
+            Prop::optional("refresh_token", Shape::Str),
+        ]),
+    )])
+    .errors(&[503]);
+
+/// Every error: the status, its reason phrase and the description.
+const ERROR: Shape = Shape::Object(&[
+    Prop::required("code", Shape::Int),
+    Prop::required("message", Shape::Str),
+    Prop::required("details", Shape::Array(&Shape::Str)),
+]);
 
 /// The app name `GET /api` reports by default (the Core's own).
 pub const DATARHEI_APP: &str = "datarhei-core";
@@ -248,7 +343,7 @@ impl Dialect for Datarhei {
     }
 
     fn routes(&self) -> &[Route] {
-        ROUTES
+        if self.external.is_some() { ROUTES_EXTERNAL } else { ROUTES }
     }
 
     fn default_mount(&self) -> &'static str {
@@ -293,5 +388,131 @@ impl Dialect for Datarhei {
     fn error_body(&self, err: &AuthError) -> serde_json::Value {
         let status = self.error_status(err);
         json!({"code": status, "message": reason(status), "details": [err.to_string()]})
+    }
+
+    fn error_shape(&self, _status: u16) -> Shape {
+        ERROR
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::Datarhei;
+    use crate::describe::Credential;
+    use crate::dialect::drf::tests::assert_documented;
+    use crate::tests::{Outage, keys, rt, users};
+    use crate::{
+        AuthError, AuthRequest, AuthResponse, Authority, Dialect, ExternalIdentity, ExternalSubject, Peer,
+        Principal, RouteSet, TokenRejection,
+    };
+
+    /// An identity provider whose tokens are `sub-<subject>`.
+    struct Idp;
+
+    #[async_trait::async_trait]
+    impl ExternalIdentity for Idp {
+        async fn verify(&self, token: &str) -> Result<ExternalSubject, AuthError> {
+            let sub = token.strip_prefix("sub-").ok_or(AuthError::InvalidToken(TokenRejection::Malformed))?;
+            Ok(ExternalSubject::new("https://idp.example/", sub))
+        }
+
+        fn describe(&self) -> Vec<String> {
+            vec!["auth0 domain=idp.example".to_owned()]
+        }
+    }
+
+    async fn call(
+        routes: &RouteSet,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> AuthResponse {
+        let mut request =
+            AuthRequest::new(method, path).with_peer(Peer::new(Some("192.0.2.7".parse().expect("ip"))));
+        if let Some(token) = bearer {
+            request = request.with_authorization(format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            request = request.with_content_type("application/json").with_body(body.to_string());
+        }
+        let res = routes.handle(request).await;
+        assert_documented(routes.dialect(), method, path, &res);
+        res
+    }
+
+    #[test]
+    fn every_answer_has_its_documented_shape() {
+        rt().block_on(async {
+            let store = Outage::default();
+            let users = users();
+            let who = ExternalSubject::new("https://idp.example/", "7");
+            users.add_external(Principal::new(who.principal_id(), "carol"));
+            let dialect = Datarhei::default().with_external_identity(Idp);
+            let config = dialect
+                .default_config()
+                .login_throttle(1, Duration::from_secs(60))
+                .hold_refusals(Duration::ZERO, 0);
+            let set = |config, dialect: &Datarhei| {
+                let authority =
+                    Authority::builder(keys()).users(users.clone()).store(store.clone()).config(config);
+                RouteSet::new(authority.build(), dialect.clone())
+            };
+            let routes = set(config.clone(), &dialect);
+            let rotating = set(config.clone().rotate_refresh(true), &dialect);
+            let plain = set(config, &Datarhei::default());
+            let password = json!({"username": "alice", "password": "alice-pw"});
+
+            let res = call(&routes, "POST", "/login", None, Some(password.clone())).await;
+            let tokens = res.json_body().expect("json");
+            let (access, refresh) = (
+                tokens["access_token"].as_str().expect("access"),
+                tokens["refresh_token"].as_str().expect("refresh"),
+            );
+            let short = call(&routes, "GET", "/", None, None).await;
+            assert_eq!(
+                short.json_body().expect("json")["auths"],
+                json!(["localjwt", "auth0 domain=idp.example"])
+            );
+            let full = call(&routes, "GET", "/", Some(access), None).await;
+            assert!(full.json_body().expect("json")["uptime_seconds"].is_u64());
+            assert_eq!(call(&routes, "GET", "/", Some("junk"), None).await.status, 200, "the short answer");
+            let res = call(&routes, "GET", "/login/refresh", Some(refresh), None).await;
+            assert_eq!(res.json_body().expect("json").get("refresh_token"), None, "not rotated");
+            let res = call(&rotating, "POST", "/login", None, Some(password.clone())).await;
+            let refresh =
+                res.json_body().expect("json")["refresh_token"].as_str().expect("refresh").to_owned();
+            let res = call(&rotating, "GET", "/login/refresh", Some(&refresh), None).await;
+            assert!(res.json_body().expect("json")["refresh_token"].is_string(), "rotated");
+            // the identity provider's login, and its description
+            let res = call(&routes, "POST", "/login", Some("sub-7"), None).await;
+            assert_eq!(res.status, 200);
+            let login = |d: &dyn Dialect| {
+                d.routes().iter().find(|r| r.path == "/login").and_then(|r| r.doc).map(|d| d.credential)
+            };
+            assert_eq!(
+                (login(&dialect), login(&Datarhei::default())),
+                (Some(Credential::Optional), Some(Credential::None))
+            );
+
+            // errors
+            assert_eq!(call(&routes, "POST", "/login", Some("sub-8"), None).await.status, 401);
+            assert_eq!(call(&plain, "POST", "/login", Some("sub-7"), None).await.status, 400);
+            assert_eq!(call(&routes, "GET", "/login/refresh", None, None).await.status, 401);
+            assert_eq!(call(&routes, "GET", "/login/refresh", Some(access), None).await.status, 401);
+            let mut statuses = Vec::new();
+            for _ in 0..4 {
+                let body = json!({"username": "alice", "password": "wrong"});
+                statuses.push(call(&plain, "POST", "/login", None, Some(body)).await.status);
+            }
+            assert_eq!((statuses[0], statuses.last()), (401, Some(&429)), "{statuses:?}");
+            store.down_after(0);
+            assert_eq!(call(&routes, "GET", "/login/refresh", Some(&refresh), None).await.status, 503);
+            assert_eq!(call(&routes, "GET", "/", Some(access), None).await.status, 200, "the short answer");
+        });
     }
 }

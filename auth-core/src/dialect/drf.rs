@@ -13,15 +13,84 @@ use super::{Action, Dialect, Route};
 use crate::authority::AuthorityConfig;
 use crate::claims::ClaimStyle;
 use crate::claims::Claims;
+use crate::describe::{Credential, Field, Prop, Reply, RouteDoc, Shape};
 use crate::error::{AuthError, TokenRejection};
 use crate::header::Scheme;
 use crate::response::AuthResponse;
 
 const ROUTES: &[Route] = &[
-    Route::new("POST", "/access_token/", Action::Login),
-    Route::new("POST", "/refresh_token/", Action::Refresh),
-    Route::new("POST", "/verify_token/", Action::Verify),
+    Route::new("POST", "/access_token/", Action::Login).described(&LOGIN),
+    Route::new("POST", "/refresh_token/", Action::Refresh).described(&REFRESH),
+    Route::new("POST", "/verify_token/", Action::Verify).described(&VERIFY),
 ];
+
+/// The answer of `refresh_token`: a token just issued, whose claims always
+/// name the user.
+const REFRESHED: Shape = Shape::Object(&[
+    Prop::required("token", Shape::Str),
+    Prop::required("expires_in", Shape::DateTime),
+    Prop::required(
+        "user",
+        Shape::Object(&[Prop::required("username", Shape::Str), Prop::required("id", Shape::Id)]),
+    ),
+]);
+
+/// The answer of `verify_token`: the presented token, whose claims may
+/// lack `username`.
+const VERIFIED: Shape = Shape::Object(&[
+    Prop::required("token", Shape::Str),
+    Prop::required("expires_in", Shape::DateTime),
+    Prop::required(
+        "user",
+        Shape::Object(&[
+            Prop::required("username", Shape::Nullable(&Shape::Str)),
+            Prop::required("id", Shape::Id),
+        ]),
+    ),
+]);
+
+const LOGIN: RouteDoc = RouteDoc::new("Logs in with a username and password", Credential::None)
+    .description(
+        "A wrong password and an unknown user get the same 400 `{\"non_field_errors\": [...]}`. There is \
+         no refresh token: `refresh_token` renews this token itself. `expires_in` is the expiry in \
+         ISO-8601, not a number of seconds.",
+    )
+    .body(super::standard::LOGIN_FIELDS)
+    .replies(&[Reply::json(
+        200,
+        "Logged in: a token, its expiry and the username",
+        Shape::Object(&[
+            Prop::required("access_token", Shape::Str),
+            Prop::required("expires_in", Shape::DateTime),
+            Prop::required("user", Shape::Str),
+        ]),
+    )])
+    .errors(&[429, 503]);
+
+const REFRESH: RouteDoc = RouteDoc::new("Exchanges a live token for a new one", Credential::None)
+    .description(
+        "The new token keeps the login's `orig_iat`; the presented one stays valid. No refresh succeeds once \
+         the refresh window since the login is over (10 days by default): `Refresh has expired.`. A refused \
+         token is a 400, never a 401.",
+    )
+    .body(&[Field::required("token", "A token that has not expired")])
+    .replies(&[Reply::json(200, "A new token, its expiry and its user", REFRESHED)])
+    .errors(&[503]);
+
+const VERIFY: RouteDoc = RouteDoc::new("Says whether a token is live", Credential::None)
+    .description(
+        "A live token that was not revoked is answered back with its expiry and user (`user.username` is \
+         null for a token without a `username` claim); an expired, revoked or forged one is a 400.",
+    )
+    .body(&[Field::required("token", "The token to check")])
+    .replies(&[Reply::json(200, "The token is live: the same token, its expiry and its user", VERIFIED)])
+    .errors(&[503]);
+
+/// A form's errors: `{"non_field_errors": [string]}` or `{"<field>": [string]}`.
+const FIELD_ERRORS: Shape = Shape::Map(&Shape::Array(&Shape::Str));
+
+/// Every other error: `{"detail": string}`.
+const DETAIL: Shape = Shape::Object(&[Prop::required("detail", Shape::Str)]);
 
 /// The `drf` dialect: django-rest-framework-jwt's token API, whose
 /// routes obtain, refresh and verify one kind of token, sent to protected
@@ -215,5 +284,134 @@ impl Dialect for Drf {
             AuthError::InvalidCredentials => 400,
             other => other.status(),
         }
+    }
+
+    fn error_shape(&self, status: u16) -> Shape {
+        match status {
+            // A form's errors; a 400 of the core's that these routes never
+            // raise (`invalid_grant`) keeps `detail`.
+            400 => Shape::AnyOf(&[FIELD_ERRORS, DETAIL]),
+            _ => DETAIL,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::Drf;
+    use crate::tests::{Outage, SECRET, access_claims, craft_hmac, header, keys, rt};
+    use crate::{
+        Algorithm, AuthRequest, AuthResponse, Authority, Dialect, MemoryUsers, Peer, Principal, RouteSet,
+    };
+
+    /// Holds `res`, the answer of `method path` in `dialect`, to the
+    /// route's description: a documented reply (its status, required
+    /// headers and body shape), or a documented error status in the
+    /// dialect's error shape. Shared by the dialects' tests.
+    pub(in crate::dialect) fn assert_documented(
+        dialect: &dyn Dialect,
+        method: &str,
+        path: &str,
+        res: &AuthResponse,
+    ) {
+        let route = dialect.routes().iter().find(|r| r.method == method && r.path == path).expect("a route");
+        let doc = route.doc.expect("a described route");
+        let body = res.json_body().unwrap_or(Value::Null);
+        let at = format!("{} {method} {path} answered {} {body}", dialect.name(), res.status);
+        let shape = match doc.replies.iter().find(|r| r.status == res.status) {
+            Some(reply) => {
+                for documented in reply.headers.iter().filter(|h| h.required) {
+                    assert!(res.header(documented.name).is_some(), "{at}: no {}", documented.name);
+                }
+                if reply.headers.iter().any(|h| h.name.eq_ignore_ascii_case("cache-control")) {
+                    assert_eq!(res.header("pragma"), None, "{at}: its own caching implies no Pragma");
+                }
+                reply.body
+            }
+            None => {
+                assert!(doc.error_statuses().contains(&res.status), "{at}: an undocumented status");
+                Some(dialect.error_shape(res.status))
+            }
+        };
+        match shape {
+            Some(shape) => {
+                if let Err(why) = shape.admits(&body) {
+                    panic!("{at}: not the documented shape: {why}");
+                }
+            }
+            None => assert!(res.body.is_empty(), "{at}: a body where none is documented"),
+        }
+    }
+
+    #[test]
+    fn every_answer_has_its_documented_shape() {
+        rt().block_on(async {
+            let users = MemoryUsers::new()
+                .with_user(Principal::new("1", "alice"), "alice-pw")
+                .and_then(|u| u.with_user(Principal::new("u-bob", "bob"), "bob-pw"))
+                .expect("hashing");
+            let store = Outage::default();
+            let config = Drf
+                .default_config()
+                .login_throttle(1, Duration::from_secs(60))
+                .hold_refusals(Duration::ZERO, 0);
+            let authority =
+                Authority::builder(keys()).users(users).store(store.clone()).config(config).build();
+            let routes = RouteSet::new(authority, Drf);
+            let peer = Peer::new(Some("192.0.2.7".parse().expect("ip")));
+            let call = |path: &'static str, body: Value| {
+                let routes = &routes;
+                let request = AuthRequest::new("POST", path)
+                    .with_content_type("application/json")
+                    .with_body(body.to_string())
+                    .with_peer(peer.clone());
+                async move {
+                    let res = routes.handle(request).await;
+                    assert_documented(&Drf, "POST", path, &res);
+                    res
+                }
+            };
+
+            let mut tokens = Vec::new();
+            for (username, password) in [("alice", "alice-pw"), ("bob", "bob-pw")] {
+                let res = call("/access_token/", json!({"username": username, "password": password})).await;
+                assert_eq!(res.status, 200);
+                tokens
+                    .push(res.json_body().expect("json")["access_token"].as_str().expect("token").to_owned());
+            }
+            for token in &tokens {
+                let res = call("/verify_token/", json!({"token": token})).await;
+                assert_eq!(res.status, 200);
+                let res = call("/refresh_token/", json!({"token": token})).await;
+                assert_eq!(res.status, 200);
+            }
+            let numeric = call("/verify_token/", json!({"token": tokens[0]})).await;
+            assert_eq!(numeric.json_body().expect("json")["user"]["id"], 1, "a numeric id is a number");
+            // a token of ours without `username`: verified, its username null
+            let bare = craft_hmac(header("HS256"), access_claims(crate::now()), SECRET, Algorithm::HS256);
+            let res = call("/verify_token/", json!({"token": bare})).await;
+            assert_eq!(
+                (res.status, &res.json_body().expect("json")["user"]["username"]),
+                (200, &Value::Null)
+            );
+
+            // errors
+            assert_eq!(call("/verify_token/", json!({"token": "junk"})).await.status, 400);
+            assert_eq!(call("/refresh_token/", json!({})).await.status, 400);
+            let mut statuses = Vec::new();
+            for _ in 0..4 {
+                statuses.push(
+                    call("/access_token/", json!({"username": "alice", "password": "wrong"})).await.status,
+                );
+            }
+            assert_eq!((statuses[0], statuses.last()), (400, Some(&429)), "{statuses:?}");
+            store.down_after(0);
+            assert_eq!(call("/verify_token/", json!({"token": tokens[1]})).await.status, 503);
+            assert_eq!(call("/refresh_token/", json!({"token": tokens[1]})).await.status, 503);
+        });
     }
 }

@@ -14,11 +14,55 @@ use super::{Action, Dialect, Route};
 use crate::authority::AuthorityConfig;
 use crate::claims::ClaimStyle;
 use crate::claims::TokenUse;
+use crate::describe::{Credential, Field, Prop, Reply, RouteDoc, Shape};
 use crate::error::AuthError;
 use crate::response::AuthResponse;
 
-const ROUTES: &[Route] =
-    &[Route::new("POST", "/token", Action::Login), Route::new("POST", "/token/refresh", Action::Refresh)];
+const ROUTES: &[Route] = &[
+    Route::new("POST", "/token", Action::Login).described(&LOGIN),
+    Route::new("POST", "/token/refresh", Action::Refresh).described(&REFRESH),
+];
+
+const LOGIN: RouteDoc = RouteDoc::new("Logs in with a username and password", Credential::None)
+    .description(
+        "A wrong password and an unknown user get the same 401 `No active account found with the given \
+         credentials`.",
+    )
+    .body(super::standard::LOGIN_FIELDS)
+    .replies(&[Reply::json(
+        200,
+        "Logged in: a refresh and an access token",
+        Shape::Object(&[Prop::required("refresh", Shape::Str), Prop::required("access", Shape::Str)]),
+    )])
+    .errors(&[401, 429, 503]);
+
+const REFRESH: RouteDoc = RouteDoc::new("Trades a refresh token for an access token", Credential::Required)
+    .description(
+        "Needs the access token of the refresh token's user as the Bearer credential: it may have expired, \
+         but must be signed by this service and not revoked; another user's is a 401. The refresh token is \
+         checked for its field first. It is not rotated by default: the answer carries a new `refresh` only \
+         when rotation is turned on.",
+    )
+    .body(&[Field::required("refresh", "The refresh token")])
+    .replies(&[Reply::json(
+        200,
+        "A new access token (and a new refresh token with rotation on)",
+        Shape::Object(&[Prop::required("access", Shape::Str), Prop::optional("refresh", Shape::Str)]),
+    )])
+    .errors(&[503]);
+
+/// A missing field: `{"<field>": ["This field is required."]}`.
+const FIELD_ERRORS: Shape = Shape::Map(&Shape::Array(&Shape::Str));
+
+/// simplejwt's error: `{"detail": string}`.
+const DETAIL: Shape = Shape::Object(&[Prop::required("detail", Shape::Str)]);
+
+/// A 401: `{"detail": string}`, with `"code": "token_not_valid"` for a
+/// refused token.
+const TOKEN_DETAIL: Shape = Shape::Object(&[
+    Prop::required("detail", Shape::Str),
+    Prop::optional("code", Shape::Const("token_not_valid")),
+]);
 
 /// The `echome` dialect: ecHome's identity API, that is the token
 /// endpoints of django-rest-framework-simplejwt 5 as ecHome serves them
@@ -189,5 +233,105 @@ impl Dialect for Echome {
             AuthError::Forbidden => 401,
             other => other.status(),
         }
+    }
+
+    fn error_shape(&self, status: u16) -> Shape {
+        match status {
+            // a missing field, or a malformed body's `detail`
+            400 => Shape::AnyOf(&[FIELD_ERRORS, DETAIL]),
+            401 => TOKEN_DETAIL,
+            _ => DETAIL,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::Echome;
+    use crate::dialect::drf::tests::assert_documented;
+    use crate::tests::{Outage, keys, rt, users};
+    use crate::{AuthRequest, Authority, Dialect, Peer, RouteSet};
+
+    #[test]
+    fn every_answer_has_its_documented_shape() {
+        rt().block_on(async {
+            let store = Outage::default();
+            let config = Echome
+                .default_config()
+                .login_throttle(1, Duration::from_secs(60))
+                .hold_refusals(Duration::ZERO, 0);
+            let set = |config| {
+                let authority = Authority::builder(keys()).users(users()).store(store.clone()).config(config);
+                RouteSet::new(authority.build(), Echome)
+            };
+            let (routes, rotating) = (set(config.clone()), set(config.rotate_refresh(true)));
+            let peer = Peer::new(Some("192.0.2.7".parse().expect("ip")));
+            let call = |routes: &RouteSet, path: &'static str, bearer: Option<&str>, body: Value| {
+                let mut request = AuthRequest::new("POST", path)
+                    .with_content_type("application/json")
+                    .with_body(body.to_string())
+                    .with_peer(peer.clone());
+                if let Some(token) = bearer {
+                    request = request.with_authorization(format!("Bearer {token}"));
+                }
+                let routes = routes.clone();
+                async move {
+                    let res = routes.handle(request).await;
+                    assert_documented(&Echome, "POST", path, &res);
+                    res
+                }
+            };
+            let login = |routes: &RouteSet, username: &str| {
+                let body = json!({"username": username, "password": format!("{username}-pw")});
+                let answer = call(routes, "/token", None, body);
+                async move {
+                    let res = answer.await;
+                    assert_eq!(res.status, 200);
+                    let tokens = res.json_body().expect("json");
+                    (
+                        tokens["access"].as_str().expect("access").to_owned(),
+                        tokens["refresh"].as_str().expect("refresh").to_owned(),
+                    )
+                }
+            };
+
+            let (access, refresh) = login(&routes, "alice").await;
+            let res = call(&routes, "/token/refresh", Some(&access), json!({"refresh": refresh})).await;
+            assert_eq!(res.json_body().expect("json").get("refresh"), None, "not rotated");
+            let (access, refresh) = login(&rotating, "alice").await;
+            let res = call(&rotating, "/token/refresh", Some(&access), json!({"refresh": refresh})).await;
+            assert!(res.json_body().expect("json")["refresh"].is_string(), "rotated");
+
+            // errors
+            let (bob, _) = login(&routes, "bob").await;
+            let (access, refresh) = login(&routes, "alice").await;
+            assert_eq!(call(&routes, "/token/refresh", Some(&access), json!({})).await.status, 400);
+            assert_eq!(call(&routes, "/token/refresh", None, json!({"refresh": refresh})).await.status, 401);
+            let res = call(&routes, "/token/refresh", Some(&bob), json!({"refresh": refresh})).await;
+            assert_eq!(res.json_body().expect("json")["code"], "token_not_valid");
+            let res = call(&routes, "/token/refresh", Some(&access), json!({"refresh": access})).await;
+            assert_eq!(res.status, 401);
+            let res = routes
+                .handle(
+                    AuthRequest::new("POST", "/token").with_content_type("application/json").with_body("{"),
+                )
+                .await;
+            assert_documented(&Echome, "POST", "/token", &res);
+            let mut statuses = Vec::new();
+            for _ in 0..4 {
+                let body = json!({"username": "alice", "password": "wrong"});
+                statuses.push(call(&routes, "/token", None, body).await.status);
+            }
+            assert_eq!((statuses[0], statuses.last()), (401, Some(&429)), "{statuses:?}");
+            store.down_after(0);
+            assert_eq!(
+                call(&routes, "/token/refresh", Some(&access), json!({"refresh": refresh})).await.status,
+                503
+            );
+        });
     }
 }

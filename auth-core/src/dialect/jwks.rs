@@ -6,10 +6,55 @@
 //! rustdoc shows.
 
 use super::{Action, Dialect, Route, RouteContext};
+use crate::describe::{Credential, HeaderDoc, Prop, Reply, RouteDoc, Shape};
 use crate::error::AuthError;
 use crate::response::AuthResponse;
 
-const ROUTES: &[Route] = &[Route::new("GET", "/.well-known/jwks.json", Action::Jwks)];
+const ROUTES: &[Route] = &[Route::new("GET", "/.well-known/jwks.json", Action::Jwks).described(&KEYS)];
+
+/// A published key: RSA, EC or Ed25519, with its public parameters.
+const JWK: Shape = Shape::AnyOf(&[
+    Shape::Object(&[
+        Prop::required("kty", Shape::Const("RSA")),
+        Prop::required("use", Shape::Const("sig")),
+        Prop::required("alg", Shape::Enum(&["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"])),
+        Prop::required("kid", Shape::Str),
+        Prop::required("n", Shape::Str),
+        Prop::required("e", Shape::Str),
+    ]),
+    Shape::Object(&[
+        Prop::required("kty", Shape::Const("EC")),
+        Prop::required("use", Shape::Const("sig")),
+        Prop::required("alg", Shape::Enum(&["ES256", "ES384"])),
+        Prop::required("kid", Shape::Str),
+        Prop::required("crv", Shape::Enum(&["P-256", "P-384"])),
+        Prop::required("x", Shape::Str),
+        Prop::required("y", Shape::Str),
+    ]),
+    Shape::Object(&[
+        Prop::required("kty", Shape::Const("OKP")),
+        Prop::required("use", Shape::Const("sig")),
+        Prop::required("alg", Shape::Const("EdDSA")),
+        Prop::required("kid", Shape::Str),
+        Prop::required("crv", Shape::Const("Ed25519")),
+        Prop::required("x", Shape::Str),
+    ]),
+]);
+
+/// The route decides its own caching (no `Pragma`).
+const CACHE_CONTROL: HeaderDoc =
+    HeaderDoc::new("Cache-Control", true, "`public, max-age=300`: the key set may be cached for 5 minutes");
+
+const KEYS: RouteDoc = RouteDoc::new("Publishes the public keys (a JWK Set)", Credential::None)
+    .description(
+        "The key set's asymmetric public keys, the signing key first, for other services to verify this \
+         authority's tokens. HMAC secrets are never listed: a key set of HMAC keys publishes \
+         `{\"keys\": []}`. The answer may be cached for 5 minutes; a verifier that meets an unknown `kid` \
+         fetches it again.",
+    )
+    .replies(&[Reply::json(200, "The JWK Set", Shape::Object(&[Prop::required("keys", Shape::Array(&JWK))]))
+        .headers(&[CACHE_CONTROL])])
+    .errors(&[503]);
 
 /// How long a published key set may be cached, in seconds.
 pub const JWKS_MAX_AGE: u64 = 300;
@@ -81,5 +126,36 @@ impl Dialect for Jwks {
             }
             _ => Err(AuthError::NotFound),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Jwks;
+    use crate::dialect::drf::tests::assert_documented;
+    use crate::tests::{rt, testdata};
+    use crate::{Algorithm, AuthRequest, Authority, JwtKey, KeySet, RouteSet};
+
+    #[test]
+    fn every_answer_has_its_documented_shape() {
+        rt().block_on(async {
+            let hmac = KeySet::new(JwtKey::hs256("main", &[42u8; 32]).expect("key")).expect("keys");
+            let ec = JwtKey::pem_pair(
+                "ec",
+                Algorithm::ES256,
+                &testdata("ec_private.pem"),
+                &testdata("ec_public.pem"),
+            )
+            .expect("ec");
+            let rsa = JwtKey::public_pem("rsa", Algorithm::PS256, &testdata("rsa_public.pem")).expect("rsa");
+            let ed = JwtKey::public_pem("ed", Algorithm::EdDSA, &testdata("ed_public.pem")).expect("ed");
+            let mixed = KeySet::new(ec).expect("keys").with_verification_key(rsa).with_verification_key(ed);
+            for (keys, published) in [(hmac, 0), (mixed, 3)] {
+                let routes = RouteSet::new(Authority::builder(keys).build(), Jwks);
+                let res = routes.handle(AuthRequest::new("GET", "/.well-known/jwks.json")).await;
+                assert_documented(&Jwks, "GET", "/.well-known/jwks.json", &res);
+                assert_eq!(res.json_body().expect("json")["keys"].as_array().map(Vec::len), Some(published));
+            }
+        });
     }
 }

@@ -11,6 +11,7 @@ use super::RouteContext;
 use super::util::iso8601;
 use super::{Action, Dialect, Route};
 use crate::authority::{AuthorityConfig, BasicCredentials};
+use crate::describe::{Credential, Field, Prop, Reply, RouteDoc, Shape};
 use crate::error::AuthError;
 use crate::header::{Credentials, Scheme, credentials_of};
 use crate::opaque::OpaqueCredentials;
@@ -18,11 +19,76 @@ use crate::response::AuthResponse;
 use crate::users::Registration;
 
 const ROUTES: &[Route] = &[
-    Route::new("POST", "/token", Action::Login),
-    Route::new("DELETE", "/token", Action::Logout),
-    Route::new("POST", "/token/refresh", Action::Refresh),
-    Route::new("POST", "/", Action::Signup),
+    Route::new("POST", "/token", Action::Login).described(&LOGIN),
+    Route::new("DELETE", "/token", Action::Logout).described(&LOGOUT),
+    Route::new("POST", "/token/refresh", Action::Refresh).described(&REFRESH),
+    Route::new("POST", "/", Action::Signup).described(&SIGNUP),
 ];
+
+/// The client id every route's body carries.
+const CLIENT: Field = Field::required("client", "An accepted client id");
+
+/// The fields of a login and a sign-up.
+const EMAIL_PASSWORD: &[Field] = &[
+    CLIENT,
+    Field::required("email", "The user's email"),
+    Field::required("password", "The user's password"),
+];
+
+/// A credentials answer.
+const CREDENTIALS: Shape = Shape::Object(&[
+    Prop::required("role", Shape::Str),
+    Prop::required("key", Shape::Str),
+    Prop::required("token", Shape::Str),
+    Prop::required("refresh", Shape::Str),
+    Prop::required("expires", Shape::DateTime),
+]);
+
+const LOGIN: RouteDoc = RouteDoc::new("Logs in with an email and password", Credential::None)
+    .description(
+        "A wrong password and an unknown email get the same 400 `Invalid email or password`; a client id \
+         not accepted is a 400 too. `role` is the user's first role (`attendee` if none), `expires` when \
+         `token` stops working.",
+    )
+    .body(EMAIL_PASSWORD)
+    .replies(&[Reply::json(
+        200,
+        "Logged in: a key, its access and refresh secrets and their expiry",
+        CREDENTIALS,
+    )])
+    .errors(&[429, 503]);
+
+const SIGNUP: RouteDoc = RouteDoc::new("Creates a user and logs them in", Credential::None)
+    .description(
+        "An email already registered (or one the user store refuses) is a 400; a user store that does not \
+         create users answers 404.",
+    )
+    .body(EMAIL_PASSWORD)
+    .replies(&[Reply::json(200, "Signed up: the new user's credentials", CREDENTIALS)])
+    .errors(&[404, 503]);
+
+const REFRESH: RouteDoc = RouteDoc::new("Replaces a key's secrets", Credential::None)
+    .description(
+        "The same `key`, a new `token` and `refresh`: the old ones are dead at once. A wrong or rotated \
+         `refresh` (presented again after a short grace) ends the key's session, and no refresh succeeds \
+         90 days after the login; both are a 401.",
+    )
+    .body(&[
+        CLIENT,
+        Field::required("key", "The key"),
+        Field::required("refresh", "The key's refresh secret"),
+    ])
+    .replies(&[Reply::json(200, "The key's new secrets and their expiry", CREDENTIALS)])
+    .errors(&[401, 503]);
+
+const LOGOUT: RouteDoc = RouteDoc::new("Ends the key's session", Credential::Required)
+    .description("The credentials are checked before `client`; the key's secrets are dead at once.")
+    .body(&[CLIENT])
+    .replies(&[Reply::json(200, "Logged out", Shape::Object(&[]))])
+    .errors(&[503]);
+
+/// Every error: `{"errors": [string]}`.
+const ERRORS: Shape = Shape::Object(&[Prop::required("errors", Shape::Array(&Shape::Str))]);
 
 /// The keytoken dialect's absolute session cap: 90 days from the login.
 pub const KEYTOKEN_SESSION_CAP: Duration = Duration::from_secs(90 * 86_400);
@@ -262,5 +328,126 @@ impl Dialect for Keytoken {
             AuthError::InvalidCredentials => 400,
             other => other.status(),
         }
+    }
+
+    fn error_shape(&self, _status: u16) -> Shape {
+        ERRORS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use base64::Engine as _;
+    use serde_json::{Value, json};
+
+    use super::Keytoken;
+    use crate::dialect::drf::tests::assert_documented;
+    use crate::tests::{Outage, keys, rt};
+    use crate::{
+        AuthRequest, AuthResponse, Authority, Dialect, MemoryUsers, Peer, Principal, RouteSet, UserStore,
+        UserStoreError,
+    };
+
+    /// A user store that does not create users.
+    struct NoSignup(MemoryUsers);
+
+    #[async_trait::async_trait]
+    impl UserStore for NoSignup {
+        async fn verify_password(
+            &self,
+            username: &str,
+            password: &str,
+        ) -> Result<Option<Principal>, UserStoreError> {
+            self.0.verify_password(username, password).await
+        }
+
+        async fn load(&self, id: &str) -> Result<Option<Principal>, UserStoreError> {
+            self.0.load(id).await
+        }
+    }
+
+    async fn call(
+        routes: &RouteSet,
+        method: &str,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        body: Value,
+    ) -> AuthResponse {
+        let mut request = AuthRequest::new(method, path)
+            .with_peer(Peer::new(Some("192.0.2.7".parse().expect("ip"))))
+            .with_content_type("application/json")
+            .with_body(body.to_string());
+        if let Some((key, token)) = basic {
+            let pair = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{token}"));
+            request = request.with_authorization(format!("Basic {pair}"));
+        }
+        let res = routes.handle(request).await;
+        assert_documented(routes.dialect(), method, path, &res);
+        res
+    }
+
+    #[test]
+    fn every_answer_has_its_documented_shape() {
+        rt().block_on(async {
+            let store = Outage::default();
+            let users =
+                MemoryUsers::new().with_user(Principal::new("1", "ann@example.com"), "s3cret").expect("hash");
+            let dialect = Keytoken::default();
+            let config = dialect
+                .default_config()
+                .login_throttle(1, Duration::from_secs(60))
+                .hold_refusals(Duration::ZERO, 0);
+            let authority = Authority::builder(keys())
+                .users(users.clone())
+                .store(store.clone())
+                .config(config.clone())
+                .build();
+            let routes = RouteSet::new(authority, dialect.clone());
+            let closed = RouteSet::new(
+                Authority::builder(keys()).users(NoSignup(users)).config(config).build(),
+                dialect,
+            );
+            let ann = json!({"client": "demo", "email": "ann@example.com", "password": "s3cret"});
+            let creds = |res: AuthResponse| {
+                assert_eq!(res.status, 200);
+                let body = res.json_body().expect("json");
+                let field = |name: &str| body[name].as_str().expect("a secret").to_owned();
+                (field("key"), field("token"), field("refresh"))
+            };
+
+            let (key, _, refresh) = creds(call(&routes, "POST", "/token", None, ann.clone()).await);
+            let refreshed = json!({"client": "demo", "key": key, "refresh": refresh});
+            let (key, token, _) =
+                creds(call(&routes, "POST", "/token/refresh", None, refreshed.clone()).await);
+            let res =
+                call(&routes, "DELETE", "/token", Some((&key, &token)), json!({"client": "demo"})).await;
+            assert_eq!(res.json_body(), Some(json!({})));
+            let new = json!({"client": "demo", "email": "new@example.com", "password": "pw"});
+            creds(call(&routes, "POST", "/", None, new.clone()).await);
+
+            // errors
+            assert_eq!(call(&routes, "POST", "/", None, new).await.status, 400, "taken");
+            assert_eq!(call(&closed, "POST", "/", None, ann).await.status, 404);
+            assert_eq!(call(&routes, "POST", "/token/refresh", None, refreshed).await.status, 401);
+            let res =
+                call(&routes, "DELETE", "/token", Some((&key, &token)), json!({"client": "demo"})).await;
+            assert_eq!(res.status, 401);
+            assert_eq!(call(&routes, "DELETE", "/token", None, json!({})).await.status, 401);
+            let other = json!({"client": "other", "email": "ann@example.com", "password": "s3cret"});
+            assert_eq!(call(&routes, "POST", "/token", None, other).await.status, 400);
+            let mut statuses = Vec::new();
+            for _ in 0..4 {
+                let body = json!({"client": "demo", "email": "ann@example.com", "password": "wrong"});
+                statuses.push(call(&routes, "POST", "/token", None, body).await.status);
+            }
+            assert_eq!((statuses[0], statuses.last()), (400, Some(&429)), "{statuses:?}");
+            store.down_after(0);
+            let refreshed = json!({"client": "demo", "key": "k", "refresh": "r"});
+            assert_eq!(call(&routes, "POST", "/token/refresh", None, refreshed).await.status, 503);
+            let res = call(&routes, "DELETE", "/token", Some(("k", "t")), json!({"client": "demo"})).await;
+            assert_eq!(res.status, 503);
+        });
     }
 }

@@ -23,6 +23,7 @@ pub use sachet::Sachet;
 pub use standard::Standard;
 
 use crate::authority::AuthorityConfig;
+use crate::describe::{RouteDoc, Shape};
 use crate::error::AuthError;
 use crate::header::Scheme;
 use crate::response::AuthResponse;
@@ -49,12 +50,17 @@ pub enum Action {
     Jwks,
 }
 
-/// One route of a dialect: method, path below the mount point, action.
+/// One route of a dialect: method, path below the mount point, action,
+/// and what it looks like on the wire.
 ///
 /// ```
+/// use auth_core::describe::{Credential, Field, RouteDoc};
 /// use auth_core::{Action, Route};
-/// const LOGIN: Route = Route::new("POST", "/login", Action::Login);
+/// const LOGIN_DOC: RouteDoc = RouteDoc::new("Logs in", Credential::None)
+///     .body(&[Field::required("username", "who"), Field::required("password", "their password")]);
+/// const LOGIN: Route = Route::new("POST", "/login", Action::Login).described(&LOGIN_DOC);
 /// assert_eq!(LOGIN.path, "/login");
+/// assert_eq!(LOGIN.doc.unwrap().summary, "Logs in");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
@@ -64,12 +70,22 @@ pub struct Route {
     pub path: &'static str,
     /// What the route does.
     pub action: Action,
+    /// Its wire description: fields, answers, errors. What
+    /// [`RouteSet::openapi`](crate::RouteSet::openapi) documents it with
+    /// (`None`: only its method and path).
+    pub doc: Option<&'static RouteDoc>,
 }
 
 impl Route {
-    /// A route.
+    /// A route, not yet described.
     pub const fn new(method: &'static str, path: &'static str, action: Action) -> Self {
-        Self { method, path, action }
+        Self { method, path, action, doc: None }
+    }
+
+    /// With its wire description.
+    pub const fn described(mut self, doc: &'static RouteDoc) -> Self {
+        self.doc = Some(doc);
+        self
     }
 }
 
@@ -98,6 +114,14 @@ pub trait Dialect: Send + Sync + 'static {
     /// The status of an error in this dialect (default: the core's).
     fn error_status(&self, err: &AuthError) -> u16 {
         err.status()
+    }
+
+    /// The JSON shape of this dialect's error bodies with `status`
+    /// ([`error_body`](Self::error_body)), for its OpenAPI description.
+    /// Default: the core's `{"error", "error_description"}`.
+    fn error_shape(&self, status: u16) -> Shape {
+        let _ = status;
+        crate::describe::OAUTH_ERROR
     }
 
     /// The lifetimes, rotation and claims this dialect's real server uses.

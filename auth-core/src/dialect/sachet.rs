@@ -13,14 +13,71 @@ use super::util::bearer;
 use super::{Action, Dialect, Route};
 use crate::authority::AuthorityConfig;
 use crate::claims::TokenUse;
+use crate::describe::{Credential, Field, Prop, Reply, RouteDoc, Shape};
 use crate::error::AuthError;
 use crate::response::AuthResponse;
 
 const ROUTES: &[Route] = &[
-    Route::new("POST", "/login", Action::Login),
-    Route::new("POST", "/extend", Action::Extend),
-    Route::new("POST", "/logout", Action::Logout),
+    Route::new("POST", "/login", Action::Login).described(&LOGIN),
+    Route::new("POST", "/extend", Action::Extend).described(&EXTEND),
+    Route::new("POST", "/logout", Action::Logout).described(&LOGOUT),
 ];
+
+const LOGIN: RouteDoc = RouteDoc::new("Logs in with a username and password", Credential::None)
+    .description(
+        "A wrong password and an unknown user get the same 401. There is no refresh token: `extend` renews \
+         this one.",
+    )
+    .body(super::standard::LOGIN_FIELDS)
+    .replies(&[Reply::json(
+        200,
+        "Logged in: the username and a token",
+        Shape::Object(&[
+            Prop::required("status", Shape::Const("success")),
+            Prop::required("message", Shape::Const("Logged in.")),
+            Prop::required("username", Shape::Str),
+            Prop::required("auth_token", Shape::Str),
+        ]),
+    )])
+    .errors(&[401, 429, 503]);
+
+const EXTEND: RouteDoc = RouteDoc::new("Renews the caller's token", Credential::Required)
+    .description(
+        "A new token of the same login for the Bearer token, which stays valid. No extension is given once \
+         the session cap since the login is over (30 days by default).",
+    )
+    .replies(&[Reply::json(
+        200,
+        "Renewed: the username and a new token",
+        Shape::Object(&[
+            Prop::required("status", Shape::Const("success")),
+            Prop::required("message", Shape::Const("Renewed token.")),
+            Prop::required("username", Shape::Str),
+            Prop::required("auth_token", Shape::Str),
+        ]),
+    )])
+    .errors(&[503]);
+
+const LOGOUT: RouteDoc = RouteDoc::new("Revokes a token and its login", Credential::Required)
+    .description(
+        "Revokes the token named in the body with every token of its login (the one it was extended from \
+         and all its extensions). A user may revoke their own tokens, a user with role `admin` anyone's: \
+         another user's token is a 403. A token that is expired, not ours or already revoked is a 400.",
+    )
+    .body(&[Field::required("token", "The token to revoke")])
+    .replies(&[Reply::json(
+        200,
+        "Revoked",
+        Shape::Object(&[
+            Prop::required("status", Shape::Const("success")),
+            Prop::required("message", Shape::Const("Token revoked.")),
+        ]),
+    )])
+    .errors(&[403, 503]);
+
+/// Every error: `{"status": "fail", "message": string}`.
+const FAIL: Shape =
+    Shape::Object(&[Prop::required("status", Shape::Const("fail")), Prop::required("message", Shape::Str)]);
 
 /// The role that may revoke other users' tokens.
 pub const ADMIN_ROLE: &str = "admin";
@@ -196,5 +253,83 @@ impl Dialect for Sachet {
 
     fn error_body(&self, err: &AuthError) -> serde_json::Value {
         json!({"status": "fail", "message": err.to_string()})
+    }
+
+    fn error_shape(&self, _status: u16) -> Shape {
+        FAIL
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::Sachet;
+    use crate::dialect::drf::tests::assert_documented;
+    use crate::tests::{Outage, keys, rt, users};
+    use crate::{AuthRequest, AuthResponse, Authority, Dialect, Peer, RouteSet};
+
+    async fn call(routes: &RouteSet, path: &str, bearer: Option<&str>, body: Option<Value>) -> AuthResponse {
+        let mut request =
+            AuthRequest::new("POST", path).with_peer(Peer::new(Some("192.0.2.7".parse().expect("ip"))));
+        if let Some(token) = bearer {
+            request = request.with_authorization(format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            request = request.with_content_type("application/json").with_body(body.to_string());
+        }
+        let res = routes.handle(request).await;
+        assert_documented(&Sachet, "POST", path, &res);
+        res
+    }
+
+    #[test]
+    fn every_answer_has_its_documented_shape() {
+        rt().block_on(async {
+            let store = Outage::default();
+            let config = Sachet
+                .default_config()
+                .login_throttle(1, Duration::from_secs(60))
+                .hold_refusals(Duration::ZERO, 0);
+            let authority =
+                Authority::builder(keys()).users(users()).store(store.clone()).config(config).build();
+            let routes = RouteSet::new(authority, Sachet);
+            let login = |username: &'static str| {
+                let routes = &routes;
+                async move {
+                    let body = json!({"username": username, "password": format!("{username}-pw")});
+                    let res = call(routes, "/login", None, Some(body)).await;
+                    assert_eq!(res.status, 200);
+                    res.json_body().expect("json")["auth_token"].as_str().expect("token").to_owned()
+                }
+            };
+
+            let (alice, bob) = (login("alice").await, login("bob").await);
+            let res = call(&routes, "/extend", Some(&bob), None).await;
+            let extended = res.json_body().expect("json")["auth_token"].as_str().expect("token").to_owned();
+            let res = call(&routes, "/logout", Some(&bob), Some(json!({"token": extended}))).await;
+            assert_eq!(res.status, 200);
+            let other = login("bob").await;
+            let res = call(&routes, "/logout", Some(&alice), Some(json!({"token": other}))).await;
+            assert_eq!(res.status, 200, "an admin revokes anyone's");
+
+            // errors
+            let bob = login("bob").await;
+            assert_eq!(call(&routes, "/logout", Some(&bob), Some(json!({"token": alice}))).await.status, 403);
+            assert_eq!(call(&routes, "/logout", Some(&bob), Some(json!({"token": other}))).await.status, 400);
+            assert_eq!(call(&routes, "/logout", Some(&bob), Some(json!({}))).await.status, 400);
+            assert_eq!(call(&routes, "/logout", None, Some(json!({"token": bob}))).await.status, 401);
+            assert_eq!(call(&routes, "/extend", Some(&other), None).await.status, 401);
+            let mut statuses = Vec::new();
+            for _ in 0..4 {
+                let body = json!({"username": "alice", "password": "wrong"});
+                statuses.push(call(&routes, "/login", None, Some(body)).await.status);
+            }
+            assert_eq!((statuses[0], statuses.last()), (401, Some(&429)), "{statuses:?}");
+            store.down_after(0);
+            assert_eq!(call(&routes, "/extend", Some(&bob), None).await.status, 503);
+        });
     }
 }

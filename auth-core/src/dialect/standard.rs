@@ -11,15 +11,78 @@ use super::util::{bearer, password_or_external};
 use super::{Action, Dialect, Route};
 use crate::authority::TokenPair;
 use crate::claims::TokenUse;
+use crate::describe::{Credential, Field, Prop, Reply, RouteDoc, Shape};
 use crate::error::AuthError;
 use crate::response::AuthResponse;
 
 const ROUTES: &[Route] = &[
-    Route::new("POST", "/login", Action::Login),
-    Route::new("POST", "/refresh", Action::Refresh),
-    Route::new("POST", "/verify", Action::Verify),
-    Route::new("POST", "/logout", Action::Logout),
+    Route::new("POST", "/login", Action::Login).described(&LOGIN),
+    Route::new("POST", "/refresh", Action::Refresh).described(&REFRESH),
+    Route::new("POST", "/verify", Action::Verify).described(&VERIFY),
+    Route::new("POST", "/logout", Action::Logout).described(&LOGOUT),
 ];
+
+/// The login's fields (cookie mode's login reads the same).
+pub(crate) const LOGIN_FIELDS: &[Field] =
+    &[Field::required("username", "The user's name"), Field::required("password", "The user's password")];
+
+/// A token answer.
+const TOKENS: Shape = Shape::Object(&[
+    Prop::required("access_token", Shape::Str),
+    Prop::required("token_type", Shape::Const("Bearer")),
+    Prop::required("expires_in", Shape::Int),
+    Prop::required("refresh_token", Shape::Str),
+]);
+
+const LOGIN: RouteDoc = RouteDoc::new("Logs in with a username and password", Credential::None)
+    .description(
+        "A wrong password and an unknown user get the same 400 `invalid_grant`. Where an identity provider \
+         is configured, an `Authorization: Bearer` token of that provider and no username or password log \
+         its user in instead.",
+    )
+    .external_login()
+    .body(LOGIN_FIELDS)
+    .replies(&[Reply::json(200, "Logged in: an access and a refresh token", TOKENS)])
+    .errors(&[429, 503]);
+
+const REFRESH: RouteDoc = RouteDoc::new("Exchanges a refresh token for new tokens", Credential::None)
+    .description(
+        "The refresh token rotates: the one presented is spent, and presenting it again (after a short \
+         grace for a lost answer) revokes the whole login.",
+    )
+    .body(&[Field::required("refresh_token", "The refresh token")])
+    .replies(&[Reply::json(200, "New tokens", TOKENS)])
+    .errors(&[401, 503]);
+
+const VERIFY: RouteDoc =
+    RouteDoc::new("Says whether a token is live (RFC 7662 introspection)", Credential::None)
+        .body(&[
+            Field::required("token", "The token to inspect"),
+            Field::optional("token_type_hint", "`refresh_token` to ask about a refresh token"),
+        ])
+        .replies(&[Reply::json(
+            200,
+            "Whether the token is live, and its claims when it is",
+            Shape::AnyOf(&[
+                Shape::Object(&[
+                    Prop::required("active", Shape::ConstBool(true)),
+                    Prop::required("sub", Shape::Str),
+                    Prop::required("exp", Shape::Int),
+                    Prop::required("iat", Shape::Nullable(&Shape::Int)),
+                    Prop::required("username", Shape::Nullable(&Shape::Str)),
+                    Prop::required("roles", Shape::Array(&Shape::Str)),
+                    Prop::required("token_use", Shape::Nullable(&Shape::Enum(&["access", "refresh"]))),
+                ]),
+                Shape::Object(&[Prop::required("active", Shape::ConstBool(false))]),
+            ]),
+        )])
+        .errors(&[503]);
+
+const LOGOUT: RouteDoc = RouteDoc::new("Revokes the caller's login", Credential::Required)
+    .description("Revokes the access token and every token of its login, and the login of `refresh_token` when it is the same user's.")
+    .body(&[Field::optional("refresh_token", "A refresh token of the same user to revoke too")])
+    .replies(&[Reply::empty(204, "Logged out")])
+    .errors(&[503]);
 
 /// The `standard` dialect: our own wire format, shaped like OAuth 2 token
 /// answers (RFC 6749), token introspection (RFC 7662) and revocation
