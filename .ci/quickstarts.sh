@@ -8,7 +8,10 @@
 # driven with curl: login, a protected route, a role, an optional route, a
 # garbage token, an unknown path. The README's Browsers section's cookie-mode
 # app (equal to examples/<framework>_cookies.rs) is a second binary of the
-# same crate, driven the same way: cookies set, CSRF refusals, logout.
+# same crate, driven the same way: cookies set, CSRF refusals, logout. The
+# OpenAPI section's app (equal to examples/<framework>_openapi.rs) is a third:
+# its `GET /openapi.json` must list the auth routes and `/me` with the
+# guard's security, and `/me` must answer as documented.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d)"
@@ -55,6 +58,11 @@ for fw in axum actix; do
   [ -s "$crate/src/bin/cookies.rs" ] || fail "$fw" "no cookie-mode code block in the README"
   diff -u "$ROOT/examples/${fw}_cookies.rs" "$crate/src/bin/cookies.rs" \
     || fail "$fw" "the README's cookie-mode code differs from examples/${fw}_cookies.rs"
+  # the OpenAPI section's app: a third binary
+  block "openapi-$fw-code" > "$crate/src/bin/openapi.rs"
+  [ -s "$crate/src/bin/openapi.rs" ] || fail "$fw" "no OpenAPI code block in the README"
+  diff -u "$ROOT/examples/${fw}_openapi.rs" "$crate/src/bin/openapi.rs" \
+    || fail "$fw" "the README's OpenAPI code differs from examples/${fw}_openapi.rs"
   deps="$(block "quickstart-$fw-deps")"
   [ -n "$deps" ] || fail "$fw" "no [dependencies] block in the README"
   # the README's path dependencies point at a checkout next to the new crate
@@ -126,4 +134,41 @@ for fw in axum actix; do
   ! grep -E "WARN|ERROR" "$WORK/$fw-cookies.log" || fail "$fw" "cookie mode logged: $(cat "$WORK/$fw-cookies.log")"
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
   echo "$fw cookie mode: built outside the workspace, every answer as documented"
+
+  # OpenAPI: the app's document with the auth routes nested and /me protected
+  port=3008; [ "$fw" = actix ] && port=3009
+  base="http://127.0.0.1:$port"
+  JWT_SECRET="$(head -c 32 /dev/urandom | base64)" "$CARGO_TARGET_DIR/debug/openapi" > "$WORK/$fw-openapi.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "$base/openapi.json" && break
+    kill -0 "$PID" 2>/dev/null || fail "$fw" "the OpenAPI app exited: $(cat "$WORK/$fw-openapi.log")"
+    sleep 0.1
+  done
+  expect "$fw" "GET /openapi.json" 200 "$base/openapi.json"
+  content_type="$(curl -s -o /dev/null -w '%{content_type}' "$base/openapi.json")"
+  [ "$content_type" = "application/json" ] || fail "$fw" "/openapi.json is $content_type, not application/json"
+  python3 - "$WORK/body" > "$WORK/openapi-check" 2>&1 <<'PY' || fail "$fw" "the OpenAPI document: $(cat "$WORK/openapi-check")"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert str(doc.get("openapi", "")).startswith("3.1"), f"openapi is {doc.get('openapi')!r}"
+paths = doc["paths"]
+for path in ("/auth/login", "/auth/refresh", "/auth/verify", "/auth/logout"):
+    assert "post" in paths.get(path, {}), f"no POST {path} among {sorted(paths)}"
+assert "security" not in paths["/auth/login"]["post"], "the login route takes no credential"
+me = paths["/me"]["get"]
+assert me.get("security") == [{"bearer": []}], f"/me's security is {me.get('security')}"
+for status in ("200", "401"):
+    assert status in me["responses"], f"/me does not document {status}"
+assert "WWW-Authenticate" in me["responses"]["401"].get("headers", {}), "/me's 401 has no WWW-Authenticate"
+assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer", "no bearer scheme"
+PY
+  expect "$fw" "OpenAPI app login" 200 -X POST "$base/auth/login" -d username=alice -d password=wonderland
+  token="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$WORK/body")"
+  expect "$fw" "OpenAPI app /me with the token" 200 -H "Authorization: Bearer $token" "$base/me"
+  grep -q "alice" "$WORK/body" || fail "$fw" "OpenAPI app /me answered $(cat "$WORK/body")"
+  expect "$fw" "OpenAPI app /me without a token" 401 "$base/me"
+  ! grep -E "WARN|ERROR" "$WORK/$fw-openapi.log" || fail "$fw" "the OpenAPI app logged: $(cat "$WORK/$fw-openapi.log")"
+  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+  echo "$fw OpenAPI: built outside the workspace, the document as documented"
 done

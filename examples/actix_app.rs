@@ -7,6 +7,7 @@ use auth_actix::{AuthMiddleware, AuthRejection, Authenticated, MaybeAuthenticate
 use auth_core::{AuthGuard, AuthResponse};
 
 use crate::notes::{self, MAX_NOTES_BODY, NOTES_METHODS, NOTES_PATH, Notes};
+use crate::openapi::{self, OPENAPI_PATH};
 use crate::page::{PAGE_PATH, Page, SCRIPT_PATH};
 use crate::samples::{GET, POST};
 use crate::{Admin, Demo, DialectName, JWKS_PATH, admin_body, maybe_body, public_body, samples};
@@ -42,6 +43,11 @@ fn wrong_method(guard: &AuthGuard, allow: &'static [&'static str]) -> actix_web:
         let guard = guard.clone();
         async move { Err::<HttpResponse, _>(AuthRejection::from_guard(&guard, samples::wrong_method(allow))) }
     })
+}
+
+/// A handler that always answers `res`.
+fn answer(res: AuthResponse) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone + 'static {
+    move || std::future::ready(respond(res.clone()))
 }
 
 /// `POST /notes`: the body read up to the limit, then the notes decide.
@@ -109,6 +115,7 @@ pub(crate) fn configure(demo: Demo) -> impl Fn(&mut web::ServiceConfig) + Clone 
         let guard = &demo.guard;
         let mw = || AuthMiddleware::new(guard.clone());
         let auth = || auth_actix::service(demo.routes.clone());
+        let document = openapi::response(&demo);
         // A GET resource answers HEAD too (as axum's `get` does), and any
         // other method with the 405, before any authentication.
         let get_resource = |path: &str, route: fn() -> actix_web::Route, mw: Option<AuthMiddleware>| {
@@ -127,6 +134,12 @@ pub(crate) fn configure(demo: Demo) -> impl Fn(&mut web::ServiceConfig) + Clone 
             None,
         ))
         .service(get_resource("/whoami", || web::to(whoami), Some(mw())))
+        .service(
+            web::resource(OPENAPI_PATH)
+                .route(web::get().to(answer(document.clone())))
+                .route(web::head().to(answer(document)))
+                .default_service(wrong_method(guard, GET)),
+        )
         .service(
             web::resource(samples::LOGOUT_EVERYWHERE)
                 .route(web::post().to(logout_everywhere).wrap(mw()))

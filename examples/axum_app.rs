@@ -12,6 +12,7 @@ use http_body_util::{BodyExt as _, Limited};
 use serde_json::Value;
 
 use crate::notes::{self, MAX_NOTES_BODY, NOTES_METHODS, NOTES_PATH, Notes};
+use crate::openapi::{self, OPENAPI_PATH};
 use crate::page::{PAGE_PATH, Page, SCRIPT_PATH};
 use crate::samples::{GET, POST};
 use crate::{Admin, Demo, DialectName, JWKS_PATH, admin_body, maybe_body, public_body, samples};
@@ -102,6 +103,7 @@ fn browser_routes(router: Router, demo: &Demo, page: Page) -> Router {
 pub(crate) fn router(demo: &Demo) -> Router {
     let auth = AuthRoutes::new(demo.routes.clone());
     let guard = &demo.guard;
+    let document = openapi::response(demo);
     // `route_layer`: the check runs for the methods a route serves; any
     // other method gets the 405 first.
     let protect = |route: MethodRouter, allow| {
@@ -110,6 +112,10 @@ pub(crate) fn router(demo: &Demo) -> Router {
     let router = Router::new()
         .route("/public", get(|| async { Json(public_body()) }).fallback_service(wrong_method(guard, GET)))
         .route("/whoami", protect(get(whoami), GET))
+        .route(
+            OPENAPI_PATH,
+            get(move || async move { respond(document) }).fallback_service(wrong_method(guard, GET)),
+        )
         .route("/admin", protect(get(|id: RequireRole<Admin>| async move { Json(admin_body(&id)) }), GET))
         .route(samples::LOGOUT_EVERYWHERE, protect(post(logout_everywhere), POST))
         .route(

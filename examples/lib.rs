@@ -20,6 +20,7 @@ mod config;
 mod curl;
 pub mod grpc;
 pub mod notes;
+pub mod openapi;
 pub mod page;
 pub mod samples;
 pub mod sql_users;
@@ -211,9 +212,16 @@ impl Demo {
     }
 
     /// The axum app: the dialect's routes, `/public`, `/whoami`, `/maybe`,
-    /// `/admin`, and with `--cookies` the page (`/`, `/app.js`) and `/notes`.
+    /// `/admin`, `/openapi.json`, and with `--cookies` the page (`/`,
+    /// `/app.js`) and `/notes`.
     pub fn axum_router(&self) -> axum::Router {
         axum_app::router(self)
+    }
+
+    /// The OpenAPI 3.1 document `GET /openapi.json` answers: the dialect's
+    /// routes and the demo's own, for this configuration ([`openapi`]).
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        openapi::document(self)
     }
 
     /// The actix app's routes, for `App::configure`.

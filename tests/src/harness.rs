@@ -197,6 +197,13 @@ pub async fn replay(framework: &str, client: Client, cases: &[Case]) -> Vec<Stri
     let mut vars = HashMap::new();
     crate::hostile::tokens(&mut vars);
     let mut failures = Vec::new();
+    let documented = match crate::openapi::Documented::fetch(&client).await {
+        Ok(documented) => Some(documented),
+        Err(why) => {
+            failures.push(format!("[{framework}] the app's OpenAPI document: {why}"));
+            None
+        }
+    };
     for case in cases {
         let mut headers: Vec<(&'static str, String)> = Vec::new();
         if let Some(a) = case.authorization {
@@ -210,9 +217,13 @@ pub async fn replay(framework: &str, client: Client, cases: &[Case]) -> Vec<Stri
         }
         let body = case.body.make(&vars);
         let peer = case.peer.map(|p| p.parse().expect("a test peer IP:PORT"));
-        let req = Req { method: case.method, path: substitute(case.path, &vars), headers, body, peer };
+        let req_path = substitute(case.path, &vars);
+        let req = Req { method: case.method, path: req_path.clone(), headers, body, peer };
         let res = client(req).await;
         let mut fail = |what: String| failures.push(format!("[{framework}] {}: {what}", case.name));
+        if let Some(Err(why)) = documented.as_ref().map(|d| d.check(case.method, &req_path, &res)) {
+            fail(format!("not as documented: {why}"));
+        }
         if res.status != case.status {
             fail(format!(
                 "status {} (expected {}), body {}",

@@ -31,6 +31,8 @@ mod memory;
 #[cfg(test)]
 mod mirror;
 #[cfg(test)]
+mod openapi;
+#[cfg(test)]
 mod pgproxy;
 #[cfg(test)]
 mod shared;

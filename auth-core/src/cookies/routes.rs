@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::{CookieMode, check_bound};
-use crate::describe::{Credential, Prop, Reply, RouteDoc, Shape};
+use crate::describe::{Credential, HeaderDoc, Prop, Reply, RouteDoc, Shape};
 use crate::dialect::RouteContext;
 use crate::dialect::util::bearer;
 use crate::error::{AuthError, TokenRejection};
@@ -14,6 +14,13 @@ use crate::response::AuthResponse;
 /// Cookie mode's answer to a login or refresh.
 const ISSUED: Shape =
     Shape::Object(&[Prop::required("expires_in", Shape::Int), Prop::required("csrf_token", Shape::Str)]);
+
+/// The cookies a login, refresh or logout in cookie mode sets (a logout: clears).
+const SETS_COOKIES: &[HeaderDoc] = &[HeaderDoc::new(
+    "Set-Cookie",
+    true,
+    "The access, refresh and CSRF cookies (a logout sets them expired)",
+)];
 
 /// The login route in cookie mode.
 pub(crate) const LOGIN_DOC: RouteDoc = RouteDoc::new("Logs in; the tokens are set as HttpOnly cookies", Credential::None)
@@ -24,7 +31,7 @@ pub(crate) const LOGIN_DOC: RouteDoc = RouteDoc::new("Logs in; the tokens are se
     )
     .body(crate::dialect::standard::LOGIN_FIELDS)
     .external_login()
-    .replies(&[Reply::json(200, "Logged in: the cookies are set", ISSUED)])
+    .replies(&[Reply::json(200, "Logged in: the cookies are set", ISSUED).headers(SETS_COOKIES)])
     .errors(&[403, 429, 503]);
 
 /// The refresh route in cookie mode.
@@ -34,7 +41,7 @@ pub(crate) const REFRESH_DOC: RouteDoc =
             "Reads only the refresh cookie (sent to this path only) and needs the session's `X-CSRF-Token`. \
              A refresh token that does not renew ends the session: 401 with the cookies cleared.",
         )
-        .replies(&[Reply::json(200, "Renewed: new cookies are set", ISSUED)])
+        .replies(&[Reply::json(200, "Renewed: new cookies are set", ISSUED).headers(SETS_COOKIES)])
         .errors(&[403, 503]);
 
 /// The logout route in cookie mode.
@@ -45,7 +52,8 @@ pub(crate) const LOGOUT_DOC: RouteDoc =
              `X-CSRF-Token` is required. Without a live access cookie the answer is 401 and the cookies \
              stay, so a page refreshes once and logs out again.",
         )
-        .replies(&[Reply::empty(204, "Logged out: the tokens are revoked and the cookies cleared")])
+        .replies(&[Reply::empty(204, "Logged out: the tokens are revoked and the cookies cleared")
+            .headers(SETS_COOKIES)])
         .errors(&[403, 503]);
 
 /// The answer to a login or refresh: the expiry of the access token and

@@ -403,7 +403,7 @@ mod tests {
 
     use super::Datarhei;
     use crate::describe::Credential;
-    use crate::dialect::drf::tests::assert_documented;
+    use crate::dialect::test_doc::assert_documented;
     use crate::tests::{Outage, keys, rt, users};
     use crate::{
         AuthError, AuthRequest, AuthResponse, Authority, Dialect, ExternalIdentity, ExternalSubject, Peer,

@@ -132,7 +132,7 @@ impl Dialect for Jwks {
 #[cfg(test)]
 mod tests {
     use super::Jwks;
-    use crate::dialect::drf::tests::assert_documented;
+    use crate::dialect::test_doc::assert_documented;
     use crate::tests::{rt, testdata};
     use crate::{Algorithm, AuthRequest, Authority, JwtKey, KeySet, RouteSet};
 

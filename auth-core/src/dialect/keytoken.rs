@@ -343,7 +343,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::Keytoken;
-    use crate::dialect::drf::tests::assert_documented;
+    use crate::dialect::test_doc::assert_documented;
     use crate::tests::{Outage, keys, rt};
     use crate::{
         AuthRequest, AuthResponse, Authority, Dialect, MemoryUsers, Peer, Principal, RouteSet, UserStore,

@@ -241,3 +241,46 @@ pub(crate) mod util {
         }
     }
 }
+
+/// The tests' check of a real answer against its route's description.
+#[cfg(test)]
+pub(crate) mod test_doc {
+    use serde_json::Value;
+
+    use super::Dialect;
+    use crate::response::AuthResponse;
+
+    /// Holds `res`, the answer of `method path` in `dialect`, to the
+    /// route's description: a documented reply (its status, required
+    /// headers and body shape), or a documented error status in the
+    /// dialect's error shape. Shared by the dialects' tests.
+    pub(crate) fn assert_documented(dialect: &dyn Dialect, method: &str, path: &str, res: &AuthResponse) {
+        let route = dialect.routes().iter().find(|r| r.method == method && r.path == path).expect("a route");
+        let doc = route.doc.expect("a described route");
+        let body = res.json_body().unwrap_or(Value::Null);
+        let at = format!("{} {method} {path} answered {} {body}", dialect.name(), res.status);
+        let shape = match doc.replies.iter().find(|r| r.status == res.status) {
+            Some(reply) => {
+                for documented in reply.headers.iter().filter(|h| h.required) {
+                    assert!(res.header(documented.name).is_some(), "{at}: no {}", documented.name);
+                }
+                if reply.headers.iter().any(|h| h.name.eq_ignore_ascii_case("cache-control")) {
+                    assert_eq!(res.header("pragma"), None, "{at}: its own caching implies no Pragma");
+                }
+                reply.body
+            }
+            None => {
+                assert!(doc.error_statuses().contains(&res.status), "{at}: an undocumented status");
+                Some(dialect.error_shape(res.status))
+            }
+        };
+        match shape {
+            Some(shape) => {
+                if let Err(why) = shape.admits(&body) {
+                    panic!("{at}: not the documented shape: {why}");
+                }
+            }
+            None => assert!(res.body.is_empty(), "{at}: a body where none is documented"),
+        }
+    }
+}

@@ -267,7 +267,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::Sachet;
-    use crate::dialect::drf::tests::assert_documented;
+    use crate::dialect::test_doc::assert_documented;
     use crate::tests::{Outage, keys, rt, users};
     use crate::{AuthRequest, AuthResponse, Authority, Dialect, Peer, RouteSet};
 

@@ -88,6 +88,31 @@ impl GuardDoc {
     /// Protects every operation at `path` in `openapi` (nothing if the path
     /// is not there), and adds the security schemes it uses.
     pub fn protect(&self, openapi: &mut OpenApi, path: &str) {
+        self.protect_where(openapi, path, |_| true);
+    }
+
+    /// Protects the `method` operation at `path` only (a path whose other
+    /// methods are open, such as a sign-up beside a guarded update).
+    ///
+    /// ```
+    /// use auth_core::{Authority, AuthGuard};
+    /// use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+    /// use utoipa::openapi::{OpenApiBuilder, PathItem, Paths, ResponseBuilder};
+    ///
+    /// let guard = AuthGuard::new(Authority::hs256([7u8; 32]).unwrap().build());
+    /// let op = || OperationBuilder::new().response("200", ResponseBuilder::new().description("ok"));
+    /// let item = PathItem::new(HttpMethod::Post, op()).operation(HttpMethod::Patch, op());
+    /// let mut doc = OpenApiBuilder::new().paths(Paths::builder().path("/users", item)).build();
+    /// guard.openapi().protect_operation(&mut doc, "/users", "PATCH");
+    /// let json = serde_json::to_value(&doc).unwrap();
+    /// assert!(json["paths"]["/users"]["patch"]["security"].is_array());
+    /// assert!(json["paths"]["/users"]["post"].get("security").is_none());
+    /// ```
+    pub fn protect_operation(&self, openapi: &mut OpenApi, path: &str, method: &str) {
+        self.protect_where(openapi, path, |m| m.eq_ignore_ascii_case(method));
+    }
+
+    fn protect_where(&self, openapi: &mut OpenApi, path: &str, wanted: impl Fn(&str) -> bool) {
         let mut security = Security::default();
         if let Some(item) = openapi.paths.paths.get_mut(path) {
             let methods = [
@@ -101,7 +126,7 @@ impl GuardDoc {
                 (HttpMethod::Trace, &mut item.trace),
             ];
             for (method, op) in methods {
-                if let Some(op) = op {
+                if let (Some(op), true) = (op, wanted(method_name(&method))) {
                     self.apply(method_name(&method), op, &mut security);
                 }
             }

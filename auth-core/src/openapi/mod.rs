@@ -182,7 +182,6 @@ pub(crate) fn sampled_headers(
 pub(crate) const ERROR_HEADERS: &[(&str, &HeaderDoc)] =
     &[("www-authenticate", &describe::WWW_AUTHENTICATE), ("retry-after", &describe::RETRY_AFTER)];
 
-const SET_COOKIE: HeaderDoc = HeaderDoc::new("Set-Cookie", true, "Cookie mode's cookies");
 const CLEARS_COOKIES: HeaderDoc =
     HeaderDoc::new("Set-Cookie", false, "Clears cookie mode's cookies when the session is over");
 const DEVICE_HEADERS: &[HeaderDoc] = &[
@@ -274,11 +273,9 @@ impl Site<'_> {
             headers.extend_from_slice(describe::NO_STORE_HEADERS);
         }
         headers.extend_from_slice(reply.headers);
-        if self.cookies.is_some() && (200..300).contains(&reply.status) {
-            if !headers.iter().any(|h| h.name == "Set-Cookie") {
-                headers.push(SET_COOKIE);
-            }
-        } else if issues_device && (200..300).contains(&reply.status) {
+        // A password login's device token: a header and a cookie, only the
+        // cookie in cookie mode (whose login sets cookies anyway).
+        if issues_device && self.cookies.is_none() && (200..300).contains(&reply.status) {
             headers.extend_from_slice(DEVICE_HEADERS);
         }
         response(reply.about, reply.body.as_ref(), &headers)
@@ -339,7 +336,11 @@ impl RouteSet {
         let mut paths = Paths::new();
         for route in dialect.routes() {
             let Some(method) = http_method(route.method) else { continue };
-            let path = format!("{}{}", self.prefix(), route.path);
+            // The set's own root is served at the prefix itself (`/api` for `/api/`).
+            let path = match (self.prefix(), route.path) {
+                (prefix, "/") if !prefix.is_empty() => prefix.to_owned(),
+                (prefix, path) => format!("{prefix}{path}"),
+            };
             paths.add_path_operation(&path, vec![method], site.operation(route, &path, &mut security));
         }
         let info = Info::builder()

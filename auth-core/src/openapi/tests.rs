@@ -68,7 +68,10 @@ fn the_document_lists_every_route_under_its_mount_with_its_statuses() {
         let json = doc(&routes);
         assert_eq!(json["openapi"], "3.1.0");
         for route in dialect.routes() {
-            let path = format!("{}{}", dialect.default_mount(), route.path);
+            let path = match (dialect.default_mount(), route.path) {
+                (mount, "/") if !mount.is_empty() => mount.to_owned(), // served at the mount itself
+                (mount, path) => format!("{mount}{path}"),
+            };
             let op = &json["paths"][&path][route.method.to_ascii_lowercase()];
             assert!(op.is_object(), "{}: {} {path} is not in the document", dialect.name(), route.method);
             let documented: Vec<u16> =
@@ -136,6 +139,8 @@ fn cookie_mode_documents_its_cookies_and_csrf() {
         serde_json::json!(["expires_in", "csrf_token"])
     );
     assert!(login["responses"]["403"].is_object());
+    let verify = &json["paths"]["/auth/verify"]["post"]["responses"]["200"];
+    assert!(verify["headers"].get("Set-Cookie").is_none(), "verify sets no cookie");
     let refresh = &json["paths"]["/auth/refresh"]["post"];
     assert_eq!(refresh["security"], serde_json::json!([{"refresh_cookie": []}]));
     assert_eq!(refresh["parameters"][0]["name"], "X-CSRF-Token");
