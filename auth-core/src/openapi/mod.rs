@@ -7,7 +7,7 @@
 //! `WWW-Authenticate`, cookies in cookie mode) and the security scheme
 //! the dialect uses. It is generated from the route table the engine
 //! serves from ([`Route::doc`](crate::Route::doc),
-//! [`Dialect::error_shape`](crate::Dialect::error_shape)), and which
+//! [`Dialect::error_shape`]), and which
 //! headers an error status carries is learned by rendering every kind of
 //! error through the dialect, so the description follows the behaviour.
 //!
