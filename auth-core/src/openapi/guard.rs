@@ -101,7 +101,8 @@ impl GuardDoc {
     ///
     /// let guard = AuthGuard::new(Authority::hs256([7u8; 32]).unwrap().build());
     /// let op = || OperationBuilder::new().response("200", ResponseBuilder::new().description("ok"));
-    /// let item = PathItem::new(HttpMethod::Post, op()).operation(HttpMethod::Patch, op());
+    /// let mut item = PathItem::new(HttpMethod::Post, op());
+    /// item.merge_operations(PathItem::new(HttpMethod::Patch, op()));
     /// let mut doc = OpenApiBuilder::new().paths(Paths::builder().path("/users", item)).build();
     /// guard.openapi().protect_operation(&mut doc, "/users", "PATCH");
     /// let json = serde_json::to_value(&doc).unwrap();
