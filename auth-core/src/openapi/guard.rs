@@ -6,7 +6,7 @@ use utoipa::openapi::{OpenApi, RefOr};
 
 use super::{ACCESS_COOKIE, ERROR_HEADERS, Security, csrf_parameter, response, sampled_headers, scheme_name};
 use crate::cookies::is_unsafe_method;
-use crate::describe::HeaderDoc;
+use crate::describe::{self, HeaderDoc};
 use crate::dialect::util::reason;
 use crate::error::AuthError;
 use crate::guard::AuthGuard;
@@ -88,7 +88,7 @@ impl GuardDoc {
     /// Protects every operation at `path` in `openapi` (nothing if the path
     /// is not there), and adds the security schemes it uses.
     pub fn protect(&self, openapi: &mut OpenApi, path: &str) {
-        self.protect_where(openapi, path, |_| true);
+        self.protect_where(openapi, path, None);
     }
 
     /// Protects the `method` operation at `path` only (a path whose other
@@ -110,10 +110,15 @@ impl GuardDoc {
     /// assert!(json["paths"]["/users"]["post"].get("security").is_none());
     /// ```
     pub fn protect_operation(&self, openapi: &mut OpenApi, path: &str, method: &str) {
-        self.protect_where(openapi, path, |m| m.eq_ignore_ascii_case(method));
+        self.protect_where(openapi, path, Some(method));
     }
 
-    fn protect_where(&self, openapi: &mut OpenApi, path: &str, wanted: impl Fn(&str) -> bool) {
+    /// Protects the operations at `path` (of `method` only, if given); a
+    /// path or method the document does not have is a mistake, logged as
+    /// a warning (the document is still valid, only less than promised).
+    fn protect_where(&self, openapi: &mut OpenApi, path: &str, method: Option<&str>) {
+        let wanted = |m: &str| method.is_none_or(|want| m.eq_ignore_ascii_case(want));
+        let mut protected = 0;
         let mut security = Security::default();
         if let Some(item) = openapi.paths.paths.get_mut(path) {
             let methods = [
@@ -129,8 +134,17 @@ impl GuardDoc {
             for (method, op) in methods {
                 if let (Some(op), true) = (op, wanted(method_name(&method))) {
                     self.apply(method_name(&method), op, &mut security);
+                    protected += 1;
                 }
             }
+        }
+        if protected == 0 {
+            tracing::warn!(
+                path,
+                method = method.unwrap_or("any"),
+                "GuardDoc found no such operation in the OpenAPI document to protect: protect paths after \
+                 adding them, spelled as the document has them (with their mount point)"
+            );
         }
         security.install(openapi, self.guard.cookie_mode());
     }
@@ -175,7 +189,10 @@ impl GuardDoc {
             if op.responses.responses.contains_key(&key) {
                 continue; // the application documented it itself
             }
-            let headers = sampled_headers(status, |e| guard.reject(e), ERROR_HEADERS);
+            // The adapters send every refusal `no-store`; the rest is what
+            // this guard's own refusals with this status carry.
+            let mut headers = describe::NO_STORE_HEADERS.to_vec();
+            headers.extend(sampled_headers(status, &errors, |e| guard.reject(e), ERROR_HEADERS));
             let shape = guard.error_shape(status);
             op.responses.responses.insert(key, RefOr::T(response(reason(status), Some(&shape), &headers)));
         }

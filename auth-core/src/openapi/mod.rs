@@ -148,6 +148,22 @@ fn csrf_parameter() -> utoipa::openapi::path::Parameter {
         .build()
 }
 
+/// The `Device-Token` request header of a password login: the token the
+/// last successful login on this client answered, which lets it through
+/// the throttle of its own account.
+fn device_parameter() -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name("Device-Token")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "The `Device-Token` the last successful login from this client answered (or send its cookie): \
+             a known device keeps logging in while its account is throttled for others",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}
+
 /// A JSON (or empty) response with its headers.
 pub(crate) fn response(about: &str, body: Option<&Shape>, headers: &[HeaderDoc]) -> Response {
     let mut res = ResponseBuilder::new().description(about);
@@ -164,11 +180,11 @@ pub(crate) fn response(about: &str, body: Option<&Shape>, headers: &[HeaderDoc])
 /// and which only some do (optional).
 pub(crate) fn sampled_headers(
     status: u16,
+    errors: &[AuthError],
     render: impl Fn(&AuthError) -> crate::AuthResponse,
     names: &[(&'static str, &'static HeaderDoc)],
 ) -> Vec<HeaderDoc> {
-    let rendered: Vec<_> =
-        AuthError::samples().iter().map(render).filter(|res| res.status == status).collect();
+    let rendered: Vec<_> = errors.iter().map(render).filter(|res| res.status == status).collect();
     names
         .iter()
         .filter_map(|(name, doc)| {
@@ -212,9 +228,10 @@ impl Site<'_> {
         }
     }
 
-    fn operation(&self, route: &Route, path: &str, security: &mut Security) -> Operation {
+    fn operation(&self, route: &Route, security: &mut Security) -> Operation {
         let name = self.dialect.name();
-        let id: String = format!("{name}_{}{path}", route.method.to_ascii_lowercase())
+        // Method and path below the mount: the same however the set is mounted.
+        let id: String = format!("{name}_{}{}", route.method.to_ascii_lowercase(), route.path)
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
@@ -263,6 +280,9 @@ impl Site<'_> {
         if matches!(credential, Credential::RefreshCookie | Credential::HeaderOrAccessCookie) {
             op.parameters.get_or_insert_with(Vec::new).push(csrf_parameter().into());
         }
+        if issues_device && self.cookies.is_none() && route.action == Action::Login {
+            op.parameters.get_or_insert_with(Vec::new).push(device_parameter().into());
+        }
         op
     }
 
@@ -283,7 +303,9 @@ impl Site<'_> {
 
     fn error(&self, status: u16, credential: Credential) -> Response {
         let mut headers = describe::NO_STORE_HEADERS.to_vec();
-        headers.extend(sampled_headers(status, |e| self.dialect.render_error(e), ERROR_HEADERS));
+        // Any kind of error may come from a route's own logic.
+        let samples = AuthError::samples();
+        headers.extend(sampled_headers(status, &samples, |e| self.dialect.render_error(e), ERROR_HEADERS));
         // A cookie session that cannot go on is ended: its cookies cleared.
         if self.cookies.is_some() && status == 401 && credential != Credential::None {
             headers.push(CLEARS_COOKIES);
@@ -315,14 +337,17 @@ impl RouteSet {
     /// `OpenApi::nest("/auth", routes.openapi())`.
     ///
     /// Every operation is tagged [`TAG`] and has an `operationId` of the
-    /// dialect, method and path (`standard_post_auth_login`).
+    /// dialect, method and path below the mount point
+    /// (`standard_post_login`): the same however the set is mounted. A
+    /// document holding one dialect twice (at `/auth` and `/v2/auth`) has
+    /// each id twice; rename one set's before merging.
     ///
     /// ```
     /// use auth_core::{Authority, RouteSet, dialects::Drf};
     /// let authority = Authority::hs256([7u8; 32]).unwrap().config(auth_core::Dialect::default_config(&Drf)).build();
     /// let doc = serde_json::to_value(RouteSet::new(authority, Drf).at("/auth").openapi()).unwrap();
     /// let login = &doc["paths"]["/auth/access_token/"]["post"];
-    /// assert_eq!(login["operationId"], "drf_post_auth_access_token");
+    /// assert_eq!(login["operationId"], "drf_post_access_token");
     /// assert!(login["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object());
     /// assert_eq!(doc["components"]["securitySchemes"]["token"]["in"], "header");
     /// ```
@@ -341,7 +366,7 @@ impl RouteSet {
                 (prefix, "/") if !prefix.is_empty() => prefix.to_owned(),
                 (prefix, path) => format!("{prefix}{path}"),
             };
-            paths.add_path_operation(&path, vec![method], site.operation(route, &path, &mut security));
+            paths.add_path_operation(&path, vec![method], site.operation(route, &mut security));
         }
         let info = Info::builder()
             .title(format!("{} token routes", dialect.name()))

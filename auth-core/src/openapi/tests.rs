@@ -97,7 +97,7 @@ fn the_document_lists_every_route_under_its_mount_with_its_statuses() {
 fn the_standard_document_in_detail() {
     let json = doc(&set(Arc::new(Standard)));
     let login = &json["paths"]["/auth/login"]["post"];
-    assert_eq!(login["operationId"], "standard_post_auth_login");
+    assert_eq!(login["operationId"], "standard_post_login");
     let body = &login["requestBody"];
     assert_eq!(body["required"], true);
     for media in ["application/json", "application/x-www-form-urlencoded"] {
@@ -110,6 +110,7 @@ fn the_standard_document_in_detail() {
     assert_eq!(tokens["additionalProperties"], false);
     assert_eq!(tokens["properties"]["token_type"]["enum"], serde_json::json!(["Bearer"]));
     assert_eq!(ok["headers"]["Device-Token"]["required"], Value::Null, "only password logins carry it");
+    assert_eq!(login["parameters"][0]["name"], "Device-Token", "and a client sends it back");
     let throttled = &login["responses"]["429"];
     assert_eq!(throttled["headers"]["Retry-After"]["required"], true);
     assert_eq!(
@@ -177,8 +178,16 @@ fn a_guard_adds_its_requirement_and_answers() {
     let detail = &unauthorized["content"]["application/json"]["schema"];
     assert_eq!(detail["required"], serde_json::json!(["detail"]), "drf's envelope: {detail}");
     assert!(whoami["responses"]["503"]["headers"]["Retry-After"].is_object());
+    assert_eq!(
+        unauthorized["headers"]["Cache-Control"]["required"], true,
+        "the adapters send refusals no-store"
+    );
     assert!(whoami["responses"].get("403").is_none(), "no role required");
     assert!(json["paths"]["/notes"]["post"].get("security").is_none(), "not protected");
+    let mut roles = app();
+    guard.openapi().roles(true).protect(&mut roles, "/whoami");
+    let forbidden = &serde_json::to_value(&roles).unwrap()["paths"]["/whoami"]["get"]["responses"]["403"];
+    assert_eq!(forbidden["headers"]["WWW-Authenticate"]["required"], true, "insufficient_scope: {forbidden}");
     assert_eq!(json["components"]["securitySchemes"]["token"]["name"], "Authorization");
 
     let mut cookies = app();
