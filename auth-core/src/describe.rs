@@ -269,8 +269,9 @@ pub struct RouteDoc {
     /// The error statuses the route's own logic answers (a refused
     /// password, a revoked token, a throttle, a store outage...), in the
     /// dialect's envelope. The ones the engine adds are implied: 400, 413
-    /// and 415 for a route that reads a body, 400 and 401 for one that
-    /// requires a credential ([`error_statuses`](Self::error_statuses)).
+    /// and 415 for any route (the engine reads whatever body a request
+    /// brings, before the route), 400 and 401 for one that takes a
+    /// credential ([`error_statuses`](Self::error_statuses)).
     pub errors: &'static [u16],
     /// Whether the route also logs in with an identity provider's token as
     /// `Authorization: Bearer` (and then no body fields) when the authority
@@ -326,9 +327,9 @@ impl RouteDoc {
     /// engine's.
     pub fn error_statuses(&self) -> Vec<u16> {
         let mut statuses = self.errors.to_vec();
-        if self.body.is_some() {
-            statuses.extend([400, 413, 415]);
-        }
+        // Any request may bring a body, and the engine reads it before the
+        // route does: malformed 400, too large 413, of another type 415.
+        statuses.extend([400, 413, 415]);
         match self.credential {
             Credential::None => {}
             Credential::RefreshCookie => statuses.push(401),
@@ -405,8 +406,8 @@ mod tests {
     #[test]
     fn the_engine_adds_its_statuses() {
         let doc = RouteDoc::new("x", Credential::None);
-        assert!(doc.error_statuses().is_empty());
+        assert_eq!(doc.error_statuses(), vec![400, 413, 415], "whatever body a request brings");
         assert_eq!(doc.body(&[]).errors(&[429, 503]).error_statuses(), vec![400, 413, 415, 429, 503]);
-        assert_eq!(RouteDoc::new("x", Credential::Optional).error_statuses(), vec![400, 401]);
+        assert_eq!(RouteDoc::new("x", Credential::Optional).error_statuses(), vec![400, 401, 413, 415]);
     }
 }

@@ -72,8 +72,10 @@ impl AuthGuard {
 }
 
 impl GuardDoc {
-    /// Whether the operations require a role (or otherwise answer 403
-    /// `insufficient_scope`).
+    /// Whether the operations require a role or check an owner
+    /// ([`require_role`](crate::require_role),
+    /// [`require_self_or_role`](crate::require_self_or_role)), and so
+    /// may answer 403.
     pub fn roles(mut self, roles: bool) -> Self {
         self.roles = roles;
         self
@@ -174,7 +176,10 @@ impl GuardDoc {
         ];
         errors.extend(AuthError::samples().into_iter().filter(|e| matches!(e, AuthError::InvalidToken(_))));
         if self.roles {
+            // `require_role` refuses with insufficient_scope (a challenge),
+            // `require_self_or_role` someone else's resource with a plain 403.
             errors.push(AuthError::InsufficientScope { required: "a role".into() });
+            errors.push(AuthError::Forbidden);
         }
         let csrf = cookies.is_some() && is_unsafe_method(method);
         if csrf {

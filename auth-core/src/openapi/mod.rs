@@ -359,14 +359,36 @@ impl RouteSet {
         // the application's guarded routes do.
         security.used.insert(scheme_name(dialect.scheme()));
         let mut paths = Paths::new();
+        let mut seen: BTreeSet<(String, &str)> = BTreeSet::new();
+        let mut ids: BTreeSet<String> = BTreeSet::new();
         for route in dialect.routes() {
-            let Some(method) = http_method(route.method) else { continue };
+            // What the engine never serves, or serves from an earlier route,
+            // is not described (a custom dialect's odd table).
+            let method = http_method(route.method);
+            let upper = route.method.to_ascii_uppercase();
+            if method.is_none() || !route.path.starts_with('/') || !seen.insert((upper, route.path)) {
+                tracing::warn!(
+                    dialect = dialect.name(),
+                    method = route.method,
+                    path = route.path,
+                    "this route is not in the OpenAPI document: its method is not one OpenAPI names, its path does \
+                     not start with `/`, or an earlier route of the table has the same method and path"
+                );
+                continue;
+            }
+            let Some(method) = method else { continue };
             // The set's own root is served at the prefix itself (`/api` for `/api/`).
             let path = match (self.prefix(), route.path) {
                 (prefix, "/") if !prefix.is_empty() => prefix.to_owned(),
                 (prefix, path) => format!("{prefix}{path}"),
             };
-            paths.add_path_operation(&path, vec![method], site.operation(route, &mut security));
+            let mut op = site.operation(route, &mut security);
+            // Unique ids (`/a-b` and `/a_b` would both be `..._a_b`).
+            if let Some(id) = op.operation_id.take() {
+                let mut unique = (1..).map(|n| if n == 1 { id.clone() } else { format!("{id}_{n}") });
+                op.operation_id = unique.find(|candidate| ids.insert(candidate.clone()));
+            }
+            paths.add_path_operation(&path, vec![method], op);
         }
         let info = Info::builder()
             .title(format!("{} token routes", dialect.name()))
