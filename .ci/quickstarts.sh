@@ -37,6 +37,19 @@ block() {
 
 fail() { echo "quickstart $1: $2" >&2; exit 1; }
 
+# `start FRAMEWORK BINARY LOG URL`: runs the built BINARY with a fresh
+# JWT_SECRET, its output in LOG, until URL answers (PID is its process).
+start() {
+  local fw="$1" binary="$2" log="$3" probe="$4"
+  JWT_SECRET="$(head -c 32 /dev/urandom | base64)" "$CARGO_TARGET_DIR/debug/$binary" > "$log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "$probe" && return 0
+    kill -0 "$PID" 2>/dev/null || fail "$fw" "$binary exited: $(cat "$log")"
+    sleep 0.1
+  done
+}
+
 # `expect FRAMEWORK WHAT STATUS CURL-ARGS...`: the status curl gets must be STATUS.
 expect() {
   local fw="$1" what="$2" want="$3"; shift 3
@@ -75,14 +88,7 @@ for fw in axum actix; do
   (cd "$crate" && cargo build --quiet)
   port=3001; [ "$fw" = actix ] && port=3002
   base="http://127.0.0.1:$port"
-  JWT_SECRET="$(head -c 32 /dev/urandom | base64)" "$CARGO_TARGET_DIR/debug/$fw-quickstart" \
-    > "$WORK/$fw.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "$base/hello" && break
-    kill -0 "$PID" 2>/dev/null || fail "$fw" "exited: $(cat "$WORK/$fw.log")"
-    sleep 0.1
-  done
+  start "$fw" "$fw-quickstart" "$WORK/$fw.log" "$base/hello"
   expect "$fw" "login" 200 -X POST "$base/auth/login" -d username=alice -d password=wonderland
   token="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$WORK/body")"
   expect "$fw" "wrong password" 400 -X POST "$base/auth/login" -d username=alice -d password=nope
@@ -103,13 +109,7 @@ for fw in axum actix; do
   # cookie mode: the tokens in cookies, CSRF on every POST
   port=3003; [ "$fw" = actix ] && port=3004
   base="http://127.0.0.1:$port"
-  JWT_SECRET="$(head -c 32 /dev/urandom | base64)" "$CARGO_TARGET_DIR/debug/cookies" > "$WORK/$fw-cookies.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "$base/me" && break
-    kill -0 "$PID" 2>/dev/null || fail "$fw" "cookie mode exited: $(cat "$WORK/$fw-cookies.log")"
-    sleep 0.1
-  done
+  start "$fw" cookies "$WORK/$fw-cookies.log" "$base/me"
   own=(-H "Origin: $base" -H "Sec-Fetch-Site: same-origin")
   expect "$fw" "cookie login" 200 -D "$WORK/headers" "${own[@]}" -X POST "$base/auth/login" \
     -d username=alice -d password=wonderland
@@ -138,13 +138,7 @@ for fw in axum actix; do
   # OpenAPI: the app's document with the auth routes nested and /me protected
   port=3008; [ "$fw" = actix ] && port=3009
   base="http://127.0.0.1:$port"
-  JWT_SECRET="$(head -c 32 /dev/urandom | base64)" "$CARGO_TARGET_DIR/debug/openapi" > "$WORK/$fw-openapi.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "$base/openapi.json" && break
-    kill -0 "$PID" 2>/dev/null || fail "$fw" "the OpenAPI app exited: $(cat "$WORK/$fw-openapi.log")"
-    sleep 0.1
-  done
+  start "$fw" openapi "$WORK/$fw-openapi.log" "$base/openapi.json"
   expect "$fw" "GET /openapi.json" 200 "$base/openapi.json"
   content_type="$(curl -s -o /dev/null -w '%{content_type}' "$base/openapi.json")"
   [ "$content_type" = "application/json" ] || fail "$fw" "/openapi.json is $content_type, not application/json"
