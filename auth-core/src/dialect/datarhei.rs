@@ -403,11 +403,11 @@ mod tests {
 
     use super::Datarhei;
     use crate::describe::Credential;
-    use crate::dialect::test_doc::assert_documented;
+    use crate::dialect::test_doc::{handle_documented, request};
     use crate::tests::{Outage, keys, rt, users};
     use crate::{
-        AuthError, AuthRequest, AuthResponse, Authority, Dialect, ExternalIdentity, ExternalSubject, Peer,
-        Principal, RouteSet, TokenRejection,
+        AuthError, AuthResponse, Authority, Dialect, ExternalIdentity, ExternalSubject, Principal, RouteSet,
+        TokenRejection,
     };
 
     /// An identity provider whose tokens are `sub-<subject>`.
@@ -432,17 +432,8 @@ mod tests {
         bearer: Option<&str>,
         body: Option<Value>,
     ) -> AuthResponse {
-        let mut request =
-            AuthRequest::new(method, path).with_peer(Peer::new(Some("192.0.2.7".parse().expect("ip"))));
-        if let Some(token) = bearer {
-            request = request.with_authorization(format!("Bearer {token}"));
-        }
-        if let Some(body) = body {
-            request = request.with_content_type("application/json").with_body(body.to_string());
-        }
-        let res = routes.handle(request).await;
-        assert_documented(routes.dialect(), method, path, &res);
-        res
+        let authorization = bearer.map(|token| format!("Bearer {token}"));
+        handle_documented(routes, request(method, path, authorization, body.as_ref())).await
     }
 
     #[test]

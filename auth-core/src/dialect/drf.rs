@@ -303,9 +303,9 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::Drf;
-    use crate::dialect::test_doc::assert_documented;
+    use crate::dialect::test_doc::{handle_documented, request};
     use crate::tests::{Outage, SECRET, access_claims, craft_hmac, header, keys, rt};
-    use crate::{Algorithm, AuthRequest, Authority, Dialect, MemoryUsers, Peer, Principal, RouteSet};
+    use crate::{Algorithm, Authority, Dialect, MemoryUsers, Principal, RouteSet};
 
     #[test]
     fn every_answer_has_its_documented_shape() {
@@ -322,18 +322,9 @@ mod tests {
             let authority =
                 Authority::builder(keys()).users(users).store(store.clone()).config(config).build();
             let routes = RouteSet::new(authority, Drf);
-            let peer = Peer::new(Some("192.0.2.7".parse().expect("ip")));
             let call = |path: &'static str, body: Value| {
                 let routes = &routes;
-                let request = AuthRequest::new("POST", path)
-                    .with_content_type("application/json")
-                    .with_body(body.to_string())
-                    .with_peer(peer.clone());
-                async move {
-                    let res = routes.handle(request).await;
-                    assert_documented(&Drf, "POST", path, &res);
-                    res
-                }
+                async move { handle_documented(routes, request("POST", path, None, Some(&body))).await }
             };
 
             let mut tokens = Vec::new();

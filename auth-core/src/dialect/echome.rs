@@ -252,9 +252,9 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::Echome;
-    use crate::dialect::test_doc::assert_documented;
+    use crate::dialect::test_doc::{handle_documented, request};
     use crate::tests::{Outage, keys, rt, users};
-    use crate::{AuthRequest, Authority, Dialect, Peer, RouteSet};
+    use crate::{AuthRequest, Authority, Dialect, RouteSet};
 
     #[test]
     fn every_answer_has_its_documented_shape() {
@@ -269,21 +269,11 @@ mod tests {
                 RouteSet::new(authority.build(), Echome)
             };
             let (routes, rotating) = (set(config.clone()), set(config.rotate_refresh(true)));
-            let peer = Peer::new(Some("192.0.2.7".parse().expect("ip")));
             let call = |routes: &RouteSet, path: &'static str, bearer: Option<&str>, body: Value| {
-                let mut request = AuthRequest::new("POST", path)
-                    .with_content_type("application/json")
-                    .with_body(body.to_string())
-                    .with_peer(peer.clone());
-                if let Some(token) = bearer {
-                    request = request.with_authorization(format!("Bearer {token}"));
-                }
+                let request =
+                    request("POST", path, bearer.map(|token| format!("Bearer {token}")), Some(&body));
                 let routes = routes.clone();
-                async move {
-                    let res = routes.handle(request).await;
-                    assert_documented(&Echome, "POST", path, &res);
-                    res
-                }
+                async move { handle_documented(&routes, request).await }
             };
             let login = |routes: &RouteSet, username: &str| {
                 let body = json!({"username": username, "password": format!("{username}-pw")});
@@ -315,12 +305,9 @@ mod tests {
             assert_eq!(res.json_body().expect("json")["code"], "token_not_valid");
             let res = call(&routes, "/token/refresh", Some(&access), json!({"refresh": access})).await;
             assert_eq!(res.status, 401);
-            let res = routes
-                .handle(
-                    AuthRequest::new("POST", "/token").with_content_type("application/json").with_body("{"),
-                )
-                .await;
-            assert_documented(&Echome, "POST", "/token", &res);
+            let malformed =
+                AuthRequest::new("POST", "/token").with_content_type("application/json").with_body("{");
+            handle_documented(&routes, malformed).await;
             let mut statuses = Vec::new();
             for _ in 0..4 {
                 let body = json!({"username": "alice", "password": "wrong"});

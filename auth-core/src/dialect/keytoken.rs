@@ -343,11 +343,10 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::Keytoken;
-    use crate::dialect::test_doc::assert_documented;
+    use crate::dialect::test_doc::{handle_documented, request};
     use crate::tests::{Outage, keys, rt};
     use crate::{
-        AuthRequest, AuthResponse, Authority, Dialect, MemoryUsers, Peer, Principal, RouteSet, UserStore,
-        UserStoreError,
+        AuthResponse, Authority, Dialect, MemoryUsers, Principal, RouteSet, UserStore, UserStoreError,
     };
 
     /// A user store that does not create users.
@@ -375,17 +374,10 @@ mod tests {
         basic: Option<(&str, &str)>,
         body: Value,
     ) -> AuthResponse {
-        let mut request = AuthRequest::new(method, path)
-            .with_peer(Peer::new(Some("192.0.2.7".parse().expect("ip"))))
-            .with_content_type("application/json")
-            .with_body(body.to_string());
-        if let Some((key, token)) = basic {
-            let pair = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{token}"));
-            request = request.with_authorization(format!("Basic {pair}"));
-        }
-        let res = routes.handle(request).await;
-        assert_documented(routes.dialect(), method, path, &res);
-        res
+        let authorization = basic.map(|(key, token)| {
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:{token}")))
+        });
+        handle_documented(routes, request(method, path, authorization, Some(&body))).await
     }
 
     #[test]

@@ -248,13 +248,43 @@ pub(crate) mod test_doc {
     use serde_json::Value;
 
     use super::Dialect;
-    use crate::response::AuthResponse;
+    use crate::client::Peer;
+    use crate::response::{AuthRequest, AuthResponse};
+    use crate::routes::RouteSet;
+
+    /// A request from the tests' client address (192.0.2.7), with this
+    /// `Authorization` and JSON body when given.
+    pub(crate) fn request(
+        method: &str,
+        path: &str,
+        authorization: Option<String>,
+        body: Option<&Value>,
+    ) -> AuthRequest {
+        let mut request =
+            AuthRequest::new(method, path).with_peer(Peer::new(Some("192.0.2.7".parse().expect("ip"))));
+        if let Some(value) = authorization {
+            request = request.with_authorization(value);
+        }
+        if let Some(body) = body {
+            request = request.with_content_type("application/json").with_body(body.to_string());
+        }
+        request
+    }
+
+    /// Answers `request` and holds the answer to its route's description
+    /// ([`assert_documented`]).
+    pub(crate) async fn handle_documented(routes: &RouteSet, request: AuthRequest) -> AuthResponse {
+        let (method, path) = (request.method.clone(), request.path.clone());
+        let res = routes.handle(request).await;
+        assert_documented(routes.dialect(), &method, &path, &res);
+        res
+    }
 
     /// Holds `res`, the answer of `method path` in `dialect`, to the
     /// route's description: a documented reply (its status, required
     /// headers and body shape), or a documented error status in the
     /// dialect's error shape. Shared by the dialects' tests.
-    pub(crate) fn assert_documented(dialect: &dyn Dialect, method: &str, path: &str, res: &AuthResponse) {
+    fn assert_documented(dialect: &dyn Dialect, method: &str, path: &str, res: &AuthResponse) {
         let route = dialect.routes().iter().find(|r| r.method == method && r.path == path).expect("a route");
         let doc = route.doc.expect("a described route");
         let body = res.json_body().unwrap_or(Value::Null);

@@ -267,22 +267,13 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::Sachet;
-    use crate::dialect::test_doc::assert_documented;
+    use crate::dialect::test_doc::{handle_documented, request};
     use crate::tests::{Outage, keys, rt, users};
-    use crate::{AuthRequest, AuthResponse, Authority, Dialect, Peer, RouteSet};
+    use crate::{AuthResponse, Authority, Dialect, RouteSet};
 
     async fn call(routes: &RouteSet, path: &str, bearer: Option<&str>, body: Option<Value>) -> AuthResponse {
-        let mut request =
-            AuthRequest::new("POST", path).with_peer(Peer::new(Some("192.0.2.7".parse().expect("ip"))));
-        if let Some(token) = bearer {
-            request = request.with_authorization(format!("Bearer {token}"));
-        }
-        if let Some(body) = body {
-            request = request.with_content_type("application/json").with_body(body.to_string());
-        }
-        let res = routes.handle(request).await;
-        assert_documented(&Sachet, "POST", path, &res);
-        res
+        let authorization = bearer.map(|token| format!("Bearer {token}"));
+        handle_documented(routes, request("POST", path, authorization, body.as_ref())).await
     }
 
     #[test]

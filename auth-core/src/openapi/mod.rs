@@ -134,34 +134,35 @@ impl Security {
     }
 }
 
-/// The `X-CSRF-Token` header parameter of a cookie-authenticated request.
-fn csrf_parameter() -> utoipa::openapi::path::Parameter {
+/// An optional string request header.
+fn header_parameter(name: &str, about: &str) -> utoipa::openapi::path::Parameter {
     ParameterBuilder::new()
-        .name("X-CSRF-Token")
+        .name(name)
         .parameter_in(ParameterIn::Header)
         .required(Required::False)
-        .description(Some(
-            "The session's CSRF value (the login answer's `csrf_token`); required when the credential \
-             is a cookie, not an `Authorization` header",
-        ))
+        .description(Some(about))
         .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
         .build()
+}
+
+/// The `X-CSRF-Token` header parameter of a cookie-authenticated request.
+fn csrf_parameter() -> utoipa::openapi::path::Parameter {
+    header_parameter(
+        "X-CSRF-Token",
+        "The session's CSRF value (the login answer's `csrf_token`); required when the credential is a \
+         cookie, not an `Authorization` header",
+    )
 }
 
 /// The `Device-Token` request header of a password login: the token the
 /// last successful login on this client answered, which lets it through
 /// the throttle of its own account.
 fn device_parameter() -> utoipa::openapi::path::Parameter {
-    ParameterBuilder::new()
-        .name("Device-Token")
-        .parameter_in(ParameterIn::Header)
-        .required(Required::False)
-        .description(Some(
-            "The `Device-Token` the last successful login from this client answered (or send its cookie): \
-             a known device keeps logging in while its account is throttled for others",
-        ))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-        .build()
+    header_parameter(
+        "Device-Token",
+        "The `Device-Token` the last successful login from this client answered (or send its cookie): a \
+         known device keeps logging in while its account is throttled for others",
+    )
 }
 
 /// A JSON (or empty) response with its headers.
@@ -215,6 +216,8 @@ struct Site<'a> {
     set: &'a RouteSet,
     dialect: &'a dyn Dialect,
     cookies: Option<&'a CookieMode>,
+    /// One error of every kind: any may come from a route's own logic.
+    samples: Vec<AuthError>,
 }
 
 impl Site<'_> {
@@ -303,9 +306,12 @@ impl Site<'_> {
 
     fn error(&self, status: u16, credential: Credential) -> Response {
         let mut headers = describe::NO_STORE_HEADERS.to_vec();
-        // Any kind of error may come from a route's own logic.
-        let samples = AuthError::samples();
-        headers.extend(sampled_headers(status, &samples, |e| self.dialect.render_error(e), ERROR_HEADERS));
+        headers.extend(sampled_headers(
+            status,
+            &self.samples,
+            |e| self.dialect.render_error(e),
+            ERROR_HEADERS,
+        ));
         // A cookie session that cannot go on is ended: its cookies cleared.
         if self.cookies.is_some() && status == 401 && credential != Credential::None {
             headers.push(CLEARS_COOKIES);
@@ -353,7 +359,7 @@ impl RouteSet {
     /// ```
     pub fn openapi(&self) -> OpenApi {
         let dialect = self.dialect();
-        let site = Site { set: self, dialect, cookies: self.cookie_mode() };
+        let site = Site { set: self, dialect, cookies: self.cookie_mode(), samples: AuthError::samples() };
         let mut security = Security::default();
         // The dialect's own scheme, even where no route of the set takes it:
         // the application's guarded routes do.
