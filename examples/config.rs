@@ -320,6 +320,19 @@ pub struct DemoConfig {
     /// expires. Default: no gRPC.
     #[arg(long, value_name = "HOST:PORT")]
     pub grpc: Option<String>,
+    /// Serve metrics in Prometheus' text format at
+    /// `http://HOST:PORT/metrics` (a listener of its own; port 0 is not
+    /// supported): auth-core's counters, gauges and histograms (names
+    /// prefixed `tokenauth_`; latencies, `*_seconds`, as histograms with
+    /// buckets). Default: no metrics (nothing recorded).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
+    /// Write auth-core's audit events (tracing target `tokenauth::audit`)
+    /// as JSON lines, one object per event, to PATH (appended to, created
+    /// if missing), or to stderr with `-`. They never appear in the
+    /// human-readable log on stderr. Default: not written.
+    #[arg(long, value_name = "PATH|-")]
+    pub audit_log: Option<PathBuf>,
 }
 
 fn parse_url(value: &str) -> Result<String, String> {

@@ -5,16 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use demo_app::{Demo, DemoConfig, Framework};
+use demo_app::{Demo, DemoConfig, Framework, telemetry};
 
 fn main() -> ExitCode {
-    // Warnings (a store outage, once; refresh-token reuse) and their ends
-    // on stderr. The library never logs a token or a secret.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .with_target(false)
-        .init();
     let config = match DemoConfig::try_parse() {
         Ok(c) => c,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => e.exit(),
@@ -37,16 +30,49 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let grpc = match config.grpc.as_deref().map(grpc_listener).transpose() {
-        Ok(grpc) => grpc,
-        Err((code, e)) => {
+    let (grpc, metrics) = match (
+        config.grpc.as_deref().map(grpc_addr).transpose(),
+        config.metrics.as_deref().map(telemetry::metrics_addr).transpose(),
+    ) {
+        (Ok(grpc), Ok(metrics)) => (grpc, metrics),
+        (Err((code, e)), _) | (_, Err((code, e))) => {
             eprintln!("demo: {e}");
             return ExitCode::from(code);
         }
     };
+    // The audit log opens before anything else starts.
+    let audit = match config.audit_log.as_deref().map(telemetry::open_audit_log).transpose() {
+        Ok(audit) => audit,
+        Err(e) => {
+            eprintln!("demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Warnings (a store outage, once; refresh-token reuse) and their ends
+    // on stderr; the audit events only in the audit log. The library never
+    // logs a token or a secret.
+    telemetry::init_tracing(audit);
+    // The listeners of --grpc and --metrics are bound before anything else
+    // starts, so the banner names them.
+    let grpc = match grpc.map(grpc_listener).transpose() {
+        Ok(grpc) => grpc,
+        Err(e) => {
+            eprintln!("demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Out of any runtime: the exporter serves from a thread of its own,
+    // whichever framework serves the demo.
+    if let Some(metrics) = metrics
+        && let Err(e) = telemetry::install_metrics(metrics)
+    {
+        eprintln!("demo: {e}");
+        return ExitCode::FAILURE;
+    }
+    let extra = Extra { grpc, metrics };
     let result = match config.framework {
-        Framework::Axum => run_axum(&config, addr, grpc),
-        Framework::Actix => run_actix(&config, addr, grpc),
+        Framework::Axum => run_axum(&config, addr, extra),
+        Framework::Actix => run_actix(&config, addr, extra),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,18 +83,39 @@ fn main() -> ExitCode {
     }
 }
 
-/// The listener of `--grpc HOST:PORT`, bound before anything else starts
-/// (so the banner names the bound port): exit status 2 for an address that
-/// is not one, 1 when it cannot be bound.
-fn grpc_listener(spec: &str) -> Result<std::net::TcpListener, (u8, String)> {
-    let Some(addr) = spec.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
-        return Err((2, format!("--grpc `{spec}` is not a HOST:PORT this machine can listen on")));
-    };
-    let listener = std::net::TcpListener::bind(addr)
-        .map_err(|e| (1, format!("--grpc: cannot listen on {addr}: {e}")))?;
+/// What the demo serves besides its HTTP routes.
+struct Extra {
+    /// The bound listener of `--grpc`.
+    grpc: Option<std::net::TcpListener>,
+    /// Where `--metrics` serves `/metrics` (bound already).
+    metrics: Option<SocketAddr>,
+}
+
+/// The address of `--grpc HOST:PORT`: exit status 2 for one that is not
+/// an address this machine can listen on.
+fn grpc_addr(spec: &str) -> Result<SocketAddr, (u8, String)> {
+    spec.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| (2, format!("--grpc `{spec}` is not a HOST:PORT this machine can listen on")))
+}
+
+/// The listener of `--grpc`, bound before anything else starts (so the
+/// banner names the bound port); an error (exit status 1) when it cannot
+/// be bound.
+fn grpc_listener(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|e| format!("--grpc: cannot listen on {addr}: {e}"))?;
     // tokio takes it over: it must not block
-    listener.set_nonblocking(true).map_err(|e| (1, format!("--grpc: {e}")))?;
+    listener.set_nonblocking(true).map_err(|e| format!("--grpc: {e}"))?;
     Ok(listener)
+}
+
+/// The banner's `--metrics` line.
+fn metrics_banner(metrics: Option<SocketAddr>) {
+    if let Some(addr) = metrics {
+        println!("metrics: http://{addr}/metrics");
+    }
 }
 
 /// The banner's gRPC line, once the listener is tokio's (in a runtime).
@@ -78,23 +125,23 @@ fn grpc_banner(listener: &tokio::net::TcpListener) -> Result<(), String> {
     Ok(())
 }
 
-fn run_axum(
-    config: &DemoConfig,
-    addr: SocketAddr,
-    grpc: Option<std::net::TcpListener>,
-) -> Result<(), String> {
+fn run_axum(config: &DemoConfig, addr: SocketAddr, extra: Extra) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
         let demo = Demo::new(config).await?;
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
-        let grpc =
-            grpc.map(tokio::net::TcpListener::from_std).transpose().map_err(|e| format!("--grpc: {e}"))?;
+        let grpc = extra
+            .grpc
+            .map(tokio::net::TcpListener::from_std)
+            .transpose()
+            .map_err(|e| format!("--grpc: {e}"))?;
         print!("{}", demo.banner(&bound.to_string()));
         if let Some(grpc) = &grpc {
             grpc_banner(grpc)?;
         }
+        metrics_banner(extra.metrics);
         println!("listening on http://{bound}");
         // The peer address feeds the per-address login throttle.
         let app = demo.axum_router().into_make_service_with_connect_info::<SocketAddr>();
@@ -107,11 +154,7 @@ fn run_axum(
     })
 }
 
-fn run_actix(
-    config: &DemoConfig,
-    addr: SocketAddr,
-    grpc: Option<std::net::TcpListener>,
-) -> Result<(), String> {
+fn run_actix(config: &DemoConfig, addr: SocketAddr, extra: Extra) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async {
         let demo = Demo::new(config).await?;
         let configure = demo.actix_config();
@@ -120,7 +163,7 @@ fn run_actix(
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let bound = server.addrs().first().copied().unwrap_or(addr);
         print!("{}", demo.banner(&bound.to_string()));
-        if let Some(grpc) = grpc {
+        if let Some(grpc) = extra.grpc {
             // tonic needs a (Send) tokio runtime: one of its own, on a thread
             // of its own, sharing the demo (authority, store, keys), as the
             // actix workers do from theirs.
@@ -132,6 +175,7 @@ fn run_actix(
                 .map_err(|e| format!("--grpc: {e}"))?;
             ready.recv().map_err(|_| "--grpc: the gRPC thread ended".to_owned())??;
         }
+        metrics_banner(extra.metrics);
         println!("listening on http://{bound}");
         server.run().await.map_err(|e| e.to_string())
     })

@@ -25,6 +25,7 @@ pub mod page;
 pub mod samples;
 pub mod sql_users;
 mod store;
+pub mod telemetry;
 
 pub use config::{DemoConfig, DialectName, Framework, IdpSpec, StoreSpec, UserSpec};
 

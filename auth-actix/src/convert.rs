@@ -12,7 +12,8 @@ pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationRef<'_> {
 
 /// Who sent the request: the TCP peer and every `X-Forwarded-For` value
 /// (the core decides whether to believe them; actix's own
-/// `connection_info().realip_remote_addr()` believes anybody).
+/// `connection_info().realip_remote_addr()` believes anybody), the device
+/// token and the `User-Agent` (for the audit trail).
 pub(crate) fn peer(headers: &HeaderMap, peer_addr: Option<std::net::SocketAddr>) -> Peer {
     let forwarded_for = headers
         .get_all("x-forwarded-for")
@@ -26,6 +27,10 @@ pub(crate) fn peer(headers: &HeaderMap, peer_addr: Option<std::net::SocketAddr>)
     let mut peer = Peer::new(peer_addr.map(|a| a.ip()));
     peer.forwarded_for = forwarded_for;
     peer.device_token = device;
+    // for the audit trail only
+    peer.user_agent = headers
+        .get(actix_web::http::header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     peer
 }
 

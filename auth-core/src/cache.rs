@@ -212,6 +212,7 @@ impl TokenCache {
         }
         let entry = map.get(token).filter(|e| e.generation == self.generation() && now < e.until)?;
         self.hits.add();
+        crate::metrics::record::token_cache(true);
         Some(entry.identity)
     }
 
@@ -219,6 +220,7 @@ impl TokenCache {
     pub(crate) fn miss(&self) {
         if self.map.is_some() {
             self.misses.add();
+            crate::metrics::record::token_cache(false);
         }
     }
 

@@ -34,7 +34,21 @@ pub enum Check {
 
 impl Check {
     pub(crate) fn later(future: impl Future<Output = CheckResult> + Send + 'static) -> Self {
-        Self::Pending(PendingCheck(Box::pin(future)))
+        Self::Pending(PendingCheck { future: Box::pin(future), observed: false })
+    }
+
+    /// This check is a guard's whole verdict: a refusal it reaches is
+    /// counted (`tokenauth_token_rejections_total`), now or when it is
+    /// reached. Checks inside it are not, so nothing counts twice.
+    pub(crate) fn observed(self) -> Self {
+        match self {
+            Self::Ready(Err(err)) => {
+                crate::observe::guard_refused(&err);
+                Self::Ready(Err(err))
+            }
+            Self::Pending(pending) => Self::Pending(PendingCheck { observed: true, ..pending }),
+            ready => ready,
+        }
     }
 
     /// The verdict, awaiting it if need be.
@@ -57,13 +71,21 @@ impl std::fmt::Debug for Check {
 
 /// A verdict still being reached: a `Send` future an adapter can keep in
 /// its own response future.
-pub struct PendingCheck(Pin<Box<dyn Future<Output = CheckResult> + Send>>);
+pub struct PendingCheck {
+    future: Pin<Box<dyn Future<Output = CheckResult> + Send>>,
+    /// A guard's whole verdict: its refusal is counted.
+    observed: bool,
+}
 
 impl Future for PendingCheck {
     type Output = CheckResult;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CheckResult> {
-        self.0.as_mut().poll(cx)
+        let polled = self.future.as_mut().poll(cx);
+        if let (true, Poll::Ready(Err(err))) = (self.observed, &polled) {
+            crate::observe::guard_refused(err);
+        }
+        polled
     }
 }
 

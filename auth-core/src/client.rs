@@ -42,6 +42,9 @@ pub struct Peer {
     /// proof that this client logged in as some user before, which the
     /// login throttle honours for that user.
     pub device_token: Option<String>,
+    /// The `User-Agent` header, for the audit trail only (never for a
+    /// decision).
+    pub user_agent: Option<String>,
 }
 
 /// Never prints the device token.
@@ -51,6 +54,7 @@ impl std::fmt::Debug for Peer {
             .field("addr", &self.addr)
             .field("forwarded_for", &self.forwarded_for)
             .field("device_token", &self.device_token.as_ref().map(|_| "<redacted>"))
+            .field("user_agent", &self.user_agent)
             .finish()
     }
 }
@@ -76,6 +80,17 @@ impl Peer {
     /// ```
     pub fn with_device_token(mut self, token: impl Into<String>) -> Self {
         self.device_token = Some(token.into());
+        self
+    }
+
+    /// Sets the `User-Agent` the client sent (written to the audit trail).
+    ///
+    /// ```
+    /// let peer = auth_core::Peer::default().with_user_agent("curl/8.5.0");
+    /// assert_eq!(peer.user_agent.as_deref(), Some("curl/8.5.0"));
+    /// ```
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
         self
     }
 }

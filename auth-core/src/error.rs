@@ -92,6 +92,44 @@ pub enum TokenRejection {
     Unknown,
 }
 
+impl TokenRejection {
+    /// The reason's short name, as the metrics' `reason` label and the
+    /// audit events' `reason` field give it (one of
+    /// [`metrics::REJECTION_REASONS`](crate::metrics::REJECTION_REASONS)).
+    ///
+    /// ```
+    /// use auth_core::TokenRejection;
+    /// assert_eq!(TokenRejection::Expired.reason(), "expired");
+    /// assert_eq!(TokenRejection::MissingClaim("sub").reason(), "missing_claim");
+    /// ```
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::TooLong => "too_long",
+            Self::Algorithm => "algorithm",
+            Self::UnknownKey => "unknown_key",
+            Self::ForbiddenHeader => "forbidden_header",
+            Self::Type => "type",
+            Self::Signature => "signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::Issuer => "issuer",
+            Self::Audience => "audience",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::InvalidClaim(_) => "invalid_claim",
+            Self::Lifetime => "lifetime",
+            Self::WrongUse => "wrong_use",
+            Self::Revoked => "revoked",
+            Self::Reused => "reused",
+            Self::SessionExpired => "session_expired",
+            Self::InactivePrincipal => "inactive_principal",
+            Self::SubjectNotAllowed => "subject_not_allowed",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 /// Everything that can go wrong while authenticating a request or serving an
 /// auth route. Each variant maps to one status, one challenge and one body.
 ///
@@ -196,6 +234,34 @@ impl AuthError {
             Self::UnsupportedMediaType => 415,
             Self::Unavailable | Self::Busy { .. } => 503,
             Self::Misconfigured(_) => 500,
+        }
+    }
+
+    /// What kind of refusal this is, as the metrics' `outcome` label and
+    /// the audit events' `outcome` field name it (one of
+    /// [`metrics::OUTCOMES`](crate::metrics::OUTCOMES); `ok` is a success's).
+    ///
+    /// ```
+    /// use auth_core::AuthError;
+    /// assert_eq!(AuthError::InvalidCredentials.outcome(), "bad_credentials");
+    /// assert_eq!(AuthError::TooManyAttempts { retry_after: 5 }.outcome(), "throttled");
+    /// ```
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::MissingCredentials => "missing_credentials",
+            Self::InvalidRequest(_) | Self::MissingField(_) => "bad_request",
+            Self::InvalidCredentials | Self::InvalidGrant => "bad_credentials",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::InsufficientScope { .. } | Self::Forbidden => "forbidden",
+            Self::Csrf(_) => "csrf",
+            Self::TooManyAttempts { .. } => "throttled",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::PayloadTooLarge => "too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Busy { .. } => "busy",
+            Self::Unavailable => "unavailable",
+            Self::Misconfigured(_) => "misconfigured",
         }
     }
 

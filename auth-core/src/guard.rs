@@ -462,6 +462,7 @@ impl AuthGuard {
             Some((scheme, rest)) => self.presented(scheme, rest, peer),
             None => without(),
         }
+        .observed()
     }
 
     /// The check of credentials of `scheme`; `peer` is called only for a

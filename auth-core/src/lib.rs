@@ -46,6 +46,11 @@
 //! | `agent` | `agent`: the client side (log in, attach, refresh single-flight) |
 //! | `store-tests` | `store_tests::run`: the contract suite a [`Store`] backend runs in its own tests |
 //! | `openapi` | [`RouteSet::openapi`] and [`AuthGuard::openapi`]: OpenAPI 3.1 descriptions of the routes, on `utoipa` |
+//! | `metrics` | counters, gauges and histograms through the `metrics` facade ([`metrics`] lists them) |
+//!
+//! Audit events (logins, refreshes, reuse detections, logouts, revocations,
+//! throttle refusals, key rotations) are `tracing` events on the target
+//! `tokenauth::audit`, always on: [`audit`] lists them.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -55,6 +60,7 @@ compile_error!("auth-core needs a JWT crypto backend: enable `rust_crypto` (defa
 
 #[cfg(feature = "agent")]
 pub mod agent;
+pub mod audit;
 mod authority;
 mod body;
 mod cache;
@@ -78,6 +84,8 @@ pub mod jwks;
 mod jwt;
 mod keys;
 mod maybe;
+pub mod metrics;
+mod observe;
 mod opaque;
 #[cfg(feature = "openapi")]
 pub mod openapi;

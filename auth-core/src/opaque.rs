@@ -86,6 +86,7 @@ impl Authority {
         let (record, token, refresh) = self.opaque_record(principal, now, now);
         let expires_at = record.expires_at;
         self.store().put_opaque(&key, record, now).await?;
+        crate::audit::note_session(&principal.id, None);
         Ok(OpaqueCredentials { key, token, refresh, expires_at, roles: principal.roles.clone() })
     }
 
@@ -111,6 +112,7 @@ impl Authority {
         if !bool::from(record.token_hash.ct_eq(&hash(token))) {
             return Err(AuthError::InvalidToken(TokenRejection::Unknown));
         }
+        crate::audit::note_session(&record.sub, None);
         if record.expires_at <= now {
             return Err(AuthError::InvalidToken(TokenRejection::Expired));
         }
@@ -141,6 +143,7 @@ impl Authority {
         let now = crate::time::now();
         let unknown = AuthError::InvalidToken(TokenRejection::Unknown);
         let (old, revoked) = self.live_opaque(key, now).await?;
+        crate::audit::note_session(&old.sub, None);
         if revoked {
             return Err(AuthError::InvalidToken(TokenRejection::Revoked));
         }
@@ -154,6 +157,8 @@ impl Authority {
         match self.store().rotate_opaque(key, &hash(refresh), record, grace, now).await? {
             OpaqueRotation::Rotated => {}
             OpaqueRotation::Reused => {
+                crate::metrics::record::refresh_reuse();
+                crate::metrics::record::revoked("family");
                 tracing::warn!(sub = %old.sub, "opaque refresh secret reuse detected; session deleted");
                 return Err(AuthError::InvalidToken(TokenRejection::Reused));
             }
@@ -170,6 +175,10 @@ impl Authority {
 
     /// Kills the credentials under `key`; answers whether there were any.
     pub async fn revoke_opaque(&self, key: &str) -> Result<bool, AuthError> {
-        Ok(self.store().delete_opaque(key, crate::time::now()).await?)
+        let existed = self.store().delete_opaque(key, crate::time::now()).await?;
+        if existed {
+            crate::metrics::record::revoked("family");
+        }
+        Ok(existed)
     }
 }

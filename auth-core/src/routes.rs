@@ -277,15 +277,31 @@ impl RouteSet {
     /// Answers one request. Never fails: errors become the dialect's error
     /// response. Every answer carries `Cache-Control: no-store` and
     /// `Pragma: no-cache`.
+    ///
+    /// Each answer is counted ([`metrics`](crate::metrics)) and, for a
+    /// login, sign-up, refresh, extend or logout route, written to the
+    /// audit trail ([`audit`](crate::audit)).
     pub async fn handle(&self, request: AuthRequest) -> AuthResponse {
-        match self.try_handle(&request).await {
+        let (action, result) = match self.route(&request.method, &request.path) {
+            Ok(action) => {
+                let (result, trail) = crate::audit::traced(self.try_handle(action, &request)).await;
+                let action = crate::observe::route(self, action, &request, &result, trail);
+                (action, result)
+            }
+            Err(err) => ("unmatched", Err(err)),
+        };
+        crate::metrics::record::route(
+            self.dialect.name(),
+            action,
+            result.as_ref().map_or_else(AuthError::outcome, |_| "ok"),
+        );
+        match result {
             Ok(res) => res.no_store(),
             Err(err) => self.reject(&err),
         }
     }
 
-    async fn try_handle(&self, request: &AuthRequest) -> Result<AuthResponse, AuthError> {
-        let action = self.route(&request.method, &request.path)?;
+    async fn try_handle(&self, action: Action, request: &AuthRequest) -> Result<AuthResponse, AuthError> {
         if request.body.len() > self.body_limit {
             return Err(AuthError::PayloadTooLarge);
         }

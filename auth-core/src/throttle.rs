@@ -219,7 +219,7 @@ pub(crate) async fn admit<'a>(
     let addr = match standing {
         Standing::Device(id) => {
             let mut admitted = Admitted { store, now, counted: Vec::with_capacity(1), remember: None };
-            admitted.count(throttle_key_device(id), rules.device, Settle::Clear, false).await?;
+            admitted.count("device", throttle_key_device(id), rules.device, Settle::Clear, false).await?;
             return Ok(admitted);
         }
         Standing::Address(addr) => addr,
@@ -227,7 +227,9 @@ pub(crate) async fn admit<'a>(
     let mut admitted = admit_address(store, rules, addr, now).await?;
     if let Some(addr) = addr {
         if rules.pair.free > 0 {
-            admitted.count(key_pair(username, Some(addr)), rules.pair, Settle::Clear, false).await?;
+            admitted
+                .count("user_address", key_pair(username, Some(addr)), rules.pair, Settle::Clear, false)
+                .await?;
         }
         if let Some(known) = rules.known {
             let key = throttle_key_known(username, addr);
@@ -247,7 +249,7 @@ pub(crate) async fn admit<'a>(
         // restarting with one account) must not queue behind the slow-down,
         // each refusal costing its own address's counter.
         let settle = if addr.is_some() { Settle::Clear } else { Settle::TakeBack };
-        admitted.count(key_user(username), rules.user, settle, true).await?;
+        admitted.count("user", key_user(username), rules.user, settle, true).await?;
     }
     Ok(admitted)
 }
@@ -264,16 +266,19 @@ pub(crate) async fn admit_address<'a>(
 ) -> Result<Admitted<'a>, AuthError> {
     let mut admitted = Admitted { store, now, counted: Vec::with_capacity(3), remember: None };
     if let Some(addr) = addr.filter(|_| rules.address.free > 0) {
-        admitted.count(throttle_key_address(addr), rules.address, Settle::TakeBack, false).await?;
+        admitted.count("address", throttle_key_address(addr), rules.address, Settle::TakeBack, false).await?;
     }
     Ok(admitted)
 }
 
 impl Admitted<'_> {
-    /// Counts one attempt on `key`; a refusal is 429 (its `Retry-After`
-    /// blurred when `blur`).
+    /// Counts one attempt on `key`, the counter of `rule` (one of
+    /// [`metrics::THROTTLE_RULES`](crate::metrics::THROTTLE_RULES)); a
+    /// refusal is 429 (its `Retry-After` blurred when `blur`), counted and
+    /// noted for the audit trail.
     async fn count(
         &mut self,
+        rule_name: &'static str,
         key: String,
         rule: AttemptRule,
         settle: Settle,
@@ -281,6 +286,8 @@ impl Admitted<'_> {
     ) -> Result<(), AuthError> {
         let attempt = self.store.count_attempt(&key, &rule, self.now).await?;
         if !attempt.allowed {
+            crate::metrics::record::throttled(rule_name);
+            crate::audit::note(|t| t.rule = Some(rule_name));
             let wait = attempt.retry_after.max(1);
             let wait = if blur {
                 wait.saturating_add(rand::Rng::gen_range(&mut rand::thread_rng(), 0..=wait))
@@ -304,7 +311,8 @@ impl Admitted<'_> {
         if rules.external.free == 0 {
             return Ok(());
         }
-        self.count(throttle_key_external(principal_id), rules.external, Settle::Keep, true).await
+        self.count("idp_subject", throttle_key_external(principal_id), rules.external, Settle::Keep, true)
+            .await
     }
 
     /// The success settles nothing: the counts stay as they are (a device

@@ -17,7 +17,8 @@ pub(crate) fn authorization(headers: &HeaderMap) -> AuthorizationRef<'_> {
 /// `into_make_service_with_connect_info::<SocketAddr>()` (or, with the
 /// `grpc` feature, is a tonic server), and every
 /// `X-Forwarded-For` value (the core decides whether to believe them),
-/// and the device token of the `Device-Token` header or cookie.
+/// the device token of the `Device-Token` header or cookie, and the
+/// `User-Agent` (for the audit trail).
 pub(crate) fn peer(headers: &HeaderMap, extensions: &Extensions) -> Peer {
     let addr = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     // a tonic server records its peer its own way
@@ -39,6 +40,9 @@ pub(crate) fn peer(headers: &HeaderMap, extensions: &Extensions) -> Peer {
     let mut peer = Peer::new(addr);
     peer.forwarded_for = forwarded_for;
     peer.device_token = device;
+    // for the audit trail only
+    peer.user_agent =
+        headers.get(http::header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     peer
 }
 

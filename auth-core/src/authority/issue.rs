@@ -14,6 +14,7 @@ impl Authority {
         let refresh_jti = new_id();
         let pair = self.sign_pair(principal, &family, &refresh_jti, now, now)?;
         self.inner.store.create_family(&family, &refresh_jti, self.family_keep(now, now), now).await?;
+        crate::audit::note_session(&principal.id, Some(&family));
         Ok(pair)
     }
 
@@ -33,6 +34,7 @@ impl Authority {
         // The family's current token is the first one; it is never rotated.
         let jti = access.jti.as_deref().unwrap_or_default();
         self.inner.store.create_family(&family, jti, keep, now).await?;
+        crate::audit::note_session(&principal.id, Some(&family));
         Ok(TokenPair { access_token, access_claims: access, refresh_token: None, refresh_claims: None })
     }
 

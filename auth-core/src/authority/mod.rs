@@ -235,7 +235,16 @@ impl Authority {
     /// authority.set_keys(authority.keys().without_key("2024-01").unwrap());
     /// assert!(authority.keys().get("2024-01").is_none());
     /// ```
+    ///
+    /// Written to the audit trail (`key_rotation`, with the signing key's id).
     pub fn set_keys(&self, keys: KeySet) {
+        crate::audit::Event {
+            event: "key_rotation",
+            outcome: "ok",
+            key_id: Some(keys.signing_key().kid()),
+            ..crate::audit::Event::default()
+        }
+        .emit();
         self.inner.keys.store(Arc::new(keys));
         // After the store: a miss that read the old generation may still
         // verify with the old set, and its entry is never used.

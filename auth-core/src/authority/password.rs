@@ -79,6 +79,7 @@ impl Authority {
         password: &str,
     ) -> Result<Principal, AuthError> {
         let client = client.into();
+        crate::audit::note(|t| t.username = Some(username.trim().to_owned()));
         if self.inner.users.saturated() {
             // The check would be refused unrun, and so not counted: refuse
             // it before the throttle hashes keys and writes counters.
@@ -105,6 +106,7 @@ impl Authority {
                 }
                 admitted.succeeded().await?;
                 self.hand_device_token(&client, username, &principal, now);
+                crate::audit::note_session(&principal.id, None);
                 Ok(principal)
             }
             Ok(None) => Err(AuthError::InvalidCredentials),
@@ -152,6 +154,7 @@ impl Authority {
         token: &str,
     ) -> Result<TokenPair, AuthError> {
         let client = client.into();
+        crate::audit::note(|t| t.external = true);
         let now = crate::time::now();
         let rules = LoginRules::new(&self.inner.config);
         let mut admitted =

@@ -26,6 +26,7 @@ impl Authority {
         let presented =
             self.verify(refresh_token, TokenUse::Refresh, now).map_err(AuthError::InvalidToken)?;
         let old = &presented.claims;
+        crate::audit::note_session(&old.sub, old.fam.as_deref());
         self.check_revocation(old, now).await?;
         let auth_time = old.auth_time.or(old.iat).unwrap_or(now);
         self.check_window(auth_time, now)?;
@@ -54,6 +55,8 @@ impl Authority {
             Rotation::Rotated => next,
             Rotation::Grace { current } => current,
             Rotation::Reused => {
+                crate::metrics::record::refresh_reuse();
+                crate::metrics::record::revoked("family");
                 tracing::warn!(sub = %old.sub, "refresh token reuse detected; family revoked");
                 return Err(AuthError::InvalidToken(TokenRejection::Reused));
             }
@@ -91,6 +94,7 @@ impl Authority {
     pub async fn extend(&self, access_token: &str) -> Result<TokenPair, AuthError> {
         let now = crate::time::now();
         let identity = self.verify(access_token, TokenUse::Access, now).map_err(AuthError::InvalidToken)?;
+        crate::audit::note_session(&identity.claims.sub, identity.claims.fam.as_deref());
         self.check_revocation(&identity.claims, now).await?;
         // Loaded once, here: it is also the principal check.
         let principal = self.reload(&identity).await?;

@@ -128,7 +128,7 @@ impl Authority {
             None => self.inner.store.is_revoked(&token, now).await?,
         };
         if revoked {
-            return Err(AuthError::InvalidToken(TokenRejection::Revoked));
+            return Err(revoked_token(&identity));
         }
         self.check_principal(&identity.claims.sub).await?;
         Ok(identity)
@@ -166,7 +166,7 @@ impl Authority {
         }
         match self.inner.store.is_revoked_now(&TokenRef::of(&identity.claims), now) {
             Some(Ok(false)) => Now::Done(Ok(identity)),
-            Some(Ok(true)) => Now::Done(Err(AuthError::InvalidToken(TokenRejection::Revoked))),
+            Some(Ok(true)) => Now::Done(Err(revoked_token(&identity))),
             Some(Err(e)) => Now::Done(Err(e.into())),
             None => Now::Later(identity, now),
         }
@@ -221,6 +221,26 @@ impl Authority {
             Err(other) => Err(other),
         }
     }
+}
+
+/// The refusal of a revoked access token presented to a protected route,
+/// written to the audit trail (`revoked_token`: a session that was ended
+/// is still in use somewhere).
+fn revoked_token(identity: &AuthIdentity) -> AuthError {
+    if crate::audit::in_route() {
+        // the route's own event tells it
+        return AuthError::InvalidToken(TokenRejection::Revoked);
+    }
+    crate::audit::Event {
+        event: "revoked_token",
+        outcome: "invalid_token",
+        reason: Some("revoked"),
+        subject_id: Some(&identity.claims.sub),
+        session_family: identity.claims.fam.as_deref(),
+        ..crate::audit::Event::default()
+    }
+    .emit();
+    AuthError::InvalidToken(TokenRejection::Revoked)
 }
 
 /// What [`Authority::authenticate_cached_now`] and

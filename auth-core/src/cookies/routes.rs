@@ -11,11 +11,15 @@ use crate::dialect::util::bearer;
 use crate::error::{AuthError, TokenRejection};
 use crate::response::AuthResponse;
 
+// The descriptions below are read by the `openapi` feature only.
+
 /// Cookie mode's answer to a login or refresh.
+#[cfg_attr(not(feature = "openapi"), allow(dead_code))]
 const ISSUED: Shape =
     Shape::Object(&[Prop::required("expires_in", Shape::Int), Prop::required("csrf_token", Shape::Str)]);
 
 /// The cookies a login, refresh or logout in cookie mode sets (a logout: clears).
+#[cfg_attr(not(feature = "openapi"), allow(dead_code))]
 const SETS_COOKIES: &[HeaderDoc] = &[HeaderDoc::new(
     "Set-Cookie",
     true,
@@ -23,6 +27,7 @@ const SETS_COOKIES: &[HeaderDoc] = &[HeaderDoc::new(
 )];
 
 /// The login route in cookie mode.
+#[cfg_attr(not(feature = "openapi"), allow(dead_code))]
 pub(crate) const LOGIN_DOC: RouteDoc = RouteDoc::new("Logs in; the tokens are set as HttpOnly cookies", Credential::None)
     .description(
         "Refused with 403 when `Sec-Fetch-Site` says cross-site or `Origin` is foreign. The answer carries the \
@@ -35,6 +40,7 @@ pub(crate) const LOGIN_DOC: RouteDoc = RouteDoc::new("Logs in; the tokens are se
     .errors(&[403, 429, 503]);
 
 /// The refresh route in cookie mode.
+#[cfg_attr(not(feature = "openapi"), allow(dead_code))]
 pub(crate) const REFRESH_DOC: RouteDoc =
     RouteDoc::new("Renews the tokens from the refresh cookie", Credential::RefreshCookie)
         .description(
@@ -45,6 +51,7 @@ pub(crate) const REFRESH_DOC: RouteDoc =
         .errors(&[403, 503]);
 
 /// The logout route in cookie mode.
+#[cfg_attr(not(feature = "openapi"), allow(dead_code))]
 pub(crate) const LOGOUT_DOC: RouteDoc =
     RouteDoc::new("Ends the session and clears the cookies", Credential::HeaderOrAccessCookie)
         .description(

@@ -281,6 +281,7 @@ impl Dialect for Keytoken {
             Action::Signup => {
                 self.check_client(&ctx)?;
                 let (email, password) = (ctx.body.require("email")?, ctx.body.require("password")?);
+                crate::audit::note(|t| t.username = Some(email.trim().to_owned()));
                 match authority.users().register(email, password).await? {
                     Registration::Created(principal) => {
                         Ok(answer(&authority.issue_opaque(&principal).await?))

@@ -1,0 +1,79 @@
+//! What a route set's answer and a guard's refusal tell the operator:
+//! the metrics' labels and the audit event, decided here once for every
+//! dialect.
+
+use crate::audit::{Event, Trail};
+use crate::dialect::Action;
+use crate::error::{AuthError, TokenRejection};
+use crate::metrics::record;
+use crate::response::{AuthRequest, AuthResponse};
+use crate::routes::RouteSet;
+
+/// The `action` label of a routed request.
+fn action_label(action: Action, trail: &Trail) -> &'static str {
+    match action {
+        Action::Login if trail.external => "idp_login",
+        Action::Login => "login",
+        Action::Refresh => "refresh",
+        Action::Verify => "verify",
+        Action::Extend => "extend",
+        Action::Logout => "logout",
+        Action::Signup => "signup",
+        Action::About => "about",
+        Action::Jwks => "jwks",
+    }
+}
+
+/// The audit event of a route's answer, if the route makes one.
+fn event_name(label: &'static str, result: &Result<AuthResponse, AuthError>) -> Option<&'static str> {
+    match (label, result) {
+        ("refresh", Err(AuthError::InvalidToken(TokenRejection::Reused))) => Some("refresh_reuse"),
+        ("login" | "idp_login" | "signup" | "refresh" | "extend" | "logout", _) => Some(label),
+        _ => None,
+    }
+}
+
+/// Records a routed request's answer (but the route counter, which the
+/// route set records for unrouted requests too) and returns its `action`
+/// label.
+pub(crate) fn route(
+    routes: &RouteSet,
+    action: Action,
+    request: &AuthRequest,
+    result: &Result<AuthResponse, AuthError>,
+    trail: Trail,
+) -> &'static str {
+    let label = action_label(action, &trail);
+    let reason = match result {
+        Err(AuthError::InvalidToken(rejection)) => {
+            record::token_rejected("route", rejection.reason());
+            Some(rejection.reason())
+        }
+        Err(AuthError::TooManyAttempts { .. }) => trail.rule,
+        _ => None,
+    };
+    let Some(event) = event_name(label, result) else { return label };
+    let ok = result.is_ok();
+    Event {
+        event,
+        outcome: result.as_ref().map_or_else(AuthError::outcome, |_| "ok"),
+        reason,
+        dialect: Some(routes.dialect().name()),
+        // a refused login names nobody: whether the user exists stays unsaid
+        subject_id: trail.subject_id.as_deref().filter(|_| ok || !matches!(label, "login" | "signup")),
+        session_family: trail.session_family.as_deref(),
+        username: trail.username.as_deref(),
+        client_address: routes.authority().client_address(&request.peer),
+        user_agent: request.peer.user_agent.as_deref(),
+        ..Event::default()
+    }
+    .emit();
+    label
+}
+
+/// Records a guard's refusal of a token.
+pub(crate) fn guard_refused(err: &AuthError) {
+    if let AuthError::InvalidToken(rejection) = err {
+        record::token_rejected("guard", rejection.reason());
+    }
+}
