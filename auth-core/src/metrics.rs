@@ -52,7 +52,7 @@ pub const REFRESH_REUSE: &str = "tokenauth_refresh_reuse_detections_total";
 pub const REVOCATIONS: &str = "tokenauth_revocations_total";
 /// `tokenauth_throttle_refusals_total`: throttle refusals, by `rule`.
 pub const THROTTLE_REFUSALS: &str = "tokenauth_throttle_refusals_total";
-/// `tokenauth_hashing_queue_depth`: password checks waiting for a thread.
+/// `tokenauth_hashing_queue_depth`: password checks in the hashing queue (not yet on a thread).
 pub const HASHING_QUEUE_DEPTH: &str = "tokenauth_hashing_queue_depth";
 /// `tokenauth_hashing_wait_seconds`: time a password check waited for a thread.
 pub const HASHING_WAIT: &str = "tokenauth_hashing_wait_seconds";
@@ -241,11 +241,14 @@ pub(crate) mod record {
         ::metrics::counter!(THROTTLE_REFUSALS, "rule" => rule).increment(1);
     }
 
-    /// The hashing queue holds `depth` jobs now.
+    /// A job entered the hashing queue (`true`) or left it for a thread.
     #[inline]
-    pub(crate) fn hashing_queue(depth: usize) {
+    pub(crate) fn hashing_queued(entered: bool) {
         #[cfg(feature = "metrics")]
-        ::metrics::gauge!(HASHING_QUEUE_DEPTH).set(depth as f64);
+        {
+            let gauge = ::metrics::gauge!(HASHING_QUEUE_DEPTH);
+            if entered { gauge.increment(1.0) } else { gauge.decrement(1.0) }
+        }
     }
 
     /// A password check waited `waited` for a hashing thread.

@@ -83,6 +83,7 @@ impl Authority {
         if self.inner.users.saturated() {
             // The check would be refused unrun, and so not counted: refuse
             // it before the throttle hashes keys and writes counters.
+            crate::metrics::record::hashing_refused();
             return self.refuse(UserStoreError::Busy.into()).await;
         }
         let now = crate::time::now();

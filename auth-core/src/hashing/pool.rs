@@ -5,11 +5,12 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use crate::error::UserStoreError;
+use crate::metrics::record;
 use crate::places::Place;
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -192,18 +193,29 @@ impl HashingPool {
     ) -> Result<T, UserStoreError> {
         let (reply, result) = tokio::sync::oneshot::channel();
         let inner = Arc::clone(&self.inner);
+        // From the submission (a stay in the waiting room included) until
+        // a thread starts the job.
+        let submitted = Instant::now();
         let job: Job = Box::new(move || {
+            record::hashing_wait(submitted.elapsed());
             inner.queued.fetch_sub(1, Ordering::Relaxed);
+            record::hashing_queued(false);
             if reply.is_closed() {
                 inner.dropped.fetch_add(1, Ordering::Relaxed);
                 return;
             }
             let _ = reply.send(f());
         });
-        match self.submit(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(job)) if self.inner.waiters > 0 => self.wait_for_a_slot(job).await?,
-            Err(refused) => return Err(refusal(&refused)),
+        let queued = match self.submit(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job)) if self.inner.waiters > 0 => self.wait_for_a_slot(job).await,
+            Err(refused) => Err(refusal(&refused)),
+        };
+        if let Err(err) = queued {
+            if matches!(err, UserStoreError::Busy) {
+                record::hashing_refused();
+            }
+            return Err(err);
         }
         result.await.map_err(|_| UserStoreError::Failed("password hashing failed".into()))
     }
@@ -213,6 +225,10 @@ impl HashingPool {
         let sent = self.inner.jobs.try_send(job);
         if sent.is_err() {
             self.inner.queued.fetch_sub(1, Ordering::Relaxed);
+        } else {
+            // (a refused job changes nothing: no gauge update)
+            // by steps, not set: a thread's step down may come first
+            record::hashing_queued(true);
         }
         sent
     }

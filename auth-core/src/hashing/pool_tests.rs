@@ -122,3 +122,26 @@ fn a_wait_ends_in_busy_and_gives_its_place_back() {
     });
     assert_eq!(rt().block_on(pool.run(|| 3)), Ok(3));
 }
+
+#[cfg(feature = "metrics")]
+#[test]
+fn metrics_count_a_refusal_and_the_queue() {
+    use crate::metrics::{HASHING_QUEUE_DEPTH, HASHING_REFUSALS};
+    let recorder = crate::store::test_recorder::TestRecorder::default();
+    let pool = HashingPool::new(1, 1);
+    let release = block(&pool);
+    // (the local recorder sees what this thread records: the submissions;
+    // the hashing thread records the wait and the dequeue)
+    ::metrics::with_local_recorder(&recorder, || {
+        rt().block_on(async {
+            let mut queued = Box::pin(pool.run(|| ()));
+            assert!(futures_poll_once(&mut queued).await.is_none(), "queued");
+            assert_eq!(recorder.get(HASHING_QUEUE_DEPTH), Some(1.0));
+            assert_eq!(pool.run(|| ()).await, Err(UserStoreError::Busy));
+            assert_eq!(recorder.get(HASHING_REFUSALS), Some(1.0));
+            assert_eq!(recorder.get(HASHING_QUEUE_DEPTH), Some(1.0), "a refused job leaves the gauge");
+            drop(release);
+            assert_eq!(queued.await, Ok(()));
+        })
+    });
+}

@@ -162,6 +162,7 @@ impl IssuerState {
         let started = Instant::now();
         let result = self.fetch().await;
         let failed = result.is_err();
+        crate::metrics::record::jwks_fetch(&self.config.issuer, !failed);
         *self.last_attempt.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
             Some((started, failed));
         match result {

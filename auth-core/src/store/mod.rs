@@ -37,6 +37,8 @@ mod outage;
 mod redis;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod sql;
+#[cfg(all(test, feature = "metrics"))]
+pub(crate) mod test_recorder;
 #[cfg(any(test, feature = "store-tests"))]
 pub(crate) mod test_services;
 

@@ -10,6 +10,7 @@ use super::{Agent, AgentEvent, Credential, Transport, now_ms};
 use crate::agent::error::AgentError;
 use crate::agent::tokens::Tokens;
 use crate::agent::wire::{Exchange, Step};
+use crate::metrics::record;
 
 impl Agent {
     pub(super) async fn restore(&self) {
@@ -40,7 +41,9 @@ impl Agent {
             if dialect.renews_live_access_only() { live } else { !held.tokens.refresh_expired(now) };
         let exchange = refreshable.then(|| self.inner.wire.renew(&held.tokens)).flatten();
         let Some(exchange) = exchange else { return self.login(transport).await };
-        match self.exchange(transport, Step::Refresh, exchange, Some(&held.tokens)).await {
+        let refreshed = self.exchange(transport, Step::Refresh, exchange, Some(&held.tokens)).await;
+        record::client_refresh(dialect.name(), outcome(&refreshed));
+        match refreshed {
             Ok(tokens) => {
                 self.inner.refreshes.fetch_add(1, Ordering::Relaxed);
                 let expires_in = tokens.expires_in(now_ms());
@@ -67,7 +70,9 @@ impl Agent {
     async fn login<T: Transport>(&self, transport: &T) -> Result<Credential, AgentError> {
         let mut exchange = self.inner.wire.login(&self.inner.username, &self.inner.password);
         exchange.device_token = self.inner.device.lock().ok().and_then(|d| d.clone());
-        let tokens = self.exchange(transport, Step::Login, exchange, None).await?;
+        let answer = self.exchange(transport, Step::Login, exchange, None).await;
+        record::client_login(self.dialect().name(), outcome(&answer));
+        let tokens = answer?;
         self.inner.logins.fetch_add(1, Ordering::Relaxed);
         let expires_in = tokens.expires_in(now_ms());
         let credential = self.install_and_save(tokens).await;
@@ -132,5 +137,17 @@ impl Agent {
         if let Some(observer) = &self.inner.observer {
             observer(event);
         }
+    }
+}
+
+/// The `outcome` label of a login or refresh: `ok`; `refused` when the
+/// server answered a 4xx refusal (wrong credentials, a refresh token it
+/// no longer honours); `error` for anything else (the transport, a 429 or
+/// 5xx, a redirect, an answer that is not the dialect's).
+fn outcome<T>(answer: &Result<T, AgentError>) -> &'static str {
+    match answer {
+        Ok(_) => "ok",
+        Err(AgentError::Refused { .. }) => "refused",
+        Err(_) => "error",
     }
 }

@@ -49,8 +49,10 @@ impl RedisStore {
         let trust = if options.has_ca() { "the configured CA" } else { "the platform's trusted roots" };
         let store = Self::lazy(url, options)?;
         let mut conn = store.conn();
-        store.call(async move { redis::cmd("PING").query_async::<String>(&mut conn).await }).await.map_err(
-            |err| match err {
+        store
+            .call("ping", async move { redis::cmd("PING").query_async::<String>(&mut conn).await })
+            .await
+            .map_err(|err| match err {
                 StoreError::Source(source) if source.to_string().contains("invalid peer certificate") => {
                     StoreError::Backend(format!(
                         "the Redis server's TLS certificate did not verify against {trust}: {source} \
@@ -59,8 +61,7 @@ impl RedisStore {
                     ))
                 }
                 other => other,
-            },
-        )?;
+            })?;
         Ok(store)
     }
 
@@ -116,9 +117,12 @@ impl RedisStore {
         Err(failure)
     }
 
-    /// Runs one call under the timeout, reporting to the outage log.
+    /// Runs one call under the timeout, reporting to the outage log and
+    /// recording it as `operation` (one of
+    /// [`STORE_OPERATIONS`](crate::metrics::STORE_OPERATIONS)).
     pub(super) async fn call<T>(
         &self,
+        operation: &'static str,
         fut: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, StoreError> {
         self.inner.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -128,7 +132,7 @@ impl RedisStore {
                 if err.is_timeout() { StoreError::Timeout(timeout) } else { StoreError::from_source(err) }
             })
         };
-        self.inner.outage.run(timeout, call).await
+        self.inner.outage.run_op(operation, timeout, call).await
     }
 
     /// How many calls (round trips, a script's first load aside) this
@@ -155,13 +159,15 @@ impl RedisStore {
         self.key("o", &hashed_key(key))
     }
 
-    /// Runs a prepared script call, in one round trip (`EVALSHA`).
+    /// Runs a prepared script call, in one round trip (`EVALSHA`), as
+    /// `operation` (see [`call`](Self::call)).
     pub(super) async fn invoke<T: redis::FromRedisValue>(
         &self,
+        operation: &'static str,
         invocation: ScriptInvocation<'static>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn();
-        self.call(async move { invocation.invoke_async(&mut conn).await }).await
+        self.call(operation, async move { invocation.invoke_async(&mut conn).await }).await
     }
 }
 

@@ -92,7 +92,7 @@ impl Source for RedisSource {
         let mut call = invocation(&SNAPSHOT, &[&seq, &tokens, &families, &subjects]);
         call.arg(t(now)).arg(store.key("s", "")).arg(glob_escaped(&store.inner.tag));
         let (epoch, seq, tokens, families, subjects): (String, String, Flat, Flat, Flat) =
-            store.invoke(call).await?;
+            store.invoke("mirror", call).await?;
         let mut changes = Vec::with_capacity(tokens.len() / 2 + families.len() / 2 + subjects.len() / 3);
         for pair in tokens.chunks_exact(2) {
             changes.push(Change::Token { jti: pair[0].clone(), until: number(&pair[1])? });
@@ -115,7 +115,7 @@ impl Source for RedisSource {
         let (seq, _) = store.event_keys(None);
         let mut call = invocation(&PROBE, &[&seq]);
         call.arg(nonce);
-        let published: i64 = store.invoke(call).await?;
+        let published: i64 = store.invoke("mirror", call).await?;
         if published == 1 { Ok(()) } else { Err(StoreError::Backend("the event sequence is gone".into())) }
     }
 

@@ -20,7 +20,7 @@ impl Store for RedisStore {
         let (key, (seq, index)) = (self.key("r", jti), self.event_keys(Some("r")));
         let mut call = invocation(&REVOKE_TOKEN, &[&key, &seq, &index.unwrap_or_default()]);
         call.arg(t(expires_at)).arg(t(now)).arg(jti);
-        let line: Option<String> = self.invoke(call).await?;
+        let line: Option<String> = self.invoke("revoke_token", call).await?;
         self.noted(line.as_deref());
         Ok(())
     }
@@ -35,7 +35,7 @@ impl Store for RedisStore {
         let (key, (seq, index)) = (self.key("s", sub), self.event_keys(Some("s")));
         let mut call = invocation(&REVOKE_SUBJECT, &[&key, &seq, &index.unwrap_or_default()]);
         call.arg(t(cutoff)).arg(t(keep_until)).arg(t(now)).arg(sub);
-        let line: Option<String> = self.invoke(call).await?;
+        let line: Option<String> = self.invoke("revoke_subject", call).await?;
         self.noted(line.as_deref());
         Ok(())
     }
@@ -49,7 +49,7 @@ impl Store for RedisStore {
         let flag = |on: bool| if on { "1" } else { "0" };
         let mut call = invocation(&IS_REVOKED, &keys);
         call.arg(t(now)).arg(flag(token.jti.is_some())).arg(flag(token.family.is_some())).arg(t(token.iat));
-        let revoked: i64 = self.invoke(call).await?;
+        let revoked: i64 = self.invoke("is_revoked", call).await?;
         Ok(revoked == 1)
     }
 
@@ -67,7 +67,7 @@ impl Store for RedisStore {
         let key = self.key("f", family);
         let mut call = invocation(&CREATE_FAMILY, &[&key]);
         call.arg(jti).arg(t(expires_at)).arg(t(now));
-        self.invoke::<i64>(call).await.map(drop)
+        self.invoke::<i64>("create_family", call).await.map(drop)
     }
 
     async fn rotate_family(
@@ -82,7 +82,7 @@ impl Store for RedisStore {
         let (key, (seq, index)) = (self.key("f", family), self.event_keys(Some("f")));
         let mut call = invocation(&ROTATE_FAMILY, &[&key, &seq, &index.unwrap_or_default()]);
         call.arg(presented).arg(next).arg(t(grace_secs)).arg(t(expires_at)).arg(t(now)).arg(family);
-        let answer: Vec<String> = self.invoke(call).await?;
+        let answer: Vec<String> = self.invoke("rotate_family", call).await?;
         match answer.as_slice() {
             [kind] if kind == "rotated" => Ok(Rotation::Rotated),
             [kind, current] if kind == "grace" => Ok(Rotation::Grace { current: current.clone() }),
@@ -99,7 +99,7 @@ impl Store for RedisStore {
         let key = self.key("f", family);
         let mut conn = self.conn();
         let (current, exp, rev): (Option<String>, Option<i64>, Option<String>) = self
-            .call(async move {
+            .call("family_is_current", async move {
                 redis::cmd("HMGET").arg(&key).arg("cur").arg("exp").arg("rev").query_async(&mut conn).await
             })
             .await?;
@@ -110,7 +110,7 @@ impl Store for RedisStore {
         let key = self.key("f", family);
         let mut call = invocation(&EXTEND_FAMILY, &[&key]);
         call.arg(t(expires_at)).arg(t(now));
-        let extended: i64 = self.invoke(call).await?;
+        let extended: i64 = self.invoke("extend_family", call).await?;
         Ok(extended == 1)
     }
 
@@ -118,7 +118,7 @@ impl Store for RedisStore {
         let (key, (seq, index)) = (self.key("f", family), self.event_keys(Some("f")));
         let mut call = invocation(&REVOKE_FAMILY, &[&key, &seq, &index.unwrap_or_default()]);
         call.arg(family).arg(t(now));
-        let line: Option<String> = self.invoke(call).await?;
+        let line: Option<String> = self.invoke("revoke_family", call).await?;
         self.noted(line.as_deref());
         Ok(())
     }
@@ -137,7 +137,7 @@ impl Store for RedisStore {
             .arg(&record.sub)
             .arg(t(record.issued_at))
             .arg(&hashed);
-        let line: Option<String> = self.invoke(call).await?;
+        let line: Option<String> = self.invoke("opaque", call).await?;
         self.noted(line.as_deref());
         Ok(())
     }
@@ -147,7 +147,7 @@ impl Store for RedisStore {
         let mut conn = self.conn();
         type Row = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
         let (rec, rh, retired, exp): Row = self
-            .call(async move {
+            .call("opaque", async move {
                 redis::cmd("HMGET")
                     .arg(&key)
                     .arg("rec")
@@ -175,7 +175,7 @@ impl Store for RedisStore {
         let mut call = invocation(&GET_OPAQUE_CHECKED, &[&key]);
         call.arg(t(now)).arg(self.key("s", ""));
         type Row = Option<(Vec<u8>, Vec<u8>, Vec<u8>, i64, i64)>;
-        let row: Row = self.invoke(call).await?;
+        let row: Row = self.invoke("opaque", call).await?;
         row.map(|(rec, rh, retired, exp, revoked)| {
             Ok((decode_record(&rec, &rh, &retired, exp)?, revoked == 1))
         })
@@ -212,7 +212,7 @@ impl Store for RedisStore {
             .arg(t(next.issued_at))
             .arg(grace_secs.max(0))
             .arg(&hashed);
-        let answer: Vec<String> = self.invoke(call).await?;
+        let answer: Vec<String> = self.invoke("opaque", call).await?;
         let rotation = match answer.first().map(String::as_str) {
             Some("rotated") => OpaqueRotation::Rotated,
             Some("reused") => OpaqueRotation::Reused,
@@ -228,7 +228,7 @@ impl Store for RedisStore {
         let (key, (seq, _)) = (self.key("o", &hashed), self.event_keys(None));
         let mut call = invocation(&DELETE_OPAQUE, &[&key, &seq]);
         call.arg(&hashed);
-        let line: Option<String> = self.invoke(call).await?;
+        let line: Option<String> = self.invoke("opaque", call).await?;
         self.noted(line.as_deref());
         Ok(line.is_some())
     }
@@ -241,20 +241,22 @@ impl Store for RedisStore {
             .arg(t(rule.window_secs))
             .arg(t(rule.first_delay))
             .arg(t(rule.max_delay));
-        let (allowed, count, retry_after): (i64, i64, i64) = self.invoke(call).await?;
+        let (allowed, count, retry_after): (i64, i64, i64) = self.invoke("count_attempt", call).await?;
         Ok(Attempt { allowed: allowed == 1, count: u32::try_from(count).unwrap_or(u32::MAX), retry_after })
     }
 
     async fn take_back_attempt(&self, key: &str, _rule: &AttemptRule, _now: i64) -> Result<(), StoreError> {
         let key = self.key("a", key);
-        self.invoke::<i64>(invocation(&TAKE_BACK_ATTEMPT, &[&key])).await.map(drop)
+        self.invoke::<i64>("take_back_attempt", invocation(&TAKE_BACK_ATTEMPT, &[&key])).await.map(drop)
     }
 
     async fn attempts(&self, key: &str, now: i64) -> Result<u32, StoreError> {
         let key = self.key("a", key);
         let mut conn = self.conn();
         let (count, exp): (Option<i64>, Option<i64>) = self
-            .call(async move { redis::cmd("HMGET").arg(&key).arg("c").arg("e").query_async(&mut conn).await })
+            .call("attempts", async move {
+                redis::cmd("HMGET").arg(&key).arg("c").arg("e").query_async(&mut conn).await
+            })
             .await?;
         match (count, exp) {
             (Some(count), Some(exp)) if exp > now => Ok(u32::try_from(count).unwrap_or(u32::MAX)),
@@ -265,8 +267,11 @@ impl Store for RedisStore {
     async fn clear_attempts(&self, key: &str, _now: i64) -> Result<(), StoreError> {
         let key = self.key("a", key);
         let mut conn = self.conn();
-        self.call(async move { redis::cmd("DEL").arg(&key).query_async::<i64>(&mut conn).await })
-            .await
-            .map(drop)
+        self.call(
+            "clear_attempts",
+            async move { redis::cmd("DEL").arg(&key).query_async::<i64>(&mut conn).await },
+        )
+        .await
+        .map(drop)
     }
 }

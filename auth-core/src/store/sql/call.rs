@@ -40,20 +40,26 @@ impl SqlStore {
         self.inner.sql.begin
     }
 
+    /// Runs one call under the timeout, reporting to the outage log and
+    /// recording it as `operation` (one of
+    /// [`STORE_OPERATIONS`](crate::metrics::STORE_OPERATIONS)).
     pub(super) async fn call<T>(
         &self,
+        operation: &'static str,
         fut: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        self.inner.outage.run(self.inner.timeout, fut).await
+        self.inner.outage.run_op(operation, self.inner.timeout, fut).await
     }
 
+    /// One statement, as `operation`: answers the rows it changed.
     pub(super) async fn execute(
         &self,
+        operation: &'static str,
         query: &Sql,
         binds: impl FnOnce(Binder) -> Binder,
     ) -> Result<u64, StoreError> {
         let binder = binds(Binder::default());
-        self.call(async {
+        self.call(operation, async {
             let done = on_pool!(self, pool => binder.apply(sqlx::query(self.q(query))).execute(pool).await.map(|r| r.rows_affected()));
             Ok(done?)
         })
@@ -64,9 +70,10 @@ impl SqlStore {
     /// PostgreSQL its evented form (`evented`), whose line this instance's
     /// mirror applies at once; elsewhere the plain statement, whose
     /// `change` a (SQLite, write-through) mirror applies. Answers whether
-    /// a row changed.
+    /// a row changed. Recorded as `operation`.
     pub(super) async fn change(
         &self,
+        operation: &'static str,
         plain: &Sql,
         evented: impl FnOnce(&Events) -> &Sql,
         binds: impl FnOnce(Binder) -> Binder,
@@ -76,7 +83,7 @@ impl SqlStore {
         if let (Some(events), Backend::Postgres(pool)) = (&self.inner.sql.events, &self.inner.pool) {
             let (query, binder) = (evented(events), binds(Binder::default()));
             let line: Option<String> = self
-                .call(async {
+                .call(operation, async {
                     let row = binder.apply(sqlx::query(self.q(query))).fetch_optional(pool).await?;
                     Ok(row.map(|row| sqlx::Row::try_get(&row, 0)).transpose()?)
                 })
@@ -88,7 +95,7 @@ impl SqlStore {
         }
         #[cfg(not(feature = "postgres"))]
         let _ = evented;
-        let changed = self.after_write(self.execute(plain, binds).await)? > 0;
+        let changed = self.after_write(self.execute(operation, plain, binds).await)? > 0;
         if changed {
             self.committed(None, &change);
         }

@@ -19,6 +19,8 @@ use crate::store::StoreError;
 use crate::store::mirror::{Change, Mirror, Snapshot};
 #[cfg(feature = "postgres")]
 use crate::store::mirror::{Feed, Source, follow};
+#[cfg(feature = "postgres")]
+use crate::store::outage::timed;
 
 #[cfg(feature = "postgres")]
 use super::call::Publish;
@@ -51,7 +53,7 @@ impl SqlStore {
     async fn revocations(&self, now: i64) -> Result<Vec<Change>, StoreError> {
         let query = &self.inner.sql.revocations;
         let rows: Vec<(String, String, i64, i64)> = self
-            .call(async {
+            .call("mirror", async {
                 on_pool!(self, pool => sqlx::query_as(self.q(query)).bind(now).fetch_all(pool).await)
                     .map_err(StoreError::from)
             })
@@ -83,7 +85,7 @@ impl SqlStore {
     pub(super) async fn revoke_family_write_through(&self, family: &str) -> Result<(), StoreError> {
         let query = &self.inner.sql.revoke_family_returning;
         let until: Option<i64> = self.after_write(
-            self.call(async {
+            self.call("revoke_family", async {
                 on_pool!(self, pool => sqlx::query_scalar(self.q(query)).bind(family).fetch_optional(pool).await)
                     .map_err(StoreError::from)
             })
@@ -252,8 +254,11 @@ impl Source for PgSource {
     async fn snapshot(&self, now: i64) -> Result<Snapshot, StoreError> {
         let inner = self.events()?;
         let query = &inner.sql.events.as_ref().ok_or_else(gone)?.snapshot;
-        let rows: Vec<(String, String, i64, i64)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(query.clone())).bind(now).fetch_all(&self.pool).await?;
+        // (the mirror's own connections: timed, but not the store's outage log)
+        let rows: Vec<(String, String, i64, i64)> = timed("sql", "mirror", async {
+            Ok(sqlx::query_as(sqlx::AssertSqlSafe(query.clone())).bind(now).fetch_all(&self.pool).await?)
+        })
+        .await?;
         let mut snapshot = Snapshot::default();
         for (kind, id, a, b) in rows {
             match kind.as_str() {
@@ -270,7 +275,10 @@ impl Source for PgSource {
     async fn probe(&self, nonce: &str) -> Result<(), StoreError> {
         let inner = self.events()?;
         let query = &inner.sql.events.as_ref().ok_or_else(gone)?.probe;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(query.clone())).bind(nonce).fetch_all(&self.pool).await?;
+        let rows = timed("sql", "mirror", async {
+            Ok(sqlx::query(sqlx::AssertSqlSafe(query.clone())).bind(nonce).fetch_all(&self.pool).await?)
+        })
+        .await?;
         if rows.len() == 1 {
             Ok(())
         } else {

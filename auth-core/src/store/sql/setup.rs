@@ -61,7 +61,7 @@ impl SqlStore {
     /// safe when several instances start at once).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let sql = &self.inner.sql;
-        self.call(async {
+        self.call("migrate", async {
             on_pool!(self, pool => {
                 let mut tx = pool.begin_with(self.begin()).await?;
                 if let Some(lock) = &sql.migration_lock {

@@ -17,9 +17,15 @@ impl Store for SqlStore {
     async fn revoke_token(&self, jti: &str, expires_at: i64, _now: i64) -> Result<(), StoreError> {
         let sql = &self.inner.sql;
         let change = Change::Token { jti: jti.to_owned(), until: expires_at };
-        self.change(&sql.revoke_token, |e| &e.revoke_token, |b| b.text(jti).int(expires_at), change)
-            .await
-            .map(drop)
+        self.change(
+            "revoke_token",
+            &sql.revoke_token,
+            |e| &e.revoke_token,
+            |b| b.text(jti).int(expires_at),
+            change,
+        )
+        .await
+        .map(drop)
     }
 
     async fn revoke_subject(
@@ -31,13 +37,15 @@ impl Store for SqlStore {
     ) -> Result<(), StoreError> {
         let binds = |b: Binder| b.text(sub).int(cutoff).int(keep_until).int(now);
         let change = Change::Subject { sub: sub.to_owned(), cut: cutoff, until: keep_until };
-        self.change(&self.inner.sql.revoke_subject, |e| &e.revoke_subject, binds, change).await.map(drop)
+        self.change("revoke_subject", &self.inner.sql.revoke_subject, |e| &e.revoke_subject, binds, change)
+            .await
+            .map(drop)
     }
 
     async fn is_revoked(&self, token: &TokenRef<'_>, now: i64) -> Result<bool, StoreError> {
         let query = &self.inner.sql.is_revoked;
         let revoked: i64 = self
-            .call(async {
+            .call("is_revoked", async {
                 on_pool!(self, pool => sqlx::query_scalar(self.q(query))
                     .bind(token.jti)
                     .bind(token.family)
@@ -63,9 +71,11 @@ impl Store for SqlStore {
         expires_at: i64,
         _now: i64,
     ) -> Result<(), StoreError> {
-        self.execute(&self.inner.sql.create_family, |b| b.text(family).text(jti).int(expires_at))
-            .await
-            .map(drop)
+        self.execute("create_family", &self.inner.sql.create_family, |b| {
+            b.text(family).text(jti).int(expires_at)
+        })
+        .await
+        .map(drop)
     }
 
     async fn rotate_family(
@@ -78,7 +88,7 @@ impl Store for SqlStore {
         now: i64,
     ) -> Result<Rotation, StoreError> {
         let sql = &self.inner.sql;
-        let answer = self.call(async {
+        let answer = self.call("rotate_family", async {
             on_pool!(self, pool => {
                 let mut tx = pool.begin_with(self.begin()).await?;
                 let row: Option<FamilyRow> =
@@ -104,7 +114,7 @@ impl Store for SqlStore {
     async fn family_is_current(&self, family: &str, jti: &str, now: i64) -> Result<bool, StoreError> {
         let query = &self.inner.sql.family_is_current;
         let count: i64 = self
-            .call(async {
+            .call("family_is_current", async {
                 on_pool!(self, pool => sqlx::query_scalar(self.q(query)).bind(family).bind(jti).bind(now).fetch_one(pool).await)
                     .map_err(StoreError::from)
             })
@@ -113,8 +123,11 @@ impl Store for SqlStore {
     }
 
     async fn extend_family(&self, family: &str, expires_at: i64, now: i64) -> Result<bool, StoreError> {
-        let changed =
-            self.execute(&self.inner.sql.extend_family, |b| b.text(family).int(expires_at).int(now)).await?;
+        let changed = self
+            .execute("extend_family", &self.inner.sql.extend_family, |b| {
+                b.text(family).int(expires_at).int(now)
+            })
+            .await?;
         Ok(changed == 1)
     }
 
@@ -123,22 +136,30 @@ impl Store for SqlStore {
             return self.revoke_family_write_through(family).await;
         }
         let change = Change::Family { family: family.to_owned(), until: 0 };
-        self.change(&self.inner.sql.revoke_family, |e| &e.revoke_family, |b| b.text(family), change)
-            .await
-            .map(drop)
+        self.change(
+            "revoke_family",
+            &self.inner.sql.revoke_family,
+            |e| &e.revoke_family,
+            |b| b.text(family),
+            change,
+        )
+        .await
+        .map(drop)
     }
 
     async fn put_opaque(&self, key: &str, record: OpaqueRecord, _now: i64) -> Result<(), StoreError> {
         let id = hashed_key(key);
         let binds = opaque_binds(&id, &record)?;
         let change = Change::Opaque { hashed_key: id };
-        self.change(&self.inner.sql.put_opaque, |e| &e.put_opaque, |_| binds, change).await.map(drop)
+        self.change("opaque", &self.inner.sql.put_opaque, |e| &e.put_opaque, |_| binds, change)
+            .await
+            .map(drop)
     }
 
     async fn get_opaque(&self, key: &str, now: i64) -> Result<Option<OpaqueRecord>, StoreError> {
         let (id, query) = (hashed_key(key), &self.inner.sql.get_opaque);
         let row: Option<OpaqueRow> = self
-            .call(async {
+            .call("opaque", async {
                 on_pool!(self, pool => sqlx::query_as(self.q(query)).bind(&id).bind(now).fetch_optional(pool).await)
                     .map_err(StoreError::from)
             })
@@ -153,7 +174,7 @@ impl Store for SqlStore {
     ) -> Result<Option<(OpaqueRecord, bool)>, StoreError> {
         let (id, query) = (hashed_key(key), &self.inner.sql.get_opaque_checked);
         let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>, i64, i64)> = self
-            .call(async {
+            .call("opaque", async {
                 on_pool!(self, pool => sqlx::query_as(self.q(query)).bind(&id).bind(now).fetch_optional(pool).await)
                     .map_err(StoreError::from)
             })
@@ -181,7 +202,7 @@ impl Store for SqlStore {
         now: i64,
     ) -> Result<OpaqueRotation, StoreError> {
         let (id, sql) = (hashed_key(key), &self.inner.sql);
-        let answer = self.call(async {
+        let answer = self.call("opaque", async {
             on_pool!(self, pool => {
                 let mut tx = pool.begin_with(self.begin()).await?;
                 let row: Option<OpaqueRow> =
@@ -211,12 +232,13 @@ impl Store for SqlStore {
     async fn delete_opaque(&self, key: &str, _now: i64) -> Result<bool, StoreError> {
         let id = hashed_key(key);
         let change = Change::Opaque { hashed_key: id.clone() };
-        self.change(&self.inner.sql.delete_opaque, |e| &e.delete_opaque, |b| b.text(&id), change).await
+        self.change("opaque", &self.inner.sql.delete_opaque, |e| &e.delete_opaque, |b| b.text(&id), change)
+            .await
     }
 
     async fn count_attempt(&self, key: &str, rule: &AttemptRule, now: i64) -> Result<Attempt, StoreError> {
         let sql = &self.inner.sql;
-        self.call(async {
+        self.call("count_attempt", async {
             on_pool!(self, pool => {
                 let mut tx = pool.begin_with(self.begin()).await?;
                 sqlx::query(self.q(&sql.touch_attempt)).bind(key).execute(&mut *tx).await?;
@@ -240,13 +262,13 @@ impl Store for SqlStore {
     }
 
     async fn take_back_attempt(&self, key: &str, _rule: &AttemptRule, _now: i64) -> Result<(), StoreError> {
-        self.execute(&self.inner.sql.take_back_attempt, |b| b.text(key)).await.map(drop)
+        self.execute("take_back_attempt", &self.inner.sql.take_back_attempt, |b| b.text(key)).await.map(drop)
     }
 
     async fn attempts(&self, key: &str, now: i64) -> Result<u32, StoreError> {
         let query = &self.inner.sql.attempts;
         let count: Option<i64> = self
-            .call(async {
+            .call("attempts", async {
                 on_pool!(self, pool => sqlx::query_scalar(self.q(query)).bind(key).bind(now).fetch_optional(pool).await)
                     .map_err(StoreError::from)
             })
@@ -255,6 +277,6 @@ impl Store for SqlStore {
     }
 
     async fn clear_attempts(&self, key: &str, _now: i64) -> Result<(), StoreError> {
-        self.execute(&self.inner.sql.clear_attempts, |b| b.text(key)).await.map(drop)
+        self.execute("clear_attempts", &self.inner.sql.clear_attempts, |b| b.text(key)).await.map(drop)
     }
 }

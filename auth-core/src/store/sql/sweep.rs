@@ -15,7 +15,7 @@ impl SqlStore {
         let mut failed = None;
         for query in &self.inner.sql.sweep {
             let swept = self
-                .call(async {
+                .call("sweep", async {
                     on_pool!(self, pool => sqlx::query(self.q(query))
                         .bind(now)
                         .bind(i64::from(batch))
@@ -53,7 +53,9 @@ impl SqlStore {
         // the same rows, never twice as many.
         loop {
             let done = self
-                .execute(&sql.trim_attempts, |b| b.int(now.saturating_add(86_400)).int(batch).int(keep))
+                .execute("sweep", &sql.trim_attempts, |b| {
+                    b.int(now.saturating_add(86_400)).int(batch).int(keep)
+                })
                 .await?;
             removed += done;
             if done < batch.unsigned_abs() {
