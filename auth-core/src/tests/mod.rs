@@ -3,6 +3,8 @@
 
 mod cache;
 mod flows;
+#[cfg(feature = "metrics")]
+mod operations;
 mod props;
 mod routes;
 mod throttle;

@@ -1,0 +1,292 @@
+//! The operator's view: each route answer of every dialect makes one audit
+//! event and one route count, the authority's own decisions (revocations,
+//! key rotation, revoked tokens at the guard) theirs, and the labels name
+//! the throttle rule and the rejection reason. Captured on this thread: a
+//! `tracing` subscriber of the audit target and a metrics recorder.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tracing::field::{Field, Visit};
+use tracing::span;
+
+use super::*;
+use crate::dialect::test_doc::request;
+use crate::dialects::{Keytoken, Sachet};
+use crate::store::test_recorder::TestRecorder;
+use crate::{AuthGuard, AuthResponse, AuthorizationRef, Dialect, Peer, RouteSet, Standard};
+
+type Line = BTreeMap<String, String>;
+
+/// Every audit event, as its fields (and `level`).
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Line>>>);
+
+impl Capture {
+    fn take(&self) -> Vec<Line> {
+        std::mem::take(&mut *self.0.lock().expect("capture"))
+    }
+}
+
+struct Fields(Line);
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target() == crate::audit::TARGET
+    }
+
+    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields(Line::new());
+        fields.0.insert("level".into(), event.metadata().level().to_string());
+        event.record(&mut fields);
+        self.0.lock().expect("capture").push(fields.0);
+    }
+
+    fn enter(&self, _: &span::Id) {}
+
+    fn exit(&self, _: &span::Id) {}
+}
+
+/// Runs `test` on this thread with the capture and a recorder installed.
+fn observed(test: impl AsyncFnOnce(Capture, &TestRecorder)) {
+    let capture = Capture::default();
+    let recorder = TestRecorder::default();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    tracing::subscriber::with_default(capture.clone(), || {
+        ::metrics::with_local_recorder(&recorder, || runtime.block_on(test(capture.clone(), &recorder)))
+    });
+}
+
+fn post(path: &str, body: Value) -> crate::AuthRequest {
+    request("POST", path, None, Some(&body))
+        .with_peer(Peer::new(Some("192.0.2.7".parse().expect("ip"))).with_user_agent("ops-test/1.0"))
+}
+
+fn field(res: &AuthResponse, name: &str) -> String {
+    res.json_body().and_then(|b| b[name].as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// `(event, outcome, reason, subject_id)` of each line.
+fn summary(lines: &[Line]) -> Vec<(String, String, String, String)> {
+    let get = |l: &Line, k: &str| l.get(k).cloned().unwrap_or_default();
+    lines
+        .iter()
+        .map(|l| (get(l, "event"), get(l, "outcome"), get(l, "reason"), get(l, "subject_id")))
+        .collect()
+}
+
+fn row(event: &str, outcome: &str, reason: &str, subject: &str) -> (String, String, String, String) {
+    (event.into(), outcome.into(), reason.into(), subject.into())
+}
+
+fn config() -> AuthorityConfig {
+    AuthorityConfig {
+        reuse_grace: Duration::ZERO,
+        refusal_delay: Duration::ZERO,
+        ..AuthorityConfig::default()
+    }
+}
+
+/// No line holds any of `secrets`.
+fn assert_clean(lines: &[Line], secrets: &[&str]) {
+    for line in lines {
+        for value in line.values() {
+            for secret in secrets.iter().filter(|s| !s.is_empty()) {
+                assert!(!value.contains(secret), "a secret in the audit line {line:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn keytoken_signup_login_refresh_and_reuse_are_one_event_each() {
+    observed(async |capture, recorder| {
+        let dialect = Keytoken::new(["app"]);
+        let config = AuthorityConfig { reuse_grace: Duration::ZERO, ..dialect.default_config() };
+        let authority = Authority::builder(keys()).users(users()).config(config).build();
+        let routes = RouteSet::new(authority, dialect);
+        let new = json!({"client": "app", "email": "carol@example.com", "password": "carol-password-1"});
+        let signup = routes.handle(post("/", new)).await;
+        assert_eq!(signup.status, 200);
+        let (key, refresh) = (field(&signup, "key"), field(&signup, "refresh"));
+        let login = json!({"client": "app", "email": "carol@example.com", "password": "carol-password-1"});
+        let logged_in = routes.handle(post("/token", login)).await;
+        assert_eq!(logged_in.status, 200);
+        let fresh = json!({"client": "app", "key": key, "refresh": refresh});
+        let rotated = routes.handle(post("/token/refresh", fresh.clone())).await;
+        assert_eq!(rotated.status, 200);
+        assert_eq!(routes.handle(post("/token/refresh", fresh)).await.status, 401, "reuse");
+
+        let lines = capture.take();
+        let sub = lines[0].get("subject_id").cloned().expect("the new user's id");
+        assert_eq!(
+            summary(&lines),
+            [
+                row("signup", "ok", "", &sub),
+                row("login", "ok", "", &sub),
+                row("refresh", "ok", "", &sub),
+                row("refresh_reuse", "invalid_token", "reused", &sub),
+            ]
+        );
+        assert_eq!(lines[0].get("username").map(String::as_str), Some("carol@example.com"));
+        assert_eq!(lines[3].get("level").map(String::as_str), Some("WARN"));
+        assert!(lines.iter().all(|l| l.get("dialect").map(String::as_str) == Some("keytoken")
+            && l.get("client_address").map(String::as_str) == Some("192.0.2.7")
+            && l.get("user_agent").map(String::as_str) == Some("ops-test/1.0")));
+        assert_clean(
+            &lines,
+            &["carol-password-1", &refresh, &field(&signup, "token"), &field(&rotated, "token")],
+        );
+        assert_eq!(recorder.get("tokenauth_refresh_reuse_detections_total"), Some(1.0));
+        assert_eq!(
+            recorder
+                .get("tokenauth_route_requests_total{dialect=keytoken,action=refresh,outcome=invalid_token}"),
+            Some(1.0)
+        );
+        assert_eq!(recorder.get("tokenauth_token_rejections_total{source=route,reason=reused}"), Some(1.0));
+    });
+}
+
+#[test]
+fn sachet_extend_and_logout_name_the_session() {
+    observed(async |capture, recorder| {
+        let routes = RouteSet::new(authority(Sachet.default_config()), Sachet);
+        let res = routes.handle(post("/login", json!({"username": "bob", "password": "bob-pw"}))).await;
+        assert_eq!(res.status, 200);
+        let token = field(&res, "auth_token");
+        let bearer = |path: &str, body: Value| {
+            let mut req = post(path, body);
+            req = req.with_authorization(format!("Bearer {token}"));
+            req
+        };
+        let extended = routes.handle(bearer("/extend", json!({}))).await;
+        assert_eq!(extended.status, 200);
+        let out = routes.handle(bearer("/logout", json!({"token": token}))).await;
+        assert_eq!(out.status, 200, "{:?}", out.json_body());
+
+        let lines = capture.take();
+        assert_eq!(
+            summary(&lines),
+            [
+                row("login", "ok", "", "u-bob"),
+                row("extend", "ok", "", "u-bob"),
+                row("logout", "ok", "", "u-bob")
+            ]
+        );
+        let family = lines[0].get("session_family").cloned().expect("the session");
+        assert!(lines.iter().all(|l| l.get("session_family") == Some(&family)), "{lines:?}");
+        assert_clean(&lines, &["bob-pw", &token, &field(&extended, "auth_token")]);
+        // logout revoked the token and its family, inside the route: no `revocation` events
+        assert_eq!(recorder.get("tokenauth_revocations_total{kind=token}"), Some(1.0));
+        assert_eq!(recorder.get("tokenauth_revocations_total{kind=family}"), Some(1.0));
+        for action in ["login", "extend", "logout"] {
+            let key = format!("tokenauth_route_requests_total{{dialect=sachet,action={action},outcome=ok}}");
+            assert_eq!(recorder.get(&key), Some(1.0), "{key}");
+        }
+    });
+}
+
+#[test]
+fn throttle_refusals_and_unmatched_paths_have_closed_labels() {
+    observed(async |capture, recorder| {
+        let routes = RouteSet::new(authority(config().login_throttle(2, Duration::from_secs(60))), Standard);
+        for attempt in 0..3 {
+            let body = json!({"username": "alice", "password": format!("guess-{attempt}")});
+            let res = routes.handle(post("/login", body)).await;
+            assert_eq!(res.status, if attempt < 2 { 400 } else { 429 });
+        }
+        for path in ["/x-7f3a", "/x-9bc1"] {
+            assert_eq!(routes.handle(post(path, json!({}))).await.status, 404);
+        }
+        let lines = capture.take();
+        assert_eq!(
+            summary(&lines),
+            [
+                row("login", "bad_credentials", "", ""),
+                row("login", "bad_credentials", "", ""),
+                row("login", "throttled", "user_address", ""),
+            ]
+        );
+        assert!(lines.iter().all(|l| l.get("username").map(String::as_str) == Some("alice")));
+        assert_clean(&lines, &["guess-"]);
+        assert_eq!(recorder.get("tokenauth_throttle_refusals_total{rule=user_address}"), Some(1.0));
+        assert_eq!(
+            recorder
+                .get("tokenauth_route_requests_total{dialect=standard,action=login,outcome=bad_credentials}"),
+            Some(2.0)
+        );
+        assert_eq!(
+            recorder
+                .get("tokenauth_route_requests_total{dialect=standard,action=unmatched,outcome=not_found}"),
+            Some(2.0),
+            "random paths share one series"
+        );
+    });
+}
+
+#[test]
+fn revocations_key_rotation_and_revoked_tokens_at_the_guard_are_events() {
+    observed(async |capture, recorder| {
+        let authority = authority(config());
+        let pair = authority.login("alice", "alice-pw").await.expect("login");
+        let guard = AuthGuard::new(authority.clone());
+        let bearer = format!("Bearer {}", pair.access_token);
+        let check =
+            |value: &str| guard.begin(AuthorizationRef::One(value.as_bytes()), Peer::default).outcome();
+        assert!(check(&bearer).await.is_ok());
+
+        authority.revoke_subject("u-alice").await.expect("revoke");
+        let refused = check(&bearer).await.expect_err("revoked");
+        assert_eq!(refused, crate::AuthError::InvalidToken(crate::TokenRejection::Revoked));
+        assert!(check("Bearer not.a.token").await.is_err());
+        authority.set_keys(KeySet::new(JwtKey::hs256("k2", &[9u8; 32]).expect("key")).expect("set"));
+
+        let lines = capture.take();
+        assert_eq!(
+            summary(&lines),
+            [
+                row("revocation", "ok", "", "u-alice"),
+                row("revoked_token", "invalid_token", "revoked", "u-alice"),
+                row("key_rotation", "ok", "", ""),
+            ]
+        );
+        assert_eq!(lines[0].get("kind").map(String::as_str), Some("subject"));
+        assert_eq!(lines[1].get("session_family"), pair.access_claims.fam.as_ref());
+        assert_eq!(lines[2].get("key_id").map(String::as_str), Some("k2"));
+        assert_clean(
+            &lines,
+            &[&pair.access_token, pair.refresh_token.as_deref().unwrap_or_default(), "alice-pw"],
+        );
+        assert_eq!(recorder.get("tokenauth_revocations_total{kind=subject}"), Some(1.0));
+        assert_eq!(recorder.get("tokenauth_token_rejections_total{source=guard,reason=revoked}"), Some(1.0));
+        assert_eq!(
+            recorder.get("tokenauth_token_rejections_total{source=guard,reason=malformed}"),
+            Some(1.0)
+        );
+        assert_eq!(recorder.get("tokenauth_token_cache_lookups_total{result=hit}"), Some(1.0));
+    });
+}
