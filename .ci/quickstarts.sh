@@ -166,3 +166,42 @@ PY
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
   echo "$fw OpenAPI: built outside the workspace, the document as documented"
 done
+
+# The Operations section's program (equal to examples/axum_metrics.rs), in a
+# crate of its own from the section's dependency block: Prometheus' text at
+# :9100/metrics with the login counted, and the audit events as JSON lines
+# on stderr, without the password.
+crate="$WORK/operations"
+mkdir -p "$crate/src"
+block "operations-axum-code" > "$crate/src/main.rs"
+[ -s "$crate/src/main.rs" ] || fail operations "no code block in the README"
+diff -u "$ROOT/examples/axum_metrics.rs" "$crate/src/main.rs" \
+  || fail operations "the README's Operations code differs from examples/axum_metrics.rs"
+deps="$(block "operations-deps")"
+[ -n "$deps" ] || fail operations "no [dependencies] block in the Operations section"
+deps="${deps//path = \"..\/tokenauth\//path = \"$ROOT\/}"
+printf '[package]\nname = "operations"\nversion = "0.1.0"\nedition = "2024"\n\n%s\n\n%s\n' \
+  "$deps" "$(block quickstart-profile)" > "$crate/Cargo.toml"
+cp "$ROOT/Cargo.lock" "$crate/Cargo.lock"
+echo "== operations: cargo build (outside the workspace)"
+(cd "$crate" && cargo build --quiet)
+base="http://127.0.0.1:3005"
+start operations operations "$WORK/operations.log" "$base/me"
+expect operations "wrong password" 400 -X POST "$base/auth/login" -d username=alice -d password=not-the-password
+expect operations "login" 200 -A "quickstart-agent" -X POST "$base/auth/login" -d username=alice -d password=wonderland
+expect operations "metrics" 200 "http://127.0.0.1:9100/metrics"
+grep -q '^tokenauth_route_requests_total{dialect="standard",action="login",outcome="ok"} 1$' "$WORK/body" \
+  || fail operations "/metrics lacks the login: $(grep tokenauth_ "$WORK/body")"
+grep -q '^tokenauth_route_requests_total{dialect="standard",action="login",outcome="bad_credentials"} 1$' "$WORK/body" \
+  || fail operations "/metrics lacks the refused login"
+grep -q '^# HELP tokenauth_route_requests_total' "$WORK/body" || fail operations "/metrics has no HELP lines"
+python3 - "$WORK/operations.log" > "$WORK/operations-check" 2>&1 <<'PY' || fail operations "the audit lines: $(cat "$WORK/operations-check")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+audit = [(l["event"], l["outcome"], l.get("username"), l.get("user_agent")) for l in lines if l.get("target") == "tokenauth::audit"]
+assert audit[-2:] == [("login", "bad_credentials", "alice", audit[-2][3]), ("login", "ok", "alice", "quickstart-agent")], audit
+text = open(sys.argv[1]).read()
+assert "wonderland" not in text and "not-the-password" not in text, "a password in the log"
+PY
+kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+echo "operations: built outside the workspace, /metrics and the audit lines as documented"

@@ -8,7 +8,8 @@
 # Suites:
 #   demo     the demo server: GET /public vs GET /whoami (valid token), axum and actix
 #   alt      bench-server variants: no auth / ours / hand-written from_fn (axum) /
-#            actix-web-httpauth (actix), the same /hello handler
+#            actix-web-httpauth (actix), the same /hello handler; `ours-metrics`: ours with a
+#            Prometheus recorder installed (auth-core's metrics really recorded)
 #   storm    demo /whoami p99 alone vs while 16 clients hammer POST /auth/login (argon2id)
 #            with the right password (a flood of real users)
 #   guess    the same with a wrong password (an attacker guessing from one address)
@@ -275,7 +276,7 @@ for suite in $SUITES; do
     ;;
   alt)
     for round in $(seq "$ROUNDS"); do
-      for v in ${VARIANTS:-axum-none axum-ours axum-fromfn actix-none actix-ours actix-httpauth}; do
+      for v in ${VARIANTS:-axum-none axum-ours axum-ours-metrics axum-fromfn actix-none actix-ours actix-ours-metrics actix-httpauth}; do
         start_server "$OUT/$v.log" "$BENCH" --variant "$v" --addr 127.0.0.1:3101
         load "alt-$v" http://127.0.0.1:3101/hello "Authorization: Bearer $(token_of "$OUT/$v.log")"
         stop_server

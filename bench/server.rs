@@ -10,6 +10,11 @@
 //! | `actix-ours` | `auth_actix::AuthMiddleware` + `Authenticated` |
 //! | `actix-httpauth` | `actix-web-httpauth`'s `HttpAuthentication::bearer` + `jsonwebtoken::decode` |
 //!
+//! Any variant with `-metrics` appended (`axum-ours-metrics`,
+//! `actix-ours-metrics`...) runs with a Prometheus recorder installed, so
+//! auth-core's counters are really recorded (and rendered once a second,
+//! as a scraper would).
+//!
 //! It prints `token: <jwt>` (valid for every variant) and
 //! `listening on http://ADDR`.
 
@@ -152,6 +157,25 @@ mod actix_variants {
     }
 }
 
+/// Installs a Prometheus recorder and renders it once a second on a
+/// thread of its own (what a scraper costs, off the request path).
+fn install_recorder() -> Result<(), String> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), auth_core::metrics::LATENCY_BUCKETS)
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| e.to_string())?;
+    auth_core::metrics::describe();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            std::hint::black_box(handle.render());
+        }
+    });
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
@@ -159,6 +183,16 @@ fn main() -> ExitCode {
     else {
         eprintln!("usage: bench-server --variant NAME [--addr HOST:PORT]");
         return ExitCode::from(2);
+    };
+    let variant = match variant.strip_suffix("-metrics") {
+        Some(plain) => {
+            if let Err(e) = install_recorder() {
+                eprintln!("bench-server: {e}");
+                return ExitCode::FAILURE;
+            }
+            plain.to_owned()
+        }
+        None => variant,
     };
     let key = match JwtKey::hs256("bench", SECRET) {
         Ok(k) => k,

@@ -253,6 +253,18 @@ pub struct DemoConfig {
     /// answered (0s answers at once). Default: the library's (250ms).
     #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
     pub refusal_delay: Option<Duration>,
+    /// Failed logins of one username from one client address before the
+    /// login throttle refuses that pair (429 with `Retry-After`) for the
+    /// rest of the failure window (15 minutes); a successful login clears
+    /// the count, 0 turns this counter off. Default: the library's (5).
+    #[arg(long, value_name = "N")]
+    pub max_failed_logins: Option<u32>,
+    /// How long a just-rotated refresh token may be presented once more
+    /// (a client retrying after a lost answer) before it counts as reuse
+    /// and revokes its session family (0s: every second presentation is
+    /// reuse). Default: the library's (10s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    pub reuse_grace: Option<Duration>,
     /// An external identity provider (an Auth0 tenant: `https://TENANT/`)
     /// whose access tokens log in at `POST /api/login` (with `--dialect
     /// datarhei`); repeatable. Its tokens must carry exactly this `iss`.

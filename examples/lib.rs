@@ -169,6 +169,12 @@ impl Demo {
         if let Some(delay) = config.refusal_delay {
             authority_config.refusal_delay = delay;
         }
+        if let Some(max) = config.max_failed_logins {
+            authority_config.max_failed_logins = max;
+        }
+        if let Some(grace) = config.reuse_grace {
+            authority_config.reuse_grace = grace;
+        }
         // A deleted or disabled user's tokens stop working at once.
         authority_config.check_principal = true;
         let builder = Authority::builder(keys).users(users).config(authority_config);

@@ -55,8 +55,8 @@ async fn serve(routes: &RouteSet, req: HttpRequest, payload: web::Payload) -> au
     }
     let body = match payload.to_bytes_limited(routes.max_body()).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => return routes.unreadable_body(false),
-        Err(_) => return routes.unreadable_body(true),
+        Ok(Err(_)) => return routes.unreadable_body(method, &path, false),
+        Err(_) => return routes.unreadable_body(method, &path, true),
     };
     let header = |name| req.headers().get(name).map(|v: &actix_web::http::header::HeaderValue| v.as_bytes());
     let request = AuthRequest {

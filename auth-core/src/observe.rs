@@ -13,6 +13,14 @@ use crate::routes::RouteSet;
 fn action_label(action: Action, trail: &Trail) -> &'static str {
     match action {
         Action::Login if trail.external => "idp_login",
+        other => action_name(other),
+    }
+}
+
+/// The `action` label of a route's action (a login before it is known
+/// whether it is an identity provider's: `login`).
+pub(crate) fn action_name(action: Action) -> &'static str {
+    match action {
         Action::Login => "login",
         Action::Refresh => "refresh",
         Action::Verify => "verify",

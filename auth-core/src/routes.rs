@@ -251,22 +251,39 @@ impl RouteSet {
         path: &str,
         content_length: Option<&[u8]>,
     ) -> Result<(), AuthResponse> {
-        self.route(method, path).map_err(|e| self.reject(&e))?;
+        let action = self.route(method, path).map_err(|e| self.refused("unmatched", &e))?;
         let declared = content_length.and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
         if declared.is_some_and(|len| len > self.body_limit as u64) {
-            return Err(self.reject(&AuthError::PayloadTooLarge));
+            return Err(self.refused(crate::observe::action_name(action), &AuthError::PayloadTooLarge));
         }
         Ok(())
     }
 
-    /// The response for a body that could not be read: 413 when it was over
-    /// the limit, 400 otherwise.
-    pub fn unreadable_body(&self, too_large: bool) -> AuthResponse {
-        self.reject(&if too_large {
-            AuthError::PayloadTooLarge
-        } else {
-            AuthError::InvalidRequest("the request body could not be read".into())
-        })
+    /// The response for the body of `method path` that could not be read:
+    /// 413 when it was over the limit, 400 otherwise.
+    ///
+    /// ```
+    /// # let authority = auth_core::Authority::hs256([1u8; 32]).unwrap().build();
+    /// let routes = auth_core::RouteSet::new(authority, auth_core::Standard);
+    /// assert_eq!(routes.unreadable_body("POST", "/login", true).status, 413);
+    /// ```
+    pub fn unreadable_body(&self, method: &str, path: &str, too_large: bool) -> AuthResponse {
+        let action = self.route(method, path).map_or("unmatched", crate::observe::action_name);
+        self.refused(
+            action,
+            &if too_large {
+                AuthError::PayloadTooLarge
+            } else {
+                AuthError::InvalidRequest("the request body could not be read".into())
+            },
+        )
+    }
+
+    /// A request refused before [`handle`](Self::handle), counted as
+    /// `handle` counts its answers.
+    fn refused(&self, action: &'static str, err: &AuthError) -> AuthResponse {
+        crate::metrics::record::route(self.dialect.name(), action, err.outcome());
+        self.reject(err)
     }
 
     /// Renders `err` in the dialect's envelope.

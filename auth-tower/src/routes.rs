@@ -88,7 +88,9 @@ where
     }
     let bytes = match Limited::new(body, routes.max_body()).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(err) => return routes.unreadable_body(err.is::<http_body_util::LengthLimitError>()),
+        Err(err) => {
+            return routes.unreadable_body(method, path, err.is::<http_body_util::LengthLimitError>());
+        }
     };
     let header = |name| parts.headers.get(name).map(|v: &http::HeaderValue| v.as_bytes());
     let request = AuthRequest {

@@ -33,6 +33,8 @@ mod mirror;
 #[cfg(test)]
 mod openapi;
 #[cfg(test)]
+mod operations;
+#[cfg(test)]
 mod pgproxy;
 #[cfg(test)]
 mod shared;

@@ -228,7 +228,8 @@ impl Authority {
 /// is still in use somewhere).
 fn revoked_token(identity: &AuthIdentity) -> AuthError {
     if crate::audit::in_route() {
-        // the route's own event tells it
+        // the route's own event tells it, naming the session
+        crate::audit::note_session(&identity.claims.sub, identity.claims.fam.as_deref());
         return AuthError::InvalidToken(TokenRejection::Revoked);
     }
     crate::audit::Event {
