@@ -44,7 +44,7 @@ mkdir -p "$OUT"
 if ! command -v wrk >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
-cargo build --release -q -p examples --example demo
+case " $SUITES " in *" demo "*|*" storm "*|*" guess "*|*" device "*|*" redis "*|*" sql "*|*" mirror "*) cargo build --release -q -p examples --example demo ;; esac
 case " $SUITES " in *" alt "*) cargo build --release -q -p bench-servers ;; esac
 DEMO=target/release/examples/demo
 BENCH=target/release/bench-server

@@ -18,6 +18,7 @@
 //! | `extend` | info | an extend route answered |
 //! | `logout` | info | a logout route answered |
 //! | `revocation` | info | the application revoked a token, family or subject ([`Authority::revoke`](crate::Authority::revoke), [`revoke_family`](crate::Authority::revoke_family), [`revoke_subject`](crate::Authority::revoke_subject)) outside a route |
+//! | `basic_auth` | info | a guard refused `Basic` credentials (a wrong password, a throttled one: `reason` is the rule; keytoken's key and token: `reason` as a token's) |
 //! | `revoked_token` | warn | a protected route was called with a revoked access token |
 //! | `key_rotation` | info | the signing keys were replaced ([`Authority::set_keys`](crate::Authority::set_keys)) |
 //!
@@ -66,6 +67,7 @@ pub const EVENTS: &[&str] = &[
     "extend",
     "logout",
     "revocation",
+    "basic_auth",
     "revoked_token",
     "key_rotation",
 ];

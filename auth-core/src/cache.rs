@@ -173,6 +173,8 @@ pub(crate) struct TokenCache {
     generation: AtomicU64,
     hits: Counter,
     misses: Counter,
+    /// `tokenauth_token_cache_lookups_total`, registered once.
+    lookups: crate::metrics::record::CacheLookups,
 }
 
 impl TokenCache {
@@ -191,6 +193,7 @@ impl TokenCache {
             generation: AtomicU64::new(0),
             hits: Counter::default(),
             misses: Counter::default(),
+            lookups: crate::metrics::record::CacheLookups::default(),
         }
     }
 
@@ -212,7 +215,7 @@ impl TokenCache {
         }
         let entry = map.get(token).filter(|e| e.generation == self.generation() && now < e.until)?;
         self.hits.add();
-        crate::metrics::record::token_cache(true);
+        self.lookups.record(true);
         Some(entry.identity)
     }
 
@@ -220,7 +223,7 @@ impl TokenCache {
     pub(crate) fn miss(&self) {
         if self.map.is_some() {
             self.misses.add();
-            crate::metrics::record::token_cache(false);
+            self.lookups.record(false);
         }
     }
 

@@ -482,9 +482,16 @@ impl AuthGuard {
             }
             Ok(Presented::Basic(credentials)) => {
                 // Only a password check is throttled by address.
-                let client = authority.login_client(&peer());
+                let peer = peer();
+                let client = authority.login_client(&peer);
+                let (addr, user_agent) = (client.addr, peer.user_agent);
                 let authority = authority.clone();
-                Check::later(async move { authority.authenticate_from(&credentials, client).await.map(Some) })
+                Check::later(async move {
+                    let checked = crate::audit::traced(authority.authenticate_from(&credentials, client));
+                    let (result, trail) = checked.await;
+                    crate::observe::basic_checked(&result, &trail, addr, user_agent.as_deref());
+                    result.map(Some)
+                })
             }
         }
     }

@@ -16,6 +16,7 @@
 //! |---|---|---|---|
 //! | `tokenauth_route_requests_total` | counter | `dialect`, `action`, `outcome` | answers of a [`RouteSet`](crate::RouteSet): `action` is one of [`ACTIONS`], `outcome` one of [`OUTCOMES`] |
 //! | `tokenauth_token_rejections_total` | counter | `source`, `reason` | tokens refused: `source` is `guard` (a protected route) or `route` (refresh, extend, logout...), `reason` one of [`REJECTION_REASONS`] |
+//! | `tokenauth_basic_checks_total` | counter | `outcome` | `Basic` credentials a guard checked (a password, or keytoken's key and token): `ok` or one of [`OUTCOMES`] |
 //! | `tokenauth_refresh_reuse_detections_total` | counter | | rotated refresh tokens presented again (their session family revoked) |
 //! | `tokenauth_revocations_total` | counter | `kind` | revocations: `kind` is `token`, `family` or `subject` |
 //! | `tokenauth_throttle_refusals_total` | counter | `rule` | logins refused by the login throttle: `rule` one of [`THROTTLE_RULES`] |
@@ -46,6 +47,8 @@
 pub const ROUTE_REQUESTS: &str = "tokenauth_route_requests_total";
 /// `tokenauth_token_rejections_total`: tokens refused, by `source` and `reason`.
 pub const TOKEN_REJECTIONS: &str = "tokenauth_token_rejections_total";
+/// `tokenauth_basic_checks_total`: `Basic` credentials checked by a guard, by `outcome`.
+pub const BASIC_CHECKS: &str = "tokenauth_basic_checks_total";
 /// `tokenauth_refresh_reuse_detections_total`: rotated refresh tokens presented again.
 pub const REFRESH_REUSE: &str = "tokenauth_refresh_reuse_detections_total";
 /// `tokenauth_revocations_total`: revocations, by `kind`.
@@ -177,6 +180,7 @@ pub fn describe() {
         use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
         describe_counter!(ROUTE_REQUESTS, "Answers of the auth routes, by dialect, action and outcome");
         describe_counter!(TOKEN_REJECTIONS, "Tokens refused, by where (guard or route) and why");
+        describe_counter!(BASIC_CHECKS, "Basic credentials checked by a guard, by outcome");
         describe_counter!(REFRESH_REUSE, "Rotated refresh tokens presented again (session family revoked)");
         describe_counter!(REVOCATIONS, "Revocations, by kind (token, family, subject)");
         describe_counter!(THROTTLE_REFUSALS, "Logins refused by the login throttle, by rule");
@@ -211,6 +215,13 @@ pub(crate) mod record {
         #[cfg(feature = "metrics")]
         ::metrics::counter!(ROUTE_REQUESTS, "dialect" => dialect, "action" => action, "outcome" => outcome)
             .increment(1);
+    }
+
+    /// A guard checked `Basic` credentials: `ok` or the refusal's outcome.
+    #[inline]
+    pub(crate) fn basic_check(outcome: &'static str) {
+        #[cfg(feature = "metrics")]
+        ::metrics::counter!(BASIC_CHECKS, "outcome" => outcome).increment(1);
     }
 
     /// A token was refused by the guard (`guard`) or a route (`route`).
@@ -265,11 +276,32 @@ pub(crate) mod record {
         ::metrics::counter!(HASHING_REFUSALS).increment(1);
     }
 
-    /// A verified-token cache lookup.
-    #[inline]
-    pub(crate) fn token_cache(hit: bool) {
+    /// The verified-token cache's lookup counters: the one metric of
+    /// every protected request, so its two handles are registered with
+    /// the recorder at the first lookup and kept, not looked up by name
+    /// each time. (A recorder installed after a cache's first lookup is
+    /// not told of that cache's lookups: install it at start-up.)
+    #[derive(Default)]
+    pub(crate) struct CacheLookups {
         #[cfg(feature = "metrics")]
-        ::metrics::counter!(TOKEN_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
+        handles: std::sync::OnceLock<[::metrics::Counter; 2]>,
+    }
+
+    impl CacheLookups {
+        /// A lookup: a hit or a miss.
+        #[inline]
+        pub(crate) fn record(&self, hit: bool) {
+            #[cfg(feature = "metrics")]
+            {
+                let [hits, misses] = self.handles.get_or_init(|| {
+                    [
+                        ::metrics::counter!(TOKEN_CACHE, "result" => "hit"),
+                        ::metrics::counter!(TOKEN_CACHE, "result" => "miss"),
+                    ]
+                });
+                if hit { hits } else { misses }.increment(1);
+            }
+        }
     }
 
     /// A shared-store call took `took`, and failed or not.

@@ -79,6 +79,35 @@ pub(crate) fn route(
     label
 }
 
+/// Records a guard's check of `Basic` credentials (a password, or
+/// keytoken's key and token): counted by outcome, and a refusal written to
+/// the audit trail (`basic_auth`) with the throttle rule that refused.
+pub(crate) fn basic_checked(
+    result: &Result<crate::claims::AuthIdentity, AuthError>,
+    trail: &Trail,
+    client_address: Option<std::net::IpAddr>,
+    user_agent: Option<&str>,
+) {
+    let outcome = result.as_ref().map_or_else(AuthError::outcome, |_| "ok");
+    record::basic_check(outcome);
+    let Err(err) = result else { return };
+    let reason = match err {
+        AuthError::InvalidToken(rejection) => Some(rejection.reason()),
+        AuthError::TooManyAttempts { .. } => trail.rule,
+        _ => None,
+    };
+    Event {
+        event: "basic_auth",
+        outcome,
+        reason,
+        username: trail.username.as_deref(),
+        client_address,
+        user_agent,
+        ..Event::default()
+    }
+    .emit();
+}
+
 /// Records a guard's refusal of a token.
 pub(crate) fn guard_refused(err: &AuthError) {
     if let AuthError::InvalidToken(rejection) = err {

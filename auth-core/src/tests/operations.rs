@@ -290,3 +290,38 @@ fn revocations_key_rotation_and_revoked_tokens_at_the_guard_are_events() {
         assert_eq!(recorder.get("tokenauth_token_cache_lookups_total{result=hit}"), Some(1.0));
     });
 }
+
+#[test]
+fn basic_credentials_refused_at_the_guard_are_events_with_the_client() {
+    observed(async |capture, recorder| {
+        let authority = authority(config().login_throttle(1, Duration::from_secs(60)));
+        let guard = AuthGuard::new(authority).schemes(&[crate::Scheme::Bearer, crate::Scheme::Basic]);
+        let peer = || Peer::new(Some("192.0.2.7".parse().expect("ip"))).with_user_agent("ops-test/1.0");
+        let basic = |password: &str| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("alice:{password}"));
+            format!("Basic {encoded}")
+        };
+        let check =
+            async |value: String| guard.begin(AuthorizationRef::One(value.as_bytes()), peer).outcome().await;
+        assert!(check(basic("alice-pw")).await.is_ok());
+        assert_eq!(check(basic("guess-1")).await.expect_err("wrong").status(), 401);
+        assert_eq!(check(basic("guess-2")).await.expect_err("throttled").status(), 429);
+
+        let lines = capture.take();
+        assert_eq!(
+            summary(&lines),
+            [
+                row("basic_auth", "bad_credentials", "", ""),
+                row("basic_auth", "throttled", "user_address", "")
+            ]
+        );
+        assert!(lines.iter().all(|l| l.get("username").map(String::as_str) == Some("alice")
+            && l.get("client_address").map(String::as_str) == Some("192.0.2.7")
+            && l.get("user_agent").map(String::as_str) == Some("ops-test/1.0")));
+        assert_clean(&lines, &["alice-pw", "guess-"]);
+        for (outcome, count) in [("ok", 1.0), ("bad_credentials", 1.0), ("throttled", 1.0)] {
+            let key = format!("tokenauth_basic_checks_total{{outcome={outcome}}}");
+            assert_eq!(recorder.get(&key), Some(count), "{key}");
+        }
+    });
+}
