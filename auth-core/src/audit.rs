@@ -19,7 +19,7 @@
 //! | `logout` | info | a logout route answered |
 //! | `revocation` | info | the application revoked a token, family or subject ([`Authority::revoke`](crate::Authority::revoke), [`revoke_family`](crate::Authority::revoke_family), [`revoke_subject`](crate::Authority::revoke_subject)) outside a route |
 //! | `basic_auth` | info | a guard refused `Basic` credentials (a wrong password, a throttled one: `reason` is the rule; keytoken's key and token: `reason` as a token's) |
-//! | `revoked_token` | warn | a protected route was called with a revoked access token |
+//! | `revoked_token` | info | a protected route was called with a revoked access token (a tab left open after a logout, or a copy of the token) |
 //! | `key_rotation` | info | the signing keys were replaced ([`Authority::set_keys`](crate::Authority::set_keys)) |
 //!
 //! Fields (absent when unknown or not applicable):
@@ -122,9 +122,10 @@ macro_rules! emit_at {
 }
 
 impl Event<'_> {
-    /// Writes the event: `warn` for a reuse or a revoked token, `info` otherwise.
+    /// Writes the event: `warn` for a refresh-token reuse (a stolen
+    /// session, cut off), `info` otherwise.
     pub(crate) fn emit(&self) {
-        if matches!(self.event, "refresh_reuse" | "revoked_token") {
+        if self.event == "refresh_reuse" {
             emit_at!(warn, self);
         } else {
             emit_at!(info, self);

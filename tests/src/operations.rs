@@ -128,7 +128,7 @@ fn expected_audit(session: &Session) -> Vec<Value> {
             json!({"event": "login", "outcome": "throttled", "reason": "user_address", "username": VICTIM}),
         ),
         // 7: the guard's event: no route, so no dialect and no client fields
-        json!({"level": "WARN", "event": "revoked_token", "outcome": "invalid_token", "reason": "revoked",
+        json!({"level": "INFO", "event": "revoked_token", "outcome": "invalid_token", "reason": "revoked",
                "subject_id": sub, "session_family": fam, "target": "tokenauth::audit"}),
     ]
 }

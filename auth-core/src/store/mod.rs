@@ -40,6 +40,7 @@ mod sql;
 #[cfg(all(test, feature = "metrics"))]
 pub(crate) mod test_recorder;
 #[cfg(any(test, feature = "store-tests"))]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) mod test_services;
 
 use std::sync::Arc;
