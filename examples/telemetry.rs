@@ -41,11 +41,13 @@ pub fn open_audit_log(path: &Path) -> Result<BoxMakeWriter, String> {
     if path.as_os_str() == "-" {
         return Ok(BoxMakeWriter::new(std::io::stderr));
     }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("--audit-log: cannot open {}: {e}", path.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    // readable by its owner only: a username field may hold what a user
+    // mistyped, a password among it
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path).map_err(|e| format!("--audit-log: cannot open {}: {e}", path.display()))?;
     // One `write_all` per event under the lock: lines never interleave.
     Ok(BoxMakeWriter::new(Mutex::new(file)))
 }
@@ -55,7 +57,7 @@ pub fn open_audit_log(path: &Path) -> Result<BoxMakeWriter, String> {
 /// with `audit`, the audit events (target [`AUDIT_TARGET`], every level)
 /// as JSON lines there, one object per event with the timestamp, level,
 /// target and the event's fields at the top level, e.g.
-/// `{"timestamp":"...","level":"INFO","target":"tokenauth::audit","event":"login","outcome":"success",...}`.
+/// `{"timestamp":"...","level":"INFO","event":"login","outcome":"ok",...,"target":"tokenauth::audit"}`.
 ///
 /// Call it once, from `main`.
 pub fn init_tracing(audit: Option<BoxMakeWriter>) {

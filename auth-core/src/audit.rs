@@ -101,6 +101,29 @@ fn cut(s: &str, max: usize) -> &str {
     }
 }
 
+/// Whether `c` could split a line or disguise the text around it in a
+/// reader that is not a JSON parser: control characters, line and
+/// paragraph separators, and the invisible format characters (bidi
+/// overrides and isolates, zero-width marks, the byte-order mark).
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{180e}' | '\u{feff}')
+        || ('\u{200b}'..='\u{200f}').contains(&c)
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2060}'..='\u{2069}').contains(&c)
+}
+
+/// A value a client chose, as the trail writes it: at most `max`
+/// characters, each deceptive one replaced by U+FFFD.
+fn client_text(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let s = cut(s, max);
+    if s.chars().any(is_deceptive) {
+        s.chars().map(|c| if is_deceptive(c) { '\u{fffd}' } else { c }).collect::<String>().into()
+    } else {
+        s.into()
+    }
+}
+
 macro_rules! emit_at {
     ($level:ident, $e:expr) => {{
         let e = $e;
@@ -112,9 +135,9 @@ macro_rules! emit_at {
             dialect = e.dialect,
             subject_id = e.subject_id,
             session_family = e.session_family,
-            username = e.username.map(|u| cut(u, MAX_USERNAME)),
+            username = e.username.map(|u| client_text(u, MAX_USERNAME)).as_deref(),
             client_address = e.client_address.map(tracing::field::display),
-            user_agent = e.user_agent.map(|u| cut(u, MAX_USER_AGENT)),
+            user_agent = e.user_agent.map(|u| client_text(u, MAX_USER_AGENT)).as_deref(),
             kind = e.kind,
             key_id = e.key_id,
         )
@@ -143,6 +166,9 @@ pub(crate) struct Trail {
     pub(crate) rule: Option<&'static str>,
     /// The login was an identity provider's.
     pub(crate) external: bool,
+    /// A refusal the route answered itself (cookie mode's 401 that clears
+    /// the cookies): the request's outcome, though no error came back.
+    pub(crate) refused: Option<crate::error::AuthError>,
 }
 
 tokio::task_local! {
@@ -185,6 +211,15 @@ pub(crate) fn in_route() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_could_split_or_disguise_a_line_is_replaced() {
+        let typed = "ab\u{2028}{\"event\":\"login\"}\u{202e}gnp.exe\u{85}z\n\u{1b}[31m";
+        let written = client_text(typed, 64);
+        assert_eq!(written, "ab\u{fffd}{\"event\":\"login\"}\u{fffd}gnp.exe\u{fffd}z\u{fffd}\u{fffd}[31m");
+        assert!(matches!(client_text("Mozilla/5.0 (X11; Linux)", 256), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(client_text("élan", 2), "él");
+    }
 
     #[test]
     fn long_values_are_cut_on_character_boundaries() {

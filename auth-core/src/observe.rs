@@ -33,42 +33,50 @@ pub(crate) fn action_name(action: Action) -> &'static str {
 }
 
 /// The audit event of a route's answer, if the route makes one.
-fn event_name(label: &'static str, result: &Result<AuthResponse, AuthError>) -> Option<&'static str> {
-    match (label, result) {
-        ("refresh", Err(AuthError::InvalidToken(TokenRejection::Reused))) => Some("refresh_reuse"),
+fn event_name(label: &'static str, refusal: Option<&AuthError>) -> Option<&'static str> {
+    match (label, refusal) {
+        ("refresh", Some(AuthError::InvalidToken(TokenRejection::Reused))) => Some("refresh_reuse"),
         ("login" | "idp_login" | "signup" | "refresh" | "extend" | "logout", _) => Some(label),
         _ => None,
     }
 }
 
-/// Records a routed request's answer (but the route counter, which the
-/// route set records for unrouted requests too) and returns its `action`
-/// label.
+/// Records a routed request's answer: its token rejection and audit
+/// event. Returns its `action` and `outcome` labels for the route counter
+/// (which the route set records for unrouted requests too).
 pub(crate) fn route(
     routes: &RouteSet,
     action: Action,
     request: &AuthRequest,
     result: &Result<AuthResponse, AuthError>,
     trail: Trail,
-) -> &'static str {
+) -> (&'static str, &'static str) {
     let label = action_label(action, &trail);
-    let reason = match result {
-        Err(AuthError::InvalidToken(rejection)) => {
+    // an error, or a refusal the route answered itself
+    let refusal = match result {
+        Err(err) => Some(err),
+        Ok(_) => trail.refused.as_ref(),
+    };
+    let outcome = refusal.map_or("ok", AuthError::outcome);
+    let reason = match refusal {
+        Some(AuthError::InvalidToken(rejection)) => {
             record::token_rejected("route", rejection.reason());
             Some(rejection.reason())
         }
-        Err(AuthError::TooManyAttempts { .. }) => trail.rule,
+        Some(AuthError::TooManyAttempts { .. }) => trail.rule,
         _ => None,
     };
-    let Some(event) = event_name(label, result) else { return label };
-    let ok = result.is_ok();
+    let Some(event) = event_name(label, refusal) else { return (label, outcome) };
     Event {
         event,
-        outcome: result.as_ref().map_or_else(AuthError::outcome, |_| "ok"),
+        outcome,
         reason,
         dialect: Some(routes.dialect().name()),
         // a refused login names nobody: whether the user exists stays unsaid
-        subject_id: trail.subject_id.as_deref().filter(|_| ok || !matches!(label, "login" | "signup")),
+        subject_id: trail
+            .subject_id
+            .as_deref()
+            .filter(|_| refusal.is_none() || !matches!(label, "login" | "signup")),
         session_family: trail.session_family.as_deref(),
         username: trail.username.as_deref(),
         client_address: routes.authority().client_address(&request.peer),
@@ -76,7 +84,7 @@ pub(crate) fn route(
         ..Event::default()
     }
     .emit();
-    label
+    (label, outcome)
 }
 
 /// Records a guard's check of `Basic` credentials (a password, or

@@ -177,7 +177,8 @@ impl Authority {
     pub async fn revoke_opaque(&self, key: &str) -> Result<bool, AuthError> {
         let existed = self.store().delete_opaque(key, crate::time::now()).await?;
         if existed {
-            crate::metrics::record::revoked("family");
+            // a key and token pair is a session, as a family is
+            crate::authority::revoked(crate::authority::RevocationKind::Family, None, None);
         }
         Ok(existed)
     }

@@ -299,19 +299,14 @@ impl RouteSet {
     /// login, sign-up, refresh, extend or logout route, written to the
     /// audit trail ([`audit`](crate::audit)).
     pub async fn handle(&self, request: AuthRequest) -> AuthResponse {
-        let (action, result) = match self.route(&request.method, &request.path) {
+        let (labels, result) = match self.route(&request.method, &request.path) {
             Ok(action) => {
                 let (result, trail) = crate::audit::traced(self.try_handle(action, &request)).await;
-                let action = crate::observe::route(self, action, &request, &result, trail);
-                (action, result)
+                (crate::observe::route(self, action, &request, &result, trail), result)
             }
-            Err(err) => ("unmatched", Err(err)),
+            Err(err) => (("unmatched", err.outcome()), Err(err)),
         };
-        crate::metrics::record::route(
-            self.dialect.name(),
-            action,
-            result.as_ref().map_or_else(AuthError::outcome, |_| "ok"),
-        );
+        crate::metrics::record::route(self.dialect.name(), labels.0, labels.1);
         match result {
             Ok(res) => res.no_store(),
             Err(err) => self.reject(&err),

@@ -36,6 +36,7 @@ mod session;
 mod verify;
 
 pub use config::{AuthorityConfig, BasicCredentials, DEFAULT_REUSE_GRACE, DEFAULT_SESSION_CAP};
+pub(crate) use revoke::{Kind as RevocationKind, revoked};
 pub(crate) use verify::Now;
 
 /// A freshly issued access token, and a refresh token where there is one.

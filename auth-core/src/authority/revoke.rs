@@ -11,7 +11,7 @@ use crate::error::AuthError;
 
 /// What a revocation ended, as the metrics and the audit trail name it.
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Token,
     Family,
     Subject,
@@ -29,7 +29,7 @@ impl Kind {
 
 /// Counts a revocation that was done, and writes its audit event when no
 /// route request's event covers it (or notes its session for that event).
-fn revoked(kind: Kind, subject_id: Option<&str>, session_family: Option<&str>) {
+pub(crate) fn revoked(kind: Kind, subject_id: Option<&str>, session_family: Option<&str>) {
     crate::metrics::record::revoked(kind.label());
     if crate::audit::in_route() {
         if let Some(sub) = subject_id {

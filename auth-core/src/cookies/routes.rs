@@ -84,6 +84,8 @@ fn session_end(pair: &crate::TokenPair, fallback: i64) -> i64 {
 /// is over (a refresh that failed, a logout without a live token).
 fn cleared(mode: &CookieMode, err: AuthError, dialect: &dyn crate::Dialect) -> AuthResponse {
     let mut res = dialect.render_error(&err);
+    // an answer, but a refusal: counted and written down as one
+    crate::audit::note(|t| t.refused = Some(err));
     mode.clear(&mut res);
     res
 }

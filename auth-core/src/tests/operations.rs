@@ -325,3 +325,55 @@ fn basic_credentials_refused_at_the_guard_are_events_with_the_client() {
         }
     });
 }
+
+#[test]
+fn cookie_mode_refusals_answered_with_cleared_cookies_are_refusals() {
+    observed(async |capture, recorder| {
+        let routes = RouteSet::with_cookies(authority(config()), crate::CookieMode::new());
+        // a same-origin browser request carrying `cookies` and the CSRF header
+        let browser = |mut req: crate::AuthRequest, cookies: &str, csrf: &str| {
+            req.browser.origin = Some("https://app.example".into());
+            req.browser.host = Some("app.example".into());
+            req.browser.fetch_site = Some("same-origin".into());
+            req.browser.cookies = vec![cookies.to_owned()];
+            req.browser.csrf_token = Some(csrf.to_owned());
+            req
+        };
+        let cookie = |res: &AuthResponse, name: &str| {
+            let set = res.headers.iter().filter(|(n, _)| *n == "set-cookie").map(|(_, v)| v.as_str());
+            set.filter_map(|v| v.split(';').next()?.split_once('='))
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_owned())
+                .unwrap_or_default()
+        };
+        let login = post("/login", json!({"username": "alice", "password": "alice-pw"}));
+        let res = routes.handle(browser(login, "", "")).await;
+        assert_eq!(res.status, 200);
+        let (refresh, csrf) = (cookie(&res, "__Secure-refresh_token"), cookie(&res, "__Host-csrf_token"));
+        let jar = format!("__Secure-refresh_token={refresh}; __Host-csrf_token={csrf}");
+        let rotated = routes.handle(browser(post("/refresh", json!({})), &jar, &csrf)).await;
+        assert_eq!(rotated.status, 200);
+        // the old refresh cookie again (a copy of the jar): 401, cookies cleared
+        let replayed = routes.handle(browser(post("/refresh", json!({})), &jar, &csrf)).await;
+        assert_eq!(replayed.status, 401);
+        assert!(replayed.headers.iter().any(|(n, v)| *n == "set-cookie" && v.contains("Max-Age=0")));
+
+        let lines = capture.take();
+        assert_eq!(
+            summary(&lines),
+            [
+                row("login", "ok", "", "u-alice"),
+                row("refresh", "ok", "", "u-alice"),
+                row("refresh_reuse", "invalid_token", "reused", "u-alice"),
+            ]
+        );
+        assert_clean(&lines, &["alice-pw", &refresh, &csrf, &cookie(&rotated, "__Secure-refresh_token")]);
+        let refused = "tokenauth_route_requests_total{dialect=standard,action=refresh,outcome=invalid_token}";
+        assert_eq!(recorder.get(refused), Some(1.0));
+        assert_eq!(
+            recorder.get("tokenauth_route_requests_total{dialect=standard,action=refresh,outcome=ok}"),
+            Some(1.0)
+        );
+        assert_eq!(recorder.get("tokenauth_token_rejections_total{source=route,reason=reused}"), Some(1.0));
+    });
+}
