@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `axum-none` | nothing (the floor) |
 //! | `axum-ours` | `auth_tower::AuthLayer` + `Authenticated` |
+//! | `axum-passthrough` | a tower layer that passes every request through (what any `Router::layer` costs) |
 //! | `axum-fromfn` | a hand-written `axum::middleware::from_fn` around `jsonwebtoken::decode` |
 //! | `actix-none` | nothing (the floor) |
 //! | `actix-ours` | `auth_actix::AuthMiddleware` + `Authenticated` |
@@ -77,6 +78,10 @@ mod axum_variants {
                     get(|id: Authenticated| async move { Json(body(id.sub(), id.username(), id.roles())) }),
                 )
                 .layer(AuthLayer::new(guard)),
+            // the floor of any layer: a pass-through tower layer, the same handler as `none`
+            "axum-passthrough" => Router::new()
+                .route("/hello", get(|| async { Json(body("1", "demo", &["admin".to_owned()])) }))
+                .layer(tower::util::MapRequestLayer::new(|req: Request| req)),
             "axum-fromfn" => Router::new()
                 .route(
                     "/hello",
