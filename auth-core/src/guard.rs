@@ -466,19 +466,21 @@ impl AuthGuard {
     }
 
     /// The check of credentials of `scheme`; `peer` is called only for a
-    /// `Basic` password (the login throttle counts by address).
+    /// `Basic` password (the login throttle counts by address), a revoked
+    /// token and a token whose liveness needs I/O (the audit trail of a
+    /// revoked token names who presented it).
     fn presented(&self, scheme: Scheme, rest: &[u8], peer: impl FnOnce() -> Peer) -> Check {
         let authority = &self.0.authority;
         // A token whose exact bytes were verified before needs no parsing.
         if scheme != Scheme::Basic
             && let Some(now) = authority.authenticate_cached_now(rest)
         {
-            return Self::decided(authority, now);
+            return Self::decided(authority, now, peer);
         }
         match parse_presented(scheme, rest) {
             Err(e) => Check::Ready(Err(e.into())),
             Ok(Presented::Token(_, token)) => {
-                Self::decided(authority, authority.authenticate_uncached_now(token))
+                Self::decided(authority, authority.authenticate_uncached_now(token), peer)
             }
             Ok(Presented::Basic(credentials)) => {
                 // Only a password check is throttled by address.
@@ -498,12 +500,15 @@ impl AuthGuard {
 
     /// The check for a token's verdict: ready, or the liveness checks that
     /// need I/O.
-    fn decided(authority: &Authority, now: Now) -> Check {
+    fn decided(authority: &Authority, now: Now, peer: impl FnOnce() -> Peer) -> Check {
         match now {
             Now::Done(outcome) => Check::Ready(outcome.map(Some)),
+            Now::Revoked(identity) => Check::Ready(Err(authority.revoked_token(&identity, Some(&peer())))),
             Now::Later(identity, now) => {
+                // taken now: the future outlives the request's headers
+                let peer = peer();
                 let authority = authority.clone();
-                Check::later(async move { authority.check_live(identity, now).await.map(Some) })
+                Check::later(async move { authority.check_live(identity, now, Some(&peer)).await.map(Some) })
             }
         }
     }

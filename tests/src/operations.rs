@@ -127,9 +127,10 @@ fn expected_audit(session: &Session) -> Vec<Value> {
             "INFO",
             json!({"event": "login", "outcome": "throttled", "reason": "user_address", "username": VICTIM}),
         ),
-        // 7: the guard's event: no route, so no dialect and no client fields
+        // 7: the guard's event: no route, so no dialect; who presented the token
         json!({"level": "INFO", "event": "revoked_token", "outcome": "invalid_token", "reason": "revoked",
-               "subject_id": sub, "session_family": fam, "target": "tokenauth::audit"}),
+               "subject_id": sub, "session_family": fam, "client_address": "127.0.0.1",
+               "user_agent": USER_AGENT, "target": "tokenauth::audit"}),
     ]
 }
 

@@ -111,15 +111,17 @@ impl Authority {
     pub async fn authenticate_token(&self, token: &str) -> Result<AuthIdentity, AuthError> {
         let now = crate::time::now();
         let identity = self.verify_access(token, now).map_err(AuthError::InvalidToken)?;
-        self.check_live(identity, now).await
+        self.check_live(identity, now, None).await
     }
 
     /// What follows verification on every request: revocation, and the
-    /// principal when configured.
+    /// principal when configured. `peer`: who presented it, for the audit
+    /// trail of a revoked token.
     pub(crate) async fn check_live(
         &self,
         identity: AuthIdentity,
         now: i64,
+        peer: Option<&crate::client::Peer>,
     ) -> Result<AuthIdentity, AuthError> {
         // a protected request: a store's revocation mirror may answer
         let token = TokenRef::of(&identity.claims);
@@ -128,7 +130,7 @@ impl Authority {
             None => self.inner.store.is_revoked(&token, now).await?,
         };
         if revoked {
-            return Err(revoked_token(&identity));
+            return Err(self.revoked_token(&identity, peer));
         }
         self.check_principal(&identity.claims.sub).await?;
         Ok(identity)
@@ -166,7 +168,7 @@ impl Authority {
         }
         match self.inner.store.is_revoked_now(&TokenRef::of(&identity.claims), now) {
             Some(Ok(false)) => Now::Done(Ok(identity)),
-            Some(Ok(true)) => Now::Done(Err(revoked_token(&identity))),
+            Some(Ok(true)) => Now::Revoked(identity),
             Some(Err(e)) => Now::Done(Err(e.into())),
             None => Now::Later(identity, now),
         }
@@ -223,25 +225,33 @@ impl Authority {
     }
 }
 
-/// The refusal of a revoked access token presented to a protected route,
-/// written to the audit trail (`revoked_token`: a session that was ended
-/// is still in use somewhere).
-fn revoked_token(identity: &AuthIdentity) -> AuthError {
-    if crate::audit::in_route() {
-        // the route's own event tells it, naming the session
-        crate::audit::note_session(&identity.claims.sub, identity.claims.fam.as_deref());
-        return AuthError::InvalidToken(TokenRejection::Revoked);
+impl Authority {
+    /// The refusal of a revoked access token presented by `peer` to a
+    /// protected route, written to the audit trail (`revoked_token`: a
+    /// session that was ended is still in use somewhere).
+    pub(crate) fn revoked_token(
+        &self,
+        identity: &AuthIdentity,
+        peer: Option<&crate::client::Peer>,
+    ) -> AuthError {
+        if crate::audit::in_route() {
+            // the route's own event tells it, naming the session
+            crate::audit::note_session(&identity.claims.sub, identity.claims.fam.as_deref());
+            return AuthError::InvalidToken(TokenRejection::Revoked);
+        }
+        crate::audit::Event {
+            event: "revoked_token",
+            outcome: "invalid_token",
+            reason: Some("revoked"),
+            subject_id: Some(&identity.claims.sub),
+            session_family: identity.claims.fam.as_deref(),
+            client_address: peer.and_then(|p| self.client_address(p)),
+            user_agent: peer.and_then(|p| p.user_agent.as_deref()),
+            ..crate::audit::Event::default()
+        }
+        .emit();
+        AuthError::InvalidToken(TokenRejection::Revoked)
     }
-    crate::audit::Event {
-        event: "revoked_token",
-        outcome: "invalid_token",
-        reason: Some("revoked"),
-        subject_id: Some(&identity.claims.sub),
-        session_family: identity.claims.fam.as_deref(),
-        ..crate::audit::Event::default()
-    }
-    .emit();
-    AuthError::InvalidToken(TokenRejection::Revoked)
 }
 
 /// What [`Authority::authenticate_cached_now`] and
@@ -252,4 +262,7 @@ pub(crate) enum Now {
     /// A verified identity whose liveness needs I/O (the store, the user
     /// store), checked at `now`.
     Later(AuthIdentity, i64),
+    /// A verified identity whose token was revoked: refused, once the
+    /// refusal is written to the audit trail with who presented it.
+    Revoked(AuthIdentity),
 }

@@ -255,8 +255,8 @@ fn revocations_key_rotation_and_revoked_tokens_at_the_guard_are_events() {
         let pair = authority.login("alice", "alice-pw").await.expect("login");
         let guard = AuthGuard::new(authority.clone());
         let bearer = format!("Bearer {}", pair.access_token);
-        let check =
-            |value: &str| guard.begin(AuthorizationRef::One(value.as_bytes()), Peer::default).outcome();
+        let peer = || Peer::new(Some("192.0.2.9".parse().expect("ip"))).with_user_agent("stolen/1.0");
+        let check = |value: &str| guard.begin(AuthorizationRef::One(value.as_bytes()), peer).outcome();
         assert!(check(&bearer).await.is_ok());
 
         authority.revoke_subject("u-alice").await.expect("revoke");
@@ -276,6 +276,8 @@ fn revocations_key_rotation_and_revoked_tokens_at_the_guard_are_events() {
         );
         assert_eq!(lines[0].get("kind").map(String::as_str), Some("subject"));
         assert_eq!(lines[1].get("session_family"), pair.access_claims.fam.as_ref());
+        assert_eq!(lines[1].get("client_address").map(String::as_str), Some("192.0.2.9"), "who presented it");
+        assert_eq!(lines[1].get("user_agent").map(String::as_str), Some("stolen/1.0"));
         assert_eq!(lines[2].get("key_id").map(String::as_str), Some("k2"));
         assert_clean(
             &lines,
@@ -375,5 +377,26 @@ fn cookie_mode_refusals_answered_with_cleared_cookies_are_refusals() {
             Some(1.0)
         );
         assert_eq!(recorder.get("tokenauth_token_rejections_total{source=route,reason=reused}"), Some(1.0));
+    });
+}
+
+#[test]
+fn a_revoked_token_checked_later_names_who_presented_it_too() {
+    observed(async |capture, _| {
+        // the principal check on: every token's liveness is checked in a future
+        let authority = authority(config().check_principal(true));
+        let pair = authority.login("bob", "bob-pw").await.expect("login");
+        authority.revoke_subject("u-bob").await.expect("revoke");
+        capture.take();
+        let guard = AuthGuard::new(authority);
+        let peer = || Peer::new(Some("198.51.100.4".parse().expect("ip"))).with_user_agent("copy/2.0");
+        let bearer = format!("Bearer {}", pair.access_token);
+        let check = guard.begin(AuthorizationRef::One(bearer.as_bytes()), peer);
+        assert!(matches!(check, crate::Check::Pending(_)), "checked later");
+        assert_eq!(check.outcome().await.expect_err("revoked").status(), 401);
+        let lines = capture.take();
+        assert_eq!(summary(&lines), [row("revoked_token", "invalid_token", "revoked", "u-bob")]);
+        assert_eq!(lines[0].get("client_address").map(String::as_str), Some("198.51.100.4"));
+        assert_eq!(lines[0].get("user_agent").map(String::as_str), Some("copy/2.0"));
     });
 }
