@@ -111,6 +111,12 @@ fn config() -> AuthorityConfig {
     }
 }
 
+/// The recorder's value of `key` is `expected`.
+#[track_caller]
+fn assert_count(recorder: &TestRecorder, key: &str, expected: f64) {
+    assert_eq!(recorder.get(key), Some(expected), "{key}");
+}
+
 /// No line holds any of `secrets`.
 fn assert_clean(lines: &[Line], secrets: &[&str]) {
     for line in lines {
@@ -161,13 +167,13 @@ fn keytoken_signup_login_refresh_and_reuse_are_one_event_each() {
             &lines,
             &["carol-password-1", &refresh, &field(&signup, "token"), &field(&rotated, "token")],
         );
-        assert_eq!(recorder.get("tokenauth_refresh_reuse_detections_total"), Some(1.0));
+        assert_count(recorder, "tokenauth_refresh_reuse_detections_total", 1.0);
         assert_eq!(
             recorder
                 .get("tokenauth_route_requests_total{dialect=keytoken,action=refresh,outcome=invalid_token}"),
             Some(1.0)
         );
-        assert_eq!(recorder.get("tokenauth_token_rejections_total{source=route,reason=reused}"), Some(1.0));
+        assert_count(recorder, "tokenauth_token_rejections_total{source=route,reason=reused}", 1.0);
     });
 }
 
@@ -201,11 +207,11 @@ fn sachet_extend_and_logout_name_the_session() {
         assert!(lines.iter().all(|l| l.get("session_family") == Some(&family)), "{lines:?}");
         assert_clean(&lines, &["bob-pw", &token, &field(&extended, "auth_token")]);
         // logout revoked the token and its family, inside the route: no `revocation` events
-        assert_eq!(recorder.get("tokenauth_revocations_total{kind=token}"), Some(1.0));
-        assert_eq!(recorder.get("tokenauth_revocations_total{kind=family}"), Some(1.0));
+        assert_count(recorder, "tokenauth_revocations_total{kind=token}", 1.0);
+        assert_count(recorder, "tokenauth_revocations_total{kind=family}", 1.0);
         for action in ["login", "extend", "logout"] {
             let key = format!("tokenauth_route_requests_total{{dialect=sachet,action={action},outcome=ok}}");
-            assert_eq!(recorder.get(&key), Some(1.0), "{key}");
+            assert_count(recorder, &key, 1.0);
         }
     });
 }
@@ -233,7 +239,7 @@ fn throttle_refusals_and_unmatched_paths_have_closed_labels() {
         );
         assert!(lines.iter().all(|l| l.get("username").map(String::as_str) == Some("alice")));
         assert_clean(&lines, &["guess-"]);
-        assert_eq!(recorder.get("tokenauth_throttle_refusals_total{rule=user_address}"), Some(1.0));
+        assert_count(recorder, "tokenauth_throttle_refusals_total{rule=user_address}", 1.0);
         assert_eq!(
             recorder
                 .get("tokenauth_route_requests_total{dialect=standard,action=login,outcome=bad_credentials}"),
@@ -283,13 +289,10 @@ fn revocations_key_rotation_and_revoked_tokens_at_the_guard_are_events() {
             &lines,
             &[&pair.access_token, pair.refresh_token.as_deref().unwrap_or_default(), "alice-pw"],
         );
-        assert_eq!(recorder.get("tokenauth_revocations_total{kind=subject}"), Some(1.0));
-        assert_eq!(recorder.get("tokenauth_token_rejections_total{source=guard,reason=revoked}"), Some(1.0));
-        assert_eq!(
-            recorder.get("tokenauth_token_rejections_total{source=guard,reason=malformed}"),
-            Some(1.0)
-        );
-        assert_eq!(recorder.get("tokenauth_token_cache_lookups_total{result=hit}"), Some(1.0));
+        assert_count(recorder, "tokenauth_revocations_total{kind=subject}", 1.0);
+        assert_count(recorder, "tokenauth_token_rejections_total{source=guard,reason=revoked}", 1.0);
+        assert_count(recorder, "tokenauth_token_rejections_total{source=guard,reason=malformed}", 1.0);
+        assert_count(recorder, "tokenauth_token_cache_lookups_total{result=hit}", 1.0);
     });
 }
 
@@ -323,7 +326,7 @@ fn basic_credentials_refused_at_the_guard_are_events_with_the_client() {
         assert_clean(&lines, &["alice-pw", "guess-"]);
         for (outcome, count) in [("ok", 1.0), ("bad_credentials", 1.0), ("throttled", 1.0)] {
             let key = format!("tokenauth_basic_checks_total{{outcome={outcome}}}");
-            assert_eq!(recorder.get(&key), Some(count), "{key}");
+            assert_count(recorder, &key, count);
         }
     });
 }
@@ -371,12 +374,13 @@ fn cookie_mode_refusals_answered_with_cleared_cookies_are_refusals() {
         );
         assert_clean(&lines, &["alice-pw", &refresh, &csrf, &cookie(&rotated, "__Secure-refresh_token")]);
         let refused = "tokenauth_route_requests_total{dialect=standard,action=refresh,outcome=invalid_token}";
-        assert_eq!(recorder.get(refused), Some(1.0));
-        assert_eq!(
-            recorder.get("tokenauth_route_requests_total{dialect=standard,action=refresh,outcome=ok}"),
-            Some(1.0)
+        assert_count(recorder, refused, 1.0);
+        assert_count(
+            recorder,
+            "tokenauth_route_requests_total{dialect=standard,action=refresh,outcome=ok}",
+            1.0,
         );
-        assert_eq!(recorder.get("tokenauth_token_rejections_total{source=route,reason=reused}"), Some(1.0));
+        assert_count(recorder, "tokenauth_token_rejections_total{source=route,reason=reused}", 1.0);
     });
 }
 
