@@ -18,6 +18,12 @@
 //!
 //! It prints `token: <jwt>` (valid for every variant) and
 //! `listening on http://ADDR`.
+//!
+//! `bench-server --variant axum-... --in-process N` serves nothing: it
+//! sends N requests through the variant's `Router` in the same thread
+//! (`tower::ServiceExt::oneshot`, no socket, no hyper) and prints the best
+//! of five means, `in-process: NNN ns/request`: the variant's user-space
+//! cost alone, steadier than a load run (pin it: `taskset -c 0`).
 
 use std::process::ExitCode;
 
@@ -220,6 +226,9 @@ fn main() -> ExitCode {
                     let token = issue(&authority).await?;
                     let router = axum_variants::router(&variant, guard)
                         .ok_or(format!("unknown variant `{variant}`"))?;
+                    if let Some(n) = arg("--in-process").and_then(|n| n.parse::<u32>().ok()) {
+                        return in_process(router, &token, n).await;
+                    }
                     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| e.to_string())?;
                     println!("token: {token}");
                     println!("listening on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
@@ -240,6 +249,32 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--in-process N`: N requests through the router without a network
+/// (hyper and the kernel left out), the mean nanoseconds of each printed:
+/// the user-space cost of a variant, steadier than a load run.
+async fn in_process(router: axum::Router, token: &str, n: u32) -> Result<(), String> {
+    use tower::ServiceExt;
+    let request = || {
+        http::Request::get("/hello")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .map_err(|e| e.to_string())
+    };
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            let response = router.clone().oneshot(request()?).await.map_err(|e| e.to_string())?;
+            if response.status() != http::StatusCode::OK {
+                return Err(format!("status {}", response.status()));
+            }
+        }
+        best = best.min(start.elapsed().as_nanos() as f64 / f64::from(n));
+    }
+    println!("in-process: {best:.0} ns/request (best of 5 x {n})");
+    Ok(())
 }
 
 async fn issue(authority: &Authority) -> Result<String, String> {

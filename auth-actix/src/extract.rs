@@ -184,6 +184,10 @@ fn extract<T: 'static>(
     let extensions = req.extensions();
     let guard = guard_in(&extensions);
     let found = extensions.get::<AuthIdentity>();
+    if let Some(identity) = found {
+        // what the middleware admitted: the headers need not be read again
+        return Either::Left(ready(finish(Ok(Some(identity.clone())), guard)));
+    }
     let check = AuthGuard::extract(found, guard, authorization(req.headers()), || {
         peer(req.headers(), req.peer_addr())
     });

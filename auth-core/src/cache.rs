@@ -9,7 +9,12 @@
 //! the clock, revocation in the store, the principal when configured.
 //!
 //! - Keyed by the whole token: a hit compares every byte (the map compares
-//!   keys after hashing), so a token that differs in one byte misses.
+//!   keys after hashing), so a token that differs in one byte misses. The
+//!   hash reads only the token's length and its last [`HASHED_TAIL`] bytes:
+//!   only tokens that verified are inserted, and a verified token's tail is
+//!   its signature, which no client can choose, so the entries spread over
+//!   the map as well as with a hash of every byte (a crafted token sharing
+//!   a cached token's tail finds one entry and misses on the comparison).
 //! - An entry is trusted until the earlier of the token's own expiry and
 //!   [`TokenCacheConfig::max_age`] after it was verified; a change of the
 //!   key set empties the cache (a generation number makes entries verified
@@ -25,11 +30,12 @@
 //! hand-written sharded `RwLock<HashMap>` for a hit on a 300-byte token:
 //! ~100 ns, ~320 ns and ~140 ns (BENCHMARKS.md §7).
 
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+use quick_cache::{Equivalent, Weighter};
 
 use crate::claims::{AuthIdentity, Claims};
 
@@ -126,12 +132,48 @@ struct Entry {
     generation: u64,
 }
 
+/// How many of a token's last bytes its hash reads: 32 base64url
+/// characters, 192 bits of its signature.
+const HASHED_TAIL: usize = 32;
+
+/// What the hash of a token reads: its length and its tail.
+fn hash_token<H: Hasher>(token: &[u8], state: &mut H) {
+    state.write_usize(token.len());
+    state.write(&token[token.len().saturating_sub(HASHED_TAIL)..]);
+}
+
+/// A cached token's bytes: equal by every byte, hashed by
+/// [`hash_token`].
+#[derive(Clone, PartialEq, Eq)]
+struct Key(Box<[u8]>);
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_token(&self.0, state);
+    }
+}
+
+/// A presented token, looked up without copying it into a [`Key`].
+struct Probe<'a>(&'a [u8]);
+
+impl Hash for Probe<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_token(self.0, state);
+    }
+}
+
+impl Equivalent<Key> for Probe<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        *self.0 == *key.0
+    }
+}
+
 #[derive(Clone, Copy)]
 struct ByBytes;
 
-impl Weighter<Box<[u8]>, Entry> for ByBytes {
-    fn weight(&self, token: &Box<[u8]>, entry: &Entry) -> u64 {
-        (token.len() + 2 * entry.identity.payload_len() + ENTRY_OVERHEAD) as u64
+impl Weighter<Key, Entry> for ByBytes {
+    fn weight(&self, token: &Key, entry: &Entry) -> u64 {
+        (token.0.len() + 2 * entry.identity.payload_len() + ENTRY_OVERHEAD) as u64
     }
 }
 
@@ -166,7 +208,7 @@ impl Counter {
 
 /// The cache an [`Authority`](crate::Authority) keeps for access tokens.
 pub(crate) struct TokenCache {
-    map: Option<Cache<Box<[u8]>, Entry, ByBytes>>,
+    map: Option<Cache<Key, Entry, ByBytes>>,
     max_age: i64,
     max_token_len: usize,
     max_bytes: u64,
@@ -213,7 +255,7 @@ impl TokenCache {
         if token.len() > self.max_token_len {
             return None;
         }
-        let entry = map.get(token).filter(|e| e.generation == self.generation() && now < e.until)?;
+        let entry = map.get(&Probe(token)).filter(|e| e.generation == self.generation() && now < e.until)?;
         self.hits.add();
         self.lookups.record(true);
         Some(entry.identity)
@@ -235,14 +277,14 @@ impl TokenCache {
         }
         let until = now.saturating_add(self.max_age).min(identity.claims.exp);
         if until > now {
-            map.insert(token.as_bytes().into(), Entry { identity: identity.clone(), until, generation });
+            map.insert(Key(token.as_bytes().into()), Entry { identity: identity.clone(), until, generation });
         }
     }
 
     /// Drops `token`'s entry (it failed a clock check).
     pub(crate) fn remove(&self, token: &[u8]) {
         if let Some(map) = &self.map {
-            map.remove(token);
+            map.remove(&Probe(token));
         }
     }
 

@@ -179,8 +179,12 @@ impl Deref for Authenticated {
 /// request's credentials (`None`: there were none): the core's rule
 /// ([`AuthGuard::extract`]).
 async fn identity(parts: &Parts) -> Result<Option<AuthIdentity>, AuthRejection> {
-    let guard = parts.extensions.get::<AuthGuard>();
     let found = parts.extensions.get::<AuthIdentity>();
+    if let Some(identity) = found {
+        // what the layer admitted: the headers need not be read again
+        return Ok(Some(identity.clone()));
+    }
+    let guard = parts.extensions.get::<AuthGuard>();
     let check = AuthGuard::extract(found, guard, authorization(&parts.headers), || {
         peer(&parts.headers, &parts.extensions)
     });

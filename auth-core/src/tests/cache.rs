@@ -32,6 +32,25 @@ fn a_second_verification_is_a_hit_and_gives_the_same_identity() {
 }
 
 #[test]
+fn a_token_that_shares_a_cached_tokens_tail_misses_and_is_verified() {
+    // The cache hashes a token's length and tail (its signature); equality
+    // still compares every byte.
+    let a = authority(AuthorityConfig::default());
+    let now = crate::now();
+    let token = token_at(now, 60, "j-tail");
+    a.verify_access(&token, now).expect("valid, cached");
+    for i in [0, token.len() / 2, token.len() - 40] {
+        let mut forged = token.clone().into_bytes();
+        forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).expect("ascii");
+        assert!(a.verify_access(&forged, now).is_err(), "byte {i} changed: refused");
+    }
+    assert_eq!((stats(&a).hits, stats(&a).misses), (0, 4), "none of them was a hit");
+    a.verify_access(&token, now).expect("the real token still hits");
+    assert_eq!(stats(&a).hits, 1);
+}
+
+#[test]
 fn a_revoked_token_is_refused_on_the_next_request_while_cached() {
     rt().block_on(async {
         let a = authority(AuthorityConfig::default());
