@@ -166,8 +166,9 @@ pub(crate) struct Trail {
     pub(crate) rule: Option<&'static str>,
     /// The login was an identity provider's.
     pub(crate) external: bool,
-    /// A refusal the route answered itself (cookie mode's 401 that clears
-    /// the cookies): the request's outcome, though no error came back.
+    /// A refusal as the route decided it: cookie mode's 401 that clears
+    /// the cookies (a response, no error), drf's 400 for a refused token
+    /// (an error in drf's terms). The request's outcome and reason.
     pub(crate) refused: Option<crate::error::AuthError>,
 }
 

@@ -52,11 +52,9 @@ pub(crate) fn route(
     trail: Trail,
 ) -> (&'static str, &'static str) {
     let label = action_label(action, &trail);
-    // an error, or a refusal the route answered itself
-    let refusal = match result {
-        Err(err) => Some(err),
-        Ok(_) => trail.refused.as_ref(),
-    };
+    // the refusal the route noted (answered as a response, or in its
+    // wire format's terms), else its error
+    let refusal = trail.refused.as_ref().or(result.as_ref().err());
     let outcome = refusal.map_or("ok", AuthError::outcome);
     let reason = match refusal {
         Some(AuthError::InvalidToken(rejection)) => {

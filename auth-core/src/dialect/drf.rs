@@ -185,7 +185,13 @@ const DETAIL: Shape = Shape::Object(&[Prop::required("detail", Shape::Str)]);
 pub struct Drf;
 
 /// drf-jwt's messages for a token the auth routes refuse (answered 400).
+/// The refusal itself is noted for the operator: counted and audited as
+/// the token's rejection, not as a bad request.
 fn token_error(err: AuthError) -> AuthError {
+    if let AuthError::InvalidToken(_) = &err {
+        let refused = err.clone();
+        crate::audit::note(|t| t.refused = Some(refused));
+    }
     match err {
         AuthError::InvalidToken(TokenRejection::Expired) => {
             AuthError::InvalidRequest("Signature has expired.".into())

@@ -14,7 +14,7 @@ use tracing::span;
 
 use super::*;
 use crate::dialect::test_doc::request;
-use crate::dialects::{Keytoken, Sachet};
+use crate::dialects::{Drf, Keytoken, Sachet};
 use crate::store::test_recorder::TestRecorder;
 use crate::{AuthGuard, AuthResponse, AuthorizationRef, Dialect, Peer, RouteSet, Standard};
 
@@ -213,6 +213,49 @@ fn sachet_extend_and_logout_name_the_session() {
             let key = format!("tokenauth_route_requests_total{{dialect=sachet,action={action},outcome=ok}}");
             assert_count(recorder, &key, 1.0);
         }
+    });
+}
+
+#[test]
+fn drf_refused_tokens_count_as_token_rejections_though_answered_400() {
+    // drf-jwt answers a refused token with 400 and its own message; the
+    // operator still sees the token's rejection and its reason.
+    observed(async |capture, recorder| {
+        let authority = authority(Drf.default_config());
+        let routes = RouteSet::new(authority.clone(), Drf);
+        let res =
+            routes.handle(post("/access_token/", json!({"username": "alice", "password": "alice-pw"}))).await;
+        assert_eq!(res.status, 200);
+        let token = field(&res, "access_token");
+        let verified = routes.handle(post("/verify_token/", json!({"token": token}))).await;
+        assert_eq!(verified.status, 200);
+        authority.revoke_subject("u-alice").await.expect("revoke");
+        capture.take();
+
+        for path in ["/verify_token/", "/refresh_token/"] {
+            let refused = routes.handle(post(path, json!({"token": token}))).await;
+            assert_eq!(refused.status, 400, "{path}");
+            assert_eq!(refused.json_body(), Some(json!({"non_field_errors": ["Error decoding signature."]})));
+        }
+        let junk = routes.handle(post("/verify_token/", json!({"token": "not.a.token"}))).await;
+        assert_eq!(junk.status, 400);
+        let missing = routes.handle(post("/verify_token/", json!({}))).await;
+        assert_eq!(missing.status, 400);
+
+        // verify writes no event; refresh does, with the rejection's reason
+        let lines = capture.take();
+        assert_eq!(summary(&lines), [row("refresh", "invalid_token", "revoked", "u-alice")]);
+        assert_clean(&lines, &[&token, "alice-pw"]);
+        assert_count(recorder, "tokenauth_token_rejections_total{source=route,reason=revoked}", 2.0);
+        assert_count(recorder, "tokenauth_token_rejections_total{source=route,reason=malformed}", 1.0);
+        let route = |action: &str, outcome: &str| {
+            format!("tokenauth_route_requests_total{{dialect=drf,action={action},outcome={outcome}}}")
+        };
+        assert_count(recorder, &route("verify", "ok"), 1.0);
+        assert_count(recorder, &route("verify", "invalid_token"), 2.0);
+        assert_count(recorder, &route("refresh", "invalid_token"), 1.0);
+        // a request without a token is a bad request, as before
+        assert_count(recorder, &route("verify", "bad_request"), 1.0);
     });
 }
 
