@@ -32,6 +32,7 @@
 //! | `dialect` | the route set's dialect |
 //! | `subject_id` | the subject (`sub`) of the session concerned |
 //! | `session_family` | the session (refresh-token family) concerned |
+//! | `actor_id` | who asked, when it is not the session's own subject: an administrator logging out another user's token (sachet's `logout`), or someone refused for trying |
 //! | `username` | the username a login or sign-up named, as typed (at most 64 characters) |
 //! | `client_address` | the client's address (through trusted proxies only) |
 //! | `user_agent` | the client's `User-Agent` (at most 256 characters) |
@@ -86,6 +87,7 @@ pub(crate) struct Event<'a> {
     pub(crate) dialect: Option<&'static str>,
     pub(crate) subject_id: Option<&'a str>,
     pub(crate) session_family: Option<&'a str>,
+    pub(crate) actor_id: Option<&'a str>,
     pub(crate) username: Option<&'a str>,
     pub(crate) client_address: Option<IpAddr>,
     pub(crate) user_agent: Option<&'a str>,
@@ -135,6 +137,7 @@ macro_rules! emit_at {
             dialect = e.dialect,
             subject_id = e.subject_id,
             session_family = e.session_family,
+            actor_id = e.actor_id,
             username = e.username.map(|u| client_text(u, MAX_USERNAME)).as_deref(),
             client_address = e.client_address.map(tracing::field::display),
             user_agent = e.user_agent.map(|u| client_text(u, MAX_USER_AGENT)).as_deref(),
@@ -162,6 +165,9 @@ impl Event<'_> {
 pub(crate) struct Trail {
     pub(crate) subject_id: Option<String>,
     pub(crate) session_family: Option<String>,
+    /// The subject who asked for the route's action, when that is not
+    /// necessarily the session's own (sachet's logout of a named token).
+    pub(crate) actor_id: Option<String>,
     pub(crate) username: Option<String>,
     pub(crate) rule: Option<&'static str>,
     /// The login was an identity provider's.

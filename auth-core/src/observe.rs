@@ -76,6 +76,8 @@ pub(crate) fn route(
             .as_deref()
             .filter(|_| refusal.is_none() || !matches!(label, "login" | "signup")),
         session_family: trail.session_family.as_deref(),
+        // someone else's session, or an attempt on one
+        actor_id: trail.actor_id.as_deref().filter(|actor| Some(*actor) != trail.subject_id.as_deref()),
         username: trail.username.as_deref(),
         client_address: routes.authority().client_address(&request.peer),
         user_agent: request.peer.user_agent.as_deref(),

@@ -224,6 +224,9 @@ impl Dialect for Sachet {
             }
             Action::Logout => {
                 let caller = authority.authenticate_token(&bearer(ctx.request)?).await?;
+                // who asked: an administrator may log out another user's token
+                let actor = caller.sub().to_owned();
+                crate::audit::note(|t| t.actor_id = Some(actor));
                 let target = ctx.body.require("token")?;
                 let now = crate::time::now();
                 let target = authority

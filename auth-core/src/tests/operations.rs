@@ -217,6 +217,46 @@ fn sachet_extend_and_logout_name_the_session() {
 }
 
 #[test]
+fn sachet_logout_of_another_users_token_names_the_administrator() {
+    observed(async |capture, _recorder| {
+        let routes = RouteSet::new(authority(Sachet.default_config()), Sachet);
+        let login = async |username: &str, password: &str| {
+            let res =
+                routes.handle(post("/login", json!({"username": username, "password": password}))).await;
+            assert_eq!(res.status, 200, "{username}");
+            field(&res, "auth_token")
+        };
+        let (admin, bob, bob_again) =
+            (login("alice", "alice-pw").await, login("bob", "bob-pw").await, login("bob", "bob-pw").await);
+        let logout = async |caller: &str, target: &str| {
+            let req =
+                post("/logout", json!({"token": target})).with_authorization(format!("Bearer {caller}"));
+            routes.handle(req).await.status
+        };
+        capture.take();
+        // bob may not log out the administrator's token; the administrator may log out bob's
+        assert_eq!(logout(&bob, &admin).await, 403);
+        assert_eq!(logout(&admin, &bob).await, 200);
+        assert_eq!(logout(&bob_again, &bob_again).await, 200);
+
+        let lines = capture.take();
+        let get = |i: usize, k: &str| lines[i].get(k).map(String::as_str);
+        assert_eq!(
+            summary(&lines),
+            [
+                row("logout", "forbidden", "", ""),
+                row("logout", "ok", "", "u-bob"),
+                row("logout", "ok", "", "u-bob")
+            ]
+        );
+        assert_eq!(get(0, "actor_id"), Some("u-bob"), "who tried");
+        assert_eq!(get(1, "actor_id"), Some("u-alice"), "who logged bob out");
+        assert_eq!(get(2, "actor_id"), None, "bob's own logout: no actor beside the subject");
+        assert_clean(&lines, &[&admin, &bob, &bob_again, "alice-pw", "bob-pw"]);
+    });
+}
+
+#[test]
 fn drf_refused_tokens_count_as_token_rejections_though_answered_400() {
     // drf-jwt answers a refused token with 400 and its own message; the
     // operator still sees the token's rejection and its reason.
