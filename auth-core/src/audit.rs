@@ -209,6 +209,14 @@ pub(crate) fn note_session(subject_id: &str, session_family: Option<&str>) {
     });
 }
 
+/// Notes a token's refusal that the route answers in other terms (drf's
+/// and sachet's 400s): the request's outcome and reason all the same.
+pub(crate) fn note_refused_token(err: &crate::error::AuthError) {
+    if let crate::error::AuthError::InvalidToken(_) = err {
+        note(|t| t.refused = Some(err.clone()));
+    }
+}
+
 /// Whether a route request is being served (its event covers what the
 /// authority does for it).
 pub(crate) fn in_route() -> bool {

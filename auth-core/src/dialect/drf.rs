@@ -188,10 +188,7 @@ pub struct Drf;
 /// The refusal itself is noted for the operator: counted and audited as
 /// the token's rejection, not as a bad request.
 fn token_error(err: AuthError) -> AuthError {
-    if let AuthError::InvalidToken(_) = &err {
-        let refused = err.clone();
-        crate::audit::note(|t| t.refused = Some(refused));
-    }
+    crate::audit::note_refused_token(&err);
     match err {
         AuthError::InvalidToken(TokenRejection::Expired) => {
             AuthError::InvalidRequest("Signature has expired.".into())

@@ -229,15 +229,19 @@ impl Dialect for Sachet {
                 crate::audit::note(|t| t.actor_id = Some(actor));
                 let target = ctx.body.require("token")?;
                 let now = crate::time::now();
-                let target = authority
-                    .verify(target, TokenUse::Access, now)
-                    .map_err(|e| AuthError::InvalidRequest(format!("cannot revoke: {e}")))?;
+                let target = authority.verify(target, TokenUse::Access, now).map_err(|e| {
+                    crate::audit::note_refused_token(&AuthError::InvalidToken(e));
+                    AuthError::InvalidRequest(format!("cannot revoke: {e}"))
+                })?;
+                // the session concerned, named even when the logout is refused
+                crate::audit::note_session(target.sub(), target.claims.fam.as_deref());
                 if target.sub() != caller.sub() && !caller.claims.has_role(ADMIN_ROLE) {
                     return Err(AuthError::Forbidden);
                 }
                 match authority.check_revocation(&target.claims, now).await {
                     Ok(()) => {}
-                    Err(AuthError::InvalidToken(_)) => {
+                    Err(refused @ AuthError::InvalidToken(_)) => {
+                        crate::audit::note_refused_token(&refused);
                         return Err(AuthError::InvalidRequest("the token is already revoked".into()));
                     }
                     // the store is down: 503, not "already revoked"

@@ -218,7 +218,7 @@ fn sachet_extend_and_logout_name_the_session() {
 
 #[test]
 fn sachet_logout_of_another_users_token_names_the_administrator() {
-    observed(async |capture, _recorder| {
+    observed(async |capture, recorder| {
         let routes = RouteSet::new(authority(Sachet.default_config()), Sachet);
         let login = async |username: &str, password: &str| {
             let res =
@@ -238,21 +238,29 @@ fn sachet_logout_of_another_users_token_names_the_administrator() {
         assert_eq!(logout(&bob, &admin).await, 403);
         assert_eq!(logout(&admin, &bob).await, 200);
         assert_eq!(logout(&bob_again, &bob_again).await, 200);
+        // sachet answers a bad target with 400; the operator sees the token's rejection
+        assert_eq!(logout(&admin, &bob).await, 400, "already revoked");
+        assert_eq!(logout(&admin, "not.a.token").await, 400);
 
         let lines = capture.take();
         let get = |i: usize, k: &str| lines[i].get(k).map(String::as_str);
         assert_eq!(
             summary(&lines),
             [
-                row("logout", "forbidden", "", ""),
+                row("logout", "forbidden", "", "u-alice"),
                 row("logout", "ok", "", "u-bob"),
-                row("logout", "ok", "", "u-bob")
+                row("logout", "ok", "", "u-bob"),
+                row("logout", "invalid_token", "revoked", "u-bob"),
+                row("logout", "invalid_token", "malformed", ""),
             ]
         );
-        assert_eq!(get(0, "actor_id"), Some("u-bob"), "who tried");
+        assert_eq!(get(0, "actor_id"), Some("u-bob"), "who tried, on the administrator's session");
         assert_eq!(get(1, "actor_id"), Some("u-alice"), "who logged bob out");
         assert_eq!(get(2, "actor_id"), None, "bob's own logout: no actor beside the subject");
+        assert_eq!((get(3, "actor_id"), get(4, "actor_id")), (Some("u-alice"), Some("u-alice")));
         assert_clean(&lines, &[&admin, &bob, &bob_again, "alice-pw", "bob-pw"]);
+        assert_count(recorder, "tokenauth_token_rejections_total{source=route,reason=revoked}", 1.0);
+        assert_count(recorder, "tokenauth_token_rejections_total{source=route,reason=malformed}", 1.0);
     });
 }
 
