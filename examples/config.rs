@@ -342,7 +342,9 @@ pub struct DemoConfig {
     /// Write auth-core's audit events (tracing target `tokenauth::audit`)
     /// as JSON lines, one object per event, to PATH (appended to, created
     /// if missing), or to stderr with `-`. They never appear in the
-    /// human-readable log on stderr. Default: not written.
+    /// human-readable log on stderr. A write that fails (a full disk) is
+    /// said on stderr, once until the file takes an event again. Default:
+    /// not written.
     #[arg(long, value_name = "PATH|-")]
     pub audit_log: Option<PathBuf>,
 }

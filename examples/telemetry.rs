@@ -14,13 +14,17 @@
 //! assert_eq!(telemetry::metrics_addr("127.0.0.1:9100").unwrap().port(), 9100);
 //! ```
 
+use std::fs::File;
+use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::{LevelFilter, filter_fn};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -32,7 +36,10 @@ pub const AUDIT_TARGET: &str = auth_core::audit::TARGET;
 /// Where `--audit-log PATH` writes: `-` is stderr; any other PATH is
 /// opened for appending (created if missing). Every event is one JSON line
 /// written straight to the file (no buffering), so the file can be tailed
-/// while the server runs.
+/// while the server runs. A write that fails (a full disk) is said on
+/// stderr, `--audit-log: cannot write to PATH: ...; audit events are being
+/// lost`, once, and again after the file has taken an event since: events
+/// are never lost in silence.
 ///
 /// # Errors
 ///
@@ -49,7 +56,63 @@ pub fn open_audit_log(path: &Path) -> Result<BoxMakeWriter, String> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options.open(path).map_err(|e| format!("--audit-log: cannot open {}: {e}", path.display()))?;
     // One `write_all` per event under the lock: lines never interleave.
-    Ok(BoxMakeWriter::new(Mutex::new(file)))
+    Ok(BoxMakeWriter::new(AuditFile {
+        file: Mutex::new(file),
+        path: path.display().to_string(),
+        failing: AtomicBool::new(false),
+    }))
+}
+
+/// The audit file, and whether its last write failed.
+struct AuditFile {
+    file: Mutex<File>,
+    path: String,
+    failing: AtomicBool,
+}
+
+impl AuditFile {
+    /// What to say on stderr of a write's result: when writes start
+    /// failing, and when they work again (nothing while they keep failing).
+    fn observe(&self, written: &io::Result<usize>) -> Option<String> {
+        match written {
+            Err(e) if !self.failing.swap(true, Ordering::Relaxed) => {
+                Some(format!("--audit-log: cannot write to {}: {e}; audit events are being lost", self.path))
+            }
+            Ok(_) if self.failing.swap(false, Ordering::Relaxed) => {
+                Some(format!("--audit-log: writing to {} again", self.path))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<'a> MakeWriter<'a> for AuditFile {
+    type Writer = AuditLine<'a>;
+
+    fn make_writer(&'a self) -> AuditLine<'a> {
+        // a panic while writing leaves at worst a cut line: the file is usable
+        AuditLine { file: self.file.lock().unwrap_or_else(PoisonError::into_inner), owner: self }
+    }
+}
+
+/// One event's write, under the file's lock.
+struct AuditLine<'a> {
+    file: MutexGuard<'a, File>,
+    owner: &'a AuditFile,
+}
+
+impl Write for AuditLine<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(buf);
+        if let Some(said) = self.owner.observe(&written) {
+            let _ = writeln!(io::stderr(), "{said}");
+        }
+        written
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Installs the process's tracing subscriber: warnings and notices (INFO
@@ -119,4 +182,29 @@ pub fn install_metrics(addr: SocketAddr) -> Result<(), String> {
         })?;
     auth_core::metrics::describe();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_audit_file_is_said_once_and_its_recovery_too() {
+        let Ok(file) = File::options().append(true).open("/dev/full") else { return };
+        let audit =
+            AuditFile { file: Mutex::new(file), path: "/dev/full".into(), failing: AtomicBool::new(false) };
+        // a real failed write: ENOSPC
+        let mut line = audit.make_writer();
+        assert!(line.write_all(b"{}\n").is_err());
+        drop(line);
+        assert!(audit.failing.load(Ordering::Relaxed), "the failure was seen");
+        let enospc = || Err(io::Error::from_raw_os_error(28));
+        assert_eq!(audit.observe(&enospc()), None, "said once while writes keep failing");
+        let again = audit.observe(&Ok(3)).expect("recovery said");
+        assert_eq!(again, "--audit-log: writing to /dev/full again");
+        assert_eq!(audit.observe(&Ok(3)), None);
+        let said = audit.observe(&enospc()).expect("a new failure said again");
+        assert!(said.starts_with("--audit-log: cannot write to /dev/full: "), "{said}");
+        assert!(said.ends_with("; audit events are being lost"), "{said}");
+    }
 }

@@ -655,6 +655,50 @@ fn operators_see_exactly_what_happened_and_no_secret_on_both_frameworks() {
 }
 
 #[test]
+fn an_audit_log_that_cannot_be_written_is_said_on_stderr_not_dropped_in_silence() {
+    if !demo_built() {
+        return skip("the demo binary is missing: run `cargo build -p examples --example demo`");
+    }
+    let full = std::path::Path::new("/dev/full");
+    if !full.exists() {
+        return skip("no /dev/full (a device every write to fails with ENOSPC) on this system");
+    }
+    let args: Vec<String> = [
+        "--secret",
+        SECRET,
+        "--user",
+        &format!("{ALICE}:{ALICE_PASSWORD}"),
+        "--audit-log",
+        "/dev/full",
+        "--refusal-delay",
+        "0s",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    let demo = start_args(args, "axum", &[]);
+    let said = "--audit-log: cannot write to /dev/full: ";
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        for attempt in ["first", "second"] {
+            let res = send(demo.addr, login(ALICE, ALICE_PASSWORD, USER_AGENT)).await;
+            assert_eq!(res.status, 200, "{attempt} login: the server goes on without its audit file");
+            // the demo's stderr reaches the test through a pipe and a thread
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while demo.logged(said) == 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(demo.logged(said), 1, "{attempt} login: said once, while writes keep failing");
+        }
+        // a second report of the second failure would have arrived by now
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    });
+    assert_eq!(demo.logged(said), 1, "said once, while writes keep failing");
+    assert_eq!(demo.logged("audit events are being lost"), 1);
+    assert_eq!(demo.logged(ALICE_PASSWORD), 0);
+}
+
+#[test]
 fn the_throttle_and_reuse_grace_flags_reach_the_authority() {
     use clap::Parser as _;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
