@@ -2,7 +2,8 @@
 //!
 //! Each revocation is counted (`tokenauth_revocations_total`); one the
 //! application asks for outside a route request is also an audit event
-//! (`revocation`); inside one, the route's event covers it.
+//! (`revocation`, or one `logout` for the whole of
+//! [`Authority::logout`]); inside one, the route's event covers it.
 
 use super::{Authority, secs};
 use crate::audit::Event;
@@ -90,7 +91,32 @@ impl Authority {
     /// subject. Any other `refresh_token` is ignored without an error
     /// (RFC 7009 section 2.2: an invalid token is no reason to fail, and an
     /// error would tell a caller which tokens are valid).
+    ///
+    /// Called outside a route request (an application's own logout
+    /// endpoint), it is one `logout` audit event, not one `revocation`
+    /// event per token and family it ends.
     pub async fn logout(
+        &self,
+        identity: &AuthIdentity,
+        refresh_token: Option<&str>,
+    ) -> Result<(), AuthError> {
+        if crate::audit::in_route() {
+            return self.end_session(identity, refresh_token).await;
+        }
+        let (result, trail) = crate::audit::traced(self.end_session(identity, refresh_token)).await;
+        Event {
+            event: "logout",
+            outcome: result.as_ref().map_or_else(AuthError::outcome, |()| "ok"),
+            subject_id: trail.subject_id.as_deref(),
+            session_family: trail.session_family.as_deref(),
+            ..Event::default()
+        }
+        .emit();
+        result
+    }
+
+    /// [`logout`](Self::logout)'s revocations.
+    async fn end_session(
         &self,
         identity: &AuthIdentity,
         refresh_token: Option<&str>,

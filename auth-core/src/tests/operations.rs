@@ -277,6 +277,10 @@ fn drf_refused_tokens_count_as_token_rejections_though_answered_400() {
         let token = field(&res, "access_token");
         let verified = routes.handle(post("/verify_token/", json!({"token": token}))).await;
         assert_eq!(verified.status, 200);
+        // an application's own logout endpoint: one event for the token and its family
+        let bob = authority.login("bob", "bob-pw").await.expect("login");
+        let bob_identity = authority.verify_access(&bob.access_token, crate::now()).expect("valid");
+        authority.logout(&bob_identity, bob.refresh_token.as_deref()).await.expect("logout");
         authority.revoke_subject("u-alice").await.expect("revoke");
         capture.take();
 
@@ -356,6 +360,10 @@ fn revocations_key_rotation_and_revoked_tokens_at_the_guard_are_events() {
         let check = |value: &str| guard.begin(AuthorizationRef::One(value.as_bytes()), peer).outcome();
         assert!(check(&bearer).await.is_ok());
 
+        // an application's own logout endpoint: one event for the token and its family
+        let bob = authority.login("bob", "bob-pw").await.expect("login");
+        let bob_identity = authority.verify_access(&bob.access_token, crate::now()).expect("valid");
+        authority.logout(&bob_identity, bob.refresh_token.as_deref()).await.expect("logout");
         authority.revoke_subject("u-alice").await.expect("revoke");
         let refused = check(&bearer).await.expect_err("revoked");
         assert_eq!(refused, crate::AuthError::InvalidToken(crate::TokenRejection::Revoked));
@@ -366,21 +374,33 @@ fn revocations_key_rotation_and_revoked_tokens_at_the_guard_are_events() {
         assert_eq!(
             summary(&lines),
             [
+                row("logout", "ok", "", "u-bob"),
                 row("revocation", "ok", "", "u-alice"),
                 row("revoked_token", "invalid_token", "revoked", "u-alice"),
                 row("key_rotation", "ok", "", ""),
             ]
         );
-        assert_eq!(lines[0].get("kind").map(String::as_str), Some("subject"));
-        assert_eq!(lines[1].get("session_family"), pair.access_claims.fam.as_ref());
-        assert_eq!(lines[1].get("client_address").map(String::as_str), Some("192.0.2.9"), "who presented it");
-        assert_eq!(lines[1].get("user_agent").map(String::as_str), Some("stolen/1.0"));
-        assert_eq!(lines[2].get("key_id").map(String::as_str), Some("k2"));
+        assert_eq!(lines[0].get("session_family"), bob.access_claims.fam.as_ref());
+        assert_eq!(lines[0].get("kind"), None);
+        assert_eq!(lines[1].get("kind").map(String::as_str), Some("subject"));
+        assert_eq!(lines[2].get("session_family"), pair.access_claims.fam.as_ref());
+        assert_eq!(lines[2].get("client_address").map(String::as_str), Some("192.0.2.9"), "who presented it");
+        assert_eq!(lines[2].get("user_agent").map(String::as_str), Some("stolen/1.0"));
+        assert_eq!(lines[3].get("key_id").map(String::as_str), Some("k2"));
         assert_clean(
             &lines,
-            &[&pair.access_token, pair.refresh_token.as_deref().unwrap_or_default(), "alice-pw"],
+            &[
+                &pair.access_token,
+                pair.refresh_token.as_deref().unwrap_or_default(),
+                "alice-pw",
+                &bob.access_token,
+                bob.refresh_token.as_deref().unwrap_or_default(),
+                "bob-pw",
+            ],
         );
         assert_count(recorder, "tokenauth_revocations_total{kind=subject}", 1.0);
+        assert_count(recorder, "tokenauth_revocations_total{kind=token}", 1.0);
+        assert_count(recorder, "tokenauth_revocations_total{kind=family}", 1.0);
         assert_count(recorder, "tokenauth_token_rejections_total{source=guard,reason=revoked}", 1.0);
         assert_count(recorder, "tokenauth_token_rejections_total{source=guard,reason=malformed}", 1.0);
         assert_count(recorder, "tokenauth_token_cache_lookups_total{result=hit}", 1.0);
