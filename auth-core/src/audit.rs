@@ -17,7 +17,7 @@
 //! | `refresh_reuse` | warn | a rotated refresh token came back: refused, its session family revoked |
 //! | `extend` | info | an extend route answered |
 //! | `logout` | info | a logout route answered, or the application called [`Authority::logout`](crate::Authority::logout) outside a route (one event for the token and the families it ends) |
-//! | `revocation` | info | the application revoked a token, family or subject ([`Authority::revoke`](crate::Authority::revoke), [`revoke_family`](crate::Authority::revoke_family), [`revoke_subject`](crate::Authority::revoke_subject)) outside a route |
+//! | `revocation` | info | the application revoked a token, family or subject ([`Authority::revoke`](crate::Authority::revoke), [`revoke_family`](crate::Authority::revoke_family), [`revoke_subject`](crate::Authority::revoke_subject)) outside a route; or a logout also ended a second session of the same subject (its refresh token's), which the `logout` event does not name |
 //! | `basic_auth` | info | a guard refused `Basic` credentials (a wrong password, a throttled one: `reason` is the rule; keytoken's key and token: `reason` as a token's) |
 //! | `revoked_token` | info | a protected route was called with a revoked access token (a tab left open after a logout, or a copy of the token) |
 //! | `key_rotation` | info | the signing keys were replaced ([`Authority::set_keys`](crate::Authority::set_keys)) |

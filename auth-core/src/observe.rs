@@ -53,8 +53,12 @@ pub(crate) fn route(
 ) -> (&'static str, &'static str) {
     let label = action_label(action, &trail);
     // the refusal the route noted (answered as a response, or in its
-    // wire format's terms), else its error
-    let refusal = trail.refused.as_ref().or(result.as_ref().err());
+    // wire format's terms), else its error; a success is a success
+    let refusal = match result {
+        Err(err) => trail.refused.as_ref().or(Some(err)),
+        Ok(res) if !(200..300).contains(&res.status) => trail.refused.as_ref(),
+        Ok(_) => None,
+    };
     let outcome = refusal.map_or("ok", AuthError::outcome);
     let reason = match refusal {
         Some(AuthError::InvalidToken(rejection)) => {

@@ -131,7 +131,23 @@ impl Authority {
         if let Some(refresh) = refresh.filter(|r| r.claims.sub == claims.sub)
             && let Some(family) = refresh.claims.fam.as_deref().filter(|f| Some(*f) != claims.fam.as_deref())
         {
-            self.revoke_family(family).await?;
+            self.inner.store.revoke_family(family, crate::time::now()).await?;
+            crate::metrics::record::revoked(Kind::Family.label());
+            match &claims.fam {
+                // the only session this logout ends: its event names it
+                None => crate::audit::note_session(&claims.sub, Some(family)),
+                // a second session: an event of its own, beside the one
+                // that names the access token's session
+                Some(_) => Event {
+                    event: "revocation",
+                    outcome: "ok",
+                    kind: Some(Kind::Family.label()),
+                    subject_id: Some(&claims.sub),
+                    session_family: Some(family),
+                    ..Event::default()
+                }
+                .emit(),
+            }
         }
         Ok(())
     }

@@ -278,9 +278,11 @@ fn drf_refused_tokens_count_as_token_rejections_though_answered_400() {
         let verified = routes.handle(post("/verify_token/", json!({"token": token}))).await;
         assert_eq!(verified.status, 200);
         // an application's own logout endpoint: one event for the token and its family
+        // given the refresh token of another of bob's sessions, it ends that one too
         let bob = authority.login("bob", "bob-pw").await.expect("login");
+        let bob_elsewhere = authority.login("bob", "bob-pw").await.expect("login");
         let bob_identity = authority.verify_access(&bob.access_token, crate::now()).expect("valid");
-        authority.logout(&bob_identity, bob.refresh_token.as_deref()).await.expect("logout");
+        authority.logout(&bob_identity, bob_elsewhere.refresh_token.as_deref()).await.expect("logout");
         authority.revoke_subject("u-alice").await.expect("revoke");
         capture.take();
 
@@ -308,6 +310,52 @@ fn drf_refused_tokens_count_as_token_rejections_though_answered_400() {
         assert_count(recorder, &route("refresh", "invalid_token"), 1.0);
         // a request without a token is a bad request, as before
         assert_count(recorder, &route("verify", "bad_request"), 1.0);
+    });
+}
+
+/// A dialect of an application's own: drf's routes, but a refused token
+/// at verify is answered 200 `{"valid": false}`.
+struct Lenient;
+
+#[async_trait::async_trait]
+impl Dialect for Lenient {
+    fn name(&self) -> &'static str {
+        "lenient"
+    }
+
+    fn routes(&self) -> &[crate::Route] {
+        Drf.routes()
+    }
+
+    async fn handle(
+        &self,
+        action: crate::dialect::Action,
+        ctx: crate::RouteContext<'_>,
+    ) -> Result<AuthResponse, crate::AuthError> {
+        match Drf.handle(action, ctx).await {
+            Err(crate::AuthError::InvalidRequest(_)) => Ok(AuthResponse::json(200, &json!({"valid": false}))),
+            other => other,
+        }
+    }
+}
+
+#[test]
+fn a_refusal_a_dialect_turns_into_a_success_is_counted_as_its_success() {
+    observed(async |_capture, recorder| {
+        let routes = RouteSet::new(authority(Drf.default_config()), Lenient);
+        let res = routes.handle(post("/verify_token/", json!({"token": "not.a.token"}))).await;
+        assert_eq!((res.status, res.json_body()), (200, Some(json!({"valid": false}))));
+        assert_count(
+            recorder,
+            "tokenauth_route_requests_total{dialect=lenient,action=verify,outcome=ok}",
+            1.0,
+        );
+        let rejected = "tokenauth_token_rejections_total{source=route,reason=malformed}";
+        assert_eq!(
+            recorder.get(rejected),
+            None,
+            "no rejection is counted for an answer the dialect gave as a success"
+        );
     });
 }
 
@@ -361,9 +409,11 @@ fn revocations_key_rotation_and_revoked_tokens_at_the_guard_are_events() {
         assert!(check(&bearer).await.is_ok());
 
         // an application's own logout endpoint: one event for the token and its family
+        // given the refresh token of another of bob's sessions, it ends that one too
         let bob = authority.login("bob", "bob-pw").await.expect("login");
+        let bob_elsewhere = authority.login("bob", "bob-pw").await.expect("login");
         let bob_identity = authority.verify_access(&bob.access_token, crate::now()).expect("valid");
-        authority.logout(&bob_identity, bob.refresh_token.as_deref()).await.expect("logout");
+        authority.logout(&bob_identity, bob_elsewhere.refresh_token.as_deref()).await.expect("logout");
         authority.revoke_subject("u-alice").await.expect("revoke");
         let refused = check(&bearer).await.expect_err("revoked");
         assert_eq!(refused, crate::AuthError::InvalidToken(crate::TokenRejection::Revoked));
@@ -374,19 +424,26 @@ fn revocations_key_rotation_and_revoked_tokens_at_the_guard_are_events() {
         assert_eq!(
             summary(&lines),
             [
+                row("revocation", "ok", "", "u-bob"),
                 row("logout", "ok", "", "u-bob"),
                 row("revocation", "ok", "", "u-alice"),
                 row("revoked_token", "invalid_token", "revoked", "u-alice"),
                 row("key_rotation", "ok", "", ""),
             ]
         );
-        assert_eq!(lines[0].get("session_family"), bob.access_claims.fam.as_ref());
-        assert_eq!(lines[0].get("kind"), None);
-        assert_eq!(lines[1].get("kind").map(String::as_str), Some("subject"));
-        assert_eq!(lines[2].get("session_family"), pair.access_claims.fam.as_ref());
-        assert_eq!(lines[2].get("client_address").map(String::as_str), Some("192.0.2.9"), "who presented it");
-        assert_eq!(lines[2].get("user_agent").map(String::as_str), Some("stolen/1.0"));
-        assert_eq!(lines[3].get("key_id").map(String::as_str), Some("k2"));
+        assert_eq!(
+            lines[0].get("session_family"),
+            bob_elsewhere.access_claims.fam.as_ref(),
+            "the other session"
+        );
+        assert_eq!(lines[0].get("kind").map(String::as_str), Some("family"));
+        assert_eq!(lines[1].get("session_family"), bob.access_claims.fam.as_ref());
+        assert_eq!(lines[1].get("kind"), None);
+        assert_eq!(lines[2].get("kind").map(String::as_str), Some("subject"));
+        assert_eq!(lines[3].get("session_family"), pair.access_claims.fam.as_ref());
+        assert_eq!(lines[3].get("client_address").map(String::as_str), Some("192.0.2.9"), "who presented it");
+        assert_eq!(lines[3].get("user_agent").map(String::as_str), Some("stolen/1.0"));
+        assert_eq!(lines[4].get("key_id").map(String::as_str), Some("k2"));
         assert_clean(
             &lines,
             &[
@@ -395,12 +452,13 @@ fn revocations_key_rotation_and_revoked_tokens_at_the_guard_are_events() {
                 "alice-pw",
                 &bob.access_token,
                 bob.refresh_token.as_deref().unwrap_or_default(),
+                bob_elsewhere.refresh_token.as_deref().unwrap_or_default(),
                 "bob-pw",
             ],
         );
         assert_count(recorder, "tokenauth_revocations_total{kind=subject}", 1.0);
         assert_count(recorder, "tokenauth_revocations_total{kind=token}", 1.0);
-        assert_count(recorder, "tokenauth_revocations_total{kind=family}", 1.0);
+        assert_count(recorder, "tokenauth_revocations_total{kind=family}", 2.0);
         assert_count(recorder, "tokenauth_token_rejections_total{source=guard,reason=revoked}", 1.0);
         assert_count(recorder, "tokenauth_token_rejections_total{source=guard,reason=malformed}", 1.0);
         assert_count(recorder, "tokenauth_token_cache_lookups_total{result=hit}", 1.0);
