@@ -85,6 +85,7 @@ impl AuditFile {
         }
     }
 
+    /// Says on stderr what [`observe`](Self::observe) finds to say.
     fn say(&self, written: Result<(), &io::Error>) {
         if let Some(said) = self.observe(written) {
             let _ = writeln!(io::stderr(), "{said}");
@@ -110,11 +111,11 @@ struct AuditLine<'a> {
 impl Write for AuditLine<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let written = self.file.write(buf);
-        match &written {
-            // retried by the caller: nothing lost yet
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => self.owner.say(Err(e)),
-            Ok(_) => {}
+        // an interrupted write is retried by the caller: nothing lost yet
+        if let Err(e) = &written
+            && e.kind() != io::ErrorKind::Interrupted
+        {
+            self.owner.say(Err(e));
         }
         written
     }

@@ -41,6 +41,16 @@ fn event_name(label: &'static str, refusal: Option<&AuthError>) -> Option<&'stat
     }
 }
 
+/// The `reason` of a refusal: a token's rejection, or the throttle rule
+/// that refused.
+fn reason(err: &AuthError, trail: &Trail) -> Option<&'static str> {
+    match err {
+        AuthError::InvalidToken(rejection) => Some(rejection.reason()),
+        AuthError::TooManyAttempts { .. } => trail.rule,
+        _ => None,
+    }
+}
+
 /// Records a routed request's answer: its token rejection and audit
 /// event. Returns its `action` and `outcome` labels for the route counter
 /// (which the route set records for unrouted requests too).
@@ -60,14 +70,10 @@ pub(crate) fn route(
         Ok(_) => None,
     };
     let outcome = refusal.map_or("ok", AuthError::outcome);
-    let reason = match refusal {
-        Some(AuthError::InvalidToken(rejection)) => {
-            record::token_rejected("route", rejection.reason());
-            Some(rejection.reason())
-        }
-        Some(AuthError::TooManyAttempts { .. }) => trail.rule,
-        _ => None,
-    };
+    if let Some(AuthError::InvalidToken(rejection)) = refusal {
+        record::token_rejected("route", rejection.reason());
+    }
+    let reason = refusal.and_then(|err| reason(err, &trail));
     let Some(event) = event_name(label, refusal) else { return (label, outcome) };
     Event {
         event,
@@ -103,15 +109,10 @@ pub(crate) fn basic_checked(
     let outcome = result.as_ref().map_or_else(AuthError::outcome, |_| "ok");
     record::basic_check(outcome);
     let Err(err) = result else { return };
-    let reason = match err {
-        AuthError::InvalidToken(rejection) => Some(rejection.reason()),
-        AuthError::TooManyAttempts { .. } => trail.rule,
-        _ => None,
-    };
     Event {
         event: "basic_auth",
         outcome,
-        reason,
+        reason: reason(err, trail),
         username: trail.username.as_deref(),
         client_address,
         user_agent,

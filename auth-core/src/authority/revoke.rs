@@ -38,6 +38,11 @@ pub(crate) fn revoked(kind: Kind, subject_id: Option<&str>, session_family: Opti
         }
         return;
     }
+    revocation_event(kind, subject_id, session_family);
+}
+
+/// Writes a `revocation` audit event.
+fn revocation_event(kind: Kind, subject_id: Option<&str>, session_family: Option<&str>) {
     Event {
         event: "revocation",
         outcome: "ok",
@@ -138,15 +143,7 @@ impl Authority {
                 None => crate::audit::note_session(&claims.sub, Some(family)),
                 // a second session: an event of its own, beside the one
                 // that names the access token's session
-                Some(_) => Event {
-                    event: "revocation",
-                    outcome: "ok",
-                    kind: Some(Kind::Family.label()),
-                    subject_id: Some(&claims.sub),
-                    session_family: Some(family),
-                    ..Event::default()
-                }
-                .emit(),
+                Some(_) => revocation_event(Kind::Family, Some(&claims.sub), Some(family)),
             }
         }
         Ok(())
