@@ -55,7 +55,8 @@ impl SqlOptions {
         self
     }
 
-    /// How often the background sweep runs (default one minute).
+    /// How often the background sweep runs (default one minute); the first
+    /// sweep runs one period after the store starts.
     pub fn sweep_every(mut self, every: Duration) -> Self {
         self.sweep_every = every;
         self

@@ -66,7 +66,10 @@ impl SqlStore {
 }
 
 pub(super) async fn sweep_loop(inner: Weak<Inner>, every: Duration, batch: u32) {
-    let mut tick = tokio::time::interval(every);
+    // The first sweep comes one period after the start, not at it: a fleet
+    // starting together does not sweep together, and a new store's first
+    // requests do not queue behind a sweep.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
