@@ -176,6 +176,9 @@ pub(crate) struct Trail {
     /// the cookies (a response, no error), drf's 400 for a refused token
     /// (an error in drf's terms). The request's outcome and reason.
     pub(crate) refused: Option<crate::error::AuthError>,
+    /// `refused` was answered as a success in the wire format's terms (an
+    /// introspection's `{"active": false}`): it counts all the same.
+    pub(crate) inactive: bool,
 }
 
 tokio::task_local! {
@@ -215,6 +218,16 @@ pub(crate) fn note_refused_token(err: &crate::error::AuthError) {
     if let crate::error::AuthError::InvalidToken(_) = err {
         note(|t| t.refused = Some(err.clone()));
     }
+}
+
+/// Notes a token an introspection answered as not live (the standard
+/// dialect's 200 `{"active": false}`): a success in the wire format's
+/// terms, the token's refusal in the operator's.
+pub(crate) fn note_inactive(rejection: crate::error::TokenRejection) {
+    note(|t| {
+        t.refused = Some(crate::error::AuthError::InvalidToken(rejection));
+        t.inactive = true;
+    });
 }
 
 /// Whether a route request is being served (its event covers what the

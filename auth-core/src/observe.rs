@@ -63,10 +63,11 @@ pub(crate) fn route(
 ) -> (&'static str, &'static str) {
     let label = action_label(action, &trail);
     // the refusal the route noted (answered as a response, or in its
-    // wire format's terms), else its error; a success is a success
+    // wire format's terms), else its error; a success is a success, but
+    // for an introspection's "not active"
     let refusal = match result {
         Err(err) => trail.refused.as_ref().or(Some(err)),
-        Ok(res) if !(200..300).contains(&res.status) => trail.refused.as_ref(),
+        Ok(res) if !(200..300).contains(&res.status) || trail.inactive => trail.refused.as_ref(),
         Ok(_) => None,
     };
     let outcome = refusal.map_or("ok", AuthError::outcome);

@@ -211,15 +211,28 @@ impl Authority {
     /// `token_use`, `None` for anything else (a refresh token asked about
     /// as an access token included).
     pub async fn introspect(&self, token: &str, token_use: TokenUse) -> Result<Option<Claims>, AuthError> {
+        Ok(self.introspect_why(token, token_use).await?.ok())
+    }
+
+    /// [`introspect`](Self::introspect), saying why a token is not live
+    /// (for the operator's metrics: the answer itself says only `false`).
+    pub(crate) async fn introspect_why(
+        &self,
+        token: &str,
+        token_use: TokenUse,
+    ) -> Result<Result<Claims, TokenRejection>, AuthError> {
         let now = crate::time::now();
-        let Ok(identity) = self.verify(token, token_use, now) else { return Ok(None) };
+        let identity = match self.verify(token, token_use, now) {
+            Ok(identity) => identity,
+            Err(rejection) => return Ok(Err(rejection)),
+        };
         let live = async {
             self.check_revocation(&identity.claims, now).await?;
             self.check_principal(&identity.claims.sub).await
         };
         match live.await {
-            Ok(()) => Ok(Some(Claims::clone(&identity.claims))),
-            Err(AuthError::InvalidToken(_)) => Ok(None),
+            Ok(()) => Ok(Ok(Claims::clone(&identity.claims))),
+            Err(AuthError::InvalidToken(rejection)) => Ok(Err(rejection)),
             Err(other) => Err(other),
         }
     }

@@ -12,7 +12,7 @@ use super::{Action, Dialect, Route};
 use crate::authority::TokenPair;
 use crate::claims::TokenUse;
 use crate::describe::{Credential, Field, Prop, Reply, RouteDoc, Shape};
-use crate::error::AuthError;
+use crate::error::{AuthError, TokenRejection};
 use crate::response::AuthResponse;
 
 const ROUTES: &[Route] = &[
@@ -245,14 +245,22 @@ impl Dialect for Standard {
             Action::Verify => {
                 let token = ctx.body.require("token")?;
                 let introspected = match ctx.body.get("token_type_hint")? {
-                    Some("refresh_token") => match authority.introspect(token, TokenUse::Refresh).await? {
-                        Some(claims) => Some(claims),
-                        None => authority.introspect(token, TokenUse::Access).await?,
+                    Some("refresh_token") => match authority.introspect_why(token, TokenUse::Refresh).await? {
+                        Ok(claims) => Ok(claims),
+                        // why the token is not live: not "the wrong use" of
+                        // whichever use it was not asked about
+                        Err(as_refresh) => authority
+                            .introspect_why(token, TokenUse::Access)
+                            .await?
+                            .map_err(|as_access| match as_access {
+                                TokenRejection::WrongUse => as_refresh,
+                                other => other,
+                            }),
                     },
-                    _ => authority.introspect(token, TokenUse::Access).await?,
+                    _ => authority.introspect_why(token, TokenUse::Access).await?,
                 };
                 let body = match introspected {
-                    Some(c) => json!({
+                    Ok(c) => json!({
                         "active": true,
                         "sub": c.sub,
                         "exp": c.exp,
@@ -261,7 +269,11 @@ impl Dialect for Standard {
                         "roles": c.roles,
                         "token_use": c.token_use,
                     }),
-                    None => json!({"active": false}),
+                    Err(rejection) => {
+                        // answered 200 all the same: counted as the refusal it is
+                        crate::audit::note_inactive(rejection);
+                        json!({"active": false})
+                    }
                 };
                 Ok(AuthResponse::json(200, &body))
             }

@@ -307,6 +307,42 @@ fn drf_refused_tokens_count_as_token_rejections_though_answered_400() {
     });
 }
 
+#[test]
+fn standard_verify_counts_an_inactive_token_as_its_refusal_with_the_reason() {
+    // `{"active": false}` is a 200 in the wire format's terms and a refused
+    // token in the operator's: counted as `invalid_token`, with the reason
+    // of the use it was asked about, never "the wrong use" of the other.
+    observed(async |capture, recorder| {
+        let authority = authority(config());
+        let routes = RouteSet::new(authority.clone(), Standard);
+        let res = routes.handle(post("/login", json!({"username": "alice", "password": "alice-pw"}))).await;
+        assert_eq!(res.status, 200);
+        let (access, refresh) = (field(&res, "access_token"), field(&res, "refresh_token"));
+        let active = |res: &AuthResponse| res.json_body().map(|b| b["active"].clone());
+        let verify = async |body: Value| routes.handle(post("/verify", body)).await;
+
+        assert_eq!(active(&verify(json!({"token": access})).await), Some(json!(true)));
+        let hinted = json!({"token": refresh, "token_type_hint": "refresh_token"});
+        assert_eq!(active(&verify(hinted.clone()).await), Some(json!(true)));
+        authority.revoke_subject("u-alice").await.expect("revoke");
+        capture.take();
+
+        for body in [json!({"token": access}), hinted, json!({"token": "not.a.token"})] {
+            let res = verify(body).await;
+            assert_eq!((res.status, active(&res)), (200, Some(json!(false))));
+        }
+        assert_eq!(summary(&capture.take()), [], "verify writes no event");
+        let route = |outcome: &str| {
+            format!("tokenauth_route_requests_total{{dialect=standard,action=verify,outcome={outcome}}}")
+        };
+        assert_count(recorder, &route("ok"), 2.0);
+        assert_count(recorder, &route("invalid_token"), 3.0);
+        assert_count(recorder, "tokenauth_token_rejections_total{source=route,reason=revoked}", 2.0);
+        assert_count(recorder, "tokenauth_token_rejections_total{source=route,reason=malformed}", 1.0);
+        assert_eq!(recorder.get("tokenauth_token_rejections_total{source=route,reason=wrong_use}"), None);
+    });
+}
+
 /// A dialect of an application's own: drf's routes, but a refused token
 /// at verify is answered 200 `{"valid": false}`.
 struct Lenient;
