@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::{LevelFilter, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
@@ -177,9 +177,10 @@ pub fn metrics_addr(spec: &str) -> Result<SocketAddr, (u8, String)> {
 }
 
 /// Installs the Prometheus recorder and its HTTP listener on `addr`
-/// (`GET /metrics`, Prometheus' text format), bound before this returns,
-/// then auth-core's metric descriptions. Histograms named `*_seconds` are
-/// exported as Prometheus histograms with auth-core's latency buckets.
+/// (`GET /metrics`, Prometheus' text format; any other path is 404, any
+/// other method 405), bound before this returns, then auth-core's metric
+/// descriptions. Histograms named `*_seconds` are exported as Prometheus
+/// histograms with auth-core's latency buckets.
 ///
 /// Call it once, from `main`, outside any async runtime: the listener
 /// then runs on a runtime of its own, on a thread of its own, whichever
@@ -190,16 +191,48 @@ pub fn metrics_addr(spec: &str) -> Result<SocketAddr, (u8, String)> {
 /// `--metrics: cannot listen on ADDR: ...` when the port cannot be bound
 /// (exit status 1), or the recorder cannot be installed.
 pub fn install_metrics(addr: SocketAddr) -> Result<(), String> {
-    PrometheusBuilder::new()
-        .with_http_listener(addr)
+    let listener = std::net::TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|e| format!("--metrics: cannot listen on {addr}: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("--metrics: cannot start the exporter's runtime: {e}"))?;
+    let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), auth_core::metrics::LATENCY_BUCKETS)
-        .and_then(PrometheusBuilder::install)
-        .map_err(|e| match e {
-            BuildError::FailedToCreateHTTPListener(e) => format!("--metrics: cannot listen on {addr}: {e}"),
-            e => format!("--metrics: {e}"),
-        })?;
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|e| format!("--metrics: {e}"))?;
+    std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || runtime.block_on(serve_metrics(listener, handle)))
+        .map_err(|e| format!("--metrics: cannot start the exporter's thread: {e}"))?;
     auth_core::metrics::describe();
     Ok(())
+}
+
+/// Serves `GET /metrics` on `listener` for as long as the process runs,
+/// and drains the histograms every five seconds (the exporter's upkeep).
+async fn serve_metrics(listener: std::net::TcpListener, handle: PrometheusHandle) {
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    let render = move || {
+        let text = handle.render();
+        async move { ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+    };
+    let app = axum::Router::new().route("/metrics", axum::routing::get(render));
+    let served = match tokio::net::TcpListener::from_std(listener) {
+        Ok(listener) => axum::serve(listener, app).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = served {
+        eprintln!("demo: --metrics: the exporter stopped: {e}");
+    }
 }
 
 #[cfg(test)]

@@ -610,6 +610,15 @@ async fn unbounded_input(demo: &Demo, f: &mut Failures, secrets: &[&str]) {
     for secret in secrets {
         f.check(!audit.contains(secret), || format!("the audit log contains the secret {secret}"));
     }
+    // the exporter serves `GET /metrics` and nothing else
+    let path = format!("/{}", random_string());
+    for (method, path, status) in [("GET", path.as_str(), 404), ("GET", "/", 404), ("POST", "/metrics", 405)]
+    {
+        let res = send(demo.metrics, req(method, path, None, None, USER_AGENT)).await;
+        f.check(res.status == status, || {
+            format!("{method} {path} on the exporter: {}, not {status}", res.status)
+        });
+    }
 }
 
 /// [`BATCH`] requests of every [`Random`] kind in turn, each with fresh

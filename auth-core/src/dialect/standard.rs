@@ -245,18 +245,20 @@ impl Dialect for Standard {
             Action::Verify => {
                 let token = ctx.body.require("token")?;
                 let introspected = match ctx.body.get("token_type_hint")? {
-                    Some("refresh_token") => match authority.introspect_why(token, TokenUse::Refresh).await? {
-                        Ok(claims) => Ok(claims),
-                        // why the token is not live: not "the wrong use" of
-                        // whichever use it was not asked about
-                        Err(as_refresh) => authority
-                            .introspect_why(token, TokenUse::Access)
-                            .await?
-                            .map_err(|as_access| match as_access {
-                                TokenRejection::WrongUse => as_refresh,
-                                other => other,
-                            }),
-                    },
+                    Some("refresh_token") => {
+                        match authority.introspect_why(token, TokenUse::Refresh).await? {
+                            Ok(claims) => Ok(claims),
+                            // why the token is not live: not "the wrong use" of
+                            // whichever use it was not asked about
+                            Err(as_refresh) => authority
+                                .introspect_why(token, TokenUse::Access)
+                                .await?
+                                .map_err(|as_access| match as_access {
+                                    TokenRejection::WrongUse => as_refresh,
+                                    other => other,
+                                }),
+                        }
+                    }
                     _ => authority.introspect_why(token, TokenUse::Access).await?,
                 };
                 let body = match introspected {
