@@ -296,6 +296,10 @@ fn grpc_refusals_are_grpc_statuses_and_handlers_see_the_identity_on_both_framewo
 async fn expiry(demo: &GrpcDemo) {
     let fw = demo.framework;
     let mut grpc = client(demo.grpc).await;
+    // logged in at the start of a second: `iat` is whole seconds, so the
+    // token then lives its full 2 s, not as little as one
+    let into_second = unix_now().fract();
+    tokio::time::sleep(Duration::from_secs_f64(1.0 - into_second + 0.02)).await;
     let (access, _) = login(demo, "alice", "alice-pw").await;
     let exp = exp_of(&access);
     let bearer = format!("Bearer {access}");

@@ -161,15 +161,16 @@ async fn a_refused_refresh_falls_back_to_one_login() {
 
 #[tokio::test]
 async fn a_live_token_outlasts_a_failed_refresh_and_a_refused_login_is_an_error() {
-    // a 1 s token: due half way, alive to the end
-    let half = r#"{"access_token":"a1","token_type":"Bearer","expires_in":1,"refresh_token":"r1"}"#;
+    // a 2 s token: due half way, alive to the end (a second of margin for
+    // the two refusals on a loaded machine)
+    let half = r#"{"access_token":"a1","token_type":"Bearer","expires_in":2,"refresh_token":"r1"}"#;
     let transport = Scripted::new([Ok((200, half)), Err("connection refused"), Ok((503, "{}"))]);
     let agent = Agent::builder(ClientDialect::Standard, "http://h", "ann", "pw")
         .refresh_margin(Some(Duration::from_secs(30)))
         .build()
         .unwrap();
     let first = agent.authorization(&transport).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(550)).await;
+    tokio::time::sleep(Duration::from_millis(1050)).await;
     assert_eq!(agent.authorization(&transport).await.unwrap(), first, "transport error: keep the token");
     assert_eq!(agent.authorization(&transport).await.unwrap(), first, "503: keep the token");
     assert_eq!(transport.sent(), ["login", "refresh", "refresh"]);

@@ -90,15 +90,19 @@ pub(crate) async fn run<S: Mirrored>(a: S, b: S, breaker: &impl Breaker) {
     let took = eventually("b refuses a's revocation", async || refused_from_memory(&b, &t1, now)).await;
     eprintln!("a token revocation reached the other instance in {took:?}");
 
-    // answers from the mirror cost no round trip
-    let before = b.round_trips();
+    // answers from the mirror cost no round trip (b's own probe, every
+    // 200 ms, is one: a window it fell in is tried again)
     let live = id("live");
-    for _ in 0..20 {
-        let fresh = b.is_revoked_now(&token(&live, Some("nofam"), "nobody", now), now);
-        assert!(matches!(fresh, Some(Ok(false))), "{fresh:?}");
-        assert!(refused_from_memory(&b, &t1, now));
-    }
-    assert_eq!(b.round_trips(), before, "checks answered from the mirror");
+    eventually("checks answered from the mirror", async || {
+        let before = b.round_trips();
+        for _ in 0..20 {
+            let fresh = b.is_revoked_now(&token(&live, Some("nofam"), "nobody", now), now);
+            assert!(matches!(fresh, Some(Ok(false))), "{fresh:?}");
+            assert!(refused_from_memory(&b, &t1, now));
+        }
+        b.round_trips() == before
+    })
+    .await;
 
     // a refresh family revoked by reuse
     let (fam, r1, r2, r3) = (id("fam"), id("r1"), id("r2"), id("r3"));
@@ -132,10 +136,13 @@ pub(crate) async fn run<S: Mirrored>(a: S, b: S, breaker: &impl Breaker) {
         b.round_trips() == before
     })
     .await;
-    let before = b.round_trips();
-    let (cached, revoked) = b.get_opaque_for_request(&key, now).await.expect("get").expect("cached");
-    assert_eq!((cached.username.as_str(), revoked), ("ann", false));
-    assert_eq!(b.round_trips(), before, "the second read is answered from the mirror");
+    eventually("a later read is answered from the mirror", async || {
+        let before = b.round_trips();
+        let (cached, revoked) = b.get_opaque_for_request(&key, now).await.expect("get").expect("cached");
+        assert_eq!((cached.username.as_str(), revoked), ("ann", false));
+        b.round_trips() == before
+    })
+    .await;
     assert!(a.delete_opaque(&key, now).await.expect("delete"));
     eventually("b forgets the deleted credential", async || {
         b.get_opaque_for_request(&key, now).await.expect("get").is_none()

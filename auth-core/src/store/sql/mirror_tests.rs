@@ -110,17 +110,23 @@ async fn sqlite(db: &super::tests::TempDb, mirror: bool) -> Result<SqlStore, cra
         .await
 }
 
-/// A store on `db` once the one dropped before has let the file go (its
-/// background sweep may hold it a moment longer).
+/// A store on `db` once the one dropped before has let the file go.
 #[cfg(feature = "sqlite")]
 async fn once_free(db: &super::tests::TempDb, mirror: bool) -> SqlStore {
+    let options = SqlOptions::default().timeout(Duration::from_secs(5)).mirror(mirror);
+    once_free_with(db, options).await
+}
+
+/// [`once_free`] with `options`.
+#[cfg(feature = "sqlite")]
+async fn once_free_with(db: &super::tests::TempDb, options: SqlOptions) -> SqlStore {
     for _ in 0..100 {
-        if let Ok(store) = sqlite(db, mirror).await {
+        if let Ok(store) = SqlStore::sqlite(db.pool().await, options.clone()).await {
             return store;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    sqlite(db, mirror).await.expect("the file is free again")
+    SqlStore::sqlite(db.pool().await, options).await.expect("the file is free again")
 }
 
 #[cfg(feature = "sqlite")]
@@ -187,8 +193,11 @@ fn a_failed_write_makes_a_sqlite_mirror_ask_the_file() {
     let db = super::tests::TempDb::new();
     rt().block_on(async {
         let now = crate::time::now();
+        // the schema made first, without the short timeout below (which a
+        // loaded machine could miss while creating tables)
+        drop(sqlite(&db, false).await.expect("the schema"));
         let options = SqlOptions::default().timeout(Duration::from_millis(200)).mirror(true);
-        let store = SqlStore::sqlite(db.pool().await, options).await.expect("store");
+        let store = once_free_with(&db, options).await;
         assert!(store.mirror_trusted());
         // another connection holds SQLite's write lock: the revocation times out
         let other = db.pool().await;
