@@ -460,13 +460,25 @@ fn a_killed_subscription_lets_nothing_through(
     // the logout comes after B noticed: it must then never answer 200.
     wait_logged(&pair.b, "revocation mirror behind", 1);
     rt.block_on(logout(&pair.a, &access));
-    let (mut refused, start) = (0, Instant::now());
+    let (mut refused, mut stale, start) = (0, 0, Instant::now());
     while start.elapsed() < Duration::from_millis(1500) {
         let res = rt.block_on(whoami_status(&pair.b, &access));
-        assert_revoked(&res, &format!("{label}: B after the kill, request {}", refused + 1));
+        // B resubscribes within tens of milliseconds, possibly before the
+        // logout's event was sent: a B that is current again may answer
+        // the stale 200 like any mirror, for the propagation bound and
+        // before its first refusal. Behind, it never does.
+        let current_again = pair.b.logged("revocation mirror resynced") > 0;
+        if res.status == 200 && current_again && refused == 0 && start.elapsed() <= PROPAGATION_BOUND {
+            stale += 1;
+            continue;
+        }
+        assert_revoked(&res, &format!("{label}: B after the kill, request {}", refused + stale + 1));
         refused += 1;
     }
-    eprintln!("{label}: {refused} requests to B with the revoked token in 1.5 s after the kill: all 401");
+    eprintln!(
+        "{label}: {refused} requests to B with the revoked token in 1.5 s after the kill: all 401 \
+         ({stale} stale 200s first, from B current again)"
+    );
 
     // healed by itself: resubscribed and reloaded (A's subscription was killed too)
     for server in [&pair.a, &pair.b] {
