@@ -310,7 +310,18 @@ fn assert_no_round_trips(servers: [&Server; 2], req: &Req, activity: &mut dyn Fn
     };
     let warm = (0..100).any(|_| round(3) == 0);
     assert!(warm, "{what}: never answered from memory");
-    let trips = round(QUIET_REQUESTS);
+    // A mirror whose probe came back late (a loaded machine) stops
+    // trusting itself and says so ("behind"): such a round is run again.
+    let behind = || servers.map(|s| s.logged("revocation mirror behind"));
+    let mut trips = 0;
+    for _ in 0..3 {
+        let before = behind();
+        trips = round(QUIET_REQUESTS);
+        if trips == 0 || behind() == before {
+            break;
+        }
+        assert!((0..100).any(|_| round(3) == 0), "{what}: never answered from memory again");
+    }
     assert_eq!(trips, 0, "{what}: {} protected requests on two mirrored instances", 2 * QUIET_REQUESTS);
     eprintln!(
         "{what}: {} protected requests on two mirrored instances: {trips} round trips",
