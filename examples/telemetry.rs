@@ -161,7 +161,7 @@ pub fn init_tracing(audit: Option<BoxMakeWriter>) {
 
 /// The address of `--metrics HOST:PORT`: exit status 2 for one that is
 /// not an address this machine can listen on, or that has port 0 (the
-/// exporter binds the port itself and does not say which port it got).
+/// demo would not say which port it got).
 ///
 /// # Errors
 ///

@@ -104,17 +104,22 @@ fn two_mirrored_instances_see_each_others_revocations_and_heal() {
     });
 }
 
+/// The options of these tests' SQLite stores: a timeout a loaded machine
+/// does not miss, the mirror on or off.
+#[cfg(feature = "sqlite")]
+fn sqlite_options(mirror: bool) -> SqlOptions {
+    SqlOptions::default().timeout(Duration::from_secs(5)).mirror(mirror)
+}
+
 #[cfg(feature = "sqlite")]
 async fn sqlite(db: &super::tests::TempDb, mirror: bool) -> Result<SqlStore, crate::StoreError> {
-    SqlStore::sqlite(db.pool().await, SqlOptions::default().timeout(Duration::from_secs(5)).mirror(mirror))
-        .await
+    SqlStore::sqlite(db.pool().await, sqlite_options(mirror)).await
 }
 
 /// A store on `db` once the one dropped before has let the file go.
 #[cfg(feature = "sqlite")]
 async fn once_free(db: &super::tests::TempDb, mirror: bool) -> SqlStore {
-    let options = SqlOptions::default().timeout(Duration::from_secs(5)).mirror(mirror);
-    once_free_with(db, options).await
+    once_free_with(db, sqlite_options(mirror)).await
 }
 
 /// [`once_free`] with `options`.
